@@ -1,0 +1,37 @@
+"""The allocator registry: model names to the module that implements them.
+
+Main entry point: `get(name)` returns the model class. Modules are imported on
+first use so `pyfrag list` and start-up stay cheap. To add a model, write its
+module (one allocator per file, with a `check()` of its invariants) and add a
+line to MODELS.
+"""
+
+import importlib
+
+from .base import Allocator
+
+# name -> "module:Class" inside this package
+MODELS = {
+    "bump": "bump:Bump",
+}
+
+
+class UnknownAllocator(ValueError):
+    pass
+
+
+def names():
+    return list(MODELS)
+
+
+def get(name):
+    """The model class registered as `name` (case and '_'/'-' insensitive)."""
+    key = str(name).strip().lower().replace("_", "-")
+    if key not in MODELS:
+        raise UnknownAllocator(
+            f"unknown allocator {name!r}; known: {', '.join(MODELS)}")
+    module, _, cls = MODELS[key].partition(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+
+
+__all__ = ["Allocator", "UnknownAllocator", "MODELS", "get", "names"]

@@ -1,0 +1,132 @@
+"""Allocation traces: one event model, many file formats.
+
+Main entry points: `Trace` (build one in code), `load(path)` and `dump(trace,
+path)` (files in any known format). A trace is plain data held in parallel
+arrays, one slot per event, so replaying a million events costs no objects:
+
+    op     ALLOC / FREE / REALLOC
+    id     the caller's name for the block (any int, reused after a free)
+    size   bytes requested (0 for FREE)
+    align  sparse: event index -> alignment, for aligned requests only
+    tag    sparse: event index -> a short label ("anchor", "temp", ...)
+    line   source line of each event when read from a file (for messages)
+
+Malformed input raises `TraceError` naming the file, the line and the reason.
+"""
+
+from array import array
+from dataclasses import dataclass
+
+ALLOC, FREE, REALLOC = 0, 1, 2
+OP_NAMES = ("alloc", "free", "realloc")
+
+
+class TraceError(ValueError):
+    """A trace that cannot be read: says where (file, line) and why."""
+
+    def __init__(self, reason, file=None, line=None):
+        self.reason, self.file, self.line = reason, file, line
+        where = ":".join(str(x) for x in (file, line) if x is not None)
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    op: int
+    id: int
+    size: int = 0
+    align: int = 0
+    tag: str | None = None
+
+    def __str__(self):
+        if self.op == FREE:
+            return f"free {self.id}"
+        extra = f" align={self.align}" if self.align else ""
+        extra += f" tag={self.tag}" if self.tag else ""
+        return f"{OP_NAMES[self.op]} {self.id} {self.size}{extra}"
+
+
+MAX_SIZE = 1 << 48   # larger than any memory, small enough to stay exact everywhere
+
+
+class Trace:
+    """An ordered list of allocation events (see the module docstring)."""
+
+    def __init__(self, name="trace", description="", maximum=None):
+        self.name = name
+        self.description = description
+        # Memory limit the trace was designed for (pages, or a name such as
+        # "512mib"); None means the allocator's default.
+        self.maximum = maximum
+        self.ops = array("b")
+        self.ids = array("q")
+        self.sizes = array("q")
+        self.aligns = {}
+        self.tags = {}
+        self.lines = None        # array("l") when read from a file
+        self.source = None       # file name when read from a file
+        self.skipped = 0         # input lines a reader passed over (valgrind logs)
+
+    # -- building ---------------------------------------------------------
+
+    def alloc(self, id, size, align=0, tag=None):
+        if align:
+            self.aligns[len(self.ops)] = align
+        if tag:
+            self.tags[len(self.ops)] = tag
+        self.ops.append(ALLOC)
+        self.ids.append(id)
+        self.sizes.append(size)
+        return self
+
+    def free(self, id):
+        self.ops.append(FREE)
+        self.ids.append(id)
+        self.sizes.append(0)
+        return self
+
+    def realloc(self, id, size, tag=None):
+        if tag:
+            self.tags[len(self.ops)] = tag
+        self.ops.append(REALLOC)
+        self.ids.append(id)
+        self.sizes.append(size)
+        return self
+
+    # -- reading ----------------------------------------------------------
+
+    def __len__(self):
+        return len(self.ops)
+
+    def __getitem__(self, i):
+        if i < 0:
+            i += len(self.ops)
+        return Event(self.ops[i], self.ids[i], self.sizes[i],
+                     self.aligns.get(i, 0), self.tags.get(i))
+
+    def __iter__(self):
+        for i in range(len(self.ops)):
+            yield self[i]
+
+    def where(self, i):
+        """'file:line' (or 'event N') of event i, for messages."""
+        if self.lines is not None:
+            return f"{self.source}:{self.lines[i]}"
+        return f"event {i}"
+
+    def counts(self):
+        return {name: self.ops.count(op) for op, name in enumerate(OP_NAMES)}
+
+    def replay(self, allocator="dlmalloc", **options):
+        """Replay this trace on an allocator: see `pyfrag.replay`."""
+        from ..replay import replay
+        return replay(self, allocator, **options)
+
+    def __repr__(self):
+        return f"<Trace {self.name!r}: {len(self)} events>"
+
+
+from .formats import FORMATS, detect, dump, dumps, load, loads  # noqa: E402
+
+__all__ = ["ALLOC", "FREE", "REALLOC", "Event", "Trace", "TraceError",
+           "FORMATS", "detect", "load", "loads", "dump", "dumps"]

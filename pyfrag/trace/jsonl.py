@@ -1,0 +1,82 @@
+"""JSON lines: one event object a line, easy to produce from any language.
+
+    {"trace": "swiss-cheese", "description": "...", "maximum": "512mib"}   optional first line
+    {"op": "alloc", "id": 1, "size": 1024, "align": 16, "tag": "anchor"}
+    {"op": "free", "id": 1}
+    {"op": "realloc", "id": 1, "size": 2048}
+"""
+
+import json
+from array import array
+
+from . import ALLOC, FREE, OP_NAMES, Trace, TraceError
+from .fields import parse_align, parse_size
+
+_FIELDS = {"op", "id", "size", "align", "tag"}
+
+
+def _int_field(obj, key, source, n):
+    value = obj.get(key)
+    if type(value) is not int:
+        raise TraceError(f"field {key!r} must be an integer, got {value!r}", source, n)
+    return value
+
+
+def read(lines, source):
+    trace, numbers = Trace(), array("l")
+    for n, raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except ValueError as e:
+            raise TraceError(f"not valid JSON ({e.msg} at column {e.colno})", source, n) from None
+        if not isinstance(obj, dict):
+            raise TraceError("each line must be a JSON object", source, n)
+        if "trace" in obj and "op" not in obj:
+            trace.name = str(obj["trace"])
+            trace.description = str(obj.get("description", ""))
+            trace.maximum = obj.get("maximum")
+            continue
+        unknown = set(obj) - _FIELDS
+        if unknown:
+            raise TraceError(f"unknown field {sorted(unknown)[0]!r}", source, n)
+        op = obj.get("op")
+        if op not in OP_NAMES:
+            raise TraceError(f"field 'op' must be one of {', '.join(OP_NAMES)}, got {op!r}",
+                             source, n)
+        id = _int_field(obj, "id", source, n)
+        if op == "free":
+            trace.free(id)
+        else:
+            size = parse_size(str(_int_field(obj, "size", source, n)), source, n)
+            tag = obj.get("tag")
+            if tag is not None and not isinstance(tag, str):
+                raise TraceError(f"field 'tag' must be a string, got {tag!r}", source, n)
+            if op == "alloc":
+                align = obj.get("align", 0)
+                if align:
+                    align = parse_align(str(_int_field(obj, "align", source, n)), source, n)
+                trace.alloc(id, size, align, tag)
+            else:
+                trace.realloc(id, size, tag)
+        numbers.append(n)
+    trace.lines = numbers
+    return trace
+
+
+def write(trace):
+    out = []
+    if trace.name or trace.description or trace.maximum is not None:
+        out.append(json.dumps({"trace": trace.name, "description": trace.description,
+                               "maximum": trace.maximum}))
+    for i, (op, id, size) in enumerate(zip(trace.ops, trace.ids, trace.sizes)):
+        obj = {"op": OP_NAMES[op], "id": id}
+        if op != FREE:
+            obj["size"] = size
+            if op == ALLOC and i in trace.aligns:
+                obj["align"] = trace.aligns[i]
+            if i in trace.tags:
+                obj["tag"] = trace.tags[i]
+        out.append(json.dumps(obj))
+    return "\n".join(out) + "\n"

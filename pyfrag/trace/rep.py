@@ -1,0 +1,76 @@
+"""The CS:APP malloc-lab trace format (.rep).
+
+    20000      suggested heap size (ignored)
+    2          number of block ids
+    4          number of operations
+    1          weight (ignored)
+    a 0 512    alloc id bytes
+    r 0 640    realloc id bytes
+    a 1 128
+    f 1        free id
+
+Writing renumbers blocks so that each allocation gets an id of its own (the
+lab's drivers expect ids 0..n-1, never reused); alignments and tags are lost.
+"""
+
+from array import array
+
+from . import ALLOC, FREE, Trace, TraceError
+from .fields import parse_int, parse_size
+
+_HEADER = ("suggested heap size", "number of ids", "number of operations", "weight")
+
+
+def read(lines, source):
+    trace, numbers, header = Trace(), array("l"), []
+    for n, raw in lines:
+        line = raw.strip()
+        if not line:
+            continue
+        if len(header) < 4:
+            what = _HEADER[len(header)]
+            if len(line.split()) != 1:
+                raise TraceError(f"header line {len(header) + 1} must be one integer "
+                                 f"({what}), got {line!r}", source, n)
+            header.append(parse_int(line, what, source, n))
+            continue
+        parts = line.split()
+        op = parts[0]
+        want = {"a": 3, "r": 3, "f": 2}.get(op)
+        if want is None:
+            raise TraceError(f"unknown operation {op!r} (expected a, r or f)", source, n)
+        if len(parts) != want:
+            raise TraceError(f"'{op}' takes {want - 1} field(s), got {len(parts) - 1}", source, n)
+        id = parse_int(parts[1], "id", source, n)
+        if op == "f":
+            trace.free(id)
+        elif op == "a":
+            trace.alloc(id, parse_size(parts[2], source, n))
+        else:
+            trace.realloc(id, parse_size(parts[2], source, n))
+        numbers.append(n)
+    if len(header) < 4:
+        raise TraceError(f"the 4-line header is incomplete: missing {_HEADER[len(header)]}",
+                         source, None)
+    if header[2] != len(numbers):
+        raise TraceError(f"header says {header[2]} operations, the file has {len(numbers)}",
+                         source, None)
+    trace.lines = numbers
+    return trace
+
+
+def write(trace):
+    ids, sizes, body = {}, {}, []
+    issued = live = peak = 0
+    for op, id, size in zip(trace.ops, trace.ids, trace.sizes):
+        if op == ALLOC or id not in ids:
+            ids[id] = issued          # every block lifetime gets an id of its own
+            issued += 1
+        live += (0 if op == FREE else size) - sizes.pop(id, 0)
+        peak = max(peak, live)
+        if op == FREE:
+            body.append(f"f {ids.pop(id)}")
+        else:
+            sizes[id] = size
+            body.append(f"{'a' if op == ALLOC else 'r'} {ids[id]} {size}")
+    return "\n".join([str(peak), str(issued), str(len(body)), "1"] + body) + "\n"
