@@ -1,0 +1,236 @@
+"""Replay a trace on an allocator and record what happened, event by event.
+
+Main entry point: `replay(trace, allocator) -> Run`. Data flows one way:
+
+    trace  ->  replay  ->  Run (per-event arrays + failures + issues)  ->  metrics / audit / views
+
+The same loop drives simulated models and real modules (`pyfrag.real` hands
+it an adapter with the same protocol), so both produce the same `Run` and can
+be compared line by line. A `Run` keeps, per event i:
+
+    addresses[i]   address returned by alloc/realloc (0 for free, or on failure)
+    heap_bytes[i]  memory.buffer.byteLength after the event
+    live_bytes[i]  sum of requested sizes of live blocks after the event
+
+Trace mistakes (free of an unknown id, double free, alloc of a live id) are
+recorded as `Issue`s and skipped, like a tracing allocator's "invalid free":
+they never reach the allocator, so they cannot corrupt it.
+"""
+
+from array import array
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .heap import Heap
+from .memory import PAGE
+from .trace import ALLOC, FREE
+
+CHUNK = 1 << 16     # events between progress reports
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A request the allocator could not satisfy (it returned 0)."""
+    index: int
+    op: str                 # "malloc" or "realloc"
+    size: int
+    kind: str               # "fragmentation" (enough free bytes, none contiguous) or "true"
+    free_bytes: int         # free bytes inside the heap when it failed
+    largest_free: int | None
+    heap_bytes: int
+    where: str
+
+    def describe(self):
+        largest = "" if self.largest_free is None else \
+            f", largest free block {self.largest_free} bytes"
+        return (f"{self.kind} OOM at {self.where}: {self.op}({self.size}) failed with "
+                f"{self.free_bytes} bytes free in a {self.heap_bytes}-byte heap{largest}")
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """A trace event that makes no sense for the heap (skipped, never applied)."""
+    index: int
+    where: str
+    message: str
+
+    def __str__(self):
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class Run:
+    trace: object
+    allocator: str
+    addresses: array
+    heap_bytes: array
+    live_bytes: array
+    heap_base: int
+    initial_bytes: int
+    maximum_bytes: int
+    failures: list = field(default_factory=list)
+    issues: list = field(default_factory=list)
+    spans: list | None = None         # final heap layout, where the allocator can tell
+    grow_calls: int | None = None     # memory.grow calls, where they can be counted
+    reported_live: int | None = None  # a real module's own live_bytes() at the end
+    final_blocks: dict = field(default_factory=dict)   # address -> size, live at the end
+
+    @property
+    def events(self):
+        return len(self.heap_bytes)
+
+    @property
+    def oom(self):
+        """The first failed request, or None."""
+        return self.failures[0] if self.failures else None
+
+    @cached_property
+    def metrics(self):
+        from .metrics import run_metrics
+        return run_metrics(self)
+
+    def audit(self):
+        from .audit import audit
+        return audit(self)
+
+    def address_lines(self):
+        """`event_index address memory_bytes` for every alloc/realloc: diffable across runs."""
+        ops = self.trace.ops
+        return [f"{i} {self.addresses[i]} {self.heap_bytes[i]}"
+                for i in range(self.events) if ops[i] != FREE]
+
+    def __repr__(self):
+        m = self.metrics
+        oom = f", {self.oom.kind} OOM at event {self.oom.index}" if self.oom else ""
+        return (f"<Run {self.trace.name} on {self.allocator}: {self.events} events, "
+                f"peak heap {m.peak_heap_bytes}, utilization {m.utilization:.2%}{oom}>")
+
+
+def replay(trace, allocator="dlmalloc", *, stop_at_oom=False, progress=None, **heap_options):
+    """Replay `trace` on a model (a name, or a ready `Heap`) and return the `Run`.
+
+    heap_options go to `Heap` (heap_base, initial_pages, maximum, memory64);
+    `like="module"` starts in a real module's start state instead. The trace's
+    own `maximum`, if it has one, applies unless `maximum` is given.
+    """
+    if isinstance(allocator, Heap):
+        heap = allocator
+    else:
+        like = heap_options.pop("like", None)
+        if trace.maximum is not None:
+            heap_options.setdefault("maximum", trace.maximum)
+        heap = Heap.like(like, **heap_options) if like else Heap(allocator, **heap_options)
+    model = heap.allocator
+    run = drive(trace, model, heap.memory, heap.name, stop_at_oom=stop_at_oom,
+                progress=progress)
+    run.spans = model.spans()
+    run.grow_calls = heap.memory.grow_calls
+    # the heap goes on being usable after the replay, holding the surviving blocks
+    heap.blocks = dict(run.final_blocks)
+    heap.live_bytes = sum(heap.blocks.values())
+    heap.peak_live = max(heap.peak_live, max(run.live_bytes, default=0))
+    return run
+
+
+def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
+    """The replay loop. `allocator` follows the Allocator protocol; `memory.pages` is read
+    after every event. Kept flat and local-variable heavy: it is the hot path."""
+    n = len(trace)
+    ops, ids, sizes = trace.ops, trace.ids, trace.sizes
+    aligns = trace.aligns
+    addresses = array("q", bytes(8 * n))
+    heap_bytes = array("q", bytes(8 * n))
+    live_arr = array("q", bytes(8 * n))
+    failures, issues = [], []
+    ptrs, held = {}, {}          # id -> address, id -> requested size
+    failed = set()               # ids whose allocation failed: their free is free(NULL)
+    malloc, free, realloc = allocator.malloc, allocator.free, allocator.realloc
+    live = 0
+    initial_bytes = memory.pages * PAGE
+
+    def fail(i, op, size):
+        failures.append(classify(allocator, memory, trace, i, op, size, live))
+
+    def issue(i, message):
+        issues.append(Issue(i, trace.where(i), message))
+
+    for start in range(0, n, CHUNK):
+        end = min(n, start + CHUNK)
+        for i in range(start, end):
+            op = ops[i]
+            id = ids[i]
+            if op == ALLOC:
+                if id in ptrs:
+                    issue(i, f"alloc of id {id}, which is still live (a free is missing); "
+                             "the old block is leaked")
+                    live -= held[id]
+                    del ptrs[id]
+                size = sizes[i]
+                p = allocator.aligned_alloc(aligns[i], size) if aligns and i in aligns \
+                    else malloc(size)
+                if p:
+                    ptrs[id] = p
+                    held[id] = size
+                    live += size
+                    addresses[i] = p
+                    failed.discard(id)
+                else:
+                    failed.add(id)
+                    fail(i, "malloc", size)
+            elif op == FREE:
+                p = ptrs.pop(id, 0)
+                if p:
+                    free(p)
+                    live -= held.pop(id)
+                elif id in failed:
+                    failed.discard(id)           # free(NULL) after a failed malloc
+                else:
+                    issue(i, f"invalid free of id {id}: not live "
+                             "(never allocated, or already freed); skipped")
+            else:
+                size = sizes[i]
+                old = ptrs.get(id, 0)
+                if not old:
+                    issue(i, f"realloc of id {id}, which is not live; treated as malloc")
+                p = realloc(old, size) if old else malloc(size)
+                if p:
+                    ptrs[id] = p
+                    live += size - held.get(id, 0)
+                    held[id] = size
+                    addresses[i] = p
+                else:
+                    fail(i, "realloc", size)
+            heap_bytes[i] = memory.pages * PAGE
+            live_arr[i] = live
+            if stop_at_oom and failures:
+                n = i + 1
+                del addresses[n:], heap_bytes[n:], live_arr[n:]
+                break
+        if progress is not None:
+            progress(min(end, n), n)
+        if stop_at_oom and failures:
+            break
+    return Run(trace, name, addresses, heap_bytes, live_arr,
+               heap_base=allocator.heap_base, initial_bytes=initial_bytes,
+               maximum_bytes=memory.maximum * PAGE, failures=failures, issues=issues,
+               final_blocks={ptrs[id]: held[id] for id in ptrs})
+
+
+def classify(allocator, memory, trace, i, op, size, live):
+    """A fragmentation OOM when the heap holds at least `size` free bytes, else a true OOM.
+
+    With the allocator's spans the free bytes are exact; without them (a real
+    module) they are estimated as heap bytes minus live bytes, an upper bound
+    that ignores the allocator's own overhead."""
+    heap = memory.pages * PAGE
+    try:
+        spans = allocator.spans()
+    except NotImplementedError:
+        spans = None
+    if spans is None:
+        free_bytes, largest = heap - allocator.heap_base - live, None
+    else:
+        holes = [length for _, length, used in spans if not used]
+        free_bytes, largest = sum(holes), max(holes, default=0)
+    kind = "fragmentation" if free_bytes >= size else "true"
+    return Failure(i, op, size, kind, free_bytes, largest, heap, trace.where(i))

@@ -1,0 +1,129 @@
+"""Allocation patterns from the article, as seeded trace generators.
+
+Main entry points: one function per scenario, each returning a `Trace`, and
+`get(name, **params)` / `names()` for the CLI and the playground.
+
+    >>> from pyfrag import scenarios
+    >>> t = scenarios.swiss_cheese()
+    >>> run = t.replay("first-fit")
+    >>> run.oom is None
+    True
+"""
+
+import math
+import random as _random
+
+from .trace import Trace
+
+KIB, MIB = 1 << 10, 1 << 20
+
+
+def swiss_cheese(rounds=1000, anchor=1 * KIB, temp=100 * KIB, probe=500 * KIB):
+    """The article's `produce_fragmentation()`: keep a 1 KiB anchor, drop a 100 KiB
+    temporary, `rounds` times; then ask for one contiguous `probe` block."""
+    t = Trace("swiss-cheese",
+              f"{rounds} x (keep a {anchor}-byte anchor, allocate and drop a {temp}-byte "
+              f"temporary), then one {probe}-byte request")
+    for i in range(rounds):
+        t.alloc(2 * i, anchor, tag="anchor")
+        t.alloc(2 * i + 1, temp, tag="temp")
+        t.free(2 * i + 1)
+    t.alloc(2 * rounds, probe, tag="probe")
+    return t
+
+
+def image_task(memory="512mib", results=100, result_size=2 * MIB, scratch=1 * MIB,
+               scratch_step=40 * KIB, request=32 * MIB):
+    """The article's image job: a 512 MiB memory, ~200 MiB of results kept alive.
+
+    Each round allocates a scratch buffer a little larger than the last (so no
+    earlier hole fits it), keeps a result, and drops the scratch. The heap ends
+    up near its maximum with ~300 MiB free in holes, and the final `request`
+    for one contiguous buffer has nowhere to go."""
+    t = Trace("image-task",
+              f"{results} x (scratch buffer growing by {scratch_step} bytes, keep a "
+              f"{result_size}-byte result) in a {memory} memory, then one {request}-byte "
+              "request", maximum=memory)
+    for i in range(results):
+        t.alloc(2 * i + 1, scratch + i * scratch_step, tag="scratch")
+        t.alloc(2 * i, result_size, tag="result")
+        t.free(2 * i + 1)
+    t.alloc(2 * results, request, tag="request")
+    return t
+
+
+def churn(frames=2000, seed=1):
+    """A long-running editor or game: per frame many short-lived small objects, some
+    medium ones living a few frames, a slowly growing document, and now and then a
+    large buffer (a level, an image) that lives long."""
+    rng = _random.Random(seed)
+    t = Trace("churn", f"{frames} frames of editor/game churn (seed {seed})")
+    next_id = 0
+    expiring = {}            # frame -> ids that die then
+
+    def alloc(size, tag, lifetime):
+        nonlocal next_id
+        t.alloc(next_id, size, tag=tag)
+        if lifetime is not None:
+            expiring.setdefault(frame + lifetime, []).append(next_id)
+        next_id += 1
+
+    for frame in range(frames):
+        for _ in range(rng.randint(5, 20)):
+            alloc(rng.choice((16, 24, 32, 48, 64, 96, 128, 256)), "temp", 0)
+        for _ in range(rng.randint(0, 3)):
+            alloc(rng.randint(1, 16) * KIB, "medium", rng.randint(1, 30))
+        if rng.random() < 0.3:
+            alloc(rng.choice((64, 128, 512)), "document", None)
+        if rng.random() < 0.01:
+            alloc(rng.randint(256 * KIB, 2 * MIB), "large", rng.randint(50, 500))
+        for id in expiring.pop(frame, ()):
+            t.free(id)
+    return t
+
+
+def random_trace(events=100_000, seed=0, min_size=16, max_size=64 * KIB, live=1000,
+                 realloc_rate=0.05, align_rate=0.0):
+    """Random sizes (log-uniform in [min_size, max_size]) and lifetimes, holding about
+    `live` blocks; a share of events are reallocs, a share of allocs are aligned."""
+    rng = _random.Random(seed)
+    t = Trace("random", f"{events} random events (seed {seed}, sizes {min_size}-{max_size}, "
+                        f"~{live} live)")
+    alloc, free, realloc = t.alloc, t.free, t.realloc
+    rand, randrange = rng.random, rng.randrange
+    lo, span = math.log(min_size), math.log(max_size) - math.log(min_size)
+    exp = math.exp
+    ids, next_id = [], 0
+    for _ in range(events):
+        r = rand()
+        if ids and r < realloc_rate:
+            realloc(ids[randrange(len(ids))], int(exp(lo + rand() * span)))
+        elif not ids or rand() < live / (live + len(ids)):
+            align = 1 << rng.randint(4, 12) if align_rate and rand() < align_rate else 0
+            alloc(next_id, int(exp(lo + rand() * span)), align)
+            ids.append(next_id)
+            next_id += 1
+        else:
+            k = randrange(len(ids))
+            ids[k], ids[-1] = ids[-1], ids[k]
+            free(ids.pop())
+    return t
+
+
+SCENARIOS = {
+    "swiss-cheese": swiss_cheese,
+    "image-task": image_task,
+    "churn": churn,
+    "random": random_trace,
+}
+
+
+def names():
+    return list(SCENARIOS)
+
+
+def get(name, **params):
+    key = name.strip().lower().replace("_", "-")
+    if key not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
+    return SCENARIOS[key](**params)
