@@ -13,6 +13,7 @@ from .base import Allocator
 # name -> "module:Class" inside this package
 MODELS = {
     "bump": "bump:Bump",
+    "as-tlsf": "as_tlsf:AsTlsf",
 }
 
 
