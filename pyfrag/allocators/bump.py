@@ -13,26 +13,45 @@ class Bump(Allocator):
     name = "bump"
     summary = "bump pointer; only freeing the newest block gives memory back"
 
+    # Bytes of block header in front of each address; a bump allocator with
+    # headers (as_stub.py) also overrides _extent, _end and _grow.
+    header = 0
+
     def __init__(self, memory, heap_base):
         super().__init__(memory, heap_base)
-        self.top = align_up(heap_base, self.alignment)
+        # `top` is where the next block (its header first) goes
+        self.top = align_up(heap_base + self.header, self.alignment) - self.header
         self.blocks = {}     # live ptr -> size, in address order (bump order)
+
+    # -- block geometry (the hooks) -------------------------------------
+
+    def _extent(self, size):
+        """Bytes a block of `size` occupies from its address on."""
+        return size or 1
+
+    def _end(self, ptr, size):
+        """Where the block after one of `size` at `ptr` may put its header."""
+        return (ptr + self._extent(size) + 7) & -8
+
+    def _grow(self, end):
+        """Make memory cover [0, end); False if memory.grow refuses."""
+        return self.grow_to(end)
 
     # -- alloc ------------------------------------------------------------
 
     def malloc(self, size):
-        ptr = self.top
-        end = ptr + (size or 1)
-        if end > self.memory.byte_length and not self.grow_to(end):
+        ptr = self.top + self.header
+        end = self._end(ptr, size)
+        if end > self.memory.byte_length and not self._grow(end):
             return 0
-        self.top = (end + 7) & -8
+        self.top = end
         self.blocks[ptr] = size
         return ptr
 
     def aligned_alloc(self, align, size):
         check_power_of_two(align, self.name)
         saved = self.top
-        self.top = align_up(self.top, align)
+        self.top = align_up(self.top + self.header, align) - self.header
         ptr = self.malloc(size)
         if not ptr:
             self.top = saved
@@ -42,16 +61,16 @@ class Bump(Allocator):
 
     def free(self, ptr):
         size = self.blocks.pop(ptr)
-        if ((ptr + (size or 1) + 7) & -8) == self.top:
-            self.top = ptr
+        if self._end(ptr, size) == self.top:
+            self.top = ptr - self.header
 
     def realloc(self, ptr, size):
-        if ((ptr + (self.blocks[ptr] or 1) + 7) & -8) == self.top:
+        if self._end(ptr, self.blocks[ptr]) == self.top:
             # the newest block can simply be extended or shrunk in place
-            end = ptr + (size or 1)
-            if end > self.memory.byte_length and not self.grow_to(end):
+            end = self._end(ptr, size)
+            if end > self.memory.byte_length and not self._grow(end):
                 return 0
-            self.top = (end + 7) & -8
+            self.top = end
             self.blocks[ptr] = size
             return ptr
         return super().realloc(ptr, size)
@@ -61,9 +80,10 @@ class Bump(Allocator):
     def spans(self):
         raw, cursor = [], self.heap_base
         for ptr, size in self.blocks.items():
-            raw.append((cursor, ptr - cursor, False))
-            raw.append((ptr, max(size, 1), True))
-            cursor = ptr + max(size, 1)
+            start = ptr - self.header
+            raw.append((cursor, start - cursor, False))
+            cursor = ptr + self._extent(size)
+            raw.append((start, cursor - start, True))
         raw.append((cursor, self.memory.byte_length - cursor, False))
         return merge_spans(raw)
 
@@ -71,7 +91,7 @@ class Bump(Allocator):
         last_end = self.heap_base
         for ptr, size in self.blocks.items():
             assert ptr % self.alignment == 0, f"misaligned block {ptr:#x}"
-            assert ptr >= last_end, f"block {ptr:#x} overlaps the one before it"
-            last_end = ptr + max(size, 1)
+            assert ptr - self.header >= last_end, f"block {ptr:#x} overlaps the one before it"
+            last_end = ptr + self._extent(size)
         assert last_end <= self.top <= self.memory.byte_length or not self.blocks, \
             f"top {self.top:#x} outside [{last_end:#x}, {self.memory.byte_length:#x}]"

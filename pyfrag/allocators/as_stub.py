@@ -1,0 +1,75 @@
+"""AssemblyScript 0.28's stub runtime (`std/assembly/rt/stub.ts`): a bump allocator.
+
+Owns the model of `heap.alloc` / `heap.free` / `heap.realloc` in a module
+built with `--runtime stub`. Main entry point: `AsStub.malloc`. It is the
+generic `Bump` with AssemblyScript's block geometry and growth rule:
+
+- Each block is a 4-byte header (the payload size) plus a payload sized like
+  TLSF's, so every address is 16-byte aligned; the first header sits just
+  below `__heap_base` rounded up to 16.
+- Freeing the newest block rolls the pointer back to its header; any other
+  free is ignored.
+- Reallocating the newest block resizes it in place. Any other block keeps
+  its address when the request fits its payload; otherwise it is copied to a
+  new block of at least twice its payload and the old one is abandoned (not
+  even the rollback rule can reclaim it).
+- Growth doubles memory (max(current pages, pages needed)) and falls back to
+  just the pages needed; memory is grown only when a payload would pass the
+  end of memory.
+
+Address-exact against a real `--runtime stub` module. A request the real
+module traps on (over 1 GiB, memory exhausted) returns 0 here with the state
+untouched, as the trapped module's is.
+"""
+
+from .as_tlsf import BLOCK_MAXSIZE, BLOCK_OVERHEAD, AL_SIZE, PAGE_BITS, compute_size
+from .base import Allocator
+from .bump import Bump
+
+
+class AsStub(Bump):
+    name = "as-stub"
+    summary = "AssemblyScript 0.28 stub runtime: bump with headers, rollback, doubling growth; address-exact"
+    exact = "assemblyscript-stub"
+    alignment = AL_SIZE
+    header = BLOCK_OVERHEAD
+    # __heap_base of a small module with the stub runtime (no stack reserved)
+    default_start = (1164, 1)
+
+    # -- block geometry -------------------------------------------------------
+
+    def _extent(self, size):
+        return compute_size(size)
+
+    def _end(self, ptr, size):
+        return ptr + compute_size(size)        # already places the next payload on 16
+
+    def _grow(self, end):
+        """maybeGrowMemory: double the pages, or take only those needed if that is refused."""
+        before = self.memory.pages
+        needed = (end - (before << PAGE_BITS) + 0xFFFF) >> PAGE_BITS
+        return self.memory.grow(max(before, needed)) >= 0 or self.memory.grow(needed) >= 0
+
+    # -- the protocol ---------------------------------------------------------
+
+    # The real module has no aligned allocation: 16 is all it offers.
+    aligned_alloc = Allocator.aligned_alloc
+
+    def malloc(self, size):
+        if size > BLOCK_MAXSIZE:
+            return 0
+        return super().malloc(size)
+
+    def realloc(self, ptr, size):
+        if size > BLOCK_MAXSIZE:
+            return 0
+        old = self.blocks[ptr]
+        if self._end(ptr, old) == self.top:
+            return super().realloc(ptr, size)      # the newest block: resize in place
+        payload = compute_size(old)
+        if size <= payload:
+            return ptr
+        new = self.malloc(max(compute_size(size), payload * 2))
+        if new:
+            del self.blocks[ptr]                   # abandoned, never freed
+        return new
