@@ -24,6 +24,9 @@ from .base import Allocator
 # name -> "module:Class" inside this package
 MODELS = {
     "bump": "bump:Bump",
+    "zig-wasm": "zig_wasm:ZigWasm",
+    "zig-libc": "zig_libc:ZigLibc",
+    "emmalloc": "emmalloc:Emmalloc",
     "as-tlsf": "as_tlsf:AsTlsf",
     "as-stub": "as_stub:AsStub",
 }

@@ -1,0 +1,29 @@
+"""Zig's libc malloc, the one `zig cc -target wasm32-wasi` links (Zig 0.17).
+
+Main entry point: `ZigLibc`. Zig 0.17 no longer ships wasi-libc's dlmalloc:
+lib/c/malloc.zig implements malloc/free/realloc over `std.heap.WasmAllocator`
+(the same BrkAllocator as zig_wasm.py) and stores a 16-byte header (alignment
+and size) in front of every block, 16 being max(alignof(max_align_t), 8) on
+wasm32. So malloc(n) is alloc(n + 16, align 16) and returns the block + 16;
+aligned_alloc(a, n) uses max(16, a) for both the header and the alignment.
+"""
+
+from .zig_wasm import ZigWasm
+
+
+class ZigLibc(ZigWasm):
+    name = "zig-libc"
+    summary = "Zig 0.17 libc malloc (zig cc, wasm32-wasi): wasm_allocator behind a 16-byte header"
+    exact = "zig-libc"
+    alignment = 16
+    default_start = (16777216, 257)     # zig cc puts a 16 MiB stack first: 257 pages initially
+
+    header = 16
+    block_align = 16
+
+    def realloc(self, ptr, size):
+        # C semantics of malloc.zig: realloc(p, 0) frees p and returns NULL.
+        if size == 0:
+            self.free(ptr)
+            return 0
+        return super().realloc(ptr, size)
