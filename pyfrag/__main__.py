@@ -1,0 +1,7 @@
+"""`python -m pyfrag`: see pyfrag.cli."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

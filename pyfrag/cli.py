@@ -1,0 +1,224 @@
+"""`python -m pyfrag`: the command line.
+
+Main entry point: `main(argv)`. Commands:
+
+    run SOURCE      replay a scenario or a trace file on one allocator: summary + audit
+    compare SOURCE  the same trace on many allocators: one table
+    real SOURCE     replay on a real WebAssembly module (needs the wasmtime extra)
+    convert IN OUT  between trace formats
+    list            allocators, scenarios, real modules
+    bench           simulated events per second per allocator
+
+SOURCE is a scenario name (`pyfrag list`) or a trace file in any format pyfrag
+reads. Exit codes: 0 ok, 2 bad input (the message goes to stderr).
+"""
+
+import argparse
+import os
+import sys
+
+from . import allocators, scenarios
+from .modules import UnknownModule
+from .report import summary, table
+from .trace import TraceError, dump, load
+
+
+class UsageError(ValueError):
+    pass
+
+
+# -- inputs ----------------------------------------------------------------
+
+def parse_params(items):
+    """`-p key=value` options for scenario generators (ints where they look like ints)."""
+    params = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"-p wants key=value, got {item!r}")
+        try:
+            params[key.replace("-", "_")] = int(value, 0)
+        except ValueError:
+            try:
+                params[key.replace("-", "_")] = float(value)
+            except ValueError:
+                params[key.replace("-", "_")] = value
+    return params
+
+
+def source_trace(source, fmt=None, params=None):
+    if os.path.exists(source):
+        if params:
+            raise UsageError("-p options apply to scenarios, not to trace files")
+        return load(source, fmt)
+    if source.replace("_", "-").lower() in scenarios.names():
+        try:
+            return scenarios.get(source, **(params or {}))
+        except TypeError as e:
+            raise UsageError(f"scenario {source}: {e}") from None
+    raise UsageError(f"{source!r} is neither a trace file nor a scenario "
+                     f"(scenarios: {', '.join(scenarios.names())})")
+
+
+def progress_printer(label):
+    """A progress callback drawing on a terminal; None when stderr is not one."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done, total):
+        if total >= 200_000:
+            end = "\n" if done == total else ""
+            print(f"\r{label}: {done * 100 // total:3d}% of {total} events", end=end,
+                  file=sys.stderr, flush=True)
+    return show
+
+
+def heap_options(args):
+    options = {}
+    for key in ("heap_base", "initial_pages"):
+        if getattr(args, key, None) is not None:
+            options[key] = getattr(args, key)
+    if getattr(args, "maximum", None):
+        options["maximum"] = args.maximum
+    if getattr(args, "like", None):
+        options["like"] = args.like
+    return options
+
+
+# -- commands --------------------------------------------------------------
+
+def cmd_run(args):
+    trace = source_trace(args.source, args.format, parse_params(args.param))
+    allocator = args.allocator or ("dlmalloc" if not args.like else None)
+    run = trace.replay(allocator, stop_at_oom=args.stop_at_oom,
+                       progress=progress_printer(f"replaying on {args.like or allocator}"),
+                       **heap_options(args))
+    print("\n".join(run.address_lines()) if args.addresses else summary(run))
+
+
+def cmd_real(args):
+    from .real import replay_real
+    trace = source_trace(args.source, args.format, parse_params(args.param))
+    run = replay_real(trace, args.module, stop_at_oom=args.stop_at_oom,
+                      progress=progress_printer(f"replaying on {args.module}"))
+    print("\n".join(run.address_lines()) if args.addresses else summary(run))
+
+
+def cmd_compare(args):
+    trace = source_trace(args.source, args.format, parse_params(args.param))
+    names = args.allocators.split(",") if args.allocators else allocators.names()
+    runs = [trace.replay(name.strip(), progress=progress_printer(f"replaying on {name}"),
+                         **heap_options(args)) for name in names]
+    print(f"{trace.name}: {len(trace)} events" +
+          (f" ({trace.description})" if trace.description else ""))
+    print(table(runs))
+
+
+def cmd_convert(args):
+    trace = source_trace(args.input, args.from_format, parse_params(args.param))
+    dump(trace, args.output, args.to_format)
+    print(f"wrote {len(trace)} events to {args.output}", file=sys.stderr)
+
+
+def cmd_list(args):
+    print("allocators:")
+    for name in allocators.names():
+        cls = allocators.get(name)
+        exact = f"  [address-exact: {cls.exact}]" if cls.exact else ""
+        print(f"  {name:22} {cls.summary}{exact}")
+    print("scenarios:")
+    for name in scenarios.names():
+        doc = " ".join((scenarios.SCENARIOS[name].__doc__ or "").split("\n\n")[0].split())
+        print(f"  {name:22} {doc}")
+    try:
+        from .modules import manifest
+        entries = manifest()
+    except FileNotFoundError:
+        entries = []
+    if entries:
+        print("real modules:")
+        for e in entries:
+            print(f"  {e['name']:22} {e['allocator']} ({e['language']}, {e['bytes']} bytes)"
+                  + (f"  model: {e['model']}" if e.get("model") else ""))
+
+
+def cmd_bench(args):
+    from .bench import main as bench_main
+    bench_main(args.events, args.allocators.split(",") if args.allocators else None,
+               args.seed)
+
+
+# -- wiring ----------------------------------------------------------------
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="pyfrag", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add_source(sp, name="source"):
+        sp.add_argument(name, help="scenario name or trace file")
+        sp.add_argument("--format", help="trace format (default: detected)")
+        sp.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                        help="scenario parameter, e.g. -p rounds=500")
+
+    def add_heap(sp):
+        sp.add_argument("--maximum", help="memory limit: pages, 2gib, 4gib, 512mib ...")
+        sp.add_argument("--heap-base", type=int)
+        sp.add_argument("--initial-pages", type=int)
+        sp.add_argument("--like", metavar="MODULE",
+                        help="start in a real module's state and use its model")
+
+    r = sub.add_parser("run", help="replay on one allocator")
+    add_source(r)
+    add_heap(r)
+    r.add_argument("-a", "--allocator", help="allocator model (default dlmalloc)")
+    r.add_argument("--addresses", action="store_true",
+                   help="print 'event address memory_bytes' per alloc/realloc instead")
+    r.add_argument("--stop-at-oom", action="store_true")
+    r.set_defaults(func=cmd_run)
+
+    rl = sub.add_parser("real", help="replay on a real WebAssembly module")
+    add_source(rl)
+    rl.add_argument("-m", "--module", required=True, help="module name from the manifest")
+    rl.add_argument("--addresses", action="store_true")
+    rl.add_argument("--stop-at-oom", action="store_true")
+    rl.set_defaults(func=cmd_real)
+
+    c = sub.add_parser("compare", help="one trace on many allocators")
+    add_source(c)
+    add_heap(c)
+    c.add_argument("--allocators", help="comma-separated (default: all)")
+    c.set_defaults(func=cmd_compare)
+
+    v = sub.add_parser("convert", help="convert a trace between formats")
+    v.add_argument("input", help="trace file or scenario name")
+    v.add_argument("output")
+    v.add_argument("--from", dest="from_format")
+    v.add_argument("--to", dest="to_format", help="pyfrag, jsonl or rep (default: by extension)")
+    v.add_argument("-p", "--param", action="append", metavar="KEY=VALUE")
+    v.set_defaults(func=cmd_convert)
+
+    ls = sub.add_parser("list", help="allocators, scenarios and real modules")
+    ls.set_defaults(func=cmd_list)
+
+    b = sub.add_parser("bench", help="events per second per allocator")
+    b.add_argument("--events", type=int, default=1_000_000)
+    b.add_argument("--seed", type=int, default=1)
+    b.add_argument("--allocators", help="comma-separated (default: all)")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (TraceError, UsageError, UnknownModule, allocators.UnknownAllocator,
+            FileNotFoundError, ImportError, ValueError) as e:
+        print(f"pyfrag {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"pyfrag {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()       # `pyfrag run ... | head` is fine
+    return 0
