@@ -1,0 +1,77 @@
+"""The command line, run as a user would: `python -m pyfrag ...`."""
+
+import subprocess
+import sys
+
+import pytest
+
+from pyfrag import scenarios
+from pyfrag.trace import dump, load
+
+
+def pyfrag(*args):
+    return subprocess.run([sys.executable, "-m", "pyfrag", *map(str, args)],
+                          capture_output=True, text=True)
+
+
+def test_run_scenario_prints_summary_and_audit_lines():
+    r = pyfrag("run", "swiss-cheese", "--allocator", "bump")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("swiss-cheese on bump: 3001 events")
+    assert lines[-2].startswith("Utilization: ") and lines[-2].endswith("%")
+    assert lines[-1].startswith("Wasted (Fragmented): ") and lines[-1].endswith(" bytes")
+
+
+def test_malformed_trace_exits_2_with_line_number(tmp_path):
+    bad = tmp_path / "bad.rep"
+    bad.write_text("0\n2\n3\n1\na 0 10\nf 0\nr zero 5\n")
+    r = pyfrag("run", bad, "--allocator", "bump")
+    assert r.returncode == 2
+    assert f"{bad}:7: id must be an integer, got 'zero'" in r.stderr
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("args,message", [
+    (("run", "swiss-cheese", "--allocator", "nonesuch"), "unknown allocator 'nonesuch'"),
+    (("run", "no-such-thing"), "neither a trace file nor a scenario"),
+    (("run", "swiss-cheese", "-p", "rounds"), "-p wants key=value"),
+    (("run", "swiss-cheese", "-p", "colour=3"), "unexpected keyword argument 'colour'"),
+    (("run", "swiss-cheese", "-a", "bump", "--maximum", "lots"), "unknown memory limit 'lots'"),
+])
+def test_bad_input_exits_2_and_says_what(args, message):
+    r = pyfrag(*args)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+
+
+def test_compare_on_a_malloc_lab_trace_lists_every_allocator(tmp_path):
+    path = tmp_path / "t.rep"
+    dump(scenarios.random_trace(400, seed=5), path)
+    r = pyfrag("compare", path)
+    assert r.returncode == 0, r.stderr
+    from pyfrag import allocators
+    rows = r.stdout.splitlines()[3:]
+    assert [row.split()[0] for row in rows] == allocators.names()
+    assert "peak heap" in r.stdout and "OOM" in r.stdout
+
+
+def test_addresses_output_is_one_line_per_alloc_or_realloc():
+    r = pyfrag("run", "swiss-cheese", "-p", "rounds=3", "--allocator", "bump", "--addresses")
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3 * 2 + 1
+    index, address, memory = map(int, lines[0].split())
+    assert index == 0 and address > 0 and memory % 65536 == 0
+
+
+def test_convert_between_formats(tmp_path):
+    out = tmp_path / "s.jsonl"
+    r = pyfrag("convert", "swiss-cheese", out, "-p", "rounds=4")
+    assert r.returncode == 0, r.stderr
+    t = load(out)
+    assert len(t) == 13 and t.name == "swiss-cheese"
+
+
+def test_list_names_allocators_and_scenarios():
+    r = pyfrag("list")
+    assert r.returncode == 0
+    assert "bump" in r.stdout and "swiss-cheese" in r.stdout

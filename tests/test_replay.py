@@ -1,0 +1,124 @@
+"""Replay, metrics and the OOM classifier, on hand-checked small cases."""
+
+import pytest
+
+from pyfrag import Heap, InvalidFree, Trace, replay, scenarios
+from pyfrag.memory import PAGE
+from pyfrag.metrics import grow_indices
+
+
+def test_heap_counts_requested_bytes_and_rejects_bad_frees():
+    h = Heap("bump", heap_base=1024, initial_pages=1)
+    a = h.malloc(100)
+    b = h.malloc(200)
+    assert (a, b) == (1024, 1128)
+    assert h.live_bytes == 300
+    h.free(a)
+    assert h.live_bytes == 200 and h.peak_live == 300
+    with pytest.raises(InvalidFree, match=r"free\(0x400\)"):
+        h.free(a)                               # double free
+    with pytest.raises(InvalidFree):
+        h.free(12345)                           # never allocated
+    h.free(0)                                   # free(NULL) is fine
+    assert h.live_bytes == 200
+    h.check()
+
+
+def test_metrics_from_spans_are_hand_checkable():
+    h = Heap("bump", heap_base=1024, initial_pages=1)
+    a = h.malloc(100)
+    h.malloc(200)
+    h.free(a)
+    assert h.spans() == [(1024, 104, False), (1128, 200, True), (1328, PAGE - 1328, False)]
+    m = h.stats()
+    assert m.total_free == 104 + PAGE - 1328
+    assert m.largest_free_block == PAGE - 1328
+    assert m.external_fragmentation == pytest.approx(1 - (PAGE - 1328) / (104 + PAGE - 1328))
+    assert m.free_histogram == {64: 1, 32768: 1}
+    assert m.utilization == pytest.approx(200 / PAGE)
+    assert m.wasted_bytes == PAGE - 200
+
+
+def crafted(maximum_pages=1):
+    t = Trace("crafted", maximum=maximum_pages)
+    return t
+
+
+def test_fragmentation_oom_when_enough_bytes_are_free_but_not_together():
+    t = crafted()
+    t.alloc(1, 30000).alloc(2, 30000).free(1).alloc(3, 20000)
+    run = replay(t, "bump", heap_base=1024)
+    assert run.oom is not None
+    assert (run.oom.index, run.oom.kind, run.oom.size) == (3, "fragmentation", 20000)
+    # a bump allocator never reuses the 30000-byte hole; the tail holds 65536 - 61024
+    assert (run.oom.free_bytes, run.oom.largest_free) == (30000 + 4512, 30000)
+    assert run.metrics.oom_kind == "fragmentation" and run.metrics.oom_index == 3
+    assert "fragmentation OOM at event 3" in run.oom.describe()
+
+
+def test_true_oom_when_the_request_exceeds_all_free_bytes():
+    t = crafted()
+    t.alloc(1, 1000).alloc(2, 100_000)
+    run = replay(t, "bump", heap_base=1024)
+    assert (run.oom.index, run.oom.kind) == (1, "true")
+    assert run.oom.free_bytes < 100_000
+
+
+def test_replay_records_per_event_arrays():
+    t = Trace()
+    t.alloc(1, 70000).alloc(2, 10).free(1).realloc(2, 20)
+    run = replay(t, "bump", heap_base=1024, initial_pages=1)
+    assert list(run.live_bytes) == [70000, 70010, 10, 20]
+    assert list(run.heap_bytes) == [2 * PAGE] * 4
+    assert run.addresses[0] == 1024 and run.addresses[2] == 0
+    assert grow_indices(run) == [0]
+    assert run.address_lines() == [f"0 1024 {2 * PAGE}", f"1 {run.addresses[1]} {2 * PAGE}",
+                                   f"3 {run.addresses[3]} {2 * PAGE}"]
+    assert run.metrics.peak_live_bytes == 70010
+
+
+def test_trace_mistakes_become_issues_not_corruption():
+    t = Trace()
+    t.alloc(1, 10).free(1).free(1).free(9).alloc(2, 10).alloc(2, 30).realloc(5, 8)
+    run = replay(t, "bump")
+    assert [i.index for i in run.issues] == [2, 3, 5, 6]
+    assert "invalid free of id 1" in run.issues[0].message
+    assert "still live" in run.issues[2].message
+    assert run.live_bytes[-1] == 8 + 30          # id 2's first block is leaked, not freed
+    assert not run.failures
+
+
+def test_free_after_failed_alloc_is_free_null():
+    t = crafted()
+    t.alloc(1, 10 * PAGE).free(1)
+    run = replay(t, "bump")
+    assert len(run.failures) == 1 and not run.issues
+
+
+def test_stop_at_oom_truncates_the_timeline():
+    t = crafted()
+    t.alloc(1, 10 * PAGE).alloc(2, 10).alloc(3, 10)
+    run = replay(t, "bump", stop_at_oom=True)
+    assert run.events == 1 and run.oom.index == 0
+
+
+def test_heap_after_replay_is_usable():
+    h = Heap("bump")
+    t = Trace().alloc(1, 100).alloc(2, 50)
+    run = replay(t, h)
+    assert h.live_bytes == 150 and set(h.blocks) == set(run.final_blocks)
+    h.free(run.addresses[1])
+    assert h.live_bytes == 100
+
+
+def test_progress_is_reported_per_chunk():
+    seen = []
+    replay(scenarios.random_trace(70_000, seed=3), "bump",
+           progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(65536, 70000), (70000, 70000)]
+
+
+def test_trace_maximum_applies_unless_overridden():
+    t = scenarios.image_task()
+    assert replay(t, "bump").maximum_bytes == 512 << 20
+    assert replay(t, "bump", maximum="2gib").maximum_bytes == 2 << 30
