@@ -1,0 +1,65 @@
+// Module worker owning the real WebAssembly instance: loads a module (by URL or uploaded bytes), replays
+// trace arrays on a fresh instance, and runs the audit snippet against it and against the simulated heap.
+// Everything heavy happens here, so a 1,000,000-event replay never blocks the page.
+//
+// page -> worker: {type:"load", id, url|bytes, name, heap_base}
+//                 {type:"replay", id, trace:{ops, ids, sizes, aligns, maximum_bytes}}
+//                 {type:"audit", id, code, sim:{heap_bytes, live_bytes}}
+// worker -> page: {type:"loaded", id, info} | {type:"progress", id, done, n} | {type:"replayed", id, result}
+//                 {type:"audited", id, real:{text,error}, sim:{text,error}} | {type:"log", stream, text}
+//                 {type:"error", id, message}
+
+import { compile, describe, instantiate, replay, ModuleError } from "./realheap.js";
+import { realExports, runSnippet, simExports } from "./audit.js";
+
+let current = null;     // {module, name, heapBase, info}
+let heap = null;        // the instance the last replay ran on: what the audit inspects
+
+const log = (stream, text) => postMessage({ type: "log", stream, text });
+
+async function load({ url, bytes, name, heap_base }) {
+  if (url) {
+    const response = await fetch(url);
+    if (!response.ok) throw new ModuleError(`cannot fetch ${url}: HTTP ${response.status}`);
+    bytes = await response.arrayBuffer();
+  }
+  const module = await compile(bytes);
+  const info = { name, ...describe(module) };
+  current = { module, name, heapBase: heap_base ?? 0, info };
+  heap = null;
+  return info;
+}
+
+async function run({ trace, id }) {
+  if (!current) throw new ModuleError("no module loaded");
+  heap = await instantiate(current.module, log);
+  const result = replay(heap, trace, {
+    heapBase: current.heapBase,
+    onProgress: (done, n) => postMessage({ type: "progress", id, done, n }),
+  });
+  result.module = current.name;
+  return result;
+}
+
+function audit({ code, sim }) {
+  return {
+    real: heap ? runSnippet(code, realExports(heap.instance.exports))
+      : { text: "", error: "no real instance yet: run an example first" },
+    sim: sim ? runSnippet(code, simExports(sim.heap_bytes, sim.live_bytes))
+      : { text: "", error: "no simulated heap yet: run an example first" },
+  };
+}
+
+onmessage = async ({ data }) => {
+  const { id } = data;
+  try {
+    if (data.type === "load") postMessage({ type: "loaded", id, info: await load(data) });
+    else if (data.type === "replay") {
+      const result = await run(data);
+      postMessage({ type: "replayed", id, result },
+        [result.addresses.buffer, result.heap_bytes.buffer, result.live_bytes.buffer]);
+    } else if (data.type === "audit") postMessage({ type: "audited", id, ...audit(data) });
+  } catch (e) {
+    postMessage({ type: "error", id, message: e instanceof ModuleError ? e.message : `${e.name}: ${e.message}` });
+  }
+};

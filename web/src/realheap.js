@@ -1,0 +1,199 @@
+// Real allocator modules: instantiate a .wasm with the malloc ABI and replay trace arrays on it.
+// Pure JS (no DOM, no worker API) so real-worker.mjs runs it off the main thread and node tests run it as is.
+
+export const PAGE = 65536;
+const ALLOC = 0, FREE = 1;          // trace op codes, as in pyfrag.trace (2 = realloc)
+const WASM32_MAX = 65536 * PAGE;
+
+// Errors a person can act on (bad file, wrong ABI); anything else is a bug and keeps its stack.
+export class ModuleError extends Error {}
+
+const ENOSYS = 52;
+
+// Minimal WASI: enough for a libc's start-up and printf. Calls a malloc module has no business making
+// (files, sockets) answer ENOSYS instead of trapping, so the allocator still runs.
+function wasiShims(getMemory, log) {
+  const view = () => new DataView(getMemory().buffer);
+  const zeroPair = (a, b) => { view().setUint32(a, 0, true); view().setUint32(b, 0, true); return 0; };
+  return {
+    fd_write(fd, iovs, iovsLen, nwritten) {
+      const v = view(), bytes = new Uint8Array(getMemory().buffer);
+      let total = 0, text = "";
+      for (let k = 0; k < iovsLen; k++) {
+        const ptr = v.getUint32(iovs + 8 * k, true), len = v.getUint32(iovs + 8 * k + 4, true);
+        text += new TextDecoder().decode(bytes.subarray(ptr, ptr + len));
+        total += len;
+      }
+      log(fd === 2 ? "stderr" : "stdout", text);
+      v.setUint32(nwritten, total, true);
+      return 0;
+    },
+    environ_sizes_get: zeroPair,
+    args_sizes_get: zeroPair,
+    environ_get: () => 0,
+    args_get: () => 0,
+    clock_time_get(_id, _precision, out) {
+      view().setBigUint64(out, BigInt(Math.round(performance.now() * 1e6)), true);
+      return 0;
+    },
+    random_get(ptr, len) {
+      crypto.getRandomValues(new Uint8Array(getMemory().buffer, ptr, len));
+      return 0;
+    },
+    proc_exit(code) { throw new ModuleError(`the module called proc_exit(${code})`); },
+  };
+}
+
+export async function compile(bytes) {
+  const b = new Uint8Array(bytes);
+  if (b.length < 8 || b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d) {
+    throw new ModuleError("not a WebAssembly module: a .wasm file starts with the bytes \\0asm");
+  }
+  try {
+    return await WebAssembly.compile(b);
+  } catch (e) {
+    throw new ModuleError(`the file is not a valid WebAssembly module: ${e.message}`);
+  }
+}
+
+function importObject(module, getMemory, log) {
+  const wasi = wasiShims(getMemory, log);
+  const env = {
+    abort(msg, file, line, col) {
+      throw new ModuleError(`the module aborted (env.abort at ${line}:${col})`);
+    },
+    emscripten_notify_memory_growth() {},
+  };
+  const imports = {}, missing = [];
+  for (const imp of WebAssembly.Module.imports(module)) {
+    let value;
+    if (imp.kind === "function" && imp.module.startsWith("wasi_")) value = wasi[imp.name] ?? (() => ENOSYS);
+    else if (imp.kind === "function" && imp.module === "env") value = env[imp.name];
+    if (value === undefined) { missing.push(`${imp.module}.${imp.name} (${imp.kind})`); continue; }
+    (imports[imp.module] ??= {})[imp.name] = value;
+  }
+  if (missing.length) {
+    throw new ModuleError(`cannot satisfy the module's imports: ${missing.join(", ")}. ` +
+      "The playground provides WASI shims, env.abort and env.emscripten_notify_memory_growth.");
+  }
+  return imports;
+}
+
+const pick = (e, ...names) => names.map((n) => e[n]).find((f) => f !== undefined);
+
+// What the page needs to know about a module before replaying on it.
+export function describe(module) {
+  const exports = WebAssembly.Module.exports(module).map((x) => x.name);
+  const has = (...names) => names.some((n) => exports.includes(n));
+  const missing = [];
+  if (!has("memory")) missing.push("memory");
+  if (!has("malloc", "_malloc")) missing.push("malloc (or _malloc)");
+  if (!has("free", "_free")) missing.push("free (or _free)");
+  if (missing.length) {
+    throw new ModuleError(`the module does not export ${missing.join(", ")}; ` +
+      `it exports: ${exports.join(", ") || "nothing"}`);
+  }
+  return {
+    exports,
+    imports: WebAssembly.Module.imports(module).map((i) => `${i.module}.${i.name}`),
+    realloc: has("realloc", "_realloc"),
+    liveExport: ["live_bytes", "get_live_data_size"].find((n) => exports.includes(n)) ?? null,
+  };
+}
+
+// A fresh instance (every replay starts from the module's start state) with its ABI resolved.
+export async function instantiate(module, log = () => {}) {
+  describe(module);
+  let memory = null;
+  const instance = await WebAssembly.instantiate(module, importObject(module, () => memory, log));
+  const e = instance.exports;
+  memory = e.memory;
+  if (e._initialize) e._initialize();
+  const heapBase = e.__heap_base instanceof WebAssembly.Global ? Number(e.__heap_base.value) : null;
+  return {
+    instance, memory, heapBase,
+    malloc: pick(e, "malloc", "_malloc"),
+    free: pick(e, "free", "_free"),
+    realloc: pick(e, "realloc", "_realloc"),
+    alignedAlloc: pick(e, "aligned_alloc", "_aligned_alloc"),
+    liveBytes: pick(e, "live_bytes", "get_live_data_size"),
+  };
+}
+
+// Replays trace arrays ({ops, ids, sizes, aligns:[[i,a]...], maximum_bytes}) with the same rules as
+// pyfrag's replay loop: free of an id that is not live is skipped and counted; a free after a failed
+// malloc is free(NULL); realloc of an id that is not live is a malloc. A trap stops the replay (the
+// instance cannot be trusted after it). When the trace names a memory limit smaller than the module's,
+// growing past it counts as the OOM it would be in that memory, and the replay stops there.
+export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 65536 } = {}) {
+  const { ops, ids, sizes } = trace;
+  const n = ops.length;
+  const aligns = new Map(trace.aligns ?? []);
+  const limit = trace.maximum_bytes && trace.maximum_bytes < WASM32_MAX ? trace.maximum_bytes : Infinity;
+  const addresses = new Float64Array(n), heapBytes = new Float64Array(n), liveBytes = new Float64Array(n);
+  const ptrs = new Map(), held = new Map(), failed = new Set();
+  const failures = [];
+  const { memory, malloc, free, realloc, alignedAlloc } = heap;
+  const base = heap.heapBase ?? heapBase;
+  const initialBytes = memory.buffer.byteLength;
+  let live = 0, skipped = 0, end = n;
+
+  const fail = (i, op, size, heapBefore, extra = {}) => {
+    const freeBytes = heapBefore - base - live;
+    failures.push({ index: i, op, size, kind: freeBytes >= size ? "fragmentation" : "true",
+      free_bytes: freeBytes, largest_free: null, heap_bytes: heapBefore, where: `event ${i}`, ...extra });
+  };
+
+  outer:
+  for (let start = 0; start < n; start += chunk) {
+    const stop = Math.min(n, start + chunk);
+    for (let i = start; i < stop; i++) {
+      const op = ops[i], id = ids[i], size = sizes[i];
+      const heapBefore = memory.buffer.byteLength;
+      let p = 0;
+      try {
+        if (op === ALLOC) {
+          if (ptrs.has(id)) { live -= held.get(id); ptrs.delete(id); skipped++; }   // leaked, as in pyfrag
+          const align = aligns.get(i);
+          p = (align && alignedAlloc ? alignedAlloc(align, size) : malloc(size)) >>> 0;
+          if (p) { ptrs.set(id, p); held.set(id, size); live += size; failed.delete(id); }
+          else { failed.add(id); fail(i, "malloc", size, heapBefore); }
+        } else if (op === FREE) {
+          const q = ptrs.get(id);
+          if (q !== undefined) { free(q); ptrs.delete(id); live -= held.get(id); held.delete(id); }
+          else if (failed.has(id)) failed.delete(id);
+          else skipped++;
+        } else {
+          const old = ptrs.get(id);
+          if (old === undefined) skipped++;
+          p = (old !== undefined && realloc ? realloc(old, size) : malloc(size)) >>> 0;
+          if (p && old !== undefined && !realloc) free(old);      // no realloc export: malloc + free
+          if (p) { ptrs.set(id, p); live += size - (held.get(id) ?? 0); held.set(id, size); }
+          else fail(i, "realloc", size, heapBefore);
+        }
+      } catch (e) {
+        fail(i, op === FREE ? "free" : op === ALLOC ? "malloc" : "realloc", size, heapBefore,
+          { trap: e instanceof ModuleError ? e.message : `${e.name}: ${e.message}` });
+        end = i;
+        break outer;
+      }
+      addresses[i] = p;
+      const after = memory.buffer.byteLength;
+      if (after > limit) {
+        fail(i, op === ALLOC ? "malloc" : "realloc", size, heapBefore,
+          { limit: `memory grew to ${after} bytes, past the trace's ${limit}-byte limit` });
+        end = i;
+        break outer;
+      }
+      heapBytes[i] = after;
+      liveBytes[i] = live;
+    }
+    onProgress?.(stop, n);
+  }
+  return {
+    addresses: addresses.slice(0, end), heap_bytes: heapBytes.slice(0, end), live_bytes: liveBytes.slice(0, end),
+    failures, skipped, heap_base: base, initial_bytes: initialBytes,
+    maximum_bytes: Number.isFinite(limit) ? limit : WASM32_MAX,
+    reported_live: heap.liveBytes ? Number(heap.liveBytes()) >>> 0 : null,
+  };
+}
