@@ -18,6 +18,10 @@ front of each block, because Zig's free must be told the length: malloc(n)
 is alloc(n + HEADER) and returns the block + HEADER; realloc tries remap,
 else alloc + copy + free. Zig's libc malloc (zig_libc.py) is the same
 allocator behind another header.
+
+Not modelled: requests within HEADER bytes of 4 GiB. `n + HEADER` then
+overflows u32, which is illegal behaviour in Zig; the ReleaseSmall build
+wraps and even writes outside the free-list array. The model refuses them.
 """
 
 from ..memory import PAGE
@@ -26,6 +30,7 @@ from .base import Allocator, check_power_of_two, merge_spans
 # -- BrkAllocator constants for wasm32 ----------------------------------------
 
 USIZE = 4                                     # @sizeOf(usize): the free-list link
+USIZE_MASK = 0xFFFFFFFF
 BIGPAGE = 64 * 1024                           # max(64 KiB, page_size_max)
 MIN_CLASS = 3                                 # log2(ceilPow2(1 + @sizeOf(usize)))
 SIZE_CLASS_COUNT = BIGPAGE.bit_length() - 1 - MIN_CLASS     # 13: slots 8 B .. 32 KiB
@@ -34,7 +39,7 @@ MAX_SLOT = 1 << 31                            # ceilPowerOfTwo(u32) overflows pa
 
 def slot_size(length, align):
     """The power-of-two slot a request occupies, or 0 if it overflows (Zig returns null)."""
-    actual = max(min(length + USIZE, 0xFFFFFFFF), align)      # `len +| @sizeOf(usize)`
+    actual = max(min(length + USIZE, USIZE_MASK), align)      # `len +| @sizeOf(usize)`
     slot = 1 << (actual - 1).bit_length()
     return slot if slot <= MAX_SLOT else 0
 
@@ -102,7 +107,7 @@ class ZigWasm(Allocator):
         old_slot = slot_size(length, align)
         if old_slot.bit_length() - 1 - MIN_CLASS < SIZE_CLASS_COUNT:
             return slot_size(new_length, align) == old_slot
-        new_actual = max(min(new_length + USIZE, 0xFFFFFFFF), align)
+        new_actual = max(min(new_length + USIZE, USIZE_MASK), align)
         new_run = 1 << (bigpages_needed(new_actual) - 1).bit_length()
         return new_run == big_run(length, align)
 
@@ -124,10 +129,13 @@ class ZigWasm(Allocator):
     def aligned_alloc(self, align, size):
         check_power_of_two(align, self.name)
         header, block_align = self._header_for(align)
-        raw = self._alloc(size + header, block_align)
+        length = size + header
+        if length > USIZE_MASK:
+            return 0            # u32 overflow: illegal behaviour in the real wrapper, see above
+        raw = self._alloc(length, block_align)
         if not raw:
             return 0
-        self.blocks[raw + header] = (raw, size + header, block_align)
+        self.blocks[raw + header] = (raw, length, block_align)
         return raw + header
 
     def malloc(self, size):
@@ -140,15 +148,18 @@ class ZigWasm(Allocator):
     def realloc(self, ptr, size):
         raw, length, align = self.blocks[ptr]
         header = ptr - raw
-        if self._resize(length, align, size + header):
-            self.blocks[ptr] = (raw, size + header, align)
+        new_length = size + header
+        if new_length > USIZE_MASK:
+            return 0
+        if self._resize(length, align, new_length):
+            self.blocks[ptr] = (raw, new_length, align)
             return ptr
-        new_raw = self._alloc(size + header, align)
+        new_raw = self._alloc(new_length, align)
         if not new_raw:
             return 0
         del self.blocks[ptr]
         self._free(raw, length, align)
-        self.blocks[new_raw + header] = (new_raw, size + header, align)
+        self.blocks[new_raw + header] = (new_raw, new_length, align)
         return new_raw + header
 
     # -- inspection -------------------------------------------------------
