@@ -1,0 +1,193 @@
+"""The harness pyfrag.real: every committed module through the ABI, and bad input.
+
+Owns: ABI smoke tests per module (distinct, non-overlapping, aligned blocks;
+live_bytes tracks requests; realloc keeps contents, read back through memory),
+a trace replay through the shared `drive` loop, and the clear errors for a
+non-wasm file, a missing export and an import pyfrag cannot provide.
+Skipped when wasmtime is not installed.
+"""
+
+import pytest
+
+pytest.importorskip("wasmtime")
+
+from pyfrag import real, scenarios  # noqa: E402
+from pyfrag.modules import find, manifest  # noqa: E402
+from pyfrag.trace import Trace  # noqa: E402
+
+NAMES = [e["name"] for e in manifest()]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_abi_smoke(name):
+    m = real.load(name)
+    assert m.live_bytes() == 0
+    sizes = [1, 8, 24, 100, 1000, 4096, 70000, 0, 300000]
+    blocks = []
+    for n in sizes:
+        p = m.malloc(n)
+        assert p, f"{name}: malloc({n}) failed"
+        assert p % 8 == 0, f"{name}: malloc({n}) -> {p:#x} is not 8-aligned"
+        assert p >= m.heap_base or name.startswith("zig-wasm"), (name, p, m.heap_base)
+        assert p + n <= m.memory.byte_length
+        blocks.append((p, n))
+    assert m.live_bytes() == sum(sizes)
+    spans = sorted((p, max(n, 1)) for p, n in blocks)
+    for (a, n), (b, _) in zip(spans, spans[1:]):
+        assert a + n <= b, f"{name}: blocks at {a:#x}+{n} and {b:#x} overlap"
+    # fill every block with its own pattern, then check none was clobbered
+    for i, (p, n) in enumerate(blocks):
+        m.write(p, bytes([i + 1]) * n)
+    for i, (p, n) in enumerate(blocks):
+        assert m.read(p, n) == bytes([i + 1]) * n
+    # realloc grows and keeps the contents
+    p, n = blocks[4]
+    q = m.realloc(p, 50000)
+    assert q and m.read(q, n) == bytes([5]) * n
+    assert m.live_bytes() == sum(sizes) - n + 50000
+    blocks[4] = (q, 50000)
+    # and shrinks keeping the prefix
+    p, n = blocks[6]
+    q = m.realloc(p, 10)
+    assert q and m.read(q, 10) == bytes([7]) * 10
+    blocks[6] = (q, 10)
+    for p, _ in blocks:
+        m.free(p)
+    assert m.live_bytes() == 0
+    assert not m.traps
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_aligned_alloc(name):
+    m = real.load(name)
+    if "aligned_alloc" not in find(name)["exports"]:
+        with pytest.raises(real.RealModuleError, match=f"{name} lacks export 'aligned_alloc'"):
+            m.aligned_alloc(64, 10)
+        return
+    for align in (16, 64, 4096):
+        p = m.aligned_alloc(align, 100)
+        assert p and p % align == 0, (name, align, p)
+    assert m.live_bytes() == 300
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_replay_through_the_shared_loop(name):
+    t = Trace("small")
+    for i in range(50):
+        t.alloc(i, 16 + 37 * i)
+    for i in range(0, 50, 2):
+        t.free(i)
+    t.realloc(1, 5000)
+    t.alloc(100, 200000)
+    run = real.replay_real(t, name)
+    assert not run.failures and not run.issues
+    expected_live = sum(16 + 37 * i for i in range(1, 50, 2)) - (16 + 37) + 5000 + 200000
+    assert run.live_bytes[-1] == expected_live
+    assert run.reported_live == expected_live       # the module's own count agrees
+    assert run.heap_bytes[-1] == run.module.memory.byte_length
+    assert run.heap_bytes[-1] >= expected_live
+    addrs = [run.addresses[i] for i in range(50)]
+    assert len(set(addrs)) == 50
+
+
+def test_swiss_cheese_on_dlmalloc_reuses_the_hole():
+    run = real.replay_real(scenarios.swiss_cheese(), "c-dlmalloc")
+    assert not run.failures
+    assert run.reported_live == 1000 * 1024 + 500 * 1024
+    # dlmalloc coalesces each freed temporary with the top chunk, so the heap stays
+    # near live size instead of growing by 100 KiB a round
+    assert run.heap_bytes[-1] < 4 * run.reported_live
+
+
+def test_trace_maximum_is_enforced_by_the_engine():
+    t = Trace("capped", maximum=20)           # pages
+    t.alloc(0, 2 << 20)                       # 2 MiB cannot fit in 20 pages
+    run = real.replay_real(t, "c-dlmalloc")
+    assert run.failures and run.failures[0].op == "malloc"
+    assert run.heap_bytes[-1] <= 20 * 65536
+    assert run.maximum_bytes == 20 * 65536
+
+
+def test_not_wasm(tmp_path):
+    bad = tmp_path / "notes.wasm"
+    bad.write_bytes(b"hello world")
+    with pytest.raises(real.RealModuleError, match=r"notes\.wasm: not a WebAssembly module "
+                                                   r"\(magic bytes b'hell'"):
+        real.load(str(bad))
+
+
+def test_unknown_module_name():
+    with pytest.raises(ValueError, match="unknown module 'no-such'"):
+        real.load("no-such")
+
+
+def _wat(tmp_path, name, text):
+    import wasmtime
+    path = tmp_path / f"{name}.wasm"
+    path.write_bytes(wasmtime.wat2wasm(text))
+    return str(path)
+
+
+ABI_BODY = """
+  (memory (export "memory") 1)
+  (global $top (mut i32) (i32.const 1024))
+  (func (export "malloc") (param i32) (result i32)
+    global.get $top global.get $top local.get 0 i32.add global.set $top)
+  (func (export "realloc") (param i32 i32) (result i32) unreachable)
+  (func (export "live_bytes") (result i32) i32.const 0)
+"""
+
+
+def test_missing_free(tmp_path):
+    path = _wat(tmp_path, "nofree", f"(module {ABI_BODY})")
+    with pytest.raises(real.RealModuleError, match="module nofree lacks export 'free'"):
+        real.load(path)
+
+
+def test_unsatisfiable_import(tmp_path):
+    path = _wat(tmp_path, "needsfoo", f"""(module
+      (import "env" "foo" (func (param i32)))
+      {ABI_BODY}
+      (func (export "free") (param i32)))""")
+    with pytest.raises(real.RealModuleError,
+                       match="module needsfoo imports env.foo, which pyfrag cannot provide"):
+        real.load(path)
+
+
+def test_trap_in_malloc_is_a_failed_request(tmp_path):
+    path = _wat(tmp_path, "trappy", f"""(module
+      (memory (export "memory") 1)
+      (func (export "malloc") (param i32) (result i32)
+        local.get 0 i32.const 1000 i32.gt_u if unreachable end i32.const 64)
+      (func (export "free") (param i32))
+      (func (export "realloc") (param i32 i32) (result i32) unreachable)
+      (func (export "live_bytes") (result i32) i32.const 0))""")
+    t = Trace("t")
+    t.alloc(0, 10)
+    t.alloc(1, 5000)
+    t.realloc(0, 20)
+    run = real.replay_real(t, path)
+    assert [f.op for f in run.failures] == ["malloc", "realloc"]
+    assert run.addresses[0] == 64
+    assert "trapped in malloc" in run.module.traps[0][2]
+    assert "unreachable" in run.module.traps[0][2]
+
+
+def test_trap_in_free_is_a_clear_error(tmp_path):
+    path = _wat(tmp_path, "badfree", f"""(module {ABI_BODY}
+      (func (export "free") (param i32) unreachable))""")
+    m = real.load(path)
+    p = m.malloc(8)
+    with pytest.raises(real.ModuleTrap, match=r"module badfree trapped in free\(1024,\)"):
+        m.free(p)
+
+
+def test_env_abort_becomes_a_clear_error(tmp_path):
+    path = _wat(tmp_path, "aborts", f"""(module
+      (import "env" "abort" (func $abort (param i32 i32 i32 i32)))
+      {ABI_BODY}
+      (func (export "free") (param i32)
+        i32.const 0 i32.const 0 i32.const 7 i32.const 3 call $abort))""")
+    m = real.load(path)
+    with pytest.raises(real.ModuleTrap, match="env.abort.*:7:3"):
+        m.free(m.malloc(8))

@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Rebuild the real WebAssembly modules from src/ and write manifest.json.
+
+Owns the list of modules (`MODULES`): for each, its allocator, language, the
+exact build command and the toolchain that runs it. Usage:
+
+    python wasm_modules/build.py                 # rebuild all, rewrite manifest.json
+    python wasm_modules/build.py c-dlmalloc      # rebuild some (manifest keeps the rest)
+    python wasm_modules/build.py --out DIR       # build into DIR (the toolchain test)
+    python wasm_modules/build.py --manifest-only # re-read the committed .wasm files
+
+The committed .wasm files are the source of truth for tests and the
+playground; nothing at test time needs a toolchain. Sizes, sha256, imports,
+exports, memory limits and __heap_base are read from each built binary, never
+typed in by hand. Missing toolchains are reported and their modules skipped.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+from pyfrag.wasmfile import inspect  # noqa: E402
+
+PY = "python3"          # how the command reads in the manifest; sys.executable runs it
+RUSTC = "/usr/bin/rustc"  # Debian's rustc: the one with the wasm32 std installed
+
+# Every C module shares src/abi.c: the requested-size table lives in static
+# memory, so the allocator sees exactly the sizes the trace asks for.
+C_WRAPPER = ("src/abi.c: exports forward to the libc malloc family unchanged; requested "
+             "sizes are kept in a static 65536-slot table (512 KiB below __heap_base, "
+             "at most 49152 live blocks, then it traps), never in the measured heap, "
+             "so addresses are the allocator's own")
+
+MODULES = [
+    dict(name="c-dlmalloc", model="dlmalloc", language="C",
+         allocator="dlmalloc 2.8.6 (wasi-libc)", toolchain="clang",
+         cmd=["clang-14", "--target=wasm32-wasi", "-O2", "-mexec-model=reactor",
+              "-fuse-ld=lld", "-Wl,--export=__heap_base", "-Wl,--strip-debug",
+              "-o", "{out}", "src/abi.c"],
+         wrapper=C_WRAPPER),
+    dict(name="rust-dlmalloc", model="rust-dlmalloc", language="Rust",
+         allocator="dlmalloc-rs (Rust std System allocator, wasm32-unknown-unknown)",
+         toolchain="rustc",
+         cmd=[RUSTC, "--target", "wasm32-unknown-unknown", "--crate-type", "cdylib",
+              "-O", "-C", "link-arg=--export=__heap_base", "-C", "link-arg=--strip-debug",
+              "-o", "{out}", "src/tracking.rs"],
+         wrapper=("src/tracking.rs: the article's TrackingAllocator (#[global_allocator] "
+                  "around System) counts requested bytes; the exported malloc/free/realloc "
+                  "call it with align 8 (malloc(0) asks for 1 byte, counted as 0) and keep "
+                  "each block's Layout in a static 65536-slot table (768 KiB below "
+                  "__heap_base, at most 49152 live blocks), never in the measured heap")),
+    dict(name="zig-wasm", model="zig-wasm", language="Zig",
+         allocator="std.heap.wasm_allocator (Zig's BrkAllocator: power-of-two size classes)",
+         toolchain="zig",
+         cmd=[PY, "-m", "ziglang", "build-exe", "src/wasm_allocator.zig",
+              "-target", "wasm32-freestanding", "-fno-entry", "-rdynamic",
+              "-O", "ReleaseSmall", "--export=__heap_base", "-femit-bin={out}"],
+         wrapper=("src/wasm_allocator.zig: rawAlloc/rawFree/rawRemap with alignment 8; the "
+                  "length each free needs is kept in a static 65536-slot table (512 KiB, "
+                  "at most 49152 live blocks), never in the measured heap; realloc that "
+                  "cannot remap in place is alloc + copy + free")),
+    dict(name="zig-libc", model="zig-libc", language="C",
+         allocator="Zig's own libc malloc (zig cc, wasm32-wasi)", toolchain="zig",
+         cmd=[PY, "-m", "ziglang", "cc", "-target", "wasm32-wasi", "-O2",
+              "-mexec-model=reactor", "-Wl,--export=__heap_base", "-s", "-o", "{out}",
+              "src/abi.c"],
+         wrapper=C_WRAPPER),
+    dict(name="as-tlsf", model="as-tlsf", language="AssemblyScript",
+         allocator="TLSF (AssemblyScript --runtime incremental)", toolchain="asc",
+         cmd=["npx", "asc", "src/abi.ts", "-O3", "--runtime", "incremental",
+              "--exportStart", "_initialize", "-o", "{out}"],
+         wrapper=("src/abi.ts: heap.alloc/heap.free/heap.realloc (no GC objects); "
+                  "requested sizes in a static 65536-slot table (512 KiB of static data "
+                  "below __heap_base, at most 49152 live blocks)")),
+    dict(name="as-stub", model="as-stub", language="AssemblyScript",
+         allocator="bump allocator (AssemblyScript --runtime stub)", toolchain="asc",
+         cmd=["npx", "asc", "src/abi.ts", "-O3", "--runtime", "stub",
+              "--exportStart", "_initialize", "-o", "{out}"],
+         wrapper=("src/abi.ts: heap.alloc/heap.free/heap.realloc (no GC objects); "
+                  "requested sizes in a static 65536-slot table (512 KiB of static data "
+                  "below __heap_base, at most 49152 live blocks)")),
+    dict(name="emmalloc", model="emmalloc", language="C",
+         allocator="emmalloc (Emscripten)", toolchain="emcc",
+         cmd=["emcc", "-O2", "-sMALLOC=emmalloc", "-sSTANDALONE_WASM", "--no-entry",
+              "-sALLOW_MEMORY_GROWTH", "-sINITIAL_MEMORY=1048576",
+              "-sEXPORTED_FUNCTIONS=[]", "-o", "{out}", "src/abi.c"],
+         wrapper=C_WRAPPER),
+    dict(name="emscripten-dlmalloc", model="emscripten-dlmalloc", language="C",
+         allocator="dlmalloc 2.8.6 (Emscripten)", toolchain="emcc",
+         cmd=["emcc", "-O2", "-sMALLOC=dlmalloc", "-sSTANDALONE_WASM", "--no-entry",
+              "-sALLOW_MEMORY_GROWTH", "-sINITIAL_MEMORY=1048576",
+              "-sEXPORTED_FUNCTIONS=[]", "-o", "{out}", "src/abi.c"],
+         wrapper=C_WRAPPER),
+]
+
+
+def _first_line(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=HERE)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (out.stdout or out.stderr).strip()
+    return text.splitlines()[0].strip() if out.returncode == 0 and text else None
+
+
+def _deb(package):
+    return _first_line(["dpkg-query", "-W", "-f=${Version}", package])
+
+
+def toolchain_versions():
+    """Exact versions of each toolchain, or None where it is missing."""
+    found = {}
+    clang = _first_line(["clang-14", "--version"])
+    wasi = _deb("wasi-libc")
+    found["clang"] = clang and f"{clang}; lld {_deb('lld-14')}; wasi-libc {wasi}"
+    rustc = _first_line([RUSTC, "--version"])
+    found["rustc"] = rustc and f"{rustc} (Debian {_deb('rustc')}), " \
+        f"libstd-rust-dev-wasm32 {_deb('libstd-rust-dev-wasm32')}"
+    zig = _first_line([sys.executable, "-m", "ziglang", "version"])
+    found["zig"] = zig and f"zig {zig} (ziglang wheel)"
+    asc = _first_line(["npx", "--no-install", "asc", "--version"])
+    found["asc"] = asc and f"assemblyscript {asc.split()[-1].lstrip('v')}"
+    emcc = _first_line(["emcc", "--version"])
+    found["emcc"] = emcc and f"{emcc.split(' (')[0]} {emcc.split(')')[-1].strip()}".strip() \
+        + f" (Debian {_deb('emscripten')})"
+    return found
+
+
+def run_build(spec, out):
+    cmd = [c.format(out=out) for c in spec["cmd"]]
+    if cmd[0] == PY:
+        cmd[0] = sys.executable
+    env = dict(os.environ)
+    # Emscripten writes its cache under $HOME by default; keep it out of the tree.
+    env.setdefault("EM_CACHE", os.path.join(tempfile.gettempdir(), "pyfrag-em-cache"))
+    res = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, env=env)
+    if res.returncode != 0 or not os.path.isfile(out):
+        raise RuntimeError(f"{spec['name']}: build failed ({' '.join(cmd)}):\n"
+                           f"{res.stderr.strip() or res.stdout.strip()}")
+
+
+def describe(spec, path, version, file_name):
+    with open(path, "rb") as f:
+        data = f.read()
+    info = inspect(data, spec["name"])
+    missing = [e for e in ("memory", "malloc", "free", "realloc", "live_bytes")
+               if e not in info["exports"]]
+    if missing:
+        raise RuntimeError(f"{spec['name']}: built module lacks exports {missing}")
+    return {
+        "name": spec["name"], "file": file_name, "allocator": spec["allocator"],
+        "model": spec["model"], "language": spec["language"], "toolchain": version,
+        "build": " ".join(c.format(out=file_name) for c in spec["cmd"]),
+        "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+        "heap_base": info["heap_base"], "initial_pages": info["initial_pages"],
+        "maximum_pages": info["maximum_pages"], "imports": info["imports"],
+        "exports": info["exports"], "wrapper": spec["wrapper"],
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("names", nargs="*", help="modules to build (default: all)")
+    ap.add_argument("--out", help="build into this directory instead of wasm_modules/")
+    ap.add_argument("--manifest-only", action="store_true",
+                    help="rewrite manifest.json from the committed binaries, build nothing")
+    args = ap.parse_args(argv)
+    known = {m["name"] for m in MODULES}
+    unknown = [n for n in args.names if n not in known]
+    if unknown:
+        ap.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    wanted = [m for m in MODULES if not args.names or m["name"] in args.names]
+    out_dir = os.path.abspath(args.out or HERE)
+    os.makedirs(out_dir, exist_ok=True)
+    manifest_path = os.path.join(out_dir, "manifest.json")
+    old = {}
+    for path in (manifest_path, os.path.join(HERE, "manifest.json")):
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                old = {e["name"]: e for e in json.load(f)["modules"]}
+            break
+    versions = {} if args.manifest_only else toolchain_versions()
+    entries, failed = dict(old), []
+    for spec in wanted:
+        file_name = f"{spec['name']}.wasm"
+        path = os.path.join(out_dir, file_name)
+        if args.manifest_only:
+            if spec["name"] not in old:
+                failed.append(f"{spec['name']}: not in the manifest yet; build it first")
+                continue
+            entries[spec["name"]] = describe(spec, path, old[spec["name"]]["toolchain"],
+                                             file_name)
+            continue
+        version = versions.get(spec["toolchain"])
+        if not version:
+            failed.append(f"{spec['name']}: toolchain {spec['toolchain']} is missing")
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp_out = os.path.join(tmp, file_name)
+            try:
+                run_build(spec, tmp_out)
+            except RuntimeError as e:
+                failed.append(str(e))
+                continue
+            shutil.copyfile(tmp_out, path)
+        entries[spec["name"]] = describe(spec, path, version, file_name)
+        e = entries[spec["name"]]
+        print(f"built {spec['name']}: {e['bytes']} bytes, heap base {e['heap_base']}, "
+              f"{e['initial_pages']} pages, imports {e['imports'] or 'none'}")
+    order = [m["name"] for m in MODULES]
+    modules = sorted(entries.values(),
+                     key=lambda e: order.index(e["name"]) if e["name"] in order else 99)
+    with open(manifest_path, "w", encoding="utf-8") as f:
+        json.dump({"modules": modules}, f, indent=2)
+        f.write("\n")
+    for line in failed:
+        print(f"skipped {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
