@@ -29,6 +29,7 @@ MODELS = {
     "emmalloc": "emmalloc:Emmalloc",
     "as-tlsf": "as_tlsf:AsTlsf",
     "as-stub": "as_stub:AsStub",
+    "wee-alloc": "wee_alloc:WeeAlloc",
 }
 
 
