@@ -30,6 +30,12 @@ MODELS = {
     "as-tlsf": "as_tlsf:AsTlsf",
     "as-stub": "as_stub:AsStub",
     "wee-alloc": "wee_alloc:WeeAlloc",
+    "first-fit": "freelist:FirstFit",
+    "best-fit": "freelist:BestFit",
+    "next-fit": "freelist:NextFit",
+    "first-fit-nocoalesce": "freelist:FirstFitNoCoalesce",
+    "best-fit-nocoalesce": "freelist:BestFitNoCoalesce",
+    "next-fit-nocoalesce": "freelist:NextFitNoCoalesce",
 }
 
 
