@@ -18,8 +18,12 @@ class ZigLibc(ZigWasm):
     alignment = 16
     default_start = (16777216, 257)     # zig cc puts a 16 MiB stack first: 257 pages initially
 
-    header = 16
     block_align = 16
+
+    def _layout(self, align):
+        # malloc.zig: the header slot is as wide as the alignment, so the block stays aligned
+        a = max(self.block_align, align)
+        return a, a
 
     def realloc(self, ptr, size):
         # C semantics of malloc.zig: realloc(p, 0) frees p and returns NULL.

@@ -13,14 +13,15 @@ Main entry point: `ZigWasm`. In Zig 0.17 `WasmAllocator` is `BrkAllocator`
   `memory.grow` per request, at the current end of memory;
 - resize/remap succeed only when the slot (or bigpage run) stays the same.
 
-The wrapper (wasm_modules/zig_wasm.zig) keeps the request size in a header in
-front of each block, because Zig's free must be told the length: malloc(n)
-is alloc(n + HEADER) and returns the block + HEADER; realloc tries remap,
-else alloc + copy + free. Zig's libc malloc (zig_libc.py) is the same
-allocator behind another header.
+Our Zig module (wasm_modules/src/wasm_allocator.zig) calls rawAlloc / rawFree
+/ rawRemap with alignment 8 and keeps each block's length in a static table,
+outside the heap: malloc(n) is alloc(n, 8) and returns the block itself;
+realloc tries remap, else alloc + copy + free. Zig's libc malloc
+(zig_libc.py) is the same allocator behind a 16-byte header, so both share
+this class; `_layout()` is where they differ.
 
-Not modelled: requests within HEADER bytes of 4 GiB. `n + HEADER` then
-overflows u32, which is illegal behaviour in Zig; the ReleaseSmall build
+Not modelled: requests whose length plus a header passes 4 GiB. The sum
+then overflows u32, which is illegal behaviour in Zig; the ReleaseSmall build
 wraps and even writes outside the free-list array. The model refuses them.
 """
 
@@ -63,8 +64,7 @@ class ZigWasm(Allocator):
     alignment = 8
     default_start = (1048576, 17)       # Zig's 1 MiB stack comes first; 17 pages initially
 
-    # the wrapper's convention: bytes in front of the block, and the alignment it asks for
-    header = 8
+    # the alignment the wrapper asks rawAlloc for
     block_align = 8
 
     def __init__(self, memory, heap_base):
@@ -123,12 +123,13 @@ class ZigWasm(Allocator):
 
     # -- the wrapper: malloc / free / realloc -----------------------------
 
-    def _header_for(self, align):
-        return max(self.header, align), max(self.block_align, align)
+    def _layout(self, align):
+        """(bytes in front of the returned pointer, alignment asked of alloc) for a request."""
+        return 0, max(self.block_align, align)
 
     def aligned_alloc(self, align, size):
         check_power_of_two(align, self.name)
-        header, block_align = self._header_for(align)
+        header, block_align = self._layout(align)
         length = size + header
         if length > USIZE_MASK:
             return 0            # u32 overflow: illegal behaviour in the real wrapper, see above
