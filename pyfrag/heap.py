@@ -51,10 +51,13 @@ class Heap:
 
     # -- the malloc API ---------------------------------------------------
 
-    def malloc(self, size, align=0):
-        """An address, or 0 when the allocator cannot satisfy the request."""
+    def malloc(self, size, align=0, tag=None):
+        """An address, or 0 when the allocator cannot satisfy the request. `tag` reaches
+        models that use tags (the optional `tag(label)` hook, see allocators/layered.py)."""
         if size < 0:
             raise ValueError(f"malloc size must be >= 0, got {size}")
+        if tag is not None:
+            self._tag(tag)
         ptr = (self.allocator.aligned_alloc(align, size) if align
                else self.allocator.malloc(size))
         if ptr:
@@ -73,12 +76,14 @@ class Heap:
         self.allocator.free(ptr)
         self.live_bytes -= size
 
-    def realloc(self, ptr, size):
+    def realloc(self, ptr, size, tag=None):
         if ptr == 0:
-            return self.malloc(size)
+            return self.malloc(size, tag=tag)
         old = self.blocks.get(ptr)
         if old is None:
             raise InvalidFree(f"realloc({ptr:#x}, {size}): not a live block of this heap")
+        if tag is not None:
+            self._tag(tag)
         new = self.allocator.realloc(ptr, size)
         if new:
             del self.blocks[ptr]
@@ -86,6 +91,11 @@ class Heap:
             self.live_bytes += size - old
             self.peak_live = max(self.peak_live, self.live_bytes)
         return new
+
+    def _tag(self, label):
+        hook = getattr(self.allocator, "tag", None)
+        if hook is not None:
+            hook(label)
 
     # -- inspection -------------------------------------------------------
 

@@ -36,6 +36,9 @@ MODELS = {
     "first-fit-nocoalesce": "freelist:FirstFitNoCoalesce",
     "best-fit-nocoalesce": "freelist:BestFitNoCoalesce",
     "next-fit-nocoalesce": "freelist:NextFitNoCoalesce",
+    "arena": "arena:Arena",
+    "pool": "pool:Pool",
+    "hot-cold": "hotcold:HotCold",
 }
 
 
@@ -48,13 +51,21 @@ def names():
 
 
 def get(name):
-    """The model class registered as `name` (case and '_'/'-' insensitive)."""
-    key = str(name).strip().lower().replace("_", "-")
+    """The model class registered as `name` (case and '_'/'-' insensitive).
+
+    "strategy:parent" (e.g. "arena:dlmalloc", nesting allowed) puts a strategy
+    model from layered.py on the parent model of that name."""
+    key, _, parent = str(name).strip().lower().replace("_", "-").partition(":")
     if key not in MODELS:
         raise UnknownAllocator(
             f"unknown allocator {name!r}; known: {', '.join(MODELS)}")
     module, _, cls = MODELS[key].partition(":")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    model = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    if not parent:
+        return model
+    if not hasattr(model, "over"):
+        raise UnknownAllocator(f"allocator {key!r} does not sit on a parent: {name!r}")
+    return model.over(parent)
 
 
 __all__ = ["Allocator", "UnknownAllocator", "MODELS", "get", "names"]
