@@ -1,0 +1,115 @@
+"""playground.py: the Python glue of the browser playground (runs inside Pyodide).
+
+Owns `show()`, which hands a run to the page, and the namespace each run of
+the editor's code starts from. The worker (web/src/py-worker.mjs) registers
+the `_playground_host` module this talks to; everything else here is plain
+Python, so it also runs under Node's Pyodide and, for tests, under CPython
+with a stand-in host.
+
+Data crosses to JavaScript as array.array buffers (zero-copy views the worker
+copies once), never one call per event: a million-event trace costs
+milliseconds, not seconds.
+"""
+
+import json
+from array import array
+
+import pyfrag
+from pyfrag import Run, Trace, replay
+
+__all__ = ["show"]
+
+_state = {"module": None, "run": None}
+
+
+def namespace(module=None, run_id=None):
+    """A fresh globals dict for one run of the editor's code.
+
+    `module` is the real module selected in the page: the default for `show()`.
+    """
+    _state["module"] = module or None
+    _state["run"] = run_id
+    return {"__name__": "__main__", "__builtins__": __builtins__, "show": show,
+            "pyfrag": pyfrag}
+
+
+def _run_for(x, module, allocator):
+    if isinstance(x, Run):
+        return x
+    if isinstance(x, Trace):
+        if allocator:
+            return replay(x, allocator)
+        if module:
+            # The simulator starts in the real module's state (heap base, pages,
+            # the model of its allocator) so the two sides are comparable.
+            return replay(x, like=module)
+        return replay(x)
+    raise TypeError(f"show() takes a pyfrag.Run or a pyfrag.Trace, not {type(x).__name__}")
+
+
+def _float64(a):
+    # JavaScript numbers are doubles: exact for any address or size below 2**53.
+    return a if getattr(a, "typecode", None) == "d" else array("d", a)
+
+
+def payload(x, module=None, label=None, allocator=None):
+    """(meta, arrays, run): the JSON-able part of a show() payload, its typed arrays,
+    and the simulated Run they describe.
+
+    arrays maps dotted payload paths ("sim.addresses") to array.array objects:
+    int8 for the ops, float64 for everything else.
+    """
+    module = module or _state["module"]
+    run = _run_for(x, module, allocator)
+    trace = run.trace
+    meta = {
+        "label": label or trace.name,
+        "module": module,
+        "allocator": run.allocator,
+        "trace": {
+            "name": trace.name,
+            "description": trace.description,
+            "n": len(trace),
+            "aligns": sorted([i, a] for i, a in trace.aligns.items()),
+            "maximum_bytes": run.maximum_bytes,
+        },
+        "sim": {
+            "heap_base": run.heap_base,
+            "initial_bytes": run.initial_bytes,
+            "maximum_bytes": run.maximum_bytes,
+            "failures": [
+                {"index": f.index, "op": f.op, "size": f.size, "kind": f.kind,
+                 "free_bytes": f.free_bytes, "largest_free": f.largest_free,
+                 "heap_bytes": f.heap_bytes, "where": f.where}
+                for f in run.failures],
+            "issues": [{"index": i.index, "where": i.where, "message": i.message}
+                       for i in run.issues],
+            "metrics": run.metrics.as_dict(),
+            "audit": run.audit(),
+        },
+    }
+    ops = trace.ops if trace.ops.typecode == "b" else array("b", trace.ops)
+    arrays = {
+        "trace.ops": ops,
+        "trace.ids": _float64(trace.ids),
+        "trace.sizes": _float64(trace.sizes),
+        "sim.addresses": _float64(run.addresses),
+        "sim.heap_bytes": _float64(run.heap_bytes),
+        "sim.live_bytes": _float64(run.live_bytes),
+    }
+    return meta, arrays, run
+
+
+def show(x, module=None, label=None, allocator=None):
+    """Draw `x` in the page next to the real module.
+
+    x: a `pyfrag.Run`, or a `pyfrag.Trace` (replayed here on the simulator: on
+    `allocator` if given, else in the state of the real `module`, which
+    defaults to the one selected in the page). The page replays the same trace
+    on the real module and charts both. Returns the simulated Run.
+    """
+    meta, arrays, run = payload(x, module=module, label=label, allocator=allocator)
+    import _playground_host   # provided by the worker; absent outside the playground
+    names = list(arrays)
+    _playground_host.show(json.dumps(meta, default=str), names, *arrays.values())
+    return run

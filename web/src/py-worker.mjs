@@ -1,0 +1,192 @@
+// py-worker.mjs: the Python side of the playground, as a module Web Worker.
+// Owns loading Pyodide (same origin only), installing pyfrag's wheel with
+// micropip, running the user's code with streamed stdout/stderr, Stop via the
+// interrupt buffer, and handing `show()` payloads to the page as typed arrays.
+// Protocol (see the shared web design):
+//   main -> worker  {type:"init", interruptBuffer, manifest}   {type:"run", id, code, module}
+//   worker -> main  {type:"status", text, progress}  {type:"ready", versions}
+//                   {type:"stdout"|"stderr", id, text}  {type:"show", id, payload}
+//                   {type:"done", id, ok, error, elapsed_ms}  {type:"error", text}
+
+// Bundled to web/dist/py-worker.mjs: everything it loads sits beside it.
+const DIST = new URL("./", import.meta.url);
+const FLUSH_MS = 50;          // stream output at least this often while Python runs
+const FLUSH_CHARS = 16384;    // ...or when this much has piled up
+
+let pyodide = null;
+let interrupt = null;
+let currentId = null;
+let booting = null;
+let queue = Promise.resolve();
+
+const post = (msg, transfer = []) => self.postMessage(msg, transfer);
+const status = (text, progress) => post({ type: "status", text, progress });
+
+// Output is batched: one postMessage per write would flood the page when a
+// loop prints a million lines. Switching stream flushes the other one first,
+// so stdout and stderr stay in order.
+class Stream {
+  constructor(kind) {
+    this.kind = kind;
+    this.text = "";
+    this.last = 0;
+    this.decoder = new TextDecoder();
+  }
+  write(bytes) {
+    const other = this === streams.stdout ? streams.stderr : streams.stdout;
+    other.flush();
+    this.text += this.decoder.decode(bytes, { stream: true });
+    if (this.text.length > FLUSH_CHARS || performance.now() - this.last > FLUSH_MS) this.flush();
+    return bytes.length;
+  }
+  flush() {
+    this.last = performance.now();
+    if (!this.text) return;
+    post({ type: this.kind, id: currentId, text: this.text });
+    this.text = "";
+  }
+}
+const streams = { stdout: new Stream("stdout"), stderr: new Stream("stderr") };
+const flushAll = () => { streams.stdout.flush(); streams.stderr.flush(); };
+
+async function fetchOk(url, as) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url.pathname ?? url}: HTTP ${r.status} (is web/dist prepared? run python serve.py)`);
+  return as === "json" ? r.json() : r.text();
+}
+
+// Typed arrays from Python's array.array, via the buffer protocol: a zero-copy
+// view, copied once so it can be transferred to the page.
+function takeBuffer(proxy) {
+  const buf = proxy.getBuffer();
+  try {
+    return buf.data.slice();
+  } finally {
+    buf.release();
+  }
+}
+
+function setPath(obj, path, value) {
+  const keys = path.split(".");
+  let o = obj;
+  for (const k of keys.slice(0, -1)) o = o[k] ??= {};
+  o[keys.at(-1)] = value;
+}
+
+// Called from playground.show(): meta is JSON, arrays are array.array proxies
+// whose dotted names say where they go in the payload.
+function hostShow(metaJson, names, ...arrays) {
+  const payload = JSON.parse(metaJson);
+  const transfer = [];
+  const keys = names.toJs ? names.toJs() : names;
+  keys.forEach((key, i) => {
+    const data = takeBuffer(arrays[i]);
+    setPath(payload, key, data);
+    transfer.push(data.buffer);
+  });
+  flushAll();   // output printed before show() reaches the page first
+  post({ type: "show", id: currentId, payload }, transfer);
+}
+
+async function boot(msg) {
+  status("Loading the Python runtime…", 0.05);
+  const infoP = fetchOk(new URL("build-info.json", DIST), "json");
+  const glueP = fetchOk(new URL("../py/playground.py", DIST), "text");
+  const manifestP = msg.manifest
+    ? Promise.resolve(msg.manifest)
+    : fetchOk(new URL("modules/manifest.json", DIST), "json").catch(() => ({ modules: [] }));
+  const { loadPyodide } = await import(new URL("pyodide/pyodide.mjs", DIST).href);
+  status("Starting Python…", 0.15);
+  pyodide = await loadPyodide({
+    indexURL: new URL("pyodide/", DIST).href,
+    // micropip loads during start-up, from the lock beside Pyodide's files
+    packages: ["micropip"],
+    stdout: () => {},
+    stderr: () => {},
+  });
+  pyodide.setStdout({ write: (b) => streams.stdout.write(b) });
+  pyodide.setStderr({ write: (b) => streams.stderr.write(b) });
+  const info = await infoP;
+  status("Installing pyfrag…", 0.75);
+  const micropip = pyodide.pyimport("micropip");
+  await micropip.install.callKwargs(new URL(info.pyfrag_wheel, DIST).href, { deps: false });
+  micropip.destroy();
+  status("Loading the playground…", 0.9);
+  const manifest = await manifestP;
+  pyodide.FS.mkdirTree("/home/pyodide");
+  pyodide.FS.writeFile("/home/pyodide/playground.py", await glueP);
+  pyodide.FS.writeFile("/home/pyodide/manifest.json", JSON.stringify(manifest));
+  pyodide.registerJsModule("_playground_host", { show: hostShow });
+  const versions = pyodide.runPython(`
+import os, sys, json
+os.environ["PYFRAG_MANIFEST"] = "/home/pyodide/manifest.json"
+sys.path.insert(0, "/home/pyodide")
+import playground, pyfrag
+json.dumps({"python": sys.version.split()[0], "pyfrag": pyfrag.__version__})
+`);
+  if (msg.interruptBuffer) {
+    interrupt = msg.interruptBuffer;
+    pyodide.setInterruptBuffer(interrupt);
+  }
+  post({ type: "ready", versions: { ...JSON.parse(versions), pyodide: pyodide.version } });
+}
+
+// Drop Pyodide's own frames from a traceback: the user wants their lines.
+export function cleanTraceback(text) {
+  const out = [];
+  let skipping = false;
+  for (const line of String(text).split("\n")) {
+    const frame = /^ {2}File "([^"]+)"/.exec(line);
+    if (frame) skipping = frame[1].includes("/_pyodide/");
+    else if (!line.startsWith("    ")) skipping = false;
+    if (!skipping) out.push(line);
+  }
+  return out.join("\n").trimEnd();
+}
+
+async function run({ id, code, module }) {
+  try {
+    await booting;
+  } catch {
+    post({ type: "done", id, ok: false, error: "Python failed to load", elapsed_ms: 0 });
+    return;
+  }
+  currentId = id;
+  // A Stop that arrived after the previous run ended must not hit this one.
+  if (interrupt) Atomics.store(interrupt, 0, 0);
+  const t0 = performance.now();
+  let ok = true;
+  let error = null;
+  let ns = null;
+  try {
+    ns = pyodide.runPython("playground.namespace")(module ?? null, id);
+    await pyodide.runPythonAsync(code, { globals: ns, filename: "<editor>" });
+  } catch (e) {
+    ok = false;
+    error = cleanTraceback(e && e.message ? e.message : e);
+  } finally {
+    ns?.destroy?.();
+    if (interrupt) Atomics.store(interrupt, 0, 0);
+  }
+  flushAll();
+  post({ type: "done", id, ok, error, elapsed_ms: performance.now() - t0 });
+  currentId = null;
+}
+
+self.onmessage = (event) => {
+  const msg = event.data || {};
+  if (msg.type === "init") {
+    if (booting) return;   // a second init is harmless: keep the first
+    booting = boot(msg);
+    booting.catch((e) => {
+      const text = `Python failed to load: ${e && e.message ? e.message : e}`;
+      status(text, null);
+      post({ type: "error", text });
+    });
+  } else if (msg.type === "run") {
+    // One run at a time, in order: Python's globals are not re-entrant.
+    queue = queue.then(() => run(msg));
+  } else {
+    post({ type: "error", text: `py-worker: unknown message type ${JSON.stringify(msg.type)}` });
+  }
+};
