@@ -64,13 +64,17 @@ MODULES = [
               "-target", "wasm32-freestanding", "-fno-entry", "-rdynamic",
               "-O", "ReleaseSmall", "--export=__heap_base", "-femit-bin={out}"],
          wrapper=("src/wasm_allocator.zig: rawAlloc/rawFree/rawRemap with alignment 8; the "
-                  "length each free needs is kept in a static 65536-slot table (512 KiB, "
-                  "at most 49152 live blocks), never in the measured heap; realloc that "
+                  "length and alignment each free needs are kept in a static 65536-slot table "
+                  "(768 KiB below __heap_base, at most 49152 live blocks), never in the measured heap; realloc that "
                   "cannot remap in place is alloc + copy + free")),
     dict(name="zig-libc", model="zig-libc", language="C",
-         allocator="Zig's own libc malloc (zig cc, wasm32-wasi)", toolchain="zig",
+         allocator=("Zig's own libc malloc (zig cc, wasm32-wasi): std.heap.WasmAllocator "
+                    "behind a 16-byte size/alignment header in front of each block"),
+         toolchain="zig",
+         # zig cc's 16 MiB default stack would put the heap 16 MiB up; 64 KiB is what
+         # plain clang/wasm-ld give C programs, so the two C modules start alike.
          cmd=[PY, "-m", "ziglang", "cc", "-target", "wasm32-wasi", "-O2",
-              "-mexec-model=reactor", "-Wl,--export=__heap_base", "-s", "-o", "{out}",
+              "-mexec-model=reactor", "-Wl,-z,stack-size=65536", "-Wl,--export=__heap_base", "-s", "-o", "{out}",
               "src/abi.c"],
          wrapper=C_WRAPPER),
     dict(name="as-tlsf", model="as-tlsf", language="AssemblyScript",
