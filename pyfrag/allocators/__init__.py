@@ -36,6 +36,7 @@ MODELS = {
     "first-fit-nocoalesce": "freelist:FirstFitNoCoalesce",
     "best-fit-nocoalesce": "freelist:BestFitNoCoalesce",
     "next-fit-nocoalesce": "freelist:NextFitNoCoalesce",
+    "buddy": "buddy:Buddy",
     "arena": "arena:Arena",
     "pool": "pool:Pool",
     "hot-cold": "hotcold:HotCold",
