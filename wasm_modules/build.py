@@ -94,14 +94,14 @@ MODULES = [
     dict(name="emmalloc", model="emmalloc", language="C",
          allocator="emmalloc (Emscripten)", toolchain="emcc",
          cmd=["emcc", "-O2", "-sMALLOC=emmalloc", "-sSTANDALONE_WASM", "--no-entry",
-              "-sALLOW_MEMORY_GROWTH", "-sINITIAL_MEMORY=1048576",
-              "-sEXPORTED_FUNCTIONS=[]", "-o", "{out}", "src/abi.c"],
+              "-sALLOW_MEMORY_GROWTH", "-sTOTAL_STACK=65536", "-sINITIAL_MEMORY=1048576",
+              "-sEXPORTED_FUNCTIONS=[]", "-Wl,--export=__heap_base", "-o", "{out}", "src/abi.c"],
          wrapper=C_WRAPPER),
     dict(name="emscripten-dlmalloc", model="emscripten-dlmalloc", language="C",
          allocator="dlmalloc 2.8.6 (Emscripten)", toolchain="emcc",
          cmd=["emcc", "-O2", "-sMALLOC=dlmalloc", "-sSTANDALONE_WASM", "--no-entry",
-              "-sALLOW_MEMORY_GROWTH", "-sINITIAL_MEMORY=1048576",
-              "-sEXPORTED_FUNCTIONS=[]", "-o", "{out}", "src/abi.c"],
+              "-sALLOW_MEMORY_GROWTH", "-sTOTAL_STACK=65536", "-sINITIAL_MEMORY=1048576",
+              "-sEXPORTED_FUNCTIONS=[]", "-Wl,--export=__heap_base", "-o", "{out}", "src/abi.c"],
          wrapper=C_WRAPPER),
 ]
 
@@ -142,10 +142,7 @@ def run_build(spec, out):
     cmd = [c.format(out=out) for c in spec["cmd"]]
     if cmd[0] == PY:
         cmd[0] = sys.executable
-    env = dict(os.environ)
-    # Emscripten writes its cache under $HOME by default; keep it out of the tree.
-    env.setdefault("EM_CACHE", os.path.join(tempfile.gettempdir(), "pyfrag-em-cache"))
-    res = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, env=env)
+    res = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True)
     if res.returncode != 0 or not os.path.isfile(out):
         raise RuntimeError(f"{spec['name']}: build failed ({' '.join(cmd)}):\n"
                            f"{res.stderr.strip() or res.stdout.strip()}")
