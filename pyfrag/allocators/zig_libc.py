@@ -16,7 +16,7 @@ class ZigLibc(ZigWasm):
     summary = "Zig 0.17 libc malloc (zig cc, wasm32-wasi): wasm_allocator behind a 16-byte header"
     exact = "zig-libc"
     alignment = 16
-    default_start = (16777216, 257)     # zig cc puts a 16 MiB stack first: 257 pages initially
+    default_start = (17301696, 265)     # as zig cc builds src/abi.c: 16 MiB stack first
 
     block_align = 16
 

@@ -46,8 +46,8 @@ def slot_size(length, align):
 
 
 def bigpages_needed(actual):
-    # Zig's rounding: one bigpage more than ceil() whenever actual is within
-    # 3 bytes below a multiple of 64 KiB; reproduced as written.
+    # Zig's rounding, reproduced as written: one bigpage more than ceil() when
+    # `actual` is one of the 4 values ending at a multiple of 64 KiB.
     return (actual + BIGPAGE + USIZE - 1) // BIGPAGE
 
 
@@ -62,7 +62,7 @@ class ZigWasm(Allocator):
     summary = "Zig std.heap.wasm_allocator: power-of-two slots in 64 KiB bigpages, no coalescing"
     exact = "zig-wasm"
     alignment = 8
-    default_start = (1048576, 17)       # Zig's 1 MiB stack comes first; 17 pages initially
+    default_start = (1835200, 29)       # as wasm_modules/zig-wasm.wasm: stack and table below
 
     # the alignment the wrapper asks rawAlloc for
     block_align = 8
@@ -71,7 +71,9 @@ class ZigWasm(Allocator):
         super().__init__(memory, heap_base)
         self.next_addrs = [0] * SIZE_CLASS_COUNT
         self.frees = [[] for _ in range(SIZE_CLASS_COUNT)]   # LIFO stacks of slot addresses
-        self.big_frees = [[] for _ in range(32)]             # by log2(bigpages in run)
+        # by log2(bigpages in run): Zig has 16 lists; a 2 GiB request asks for list
+        # 16, past Zig's array, and finds it empty, as the extra list here is.
+        self.big_frees = [[] for _ in range(17)]
         self.blocks = {}          # user pointer -> (raw address, raw length, alignment)
 
     # -- BrkAllocator vtable ----------------------------------------------
