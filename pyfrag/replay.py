@@ -26,6 +26,8 @@ from .memory import PAGE
 from .trace import ALLOC, FREE
 
 CHUNK = 1 << 16     # events between progress reports
+SHIFT = 64          # a live block is packed as address | size << SHIFT
+MASK = (1 << SHIFT) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +75,16 @@ class Run:
     spans: list | None = None         # final heap layout, where the allocator can tell
     grow_calls: int | None = None     # memory.grow calls, where they can be counted
     reported_live: int | None = None  # a real module's own live_bytes() at the end
-    final_blocks: dict = field(default_factory=dict)   # address -> size, live at the end
+    live_ids: dict = field(default_factory=dict)   # id -> address | size << SHIFT at the end
 
     @property
     def events(self):
         return len(self.heap_bytes)
+
+    @property
+    def final_blocks(self):
+        """address -> requested size of the blocks live at the end."""
+        return {v & MASK: v >> SHIFT for v in self.live_ids.values()}
 
     @property
     def oom(self):
@@ -113,7 +120,8 @@ def replay(trace, allocator="dlmalloc", *, stop_at_oom=False, progress=None, **h
     `like="module"` starts in a real module's start state instead. The trace's
     own `maximum`, if it has one, applies unless `maximum` is given.
     """
-    if isinstance(allocator, Heap):
+    given = isinstance(allocator, Heap)
+    if given:
         heap = allocator
     else:
         like = heap_options.pop("like", None)
@@ -125,10 +133,11 @@ def replay(trace, allocator="dlmalloc", *, stop_at_oom=False, progress=None, **h
                 progress=progress)
     run.spans = model.spans()
     run.grow_calls = heap.memory.grow_calls
-    # the heap goes on being usable after the replay, holding the surviving blocks
-    heap.blocks = dict(run.final_blocks)
-    heap.live_bytes = sum(heap.blocks.values())
-    heap.peak_live = max(heap.peak_live, max(run.live_bytes, default=0))
+    if given:
+        # the caller's heap goes on being usable, holding the surviving blocks
+        heap.blocks = run.final_blocks
+        heap.live_bytes = sum(heap.blocks.values())
+        heap.peak_live = max(heap.peak_live, max(run.live_bytes, default=0))
     return run
 
 
@@ -138,82 +147,97 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
     n = len(trace)
     ops, ids, sizes = trace.ops, trace.ids, trace.sizes
     aligns = trace.aligns
-    addresses = array("q", bytes(8 * n))
-    heap_bytes = array("q", bytes(8 * n))
-    live_arr = array("q", bytes(8 * n))
+    addresses = array("q", [0]) * n
+    live_arr = array("q", [0]) * n
     failures, issues = [], []
-    ptrs, held = {}, {}          # id -> address, id -> requested size
+    # id -> address | size << SHIFT: one int per live block instead of two dicts,
+    # which halves the replay's memory per live block
+    blocks = {}
     failed = set()               # ids whose allocation failed: their free is free(NULL)
     malloc, free, realloc = allocator.malloc, allocator.free, allocator.realloc
     live = 0
-    initial_bytes = memory.pages * PAGE
+    pages = memory.pages
+    initial_bytes = pages * PAGE
+    # the first event of each memory size: cheaper than storing every event's size
+    grew_at, grew_to = array("q", [0]), array("q", [pages])
 
     def fail(i, op, size):
         failures.append(classify(allocator, memory, trace, i, op, size, live))
+        if stop_at_oom:
+            raise _Stop
 
     def issue(i, message):
         issues.append(Issue(i, trace.where(i), message))
 
-    for start in range(0, n, CHUNK):
-        end = min(n, start + CHUNK)
-        for i in range(start, end):
-            op = ops[i]
-            id = ids[i]
-            if op == ALLOC:
-                if id in ptrs:
-                    issue(i, f"alloc of id {id}, which is still live (a free is missing); "
-                             "the old block is leaked")
-                    live -= held[id]
-                    del ptrs[id]
-                size = sizes[i]
-                p = allocator.aligned_alloc(aligns[i], size) if aligns and i in aligns \
-                    else malloc(size)
-                if p:
-                    ptrs[id] = p
-                    held[id] = size
-                    live += size
-                    addresses[i] = p
-                    failed.discard(id)
+    i = -1
+    try:
+        for start in range(0, n, CHUNK):
+            end = min(n, start + CHUNK)
+            for i, op, id, size in zip(range(start, end), ops[start:end], ids[start:end],
+                                       sizes[start:end]):
+                if op == FREE:
+                    v = blocks.pop(id, 0)
+                    if v:
+                        free(v & MASK)
+                        live -= v >> SHIFT
+                    elif id in failed:
+                        failed.discard(id)           # free(NULL) after a failed malloc
+                    else:
+                        issue(i, f"invalid free of id {id}: not live "
+                                 "(never allocated, or already freed); skipped")
+                elif op == ALLOC:
+                    if id in blocks:
+                        issue(i, f"alloc of id {id}, which is still live (a free is "
+                                 "missing); the old block is leaked")
+                        live -= blocks.pop(id) >> SHIFT
+                    p = allocator.aligned_alloc(aligns[i], size) if aligns and i in aligns \
+                        else malloc(size)
+                    if p:
+                        blocks[id] = p | size << SHIFT
+                        live += size
+                        addresses[i] = p
+                        if failed:
+                            failed.discard(id)
+                    else:
+                        failed.add(id)
+                        fail(i, "malloc", size)
                 else:
-                    failed.add(id)
-                    fail(i, "malloc", size)
-            elif op == FREE:
-                p = ptrs.pop(id, 0)
-                if p:
-                    free(p)
-                    live -= held.pop(id)
-                elif id in failed:
-                    failed.discard(id)           # free(NULL) after a failed malloc
-                else:
-                    issue(i, f"invalid free of id {id}: not live "
-                             "(never allocated, or already freed); skipped")
-            else:
-                size = sizes[i]
-                old = ptrs.get(id, 0)
-                if not old:
-                    issue(i, f"realloc of id {id}, which is not live; treated as malloc")
-                p = realloc(old, size) if old else malloc(size)
-                if p:
-                    ptrs[id] = p
-                    live += size - held.get(id, 0)
-                    held[id] = size
-                    addresses[i] = p
-                else:
-                    fail(i, "realloc", size)
-            heap_bytes[i] = memory.pages * PAGE
-            live_arr[i] = live
-            if stop_at_oom and failures:
-                n = i + 1
-                del addresses[n:], heap_bytes[n:], live_arr[n:]
-                break
-        if progress is not None:
-            progress(min(end, n), n)
-        if stop_at_oom and failures:
-            break
+                    v = blocks.get(id, 0)
+                    if not v:
+                        issue(i, f"realloc of id {id}, which is not live; treated as malloc")
+                    p = realloc(v & MASK, size) if v else malloc(size)
+                    if p:
+                        blocks[id] = p | size << SHIFT
+                        live += size - (v >> SHIFT)
+                        addresses[i] = p
+                    else:
+                        fail(i, "realloc", size)
+                live_arr[i] = live
+                if memory.pages != pages:
+                    pages = memory.pages
+                    grew_at.append(i)
+                    grew_to.append(pages)
+            if progress is not None:
+                progress(end, n)
+    except _Stop:
+        live_arr[i] = live
+        if memory.pages != pages:
+            grew_at.append(i)
+            grew_to.append(memory.pages)
+        n = i + 1
+        del addresses[n:], live_arr[n:]
+    heap_bytes = array("q", [0]) * n
+    grew_at.append(n)
+    for a, b, pg in zip(grew_at, grew_at[1:], grew_to):
+        heap_bytes[a:b] = array("q", [pg * PAGE]) * (b - a)
     return Run(trace, name, addresses, heap_bytes, live_arr,
                heap_base=allocator.heap_base, initial_bytes=initial_bytes,
                maximum_bytes=memory.maximum * PAGE, failures=failures, issues=issues,
-               final_blocks={ptrs[id]: held[id] for id in ptrs})
+               live_ids=blocks)
+
+
+class _Stop(Exception):
+    """Raised by the loop's failure path under stop_at_oom: ends the replay at once."""
 
 
 def classify(allocator, memory, trace, i, op, size, live):

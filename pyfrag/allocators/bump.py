@@ -31,7 +31,7 @@ class Bump(Allocator):
 
     def _end(self, ptr, size):
         """Where the block after one of `size` at `ptr` may put its header."""
-        return (ptr + self._extent(size) + 7) & -8
+        return (ptr + (size or 1) + 7) & -8      # _extent inlined: this is the hot path
 
     def _grow(self, end):
         """Make memory cover [0, end); False if memory.grow refuses."""
@@ -42,7 +42,7 @@ class Bump(Allocator):
     def malloc(self, size):
         ptr = self.top + self.header
         end = self._end(ptr, size)
-        if end > self.memory.byte_length and not self._grow(end):
+        if end > self.memory.pages << 16 and not self._grow(end):
             return 0
         self.top = end
         self.blocks[ptr] = size
