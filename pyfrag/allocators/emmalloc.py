@@ -50,7 +50,7 @@ class Emmalloc(Allocator):
     summary = "Emscripten emmalloc: boundary-tagged regions, 64 bucketed free lists, sbrk growth"
     exact = "emmalloc"
     alignment = MALLOC_ALIGNMENT
-    default_start = (0x500830, 256)    # emcc 3.1.6: 5 MiB stack first, 16 MiB initial memory
+    default_start = (591936, 16)       # as wasm_modules/emmalloc.wasm: 64 KiB stack, 1 MiB memory
 
     def __init__(self, memory, heap_base):
         super().__init__(memory, heap_base)

@@ -16,7 +16,7 @@ class ZigLibc(ZigWasm):
     summary = "Zig 0.17 libc malloc (zig cc, wasm32-wasi): wasm_allocator behind a 16-byte header"
     exact = "zig-libc"
     alignment = 16
-    default_start = (17301696, 265)     # as zig cc builds src/abi.c: 16 MiB stack first
+    default_start = (590016, 10)        # as wasm_modules/zig-libc.wasm: stack and table below
 
     block_align = 16
 
