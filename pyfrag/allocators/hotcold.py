@@ -45,19 +45,24 @@ class HotCold(Layered):
     # -- alloc ------------------------------------------------------------
 
     def malloc(self, size):
-        if self.is_hot(size, self.take_tag()) and self._reserve():
-            ptr = self.hot.malloc(size)
-            if ptr:
-                return ptr + self.offset
-        return self.parent.malloc(size)
+        return self._alloc(8, size)
 
     def aligned_alloc(self, align, size):
         check_power_of_two(align, self.name)
+        return self._alloc(align, size)
+
+    def _alloc(self, align, size):
+        # aligned requests use aligned_alloc on either side, plain ones malloc
+        plain = align <= 8
+        fresh = self.hot is None
         if self.is_hot(size, self.take_tag()) and align <= WINDOW_ALIGN and self._reserve():
-            ptr = self.hot.aligned_alloc(align, size)
+            ptr = self.hot.malloc(size) if plain else self.hot.aligned_alloc(align, size)
             if ptr:
                 return ptr + self.offset
-        return self.parent.aligned_alloc(align, size)
+        ptr = self.parent.malloc(size) if plain else self.parent.aligned_alloc(align, size)
+        if not ptr and fresh and self.hot is not None:
+            self._unreserve()        # a failed request leaves the heap as it found it
+        return ptr
 
     def _reserve(self):
         """Reserve the hot window from the parent (once); False if the parent cannot."""
@@ -72,6 +77,10 @@ class HotCold(Layered):
             self.window = (start, start + length)
             self.offset = start - WINDOW_ALIGN
         return True
+
+    def _unreserve(self):
+        self.parent.free(self.window[0])
+        self.hot, self.window, self.offset = None, (0, 0), 0
 
     def realloc(self, ptr, size):
         # a block stays on its side; a hot block the window cannot grow moves to the parent
