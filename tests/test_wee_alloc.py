@@ -1,0 +1,152 @@
+"""The wee-alloc model: its documented design, its invariants, and the long-run leak.
+
+NOTE: wee_alloc cannot be built here, so these tests check the model against
+wee_alloc's published design and source only; nothing verifies it against a
+real build (see pyfrag/allocators/wee_alloc.py).
+"""
+
+import random
+
+import pytest
+
+from pyfrag import Heap
+from pyfrag.allocators import MODELS
+from pyfrag.allocators.wee_alloc import HEADER, MAIN, NUM_SIZE_CLASSES, WORD
+
+# coalescing allocators to hold wee-alloc against, whichever are registered
+COALESCING = [name for name in ("dlmalloc", "first-fit", "as-tlsf") if name in MODELS]
+
+
+def varying_churn(heap, rounds, seed):
+    """Repeated alloc/free of varying sizes with a small live set: one temporary of
+    1-200 KiB freed at once, one small block kept a while (about 20 live).
+    Returns the page count after every 1000 rounds."""
+    rng = random.Random(seed)
+    kept, pages = [], []
+    for r in range(rounds):
+        temp = heap.malloc(rng.randint(1024, 200 * 1024))
+        kept.append(heap.malloc(rng.randint(16, 4096)))
+        heap.free(temp)
+        if len(kept) > 20:
+            heap.free(kept.pop(rng.randrange(len(kept))))
+        if (r + 1) % 1000 == 0:
+            pages.append(heap.memory.pages)
+    heap.check()
+    return pages
+
+
+# -- the leak -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("other", COALESCING)
+def test_memory_grows_without_bound_where_a_coalescing_allocator_stays_flat(other):
+    wee = varying_churn(Heap("wee-alloc"), 4000, seed=5)
+    flat = varying_churn(Heap(other), 4000, seed=5)
+    assert flat[-1] == flat[0], f"{other} should stay flat once warmed up: {flat}"
+    assert all(b > a for a, b in zip(wee, wee[1:])), f"wee-alloc should keep growing: {wee}"
+    assert wee[-1] > 3 * wee[0] and wee[-1] > 10 * flat[-1]
+
+
+def test_reported_repro_grows_on_every_round():
+    """wee_alloc issue #106: alloc 85196 B, alloc 80000 B, free both, forever."""
+    h = Heap("wee-alloc")
+    sizes = []
+    for _ in range(50):
+        a, b = h.malloc(85196), h.malloc(80000)
+        h.free(a)
+        h.free(b)
+        sizes.append(h.memory.pages)
+    h.check()
+    growth = {b - a for a, b in zip(sizes, sizes[1:])}
+    assert len(growth) == 1 and growth.pop() > 0
+
+
+def test_first_fit_walk_loses_the_cells_it_passes():
+    h = Heap("wee-alloc")
+    wee = h.allocator
+    small = h.malloc(3000)
+    h.malloc(3000)                               # keeps `small` from merging right
+    h.free(small)
+    assert small - HEADER in wee.reachable()
+    h.malloc(60000)                              # passes over the 3000-byte cell
+    assert small - HEADER not in wee.reachable()
+    h.check()
+
+
+# -- the design -----------------------------------------------------------------
+
+
+def test_fresh_memory_comes_from_memory_grow_only():
+    h = Heap("wee-alloc")
+    start = h.memory.byte_length
+    p = h.malloc(2000)
+    assert p > start                             # the initial pages are never used
+    assert p % WORD == 0
+
+
+def test_size_classes_reuse_their_own_cells_only():
+    h = Heap("wee-alloc")
+    a = h.malloc(40)
+    h.free(a)
+    assert h.malloc(37) == a                     # 10 words either way: same class, LIFO
+    b = h.malloc(100)
+    h.free(b)
+    assert h.malloc(40) != b                     # another class never takes it
+    big = NUM_SIZE_CLASSES * WORD + 1            # past the last class: main list
+    c = h.malloc(big)
+    assert c not in h.allocator.reachable(NUM_SIZE_CLASSES - 1)
+    h.check()
+
+
+def test_freeing_next_to_a_free_left_neighbour_merges_at_once():
+    h = Heap("wee-alloc")
+    wee = h.allocator
+    # cells are cut from the end of the free cell, so later blocks sit lower
+    a, b, c = h.malloc(5000), h.malloc(5000), h.malloc(5000)
+    assert c < b < a
+    h.free(c)
+    cells = len(wee.end)
+    h.free(b)                                    # c is b's free left neighbour
+    assert len(wee.end) == cells - 1
+    h.check()
+
+
+def test_aligned_requests_use_the_main_list_and_are_aligned():
+    h = Heap("wee-alloc")
+    for align in (8, 16, 64, 4096):
+        p = h.malloc(24, align)
+        assert p and p % align == 0
+        assert h.allocator.layout[p] == (6, align)
+    assert not h.allocator.reachable(5)          # 6 words, but no size class was used
+    assert h.allocator.reachable(MAIN)
+    h.check()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_invariants_hold_on_random_traffic(seed):
+    rng = random.Random(seed)
+    h = Heap("wee-alloc")
+    live = []                                    # (address, alignment asked for)
+    for k in range(3000):
+        r = rng.random()
+        if live and r < 0.45:
+            h.free(live.pop(rng.randrange(len(live)))[0])
+        elif live and r < 0.55:
+            j = rng.randrange(len(live))
+            p, align = live[j]
+            q = h.realloc(p, int(2 ** rng.uniform(0, 17)))
+            # only an aligned block may fail to move (wee_alloc's grant sizing, see the model)
+            assert q or align
+            live[j] = (q or p, align)
+        else:
+            align = rng.choice((0, 0, 0, 8, 16))
+            p = h.malloc(int(2 ** rng.uniform(0, 17)), align)
+            assert p or align
+            if p:
+                assert p % max(align, WORD) == 0
+                live.append((p, align))
+        if k % 200 == 0:
+            h.check()
+    h.check()
+    spans = h.spans()
+    assert sum(n for _, n, _ in spans) == h.memory.byte_length - h.allocator.heap_base
