@@ -147,6 +147,9 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
     n = len(trace)
     ops, ids, sizes = trace.ops, trace.ids, trace.sizes
     aligns = trace.aligns
+    # tags reach only models that have the optional `tag(label)` hook (allocators/layered.py)
+    tag = getattr(allocator, "tag", None)
+    tags = trace.tags if tag is not None else None
     addresses = array("q", [0]) * n
     live_arr = array("q", [0]) * n
     failures, issues = [], []
@@ -190,6 +193,8 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
                         issue(i, f"alloc of id {id}, which is still live (a free is "
                                  "missing); the old block is leaked")
                         live -= blocks.pop(id) >> SHIFT
+                    if tags and i in tags:
+                        tag(tags[i])
                     p = allocator.aligned_alloc(aligns[i], size) if aligns and i in aligns \
                         else malloc(size)
                     if p:
@@ -205,6 +210,8 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
                     v = blocks.get(id, 0)
                     if not v:
                         issue(i, f"realloc of id {id}, which is not live; treated as malloc")
+                    if tags and i in tags:
+                        tag(tags[i])
                     p = realloc(v & MASK, size) if v else malloc(size)
                     if p:
                         blocks[id] = p | size << SHIFT
