@@ -12,8 +12,8 @@ Growth is page-wise, not by doubling: the region is always all of
 [base, memory end), cut into the largest aligned power-of-two blocks that fit
 (64 KiB pages, so mostly 64 KiB blocks and their merges). When no free block
 is large enough for order k, memory grows just far enough that an aligned
-2**k block fits past the current end; the space skipped for alignment becomes
-free blocks too. This keeps `memory.grow` as small as a Wasm allocator's, at
+2**k block fits in the free run at the top of the region plus the new space
+(which merges with that run); space skipped for alignment becomes free blocks. This keeps `memory.grow` as small as a Wasm allocator's, at
 the price that a block larger than the memory grown so far costs up to twice
 its size in growth. Internal fragmentation (the rounding to a power of two)
 shows as used bytes in `spans()`.
@@ -80,6 +80,20 @@ class Buddy(Allocator):
             off += 1 << order
         self.end = max(self.end, new_end)
 
+    def _free_top(self):
+        """Start of the run of free blocks that reaches the end of the region: new space
+        merges with it, so growth only has to complete an aligned block from there."""
+        cursor = self.end
+        while cursor:
+            for order in range(MIN_ORDER, cursor.bit_length() + 1):
+                start = cursor - (1 << order)
+                if start >= 0 and self.free_order.get(start) == order:
+                    cursor = start
+                    break
+            else:
+                break
+        return cursor
+
     # -- alloc ------------------------------------------------------------
 
     def _take(self, order):
@@ -87,7 +101,7 @@ class Buddy(Allocator):
         bigger = self.nonempty >> order
         if not bigger:
             size = 1 << order
-            if not self.grow_to(self.base + align_up(self.end, size) + size):
+            if not self.grow_to(self.base + align_up(self._free_top(), size) + size):
                 return None
             self._extend(self.memory.byte_length)
             bigger = self.nonempty >> order
