@@ -95,6 +95,17 @@ class Trace:
 
     # -- reading ----------------------------------------------------------
 
+    def extend(self, other, start=0, end=None):
+        """Append events [start, end) of `other`, with their alignments and tags."""
+        end = len(other) if end is None else end
+        offset = len(self.ops) - start
+        self.ops.extend(other.ops[start:end])
+        self.ids.extend(other.ids[start:end])
+        self.sizes.extend(other.sizes[start:end])
+        for sparse, mine in ((other.aligns, self.aligns), (other.tags, self.tags)):
+            mine.update((i + offset, v) for i, v in sparse.items() if start <= i < end)
+        return self
+
     def __len__(self):
         return len(self.ops)
 

@@ -1,0 +1,58 @@
+"""Strategies that act on the whole module rather than inside one allocator.
+
+Main entry point: `periodic_reset(trace, allocator, every)`, the article's
+"reset pattern": every `every` events, serialize the live state, throw the
+instance away, start a fresh one and allocate the live blocks again, packed
+(a manual compaction). The heap's byte length drops back at each reset, which
+no allocator can do inside one instance.
+
+The in-allocator strategies (arena, pool, hot/cold split) are allocator models:
+see `pyfrag.allocators` ("arena:first-fit", "pool:dlmalloc", ...).
+"""
+
+from array import array
+from dataclasses import replace as _with
+
+from .replay import SHIFT, Run, replay
+from .trace import Trace
+
+
+def periodic_reset(trace, allocator="dlmalloc", every=10_000, **heap_options):
+    """Replay `trace` restarting the instance every `every` events; one stitched `Run`.
+
+    Restoring the live blocks into the fresh instance happens between two trace
+    events, so it shows in the timeline only through the next event's sizes;
+    a block that cannot be restored is a failure at the first event after the
+    reset (op "restore")."""
+    if every <= 0:
+        raise ValueError(f"every must be a positive number of events, got {every}")
+    addresses, heap_bytes, live_bytes = array("q"), array("q"), array("q")
+    failures, issues, survivors = [], [], {}
+    first = last = None
+    grow_calls = 0
+    for start in range(0, len(trace), every):
+        segment = Trace(trace.name, maximum=trace.maximum)
+        for id, size in survivors.items():
+            segment.alloc(id, size, tag="restored")
+        restored = len(segment)
+        segment.extend(trace, start, start + every)
+        last = run = replay(segment, allocator, **heap_options)
+        first = first or run
+        grow_calls += run.grow_calls or 0
+        addresses.extend(run.addresses[restored:])
+        heap_bytes.extend(run.heap_bytes[restored:])
+        live_bytes.extend(run.live_bytes[restored:])
+        for f in run.failures:
+            index = start + max(f.index - restored, 0)
+            failures.append(_with(f, index=index, where=trace.where(index),
+                                  op=f.op if f.index >= restored else "restore"))
+        issues.extend(_with(x, index=start + x.index - restored,
+                            where=trace.where(start + x.index - restored))
+                      for x in run.issues)
+        survivors = {id: v >> SHIFT for id, v in run.live_ids.items()}
+    if first is None:
+        return replay(trace, allocator, **heap_options)
+    return Run(trace, f"{first.allocator} (reset every {every})", addresses, heap_bytes,
+               live_bytes, heap_base=first.heap_base, initial_bytes=first.initial_bytes,
+               maximum_bytes=first.maximum_bytes, failures=failures, issues=issues,
+               spans=last.spans, grow_calls=grow_calls, live_ids=last.live_ids)
