@@ -15,7 +15,7 @@ The public API is small: `Heap`, `Memory`, `Trace`, `replay`, `scenarios`,
 `audit`; `pyfrag.allocators.names()` lists the models.
 """
 
-from . import allocators, scenarios
+from . import allocators, scenarios, strategies
 from .audit import Exports, audit
 from .heap import Heap, InvalidFree
 from .memory import PAGE, Memory
@@ -25,4 +25,5 @@ from .trace import Trace, TraceError
 __version__ = "0.1.0"
 
 __all__ = ["Heap", "InvalidFree", "Memory", "PAGE", "Trace", "TraceError", "Run",
-           "Failure", "Issue", "replay", "scenarios", "allocators", "audit", "Exports"]
+           "Failure", "Issue", "replay", "scenarios", "strategies", "allocators", "audit",
+           "Exports"]
