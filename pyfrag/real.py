@@ -93,6 +93,8 @@ class RealMemory:
 class RealModule:
     """One instance of a real module. Calls go straight to its exports."""
 
+    alignment = 8       # what every module's malloc guarantees (the Allocator protocol's name)
+
     def __init__(self, name, path, entry=None, *, limit=None):
         wasmtime = _wasmtime()
         self.name, self.path, self.entry = name, path, entry
@@ -225,7 +227,12 @@ class RealModule:
 
     def aligned_alloc(self, align, size):
         if self._aligned is None:
-            raise RealModuleError(f"module {self.name} lacks export 'aligned_alloc'")
+            # Every module's malloc returns 8-aligned blocks (the ABI tests check it),
+            # so small alignments need no aligned_alloc export.
+            if align <= self.alignment:
+                return self.malloc(size)
+            raise RealModuleError(f"module {self.name} lacks export 'aligned_alloc' "
+                                  f"(needed for alignment {align})")
         return self._request("aligned_alloc", self._aligned, align, size)
 
     def live_bytes(self):

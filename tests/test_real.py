@@ -63,6 +63,8 @@ def test_aligned_alloc(name):
     if "aligned_alloc" not in find(name)["exports"]:
         with pytest.raises(real.RealModuleError, match=f"{name} lacks export 'aligned_alloc'"):
             m.aligned_alloc(64, 10)
+        p = m.aligned_alloc(8, 10)            # malloc already guarantees 8
+        assert p and p % 8 == 0 and m.live_bytes() == 10
         return
     for align in (16, 64, 4096):
         p = m.aligned_alloc(align, 100)
@@ -191,3 +193,22 @@ def test_env_abort_becomes_a_clear_error(tmp_path):
     m = real.load(path)
     with pytest.raises(real.ModuleTrap, match="env.abort.*:7:3"):
         m.free(m.malloc(8))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_out_of_memory_is_a_recorded_failure(name):
+    # a memory cap 4 pages above the start: 1 MiB cannot fit, 1 KiB can
+    cap = find(name)["initial_pages"] + 4
+    t = Trace("oom", maximum=cap)
+    t.alloc(0, 1 << 20)
+    t.alloc(1, 1024)
+    run = real.replay_real(t, name)
+    assert [f.index for f in run.failures] == [0], run.failures
+    assert run.failures[0].kind == "true"
+    assert run.heap_bytes[-1] <= cap * 65536
+    assert run.addresses[1] and run.reported_live == 1024
+
+
+def test_limit_below_the_initial_memory_is_a_clear_error():
+    with pytest.raises(real.RealModuleError, match="module rust-dlmalloc: cannot be instantiated"):
+        real.load("rust-dlmalloc", limit=2)
