@@ -25,6 +25,11 @@ class ZigLibc(ZigWasm):
         a = max(self.block_align, align)
         return a, a
 
+    def aligned_alloc(self, align, size):
+        # What our module's aligned_alloc calls: posix_memalign(), which refuses
+        # alignments below the pointer size before reaching malloc.zig.
+        return super().aligned_alloc(align, size) if align >= 4 else 0
+
     def realloc(self, ptr, size):
         # C semantics of malloc.zig: realloc(p, 0) frees p and returns NULL.
         if size == 0:

@@ -42,6 +42,8 @@ def boundaries():
     t.alloc(100, 3 << 30)              # sbrk cannot grow that far: a failed request
     for i, n in enumerate(sizes):
         t.alloc(200 + i, n + 40)
+    for k, align in enumerate((1, 2, 4, 8, 16, 64, 4096, 1 << 16)):
+        t.alloc(300 + k, 10 + k, align)  # posix_memalign refuses 1 and 2
     return t
 
 

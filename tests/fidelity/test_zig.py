@@ -47,6 +47,8 @@ def boundaries():
     t.alloc(2001, 10)
     t.alloc(2002, 40000)
     t.alloc(2003, 3 << 30)       # more than memory.grow can give: a failed request
+    for k, align in enumerate((1, 2, 4, 8, 64, 4096, 1 << 16, 1 << 17)):
+        t.alloc(3000 + k, 10, align)     # posix_memalign refuses 1 and 2 in zig-libc
     return t
 
 
