@@ -97,10 +97,13 @@ def cmd_run(args):
 
 
 def cmd_real(args):
-    from .real import replay_real
+    from .real import RealModuleError, replay_real
     trace = source_trace(args.source, args.format, parse_params(args.param))
-    run = replay_real(trace, args.module, stop_at_oom=args.stop_at_oom,
-                      progress=progress_printer(f"replaying on {args.module}"))
+    try:
+        run = replay_real(trace, args.module, stop_at_oom=args.stop_at_oom,
+                          progress=progress_printer(f"replaying on {args.module}"))
+    except RealModuleError as e:
+        raise UsageError(str(e)) from None
     print("\n".join(run.address_lines()) if args.addresses else summary(run))
 
 
