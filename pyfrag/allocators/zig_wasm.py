@@ -75,6 +75,9 @@ class ZigWasm(Allocator):
         # 16, past Zig's array, and finds it empty, as the extra list here is.
         self.big_frees = [[] for _ in range(17)]
         self.blocks = {}          # user pointer -> (raw address, raw length, alignment)
+        # Every bigpage comes from memory.grow, so the initial memory above
+        # heap_base is never handed out: spans() shows it as used (unusable).
+        self.floor = memory.byte_length
 
     # -- BrkAllocator vtable ----------------------------------------------
 
@@ -174,8 +177,9 @@ class ZigWasm(Allocator):
         return big_run(length, align) * BIGPAGE
 
     def spans(self):
-        """Live slots are used (header and rounding included); every other byte is free."""
-        raw, cursor = [], self.heap_base
+        """Live slots are used (header and rounding included), and the initial memory
+        the allocator never touches; every other byte is free."""
+        raw, cursor = [(self.heap_base, self.floor - self.heap_base, True)], self.floor
         for addr, length, align in sorted(self.blocks.values()):
             raw.append((cursor, addr - cursor, False))
             extent = self._slot_extent(length, align)
@@ -185,7 +189,7 @@ class ZigWasm(Allocator):
         return merge_spans(raw)
 
     def check(self):
-        end, last = self.memory.byte_length, self.heap_base
+        end, last = self.memory.byte_length, self.floor
         for addr, length, align in sorted(self.blocks.values()):
             extent = self._slot_extent(length, align)
             assert addr >= last, f"slot {addr:#x} overlaps the slot before it"
