@@ -1,0 +1,114 @@
+// Heap-growth charts: heap bytes and live bytes over events for one timeline, drawn with uPlot.
+// The simulated and real charts share their axes (same event range, same byte range) so they compare at a
+// glance; grow events are ticked along the bottom, the first failed request is flagged.
+
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import { bytes, count } from "./format.js";
+
+// Min and max of each series per bucket of events, so a million events draw as ~2 points per pixel and
+// a one-event spike still shows. Returns uPlot data: [x, ...series].
+export function decimate(series, n, buckets) {
+  if (n <= 2 * buckets) {
+    const x = Float64Array.from({ length: n }, (_, i) => i);
+    return [x, ...series.map((s) => s.subarray(0, n))];
+  }
+  const width = n / buckets;
+  const x = new Float64Array(2 * buckets);
+  const out = series.map(() => new Float64Array(2 * buckets));
+  for (let b = 0; b < buckets; b++) {
+    const lo = Math.floor(b * width), hi = Math.min(n, Math.floor((b + 1) * width));
+    x[2 * b] = lo; x[2 * b + 1] = Math.max(lo, hi - 1);
+    series.forEach((s, k) => {
+      let min = Infinity, max = -Infinity;
+      for (let i = lo; i < hi; i++) { const v = s[i]; if (v < min) min = v; if (v > max) max = v; }
+      out[k][2 * b] = min; out[k][2 * b + 1] = max;
+    });
+  }
+  return [x, ...out];
+}
+
+const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+
+// Marks drawn over the plot: grow events as ticks at the bottom (one per pixel at most), the first
+// failure as a labelled vertical line.
+function marksPlugin(tl) {
+  return {
+    hooks: {
+      draw: [(u) => {
+        const { ctx, bbox } = u;
+        const dpr = devicePixelRatio;
+        ctx.save();
+        ctx.strokeStyle = css("--grow");
+        ctx.lineWidth = dpr;
+        let lastX = -1;
+        ctx.beginPath();
+        for (const i of tl.grows) {
+          const x = Math.round(u.valToPos(i, "x", true));
+          if (x === lastX) continue;
+          lastX = x;
+          ctx.moveTo(x, bbox.top + bbox.height);
+          ctx.lineTo(x, bbox.top + bbox.height - 8 * dpr);
+        }
+        ctx.stroke();
+        const oom = tl.failures[0];
+        if (oom) {
+          const x = Math.round(u.valToPos(oom.index, "x", true));
+          ctx.strokeStyle = ctx.fillStyle = css("--oom");
+          ctx.lineWidth = 2 * dpr;
+          ctx.setLineDash([4 * dpr, 3 * dpr]);
+          ctx.beginPath();
+          ctx.moveTo(x, bbox.top);
+          ctx.lineTo(x, bbox.top + bbox.height);
+          ctx.stroke();
+          ctx.font = `${12 * dpr}px system-ui, sans-serif`;
+          const text = `${oom.kind} OOM @ ${count(oom.index)}`;
+          const w = ctx.measureText(text).width;
+          ctx.fillText(text, Math.max(bbox.left, Math.min(x - w - 4 * dpr, bbox.left + bbox.width - w)),
+            bbox.top + 14 * dpr);
+        }
+        ctx.restore();
+      }],
+    },
+  };
+}
+
+// Draws (replacing whatever was there) the chart of `tl` into `el`, with axes fixed to `scale`
+// ({events, bytes}) so two charts line up. `onPick(event)` is called on click, to move the heap-map slider.
+export function drawChart(el, tl, scale, { sync = "pyfrag", onPick = null } = {}) {
+  el._chart?.destroy();
+  const width = Math.max(280, el.clientWidth);
+  const height = Math.max(180, Math.min(280, Math.round(width * 0.5)));
+  const data = decimate([tl.heap, tl.live], tl.n, Math.min(2000, width));
+  const axis = { stroke: css("--muted"), grid: { stroke: css("--grid"), width: 1 }, ticks: { stroke: css("--grid") } };
+  const chart = new uPlot({
+    width, height,
+    scales: { x: { time: false, range: [0, Math.max(1, scale.events - 1)] }, y: { range: [0, scale.bytes * 1.05] } },
+    axes: [
+      { ...axis, values: (u, vals) => vals.map(count) },
+      { ...axis, size: 72, values: (u, vals) => vals.map(bytes) },
+    ],
+    series: [
+      { label: "event", value: (u, v) => (v == null ? "–" : count(v)) },
+      { label: "heap bytes", stroke: css("--heap"), fill: css("--heap-fill"), width: 2, value: (u, v) => bytes(v) },
+      { label: "live bytes", stroke: css("--live"), width: 2, value: (u, v) => bytes(v) },
+    ],
+    cursor: { sync: { key: sync }, drag: { x: false, y: false } },
+    legend: { live: true },
+    plugins: [marksPlugin(tl)],
+  }, data, el);
+  if (onPick) {
+    chart.over.addEventListener("click", () => {
+      const i = chart.posToIdx(chart.cursor.left);
+      if (i != null) onPick(Math.round(data[0][i]));
+    });
+  }
+  el._chart = chart;
+  el.dataset.drawn = "true";
+}
+
+export function clearChart(el) {
+  el._chart?.destroy();
+  el._chart = null;
+  el.dataset.drawn = "false";
+}

@@ -1,0 +1,118 @@
+// The page's side of the two workers: the Pyodide worker (runs Python, streams output, hands over show()
+// payloads) and the real-module worker (replays traces on a real instance, runs the audit).
+// Both can be thrown away and recreated: that is how Stop works without cross-origin isolation, and how
+// an audit snippet that never returns is ended.
+
+const worker = (name) => new Worker(new URL(`dist/${name}.mjs`, document.baseURI), { type: "module" });
+
+export class PythonClient {
+  // handlers: {status(text, progress), ready(versions), stdout(text), stderr(text), show(payload), done(msg)}
+  constructor(manifest, handlers) {
+    this.manifest = manifest;
+    this.handlers = handlers;
+    this.nextId = 1;
+    this.running = null;
+    this.start();
+  }
+
+  start() {
+    // Interrupting needs memory shared with the worker, which browsers only allow when cross-origin isolated.
+    this.interrupt = globalThis.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
+    this.worker = worker("py-worker");
+    this.worker.onmessage = ({ data }) => this.receive(data);
+    this.worker.onerror = (e) => this.handlers.status(`Python worker failed: ${e.message ?? "could not start"}`, null);
+    this.worker.postMessage({ type: "init", interruptBuffer: this.interrupt, manifest: this.manifest });
+  }
+
+  receive(msg) {
+    const h = this.handlers;
+    if (msg.type === "status") h.status(msg.text, msg.progress);
+    else if (msg.type === "ready") h.ready(msg.versions);
+    else if (msg.type === "error") h.status(msg.text, null);
+    else if (msg.id !== this.running) return;        // late output of a run that was stopped
+    else if (msg.type === "stdout" || msg.type === "stderr") h[msg.type](msg.text);
+    else if (msg.type === "show") h.show(msg.payload);
+    else if (msg.type === "done") { this.running = null; h.done(msg); }
+  }
+
+  // files: {path: Uint8Array} the worker writes into Python's file system first (uploaded traces)
+  run(code, module, files = null) {
+    const id = this.nextId++;
+    this.running = id;
+    this.worker.postMessage({ type: "run", id, code, module, files });
+  }
+
+  stop() {
+    if (this.running === null) return;
+    if (this.interrupt) {
+      this.interrupt[0] = 2;          // SIGINT: Python raises KeyboardInterrupt at its next check
+      return;
+    }
+    // Without shared memory there is no way into a busy worker: replace it (Python loads again).
+    this.worker.terminate();
+    const id = this.running;
+    this.running = null;
+    this.handlers.done({ id, ok: false, error: "Stopped (Python restarted: this page is not cross-origin isolated)" });
+    this.start();
+  }
+}
+
+export class RealClient {
+  constructor(onLog) {
+    this.onLog = onLog;
+    this.pending = new Map();
+    this.nextId = 1;
+    this.start();
+  }
+
+  start() {
+    this.worker = worker("real-worker");
+    this.loaded = null;               // source the worker holds, to skip reloading it
+    this.worker.onmessage = ({ data }) => {
+      if (data.type === "log") return this.onLog(data.stream, data.text);
+      const p = this.pending.get(data.id);
+      if (!p) return;
+      if (data.type === "progress") return p.progress?.(data.done, data.n);
+      this.pending.delete(data.id);
+      if (data.type === "error") p.reject(new Error(data.message));
+      else p.resolve(data);
+    };
+  }
+
+  call(msg, { transfer = [], progress = null, timeout = 0 } = {}) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, progress });
+      this.worker.postMessage({ ...msg, id }, transfer);
+      if (timeout) {
+        setTimeout(() => {
+          if (!this.pending.has(id)) return;
+          // the worker is stuck in user code: replace it; callers replay again when they need the instance
+          this.worker.terminate();
+          for (const [, p] of this.pending) p.reject(new Error(`did not finish in ${timeout / 1000} s; stopped`));
+          this.pending.clear();
+          this.start();
+        }, timeout);
+      }
+    });
+  }
+
+  // source: {name, url, heap_base} or {name, bytes}
+  async load(source) {
+    if (this.loaded === source) return this.loaded.info;
+    const { info } = await this.call({ type: "load", ...source });
+    source.info = info;
+    this.loaded = source;
+    return info;
+  }
+
+  async replay(source, trace, progress) {
+    await this.load(source);
+    const { result } = await this.call({ type: "replay", trace }, { progress });
+    return result;
+  }
+
+  audit(code, sim) {
+    return this.call({ type: "audit", code, sim }, { timeout: 5000 });
+  }
+}

@@ -1,0 +1,23 @@
+// The examples menu: the article's cases as Python files in web/examples/, fetched when chosen so the
+// page bundle stays small and the files stay plain Python a person can read and run elsewhere.
+
+export const EXAMPLES = [
+  { id: "swiss-cheese", title: "Swiss cheese (produce_fragmentation)" },
+  { id: "image-task", title: "512 MiB image task" },
+  { id: "shoot-out", title: "Allocator shoot-out" },
+  { id: "arena", title: "Arena vs global heap" },
+  { id: "object-pool", title: "Object pool" },
+  { id: "hot-cold", title: "Hot/cold split" },
+  { id: "periodic-reset", title: "Periodic reset" },
+];
+
+export const DEFAULT_EXAMPLE = EXAMPLES[0].id;
+
+export async function loadExample(id) {
+  if (!EXAMPLES.some((e) => e.id === id)) {
+    throw new Error(`unknown example ${JSON.stringify(id)}; known: ${EXAMPLES.map((e) => e.id).join(", ")}`);
+  }
+  const response = await fetch(`examples/${id}.py`);
+  if (!response.ok) throw new Error(`cannot load example ${id}: HTTP ${response.status}`);
+  return response.text();
+}

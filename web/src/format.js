@@ -1,0 +1,15 @@
+// Number formatting shared by the charts, heap maps and metric tables (binary units, as WebAssembly pages are).
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+export function bytes(v) {
+  if (v == null || !Number.isFinite(v)) return "–";
+  let u = 0, x = Math.abs(v);
+  while (x >= 1024 && u < UNITS.length - 1) { x /= 1024; u++; }
+  const digits = u === 0 || x >= 100 ? 0 : x >= 10 ? 1 : 2;
+  return `${v < 0 ? "-" : ""}${x.toFixed(digits)} ${UNITS[u]}`;
+}
+
+export const percent = (f) => (f == null ? "–" : `${(f * 100).toFixed(2)}%`);
+
+export const count = (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US"));

@@ -1,0 +1,359 @@
+// Page wiring for the playground (index.html) and its compact widget (embed.html, body[data-mode=embed]):
+// editor, Run/Stop, status, output, examples, modules, upload, share, theme, and the flow
+// show() payload -> timelines (simulated now, real after the worker's replay) -> results view -> audit.
+// Controls a page does not have are simply skipped, so both pages share this one bundle.
+
+import "./style.css";
+import { createEditor } from "./editor.js";
+import { PythonClient, RealClient } from "./clients.js";
+import { ResultsView } from "./results.js";
+import { timeline } from "./timeline.js";
+import { ARTICLE_SNIPPET } from "./audit.js";
+import { EXAMPLES, DEFAULT_EXAMPLE, loadExample } from "./examples.js";
+import { readFragment, shareUrl } from "./share.js";
+import { readUpload, acceptDrops } from "./upload.js";
+
+const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
+const byId = (id) => document.getElementById(id);
+const embed = document.body.dataset.mode === "embed";
+const store = embed ? null : localStorage;     // widgets on a blog page must not overwrite the playground's code
+const OUTPUT_LIMIT = 200_000;                  // characters kept in the output panel
+
+// ---- theme -------------------------------------------------------------------------------------------
+
+const darkQuery = matchMedia("(prefers-color-scheme: dark)");
+const THEMES = ["auto", "light", "dark"];
+let theme = store?.getItem("pyfrag.theme") ?? "auto";
+const isDark = () => (theme === "auto" ? darkQuery.matches : theme === "dark");
+
+function applyTheme() {
+  document.documentElement.dataset.theme = isDark() ? "dark" : "light";
+  const button = byId("theme-toggle");
+  if (button) {
+    button.textContent = `theme: ${theme}`;
+    button.setAttribute("aria-label", `Colour theme: ${theme}. Click to change.`);
+  }
+  editor?.setDark(isDark());
+  audit?.setDark(isDark());
+  results?.redraw();
+}
+
+// ---- status and messages -----------------------------------------------------------------------------
+
+let pythonReady = false;
+
+function setStatus(text, progress = null) {
+  $("status").textContent = text;
+  const bar = byId("progress");
+  if (bar) {
+    bar.hidden = progress == null;
+    if (progress != null) bar.value = progress;
+  }
+}
+
+function message(text, kind = "info") {
+  const box = byId("message");
+  if (!box) return;
+  box.textContent = text;
+  box.dataset.kind = kind;
+  box.hidden = !text;
+}
+
+// ---- output ------------------------------------------------------------------------------------------
+
+const output = $("output");
+
+function print(text, kind = "stdout") {
+  const span = document.createElement("span");
+  span.className = kind;
+  span.textContent = text;
+  output.append(span);
+  while (output.textContent.length > OUTPUT_LIMIT && output.firstChild) output.firstChild.remove();
+  output.scrollTop = output.scrollHeight;
+}
+
+// ---- modules -----------------------------------------------------------------------------------------
+
+const moduleSelect = $("module-select");
+const modules = new Map();   // option value -> {name, url|bytes, heap_base, manifest: bool}
+let manifest = { modules: [] };
+
+async function loadManifest() {
+  try {
+    const response = await fetch("dist/modules/manifest.json");
+    if (response.ok) manifest = await response.json();
+  } catch { /* offline or not prepared: the Python side still runs, without a real module */ }
+  for (const m of manifest.modules) {
+    modules.set(m.name, { name: m.name, url: new URL(`dist/modules/${m.file}`, document.baseURI).href,
+      heap_base: m.heap_base, manifest: true, title: `${m.name} — ${m.allocator}` });
+  }
+  if (!moduleSelect) return;
+  for (const [value, m] of modules) moduleSelect.add(new Option(m.title, value));
+  const saved = store?.getItem("pyfrag.module");
+  moduleSelect.value = modules.has(saved) ? saved : modules.has("c-dlmalloc") ? "c-dlmalloc" : moduleSelect.value;
+}
+
+const selectedModule = () => modules.get(moduleSelect?.value) ?? modules.values().next().value ?? null;
+
+// ---- editor, examples, share ----------------------------------------------------------------------------
+
+let editor = null, audit = null, results = null;
+let edited = false;
+
+async function initialCode() {
+  const fragment = await readFragment(location.hash);
+  if (fragment.error) message(fragment.error, "error");
+  if (fragment.code != null) return fragment.code;
+  const saved = store?.getItem("pyfrag.code");
+  if (!fragment.example && saved) return saved;
+  try {
+    return await loadExample(fragment.example ?? DEFAULT_EXAMPLE);
+  } catch (e) {
+    message(e.message, "error");
+    return loadExample(DEFAULT_EXAMPLE);
+  }
+}
+
+function setupExamples() {
+  const select = $("example-select");
+  if (!select) return;
+  select.add(new Option("Examples…", ""));
+  for (const e of EXAMPLES) select.add(new Option(e.title, e.id));
+  select.addEventListener("change", async () => {
+    if (!select.value) return;
+    try {
+      editor.set(await loadExample(select.value));
+      message("Example loaded (Ctrl+Z brings your previous code back).");
+    } catch (e) {
+      message(e.message, "error");
+    }
+    select.value = "";
+  });
+}
+
+function setupShare() {
+  const button = $("share");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    const url = await shareUrl(editor.get(), location.href.replace(/embed\.html/, "index.html"));
+    const field = byId("share-link");
+    if (field) { field.value = url; field.hidden = false; field.select(); }
+    if (!embed) history.replaceState(null, "", url);
+    try {
+      await navigator.clipboard.writeText(url);
+      message("Share link copied: the code is in the link itself, never sent anywhere.");
+    } catch {
+      message("Share link ready below: copy it from the field.");
+    }
+  });
+}
+
+// ---- running Python ---------------------------------------------------------------------------------
+
+let python = null, real = null;
+let runFiles = null;             // uploaded traces, written into Python's file system before each run
+const views = [];                // one per show() of the current run
+let current = null;              // the view on screen
+
+function setRunning(on) {
+  $("run").disabled = false;
+  $("stop").disabled = !on;
+  document.body.classList.toggle("running", on);
+}
+
+function run() {
+  if (python.running !== null) return;
+  output.replaceChildren();
+  message("");
+  views.length = 0;
+  byId("view-select")?.replaceChildren();
+  byId("view-bar")?.toggleAttribute("hidden", true);
+  setRunning(true);
+  setStatus(pythonReady ? "running…" : "waiting for Python to load…");
+  const module = selectedModule();
+  python.run(editor.get(), module?.manifest ? module.name : null, runFiles);
+}
+
+function onDone(msg) {
+  setRunning(false);
+  if (!msg.ok && msg.error) print(`${msg.error}\n`, "stderr");
+  if (msg.elapsed_ms != null) print(`— ${msg.ok ? "finished" : "failed"} in ${(msg.elapsed_ms / 1000).toFixed(2)} s\n`, "meta");
+  if (pythonReady) setStatus("ready");
+  if (!msg.ok && msg.error && /TraceError|UnicodeDecodeError/.test(msg.error)) {
+    message(msg.error.trim().split("\n").pop(), "error");
+  }
+}
+
+// ---- show(): simulated now, real after the replay -------------------------------------------------------
+
+function onShow(payload) {
+  const view = { payload, sim: null, real: null };
+  view.sim = {
+    tl: timeline(payload.trace, payload.sim, "simulated"),
+    title: `simulated: ${payload.allocator}`,
+    extra: { ...payload.sim.metrics, reported_live: null },
+  };
+  views.push(view);
+  const select = byId("view-select");
+  if (select) {
+    select.add(new Option(payload.label || payload.trace.name, String(views.length - 1)));
+    select.value = String(views.length - 1);
+    byId("view-bar").hidden = views.length < 2;
+  }
+  show(view);
+}
+
+// The real module for a payload: the manifest module Python replayed "like", else the page's selection
+// (an uploaded module has no model, so Python ran on its default while the real side uses the upload).
+function realSourceFor(payload) {
+  return modules.get(payload.module) ?? selectedModule();
+}
+
+async function show(view) {
+  current = view;
+  results.set(view.sim, view.real);
+  if (!view.real) await replayReal(view);
+  if (current === view) runAudit();
+}
+
+async function replayReal(view) {
+  const source = realSourceFor(view.payload);
+  if (!source) {
+    byId("caption-real").textContent = "real module: none available (is web/dist prepared?)";
+    return;
+  }
+  const { trace } = view.payload;
+  const busy = pythonReady && python.running === null;
+  try {
+    setStatus(`replaying on ${source.name}…`, 0);
+    const result = await real.replay(source, trace, (done, n) => setStatus(`replaying on ${source.name}…`, done / n));
+    view.real = {
+      tl: timeline(trace, result, "real"),
+      title: `real: ${source.name}`,
+      extra: { reported_live: result.reported_live },
+    };
+    view.realSource = source;
+    if (current === view) results.set(view.sim, view.real);
+  } catch (e) {
+    message(`Real module ${source.name}: ${e.message}`, "error");
+  } finally {
+    if (busy || python.running === null) setStatus(pythonReady ? (python.running === null ? "ready" : "running…") : "loading…");
+  }
+}
+
+// ---- audit --------------------------------------------------------------------------------------------
+
+async function runAudit() {
+  const simOut = $("audit-sim"), realOut = $("audit-real");
+  if (!audit || !simOut) return;
+  const sim = current?.sim.tl;
+  const last = sim && sim.n ? { heap_bytes: sim.heap[sim.n - 1], live_bytes: sim.live[sim.n - 1] } : null;
+  // the worker keeps the instance of the last replay; after a restart or another view, replay first
+  if (current?.real && real.loaded !== current.realSource) await replayReal(current);
+  try {
+    const { sim: s, real: r } = await real.audit(audit.get(), last);
+    for (const [el, res] of [[simOut, s], [realOut, r]]) {
+      el.textContent = res.text + (res.error ? `${res.text ? "\n" : ""}${res.error}` : "");
+      el.classList.toggle("error", !!res.error);
+    }
+  } catch (e) {
+    simOut.textContent = realOut.textContent = `audit snippet ${e.message}`;
+  }
+}
+
+// ---- upload -------------------------------------------------------------------------------------------
+
+async function takeFile(file) {
+  try {
+    const upload = await readUpload(file);
+    if (upload.kind === "module") {
+      const source = { name: `upload: ${upload.name}`, bytes: upload.bytes, manifest: false, title: `upload: ${upload.name}` };
+      const info = await real.load(source);
+      const value = `upload:${upload.name}`;
+      modules.set(value, source);
+      if (moduleSelect && ![...moduleSelect.options].some((o) => o.value === value)) moduleSelect.add(new Option(source.title, value));
+      if (moduleSelect) moduleSelect.value = value;
+      message(`Loaded ${upload.name}: exports ${info.exports.join(", ")}. Run to replay your trace on it.`);
+      if (current) { current.real = null; show(current); }
+    } else {
+      const path = `/uploads/${upload.name.replace(/[^\w.-]/g, "_")}`;
+      runFiles = { [path]: upload.bytes };
+      editor.set(`# ${upload.name}: an uploaded trace (pyfrag reads its own text format, JSON lines,\n` +
+        `# malloc-lab .rep files and valgrind logs)\nfrom pyfrag import trace\n\n` +
+        `t = trace.load(${JSON.stringify(path)})\nprint(t, t.counts())\nshow(t)\n`);
+      message(`${upload.name} attached: running it.`);
+      run();
+    }
+  } catch (e) {
+    message(e.message, "error");
+  }
+}
+
+function setupUpload() {
+  const input = $("upload");
+  if (!input) return;
+  input.addEventListener("change", () => {
+    if (input.files[0]) takeFile(input.files[0]);
+    input.value = "";
+  });
+  acceptDrops(document.body, byId("drop-overlay"), takeFile);
+}
+
+// ---- start ----------------------------------------------------------------------------------------------
+
+async function start() {
+  applyTheme();
+  byId("theme-toggle")?.addEventListener("click", () => {
+    theme = THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length];
+    store?.setItem("pyfrag.theme", theme);
+    applyTheme();
+  });
+  darkQuery.addEventListener("change", applyTheme);
+
+  // the editor first, with whatever code is at hand, so typing can start before anything loads
+  editor = createEditor($("editor"), {
+    lang: "python", doc: store?.getItem("pyfrag.code") ?? "", label: "Python code", dark: isDark(), onRun: run,
+    onChange: (code) => { edited = true; store?.setItem("pyfrag.code", code); },
+  });
+  setStatus("loading…", 0);
+  const audits = $("audit-editor");
+  if (audits) {
+    audit = createEditor(audits, { lang: "javascript", doc: ARTICLE_SNIPPET, label: "Audit snippet (JavaScript)", dark: isDark(), onRun: runAudit });
+    $("audit-run").addEventListener("click", runAudit);
+  }
+  results = new ResultsView();
+  $("run").addEventListener("click", run);
+  $("stop").addEventListener("click", () => python.stop());
+  setRunning(false);
+  setupExamples();
+  setupShare();
+  setupUpload();
+  byId("view-select")?.addEventListener("change", (e) => show(views[Number(e.target.value)]));
+  moduleSelect?.addEventListener("change", () => {
+    store?.setItem("pyfrag.module", moduleSelect.value);
+    if (current) { current.real = null; show(current); }
+  });
+  new ResizeObserver(() => { clearTimeout(start.resize); start.resize = setTimeout(() => results.redraw(), 150); })
+    .observe(byId("results") ?? document.body);
+
+  const code = await initialCode();
+  if (!edited) { editor.set(code); edited = false; }
+  await loadManifest();
+  real = new RealClient((stream, text) => print(text, stream));
+  python = new PythonClient(manifest, {
+    status: (text, progress) => { if (!pythonReady) setStatus(text, progress); },
+    ready: (versions) => {
+      pythonReady = true;
+      setStatus(python.running === null ? "ready" : "running…");
+      const v = byId("versions");
+      if (v) v.textContent = `Python ${versions.python} · Pyodide ${versions.pyodide} · pyfrag ${versions.pyfrag}`;
+      if (embed && python.running === null && !views.length) run();
+    },
+    stdout: (text) => print(text, "stdout"),
+    stderr: (text) => print(text, "stderr"),
+    show: onShow,
+    done: onDone,
+  });
+}
+
+start();

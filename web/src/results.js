@@ -1,0 +1,125 @@
+// The results pane for one show(): simulated and real timelines drawn side by side on shared axes
+// (growth charts, a metrics table, heap maps under one time slider). Reads timelines, writes the DOM;
+// never talks to a worker.
+
+import { drawChart, clearChart } from "./charts.js";
+import { drawHeapMap } from "./heapmap.js";
+import { summary } from "./timeline.js";
+import { bytes, count, percent } from "./format.js";
+
+const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
+
+function sharedScale(tls) {
+  let events = 1, top = 1;
+  for (const tl of tls) {
+    events = Math.max(events, tl.n);
+    for (let i = 0; i < tl.n; i++) if (tl.heap[i] > top) top = tl.heap[i];
+  }
+  return { events, bytes: top };
+}
+
+function oomText(oom) {
+  if (!oom) return "none";
+  const why = oom.trap ? ` (trap: ${oom.trap})` : oom.limit ? ` (${oom.limit})` : "";
+  return `${oom.kind} OOM at event ${count(oom.index)}: ${oom.op}(${bytes(oom.size)})${why}`;
+}
+
+// rows of [label, value(summary, extra)]; extra holds what only one side knows
+const ROWS = [
+  ["events replayed", (s) => count(s.events)],
+  ["heap bytes (memory.buffer.byteLength)", (s) => bytes(s.heap_bytes)],
+  ["peak heap", (s) => bytes(s.peak_heap_bytes)],
+  ["live bytes", (s) => bytes(s.live_bytes)],
+  ["utilization", (s) => percent(s.utilization)],
+  ["wasted (heap − live)", (s) => bytes(s.wasted_bytes)],
+  ["memory.grow events", (s) => count(s.grow_events)],
+  ["failed requests", (s) => count(s.failures)],
+  ["first failure", (s) => oomText(s.oom)],
+  ["largest free block", (s, x) => (x.largest_free_block == null ? "not visible" : bytes(x.largest_free_block))],
+  ["external fragmentation", (s, x) => (x.external_fragmentation == null ? "not visible" : percent(x.external_fragmentation))],
+  ["module's own live_bytes()", (s, x) => (x.reported_live == null ? "–" : bytes(x.reported_live))],
+];
+
+function fillMetrics(table, sim, real) {
+  if (!table) return;
+  const sides = [sim, real].filter(Boolean).map((side) => ({ s: summary(side.tl), x: side.extra }));
+  table.replaceChildren();
+  const head = table.createTHead().insertRow();
+  for (const text of ["", sim?.title ?? "", real?.title ?? "real: replaying…"]) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = text;
+    head.append(th);
+  }
+  const body = table.createTBody();
+  for (const [label, value] of ROWS) {
+    const row = body.insertRow();
+    const th = document.createElement("th");
+    th.scope = "row";
+    th.textContent = label;
+    row.append(th);
+    for (let k = 0; k < 2; k++) row.insertCell().textContent = sides[k] ? value(sides[k].s, sides[k].x) : "";
+  }
+}
+
+// A results view: call update() when a side arrives, redraw() on resize/theme change, seek(t) from the slider.
+export class ResultsView {
+  constructor() {
+    this.sim = null;     // {tl, title, extra}
+    this.real = null;
+    this.t = 0;
+    this.slider = $("time-slider");
+    this.slider?.addEventListener("input", () => this.seek(Number(this.slider.value)));
+  }
+
+  set(sim, real) {
+    this.sim = sim;
+    this.real = real;
+    const n = Math.max(sim?.tl.n ?? 0, real?.tl.n ?? 0);
+    this.t = n - 1;
+    if (this.slider) {
+      this.slider.max = String(Math.max(0, n - 1));
+      this.slider.value = String(this.t);
+      this.slider.disabled = n === 0;
+    }
+    this.redraw();
+  }
+
+  redraw() {
+    const sides = [["sim", this.sim], ["real", this.real]];
+    const scale = sharedScale(sides.filter(([, s]) => s).map(([, s]) => s.tl));
+    for (const [key, side] of sides) {
+      const el = $(`chart-${key}`);
+      if (!el) continue;
+      const caption = document.getElementById(`caption-${key}`);
+      if (caption) caption.textContent = side ? side.title : key === "real" ? "real module: waiting…" : "simulated: –";
+      if (side) drawChart(el, side.tl, scale, { onPick: (t) => this.seek(t, true) });
+      else clearChart(el);
+    }
+    fillMetrics(document.getElementById("metrics"), this.sim, this.real);
+    this.scale = scale;
+    this.drawMaps();
+  }
+
+  seek(t, moveSlider = false) {
+    this.t = t;
+    if (moveSlider && this.slider) this.slider.value = String(t);
+    cancelAnimationFrame(this.frame);
+    this.frame = requestAnimationFrame(() => this.drawMaps());
+  }
+
+  drawMaps() {
+    const label = document.getElementById("time-label");
+    if (label) label.textContent = this.sim || this.real ? `event ${count(this.t)}` : "";
+    for (const [key, side] of [["sim", this.sim], ["real", this.real]]) {
+      const canvas = $(`heapmap-${key}`);
+      if (!canvas || !side) continue;
+      const at = drawHeapMap(canvas, side.tl, this.t, this.scale.bytes);
+      const note = document.getElementById(`heapmap-${key}-note`);
+      if (note) {
+        note.textContent = `${side.title}: heap ${bytes(at.heap)}, live ${bytes(at.live)} · ` +
+          `one cell = ${bytes(at.perCell)}`;
+      }
+    }
+  }
+}
