@@ -24,6 +24,9 @@ from .base import Allocator
 # name -> "module:Class" inside this package
 MODELS = {
     "bump": "bump:Bump",
+    "dlmalloc": "dlmalloc:Dlmalloc",
+    "rust-dlmalloc": "dlmalloc:RustDlmalloc",
+    "emscripten-dlmalloc": "dlmalloc:EmscriptenDlmalloc",
     "zig-wasm": "zig_wasm:ZigWasm",
     "zig-libc": "zig_libc:ZigLibc",
     "emmalloc": "emmalloc:Emmalloc",
