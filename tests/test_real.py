@@ -212,3 +212,30 @@ def test_out_of_memory_is_a_recorded_failure(name):
 def test_limit_below_the_initial_memory_is_a_clear_error():
     with pytest.raises(real.RealModuleError, match="module rust-dlmalloc: cannot be instantiated"):
         real.load("rust-dlmalloc", limit=2)
+
+
+@pytest.mark.parametrize("name", ["rust-dlmalloc", "rust-arena"])
+def test_rust_produce_fragmentation(name):
+    m = real.load(name)
+    before = m.memory.byte_length
+    assert m.call("get_live_data_size") == 0
+    m.call("produce_fragmentation")
+    live = m.call("get_live_data_size")
+    # 1000 kept 1 KiB anchors plus the Vec that holds them (1000 pointers, grown to 1024)
+    assert live == 1000 * 1024 + 1024 * 4
+    assert live == m.live_bytes()
+    assert m.memory.byte_length > before            # the 100 KiB temporaries needed room
+    m.call("release_fragments")
+    assert m.call("get_live_data_size") == 0
+
+
+def test_rust_arena_strategy():
+    m = real.load("rust-arena")
+    m.call("produce_fragmentation_arena")
+    live = m.call("get_live_data_size")
+    # the anchors (in typed-arena chunks) and one 100 KiB bump chunk stay live
+    assert live >= 1000 * 1024 + 100 * 1024
+    m.call("release_arenas")
+    assert m.call("get_live_data_size") == 0
+    with pytest.raises(real.RealModuleError, match="module rust-arena lacks export 'nope'"):
+        m.call("nope")

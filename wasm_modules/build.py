@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from pyfrag.wasmfile import inspect  # noqa: E402
 
 PY = "python3"          # how the command reads in the manifest; sys.executable runs it
 RUSTC = "/usr/bin/rustc"  # Debian's rustc: the one with the wasm32 std installed
+CRATES = "/usr/share/cargo/registry"   # Debian's librust-*-dev crate sources
 
 # Every C module shares src/abi.c: the requested-size table lives in static
 # memory, so the allocator sees exactly the sizes the trace asks for.
@@ -103,6 +105,26 @@ MODULES = [
               "-sALLOW_MEMORY_GROWTH", "-sTOTAL_STACK=65536", "-sINITIAL_MEMORY=1048576",
               "-sEXPORTED_FUNCTIONS=[]", "-Wl,--export=__heap_base", "-o", "{out}", "src/abi.c"],
          wrapper=C_WRAPPER),
+    dict(name="rust-arena", model="rust-dlmalloc", language="Rust",
+         allocator="dlmalloc-rs (Rust std System allocator) with typed-arena 2.0.1 and "
+                   "bumpalo 3.12.0 arenas for produce_fragmentation_arena",
+         toolchain="rustc-crates",
+         # Debian's crate sources, compiled offline for wasm32 as plain rlibs first.
+         pre=[[RUSTC, "--edition", "2018", "--crate-type", "rlib", "--crate-name",
+               "typed_arena", "--target", "wasm32-unknown-unknown", "-O",
+               "--cfg", 'feature="std"', "-o", "{tmp}/libtyped_arena.rlib",
+               CRATES + "/typed-arena-2.0.1/src/lib.rs"],
+              [RUSTC, "--edition", "2021", "--crate-type", "rlib", "--crate-name",
+               "bumpalo", "--target", "wasm32-unknown-unknown", "-O",
+               "-o", "{tmp}/libbumpalo.rlib", CRATES + "/bumpalo-3.12.0/src/lib.rs"]],
+         cmd=[RUSTC, "--edition", "2018", "--target", "wasm32-unknown-unknown",
+              "--crate-type", "cdylib", "-O", "-C", "link-arg=--export=__heap_base",
+              "-C", "link-arg=--strip-debug",
+              "--extern", "typed_arena={tmp}/libtyped_arena.rlib",
+              "--extern", "bumpalo={tmp}/libbumpalo.rlib", "-o", "{out}", "src/arena.rs"],
+         wrapper=("the rust-dlmalloc wrapper compiled in unchanged (src/tracking.rs); the "
+                  "arenas' own chunks come from the same TrackingAllocator, so "
+                  "get_live_data_size counts them")),
 ]
 
 
@@ -128,6 +150,10 @@ def toolchain_versions():
     rustc = _first_line([RUSTC, "--version"])
     found["rustc"] = rustc and f"{rustc} (Debian {_deb('rustc')}), " \
         f"libstd-rust-dev-wasm32 {_deb('libstd-rust-dev-wasm32')}"
+    crates = [_deb("librust-typed-arena-dev"), _deb("librust-bumpalo-dev")]
+    found["rustc-crates"] = found["rustc"] and all(crates) and \
+        f"{found['rustc']}; librust-typed-arena-dev {crates[0]}, " \
+        f"librust-bumpalo-dev {crates[1]}"
     zig = _first_line([sys.executable, "-m", "ziglang", "version"])
     found["zig"] = zig and f"zig {zig} (ziglang wheel)"
     asc = _first_line(["npx", "--no-install", "asc", "--version"])
@@ -138,14 +164,21 @@ def toolchain_versions():
     return found
 
 
-def run_build(spec, out):
-    cmd = [c.format(out=out) for c in spec["cmd"]]
-    if cmd[0] == PY:
-        cmd[0] = sys.executable
-    res = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True)
-    if res.returncode != 0 or not os.path.isfile(out):
-        raise RuntimeError(f"{spec['name']}: build failed ({' '.join(cmd)}):\n"
-                           f"{res.stderr.strip() or res.stdout.strip()}")
+def steps(spec):
+    return spec.get("pre", []) + [spec["cmd"]]
+
+
+def run_build(spec, out, tmp):
+    for step in steps(spec):
+        cmd = [c.format(out=out, tmp=tmp) for c in step]
+        if cmd[0] == PY:
+            cmd[0] = sys.executable
+        res = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RuntimeError(f"{spec['name']}: build failed ({' '.join(cmd)}):\n"
+                               f"{res.stderr.strip() or res.stdout.strip()}")
+    if not os.path.isfile(out):
+        raise RuntimeError(f"{spec['name']}: the build wrote no {out}")
 
 
 def describe(spec, path, version, file_name):
@@ -159,7 +192,9 @@ def describe(spec, path, version, file_name):
     return {
         "name": spec["name"], "file": file_name, "allocator": spec["allocator"],
         "model": spec["model"], "language": spec["language"], "toolchain": version,
-        "build": " ".join(c.format(out=file_name) for c in spec["cmd"]),
+        # intermediate files are shown under tmp/; build.py uses a temporary directory
+        "build": " && ".join(shlex.join(c.format(out=file_name, tmp="tmp") for c in step)
+                             for step in steps(spec)),
         "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
         "heap_base": info["heap_base"], "initial_pages": info["initial_pages"],
         "maximum_pages": info["maximum_pages"], "imports": info["imports"],
@@ -207,7 +242,7 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as tmp:
             tmp_out = os.path.join(tmp, file_name)
             try:
-                run_build(spec, tmp_out)
+                run_build(spec, tmp_out, tmp)
             except RuntimeError as e:
                 failed.append(str(e))
                 continue
