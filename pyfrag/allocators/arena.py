@@ -1,9 +1,11 @@
 """Arena (region) allocator on a parent model: the article's strategy 1.
 
 Main entry point: `Arena` (registered as "arena"; "arena:<parent>" picks the
-parent, default first-fit). Requests bump upward inside chunks the arena takes
-from the parent (CHUNK bytes, or a chunk of its own for a request bigger than
-a quarter of that). Freeing one block gives nothing back; a *region* (the
+parent, default first-fit). Requests bump upward inside a chunk of CHUNK bytes
+taken from the parent. A request that does not fit in what is left of it gets
+a new chunk; if it is bigger than a quarter of CHUNK, a chunk of exactly its
+size, and the current chunk keeps serving the small requests after it.
+Freeing one block gives nothing back; a *region* (the
 chunks filled since the last reset) goes back to the parent all at once, in
 one batch of parent frees, as soon as none of its blocks is live any more.
 

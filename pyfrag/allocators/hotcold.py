@@ -17,7 +17,7 @@ Which requests are hot:
 """
 
 from ..memory import PAGE, Memory
-from .base import check_power_of_two
+from .base import align_up, check_power_of_two
 from .layered import Layered
 
 HOT_TAGS = frozenset({"hot", "temp", "scratch", "churn", "short"})
@@ -36,6 +36,7 @@ class HotCold(Layered):
         self.hot_pages = hot_pages
         self.hot_below = hot_below
         self.hot = None            # the sub-heap's model, once the window is reserved
+        self.block = 0             # the parent's block holding the window
         self.window = (0, 0)       # [start, end) of the window in the real memory
         self.offset = 0            # real address = hot model's address + offset
 
@@ -68,19 +69,23 @@ class HotCold(Layered):
         """Reserve the hot window from the parent (once); False if the parent cannot."""
         if self.hot is None:
             from . import get
-            length = self.hot_pages * PAGE - WINDOW_ALIGN
-            start = self.parent.aligned_alloc(WINDOW_ALIGN, length)
-            if not start:
+            # the sub-heap sees [WINDOW_ALIGN, hot_pages * PAGE) of its own memory; a
+            # parent block of hot_pages * PAGE holds that much, aligned, whatever the
+            # parent's own alignment (no parent aligned_alloc needed)
+            block = self.parent.malloc(self.hot_pages * PAGE)
+            if not block:
                 return False
+            start = align_up(block, WINDOW_ALIGN)
             local = Memory(self.hot_pages, self.hot_pages)
             self.hot = get(self.hot_name)(local, WINDOW_ALIGN)
-            self.window = (start, start + length)
+            self.block = block
+            self.window = (start, start + self.hot_pages * PAGE - WINDOW_ALIGN)
             self.offset = start - WINDOW_ALIGN
         return True
 
     def _unreserve(self):
-        self.parent.free(self.window[0])
-        self.hot, self.window, self.offset = None, (0, 0), 0
+        self.parent.free(self.block)
+        self.hot, self.block, self.window, self.offset = None, 0, (0, 0), 0
 
     def realloc(self, ptr, size):
         # a block stays on its side; a hot block the window cannot grow moves to the parent
