@@ -54,8 +54,11 @@ def _resolve(name_or_path):
         if not os.path.isfile(text):
             raise RealModuleError(f"{text}: no such file")
         return os.path.splitext(os.path.basename(text))[0], text, None
-    from .modules import find
-    entry = find(text)
+    from .modules import UnknownModule, find
+    try:
+        entry = find(text)
+    except (UnknownModule, FileNotFoundError) as e:
+        raise RealModuleError(str(e)) from None
     if not os.path.isfile(entry["path"]):
         raise RealModuleError(
             f"module {text}: its file {entry['path']} is missing (run wasm_modules/build.py)")

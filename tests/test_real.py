@@ -119,7 +119,7 @@ def test_not_wasm(tmp_path):
 
 
 def test_unknown_module_name():
-    with pytest.raises(ValueError, match="unknown module 'no-such'"):
+    with pytest.raises(real.RealModuleError, match="unknown module 'no-such'; known: c-dlmalloc"):
         real.load("no-such")
 
 
