@@ -5,28 +5,7 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { bytes, count } from "./format.js";
-
-// Min and max of each series per bucket of events, so a million events draw as ~2 points per pixel and
-// a one-event spike still shows. Returns uPlot data: [x, ...series].
-export function decimate(series, n, buckets) {
-  if (n <= 2 * buckets) {
-    const x = Float64Array.from({ length: n }, (_, i) => i);
-    return [x, ...series.map((s) => s.subarray(0, n))];
-  }
-  const width = n / buckets;
-  const x = new Float64Array(2 * buckets);
-  const out = series.map(() => new Float64Array(2 * buckets));
-  for (let b = 0; b < buckets; b++) {
-    const lo = Math.floor(b * width), hi = Math.min(n, Math.floor((b + 1) * width));
-    x[2 * b] = lo; x[2 * b + 1] = Math.max(lo, hi - 1);
-    series.forEach((s, k) => {
-      let min = Infinity, max = -Infinity;
-      for (let i = lo; i < hi; i++) { const v = s[i]; if (v < min) min = v; if (v > max) max = v; }
-      out[k][2 * b] = min; out[k][2 * b + 1] = max;
-    });
-  }
-  return [x, ...out];
-}
+import { decimate } from "./timeline.js";
 
 const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 

@@ -106,10 +106,16 @@ export class RealClient {
     return info;
   }
 
+  // -> {result, derived}
   async replay(source, trace, progress) {
     await this.load(source);
-    const { result } = await this.call({ type: "replay", trace }, { progress });
-    return result;
+    return this.call({ type: "replay", trace }, { progress });
+  }
+
+  // lifetimes and grow events of a simulated run (off the page's thread) -> {derived}
+  derive(trace, run) {
+    return this.call({ type: "derive", trace: { ops: trace.ops, ids: trace.ids },
+      run: { addresses: run.addresses, heap_bytes: run.heap_bytes, initial_bytes: run.initial_bytes } });
   }
 
   audit(code, sim) {

@@ -186,10 +186,11 @@ function onDone(msg) {
 
 // ---- show(): simulated now, real after the replay -------------------------------------------------------
 
-function onShow(payload) {
+async function onShow(payload) {
   const view = { payload, sim: null, real: null };
+  const { derived } = await real.derive(payload.trace, payload.sim);
   view.sim = {
-    tl: timeline(payload.trace, payload.sim, "simulated"),
+    tl: timeline(payload.trace, payload.sim, derived),
     title: `simulated: ${payload.allocator}`,
     extra: { ...payload.sim.metrics, reported_live: null },
   };
@@ -226,9 +227,9 @@ async function replayReal(view) {
   const busy = pythonReady && python.running === null;
   try {
     setStatus(`replaying on ${source.name}…`, 0);
-    const result = await real.replay(source, trace, (done, n) => setStatus(`replaying on ${source.name}…`, done / n));
+    const { result, derived } = await real.replay(source, trace, (done, n) => setStatus(`replaying on ${source.name}…`, done / n));
     view.real = {
-      tl: timeline(trace, result, "real"),
+      tl: timeline(trace, result, derived),
       title: `real: ${source.name}`,
       extra: { reported_live: result.reported_live },
     };

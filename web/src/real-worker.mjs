@@ -5,12 +5,15 @@
 // page -> worker: {type:"load", id, url|bytes, name, heap_base}
 //                 {type:"replay", id, trace:{ops, ids, sizes, aligns, maximum_bytes}}
 //                 {type:"audit", id, code, sim:{heap_bytes, live_bytes}}
-// worker -> page: {type:"loaded", id, info} | {type:"progress", id, done, n} | {type:"replayed", id, result}
+//                 {type:"derive", id, trace, run:{addresses, heap_bytes, initial_bytes}}  (a simulated run)
+// worker -> page: {type:"loaded", id, info} | {type:"progress", id, done, n}
+//                 {type:"replayed", id, result, derived} | {type:"derived", id, derived}
 //                 {type:"audited", id, real:{text,error}, sim:{text,error}} | {type:"log", stream, text}
 //                 {type:"error", id, message}
 
 import { compile, describe, instantiate, replay, ModuleError } from "./realheap.js";
 import { realExports, runSnippet, simExports } from "./audit.js";
+import { growEvents, lifetimes } from "./timeline.js";
 
 let current = null;     // {module, name, heapBase, info}
 let heap = null;        // the instance the last replay ran on: what the audit inspects
@@ -41,6 +44,14 @@ async function run({ trace, id }) {
   return result;
 }
 
+// What the heap maps and charts need beyond the per-event arrays; done here because it costs a Map
+// operation per event.
+function derive(trace, run) {
+  return { death: lifetimes(trace.ops, trace.ids, run.addresses), grows: growEvents(run.heap_bytes, run.initial_bytes) };
+}
+
+const buffers = (derived) => [derived.death.buffer, derived.grows.buffer];
+
 function audit({ code, sim }) {
   return {
     real: heap ? runSnippet(code, realExports(heap.instance.exports))
@@ -56,8 +67,12 @@ onmessage = async ({ data }) => {
     if (data.type === "load") postMessage({ type: "loaded", id, info: await load(data) });
     else if (data.type === "replay") {
       const result = await run(data);
-      postMessage({ type: "replayed", id, result },
-        [result.addresses.buffer, result.heap_bytes.buffer, result.live_bytes.buffer]);
+      const derived = derive(data.trace, result);
+      postMessage({ type: "replayed", id, result, derived },
+        [result.addresses.buffer, result.heap_bytes.buffer, result.live_bytes.buffer, ...buffers(derived)]);
+    } else if (data.type === "derive") {
+      const derived = derive(data.trace, data.run);
+      postMessage({ type: "derived", id, derived }, buffers(derived));
     } else if (data.type === "audit") postMessage({ type: "audited", id, ...audit(data) });
   } catch (e) {
     postMessage({ type: "error", id, message: e instanceof ModuleError ? e.message : `${e.name}: ${e.message}` });

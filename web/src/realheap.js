@@ -1,8 +1,9 @@
 // Real allocator modules: instantiate a .wasm with the malloc ABI and replay trace arrays on it.
 // Pure JS (no DOM, no worker API) so real-worker.mjs runs it off the main thread and node tests run it as is.
 
+import { ALLOC, FREE } from "./timeline.js";
+
 export const PAGE = 65536;
-const ALLOC = 0, FREE = 1;          // trace op codes, as in pyfrag.trace (2 = realloc)
 const WASM32_MAX = 65536 * PAGE;
 
 // Errors a person can act on (bad file, wrong ABI); anything else is a bug and keeps its stack.

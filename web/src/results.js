@@ -68,7 +68,7 @@ export class ResultsView {
     this.sim = null;     // {tl, title, extra}
     this.real = null;
     this.t = 0;
-    this.slider = $("time-slider");
+    this.slider = document.getElementById("time-slider");
     this.slider?.addEventListener("input", () => this.seek(Number(this.slider.value)));
   }
 

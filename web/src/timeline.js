@@ -1,16 +1,15 @@
 // Timeline of one replay (simulated or real): per-event arrays plus what the views derive from them:
-// block lifetimes, grow events, summary metrics, and the used fraction of heap-map cells at any event.
+// block lifetimes, grow events, summary metrics, the used fraction of heap-map cells at any event, and
+// series decimated for drawing.
 // Plain functions over typed arrays; the charts and heap maps only read what these return.
 
-const FREE = 1;   // pyfrag.trace op code (0 alloc, 2 realloc)
+export const ALLOC = 0, FREE = 1;   // pyfrag.trace op codes (2 is realloc)
 
-// trace: {ops, ids, sizes}; run: {addresses, heap_bytes, live_bytes, failures, heap_base, initial_bytes,
-// maximum_bytes}. A real replay can stop early, so n is the run's length, not the trace's.
-export function timeline(trace, run, label) {
-  const n = run.heap_bytes.length;
-  const { ops, ids, sizes } = trace;
-  const addresses = run.addresses;
-  // death[i]: event at which the block born at event i stops being live (Infinity: never)
+// death[i]: the event at which the block born at event i stops being live (Infinity: never). A realloc
+// ends the old block and starts a new one; an alloc of a still-live id leaks the old block, as in pyfrag.
+// One Map operation per event: ~0.2 s for a million events, so real-worker.mjs runs it, not the page.
+export function lifetimes(ops, ids, addresses) {
+  const n = addresses.length;
   const death = new Float64Array(n).fill(Infinity);
   const born = new Map();
   for (let i = 0; i < n; i++) {
@@ -20,17 +19,30 @@ export function timeline(trace, run, label) {
       if (b !== undefined) { death[b] = i; born.delete(id); }
     } else if (addresses[i]) {
       const b = born.get(id);
-      if (b !== undefined && op !== 0) death[b] = i;   // realloc moved it; an alloc of a live id leaks it
+      if (b !== undefined && op !== ALLOC) death[b] = i;
       born.set(id, i);
     }
   }
+  return death;
+}
+
+// Indices of the events after which memory.buffer.byteLength had grown.
+export function growEvents(heapBytes, initialBytes) {
   const grows = [];
-  let before = run.initial_bytes;
-  for (let i = 0; i < n; i++) {
-    if (run.heap_bytes[i] !== before) { grows.push(i); before = run.heap_bytes[i]; }
+  let before = initialBytes;
+  for (let i = 0; i < heapBytes.length; i++) {
+    if (heapBytes[i] !== before) { grows.push(i); before = heapBytes[i]; }
   }
+  return Float64Array.from(grows);
+}
+
+// trace: {ops, sizes}; run: {addresses, heap_bytes, live_bytes, failures, heap_base, initial_bytes,
+// maximum_bytes}; derived: {death, grows} from lifetimes() and growEvents(). A real replay can stop
+// early, so n is the run's length, not the trace's.
+export function timeline(trace, run, derived) {
   return {
-    label, n, ops, sizes, addresses, death, grows,
+    n: run.heap_bytes.length, ops: trace.ops, sizes: trace.sizes, addresses: run.addresses,
+    death: derived.death, grows: derived.grows,
     heap: run.heap_bytes, live: run.live_bytes,
     failures: run.failures ?? [],
     heapBase: run.heap_base ?? 0, initialBytes: run.initial_bytes, maximumBytes: run.maximum_bytes,
@@ -78,4 +90,26 @@ export function cellUsage(tl, t, span, cells) {
     used[c] = Math.min(1, run + partial[c] / per);
   }
   return used;
+}
+
+// Min and max of each series per bucket of events, so a million events draw as ~2 points per pixel and
+// a one-event spike still shows. Returns uPlot data: [x, ...series].
+export function decimate(series, n, buckets) {
+  if (n <= 2 * buckets) {
+    const x = Float64Array.from({ length: n }, (_, i) => i);
+    return [x, ...series.map((s) => s.subarray(0, n))];
+  }
+  const width = n / buckets;
+  const x = new Float64Array(2 * buckets);
+  const out = series.map(() => new Float64Array(2 * buckets));
+  for (let b = 0; b < buckets; b++) {
+    const lo = Math.floor(b * width), hi = Math.min(n, Math.floor((b + 1) * width));
+    x[2 * b] = lo; x[2 * b + 1] = Math.max(lo, hi - 1);
+    series.forEach((s, k) => {
+      let min = Infinity, max = -Infinity;
+      for (let i = lo; i < hi; i++) { const v = s[i]; if (v < min) min = v; if (v > max) max = v; }
+      out[k][2 * b] = min; out[k][2 * b + 1] = max;
+    });
+  }
+  return [x, ...out];
 }

@@ -1,0 +1,79 @@
+// Unit tests for web/src/realheap.js: real modules from wasm_modules/ replayed in JS, and the errors a
+// person gets for files that are not usable modules.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { compile, describe, instantiate, replay, ModuleError } from "../../web/src/realheap.js";
+import { realExports, runSnippet, simExports, ARTICLE_SNIPPET } from "../../web/src/audit.js";
+
+const MODULES = new URL("../../wasm_modules/", import.meta.url);
+const manifest = JSON.parse(readFileSync(new URL("manifest.json", MODULES), "utf8")).modules;
+
+// the article's produce_fragmentation() as trace arrays, then one 500 KiB request
+function swissCheese(rounds = 1000) {
+  const n = 3 * rounds + 1;
+  const ops = new Int8Array(n), ids = new Float64Array(n), sizes = new Float64Array(n);
+  let k = 0;
+  for (let i = 0; i < rounds; i++) {
+    ops[k] = 0; ids[k] = 2 * i; sizes[k++] = 1024;
+    ops[k] = 0; ids[k] = 2 * i + 1; sizes[k++] = 102400;
+    ops[k] = 1; ids[k++] = 2 * i + 1;
+  }
+  ops[k] = 0; ids[k] = 2 * rounds; sizes[k] = 512000;
+  return { ops, ids, sizes, aligns: [], maximum_bytes: 0 };
+}
+
+// a minimal module: `sections` are [id, bytes] pairs
+const str = (s) => [s.length, ...new TextEncoder().encode(s)];
+const wasm = (...sections) => new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+  ...sections.flatMap(([id, body]) => [id, body.length, ...body])]);
+
+test("every module in the manifest replays the swiss cheese trace consistently", async () => {
+  for (const entry of manifest) {
+    const path = new URL(entry.file, MODULES);
+    if (!existsSync(path)) continue;
+    const module = await compile(readFileSync(path));
+    const heap = await instantiate(module);
+    const r = replay(heap, swissCheese(), { heapBase: entry.heap_base });
+    assert.equal(r.heap_bytes.length, 3001, entry.name);
+    assert.equal(r.live_bytes.at(-1), 1000 * 1024 + 512000, entry.name);
+    assert.ok(r.failures.length === 0, `${entry.name}: ${JSON.stringify(r.failures)}`);
+    for (let i = 1; i < r.heap_bytes.length; i++) assert.ok(r.heap_bytes[i] >= r.heap_bytes[i - 1]);
+    const anchors = new Set(Array.from({ length: 1000 }, (_, i) => r.addresses[3 * i]));
+    assert.equal(anchors.size, 1000, `${entry.name}: live blocks have distinct addresses`);
+    if (r.reported_live !== null) assert.ok(r.reported_live >= 1000 * 1024, entry.name);
+    const audit = runSnippet(ARTICLE_SNIPPET, realExports(heap.instance.exports));
+    assert.equal(audit.error, null, entry.name);
+    assert.match(audit.text, /^Utilization: \d+\.\d\d%\nWasted \(Fragmented\): \d+ bytes$/);
+  }
+});
+
+test("a memory limit smaller than the module's is an OOM at the event that passes it", async () => {
+  const entry = manifest.find((m) => m.name === "c-dlmalloc");
+  const heap = await instantiate(await compile(readFileSync(new URL(entry.file, MODULES))));
+  const trace = swissCheese(50);
+  trace.maximum_bytes = 1 << 20;     // the last, 500 KiB request needs more
+  const r = replay(heap, trace, { heapBase: entry.heap_base });
+  assert.equal(r.failures.length, 1);
+  assert.match(r.failures[0].limit, /past the trace's 1048576-byte limit/);
+  assert.equal(r.failures[0].index, 150);
+  assert.equal(r.heap_bytes.length, r.failures[0].index);
+});
+
+test("files that are not usable modules get a message saying why", async () => {
+  await assert.rejects(compile(new TextEncoder().encode("a 1 1024\nf 1\n")), /not a WebAssembly module/);
+  await assert.rejects(compile(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 99])), ModuleError);
+  assert.throws(() => describe(new WebAssembly.Module(wasm())), /does not export memory, malloc \(or _malloc\), free \(or _free\)/);
+  const needsFoo = wasm(
+    [1, [1, 0x60, 0, 0]],                                     // type ()->()
+    [2, [1, ...str("env"), ...str("foo"), 0, 0]],             // import env.foo
+    [5, [1, 0, 1]],                                           // memory, 1 page
+    [7, [3, ...str("memory"), 2, 0, ...str("malloc"), 0, 0, ...str("free"), 0, 0]]);
+  await assert.rejects(instantiate(await compile(needsFoo)), /cannot satisfy the module's imports: env\.foo \(function\)/);
+});
+
+test("the audit snippet sees a simulated heap through the same shape", () => {
+  const { text } = runSnippet(ARTICLE_SNIPPET, simExports(4 * 1048576, 1048576));
+  assert.equal(text, "Utilization: 25.00%\nWasted (Fragmented): 3145728 bytes");
+  assert.match(runSnippet("while(false){}; throw new Error('boom')", simExports(1, 1)).error, /Error: boom/);
+});
