@@ -22,8 +22,7 @@ module traps on (over 1 GiB, memory exhausted) returns 0 here with the state
 untouched, as the trapped module's is.
 """
 
-from .as_tlsf import BLOCK_MAXSIZE, BLOCK_OVERHEAD, AL_SIZE, PAGE_BITS, compute_size
-from .base import Allocator
+from .as_tlsf import AL_SIZE, BLOCK_MAXSIZE, BLOCK_OVERHEAD, PAGE_BITS, AsTlsf, compute_size
 from .bump import Bump
 
 
@@ -52,8 +51,8 @@ class AsStub(Bump):
 
     # -- the protocol ---------------------------------------------------------
 
-    # The real module has no aligned allocation: 16 is all it offers.
-    aligned_alloc = Allocator.aligned_alloc
+    # The same rule as TLSF's: 16-byte alignment or nothing.
+    aligned_alloc = AsTlsf.aligned_alloc
 
     def malloc(self, size):
         if size > BLOCK_MAXSIZE:

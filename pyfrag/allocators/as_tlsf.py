@@ -34,7 +34,7 @@ traps there; here it returns 0 with the state untouched, which is exactly the
 state the trapped module is left in.
 """
 
-from .base import Allocator, merge_spans
+from .base import Allocator, check_power_of_two, merge_spans
 
 # ---------------------------------------------------------------------------
 # Constants of the 32-bit build (rt/common.ts and rt/tlsf.ts)
@@ -239,6 +239,11 @@ class AsTlsf(Allocator):
         block = self._allocate(size)
         return 0 if block is None else block + BLOCK_OVERHEAD
 
+    def aligned_alloc(self, align, size):
+        """The module offers 16-byte alignment only: a larger one cannot be met."""
+        check_power_of_two(align, self.name)
+        return self.malloc(size) if align <= AL_SIZE else 0
+
     def free(self, ptr):
         self._insert(ptr - BLOCK_OVERHEAD)
 
@@ -266,16 +271,22 @@ class AsTlsf(Allocator):
     # -- inspection ---------------------------------------------------------
 
     def spans(self):
+        # ROOT and the padding up to the first block count as used from the
+        # start (they are reserved whether or not the first call has come), and
+        # the tail header as free (growth turns it into free space), so building
+        # ROOT lazily never shows as a change of layout.
         end = self.memory.byte_length
+        first = ((self.root + ROOT_SIZE + BLOCK_OVERHEAD + AL_MASK) & ~AL_MASK) - BLOCK_OVERHEAD
+        raw = [(self.heap_base, min(first, end) - self.heap_base, True)]
         if not self.ready:
-            return merge_spans([(self.heap_base, end - self.heap_base, False)])
-        raw, cursor = [], self.heap_base
+            return merge_spans(raw + [(first, end - first, False)])
+        cursor = first
         for block in sorted(self.size):
-            if block > cursor:                     # ROOT, alignment padding: overhead
+            if block > cursor:                     # only after a failed addMemory
                 raw.append((cursor, block - cursor, True))
             cursor = block + BLOCK_OVERHEAD + self.size[block]
-            raw.append((block, cursor - block, block not in self.free_at))
-        raw.append((cursor, end - cursor, True))
+            raw.append((block, cursor - block, block != self.tail and block not in self.free_at))
+        raw.append((cursor, end - cursor, False))
         return merge_spans(raw)
 
     def check(self):
