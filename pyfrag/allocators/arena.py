@@ -17,7 +17,7 @@ freed, which is exactly what an arena costs when one object outlives its task.
 """
 
 from .base import align_up, check_power_of_two
-from .layered import Layered, fill
+from .layered import Layered, Tagged, fill
 
 CHUNK = 64 * 1024       # bytes per chunk taken from the parent
 RESET_TAG = "reset"
@@ -31,7 +31,7 @@ class Region:
         self.live = 0       # live blocks inside those chunks
 
 
-class Arena(Layered):
+class Arena(Tagged, Layered):
     name = "arena"
     summary = "bump inside chunks from a parent; a region is freed all at once"
 

@@ -18,7 +18,7 @@ Which requests are hot:
 
 from ..memory import PAGE, Memory
 from .base import align_up, check_power_of_two
-from .layered import Layered
+from .layered import Layered, Tagged
 
 HOT_TAGS = frozenset({"hot", "temp", "scratch", "churn", "short"})
 # Where the sub-heap's own addresses start. The window starts on a multiple of
@@ -26,7 +26,7 @@ HOT_TAGS = frozenset({"hot", "temp", "scratch", "churn", "short"})
 WINDOW_ALIGN = 4096
 
 
-class HotCold(Layered):
+class HotCold(Tagged, Layered):
     name = "hot-cold"
     summary = "long-lived data from the parent at the bottom, churn in its own sub-heap"
 

@@ -14,8 +14,9 @@ on a bump allocator.
 
 Tags: a replay calls the optional protocol hook `tag(label)` just before an
 alloc or realloc event that carries a tag (and `Heap.malloc(..., tag=...)`
-does too). A layered model remembers the label for that one request only;
-subclasses read it with `take_tag()`.
+does too). Models that use tags mix in `Tagged`, which remembers the label
+for that one request only; they read it with `take_tag()`. Only the outermost
+model of a composition sees tags.
 """
 
 from functools import cache
@@ -30,7 +31,6 @@ class Layered(Allocator):
         from . import get
         super().__init__(memory, heap_base)
         self.parent = get(parent or self.parent_name)(memory, heap_base)
-        self.pending_tag = None
 
     @classmethod
     @cache
@@ -45,16 +45,6 @@ class Layered(Allocator):
             "summary": f"{cls.summary} (parent: {parent_cls.name})",
         })
 
-    # -- tags -------------------------------------------------------------
-
-    def tag(self, label):
-        self.pending_tag = label
-
-    def take_tag(self):
-        """The tag of the request being served (None if it had none); consumed."""
-        label, self.pending_tag = self.pending_tag, None
-        return label
-
     # -- inspection -------------------------------------------------------
 
     def spans(self):
@@ -64,6 +54,20 @@ class Layered(Allocator):
         """Spans inside the pieces taken from the parent, in address order; each
         lies inside one block the parent counts as used."""
         raise NotImplementedError
+
+
+class Tagged:
+    """Mixin for models that read trace tags: the `tag(label)` hook and `take_tag()`."""
+
+    pending_tag = None
+
+    def tag(self, label):
+        self.pending_tag = label
+
+    def take_tag(self):
+        """The tag of the request being served (None if it had none); consumed."""
+        label, self.pending_tag = self.pending_tag, None
+        return label
 
 
 # -- span helpers -----------------------------------------------------------

@@ -36,7 +36,6 @@ class Pool(Layered):
     # -- alloc ------------------------------------------------------------
 
     def malloc(self, size):
-        self.take_tag()
         if size > CLASSES[-1]:
             return self.parent.malloc(size)
         c = bisect_left(CLASSES, size)
@@ -67,17 +66,14 @@ class Pool(Layered):
         check_power_of_two(align, self.name)
         if align <= 8:
             return self.malloc(size)
-        self.take_tag()
         return self.parent.aligned_alloc(align, size)
 
     def realloc(self, ptr, size):
         c = self.slot.get(ptr)
         if c is None:
             if size > CLASSES[-1]:
-                self.take_tag()
                 return self.parent.realloc(ptr, size)
         elif size <= CLASSES[c] and (c == 0 or size > CLASSES[c - 1]):
-            self.take_tag()
             return ptr                  # still the same class: the slot fits as it is
         new = self.malloc(size)
         if new:
