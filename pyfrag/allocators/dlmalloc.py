@@ -528,7 +528,6 @@ class Dlmalloc(Allocator):
 # Rust std's port (dlmalloc-rs 0.2.x, wasm32-unknown-unknown, Rust 1.63)
 # ---------------------------------------------------------------------------
 
-ISIZE_MAX = HALF_MAX - 1         # Layout's size limit on wasm32
 
 
 class RustDlmalloc(Dlmalloc):
@@ -542,8 +541,9 @@ class RustDlmalloc(Dlmalloc):
     MIN_CHUNK_SIZE.
 
     Also modelled: what wasm_modules/src/tracking.rs does around it. Requests
-    go through `Layout` (size at least 1, at most isize::MAX rounded to the
-    alignment, else 0 before the allocator is called), alignments above 8 go to
+    go through `Layout` (size at least 1 and, in Rust 1.63, at most usize::MAX
+    less the alignment, else 0 before the allocator is called; later Rust
+    versions stop at isize::MAX), alignments above 8 go to
     memalign, and a block allocated with such an alignment is reallocated by
     memalign + copy + free (dlmalloc-rs's `realloc` for over-aligned blocks).
     """
@@ -570,13 +570,15 @@ class RustDlmalloc(Dlmalloc):
         return self._take_top(nb)
 
     def malloc(self, nbytes):
-        if nbytes > ISIZE_MAX - (self.alignment - 1):
-            return 0                                    # Layout::from_size_align fails
+        if nbytes >= self.max_request:
+            # Layout refuses sizes past usize::MAX - 7; dlmalloc-rs refuses the
+            # rest itself, where C would let sys_alloc refuse them
+            return 0
         return super().malloc(nbytes or 1)
 
     def aligned_alloc(self, align, size):
         align = max(align, self.alignment)
-        if align & (align - 1) or max(size, 1) > ISIZE_MAX - (align - 1):
+        if align & (align - 1) or max(size, 1) > M32 - (align - 1):
             return 0
         if align <= self.alignment:
             return super().malloc(size or 1)

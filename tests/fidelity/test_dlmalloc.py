@@ -1,0 +1,102 @@
+"""Fidelity: the dlmalloc models against the real wasi-libc, Rust and Emscripten builds.
+
+Every address and every memory size must match on the article's scenarios,
+on requests at dlmalloc's bin and request-size boundaries (including requests
+no build can serve, which switch dlmalloc to its non-contiguous growth path),
+and on seeded random traces (1 B - 1 MiB, random lifetimes, reallocs, aligned
+requests). The long sweep is marked slow.
+"""
+
+import pytest
+
+from exactness import assert_exact, can_align, module_or_skip
+from pyfrag import scenarios
+from pyfrag.trace import Trace
+
+MODULES = ["c-dlmalloc", "rust-dlmalloc", "emscripten-dlmalloc"]
+KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
+
+
+def random_trace(entry, events, seed):
+    return scenarios.random_trace(events, seed, min_size=1, max_size=MIB, live=150,
+                                  realloc_rate=0.1,
+                                  align_rate=0.05 if can_align(entry) else 0.0)
+
+
+def boundaries(entry):
+    """Sizes around MIN_REQUEST, the smallbin/treebin split and the small-request
+    limit of both alignments; frees that leave equal-sized neighbours (smallbin
+    LIFO, same-size tree FIFO, dv and top merging); reallocs that shrink, grow
+    into top, dv or a free neighbour, or move; aligned requests of every kind;
+    and requests too big to serve, after which growth takes another path."""
+    t = Trace("dlmalloc-boundaries")
+    sizes = [0, 1, 11, 12, 13, 20, 21, 28, 29, 100, 228, 229, 236, 237, 244, 245,
+             248, 252, 253, 256, 500, 1000, 4 * KIB, 64 * KIB - 100, 64 * KIB, 300 * KIB]
+    for i, n in enumerate(sizes * 3):
+        t.alloc(i, n)
+    for i in range(0, 3 * len(sizes), 2):
+        t.free(i)                          # every other block: same sizes binned in turn
+    for i, n in enumerate(sizes):
+        t.alloc(100 + i, n)                # which of the equal chunks comes back first
+    for i in range(1, 3 * len(sizes), 4):
+        t.realloc(i, sizes[i % len(sizes)] // 2)       # shrink in place
+    for i in range(3, 3 * len(sizes), 4):
+        t.realloc(i, sizes[i % len(sizes)] * 2 + 40)   # grow into a neighbour, or move
+    t.realloc(3, 0)
+    if can_align(entry):
+        for k, align in enumerate([1, 2, 3, 4, 8, 16, 24, 32, 64, 256, 4096, 65536]):
+            t.alloc(200 + k, 100 + 37 * k, align)
+        t.realloc(210, 5000)               # an over-aligned block moved by realloc
+    # Too big for C's sbrk (>= 2 GiB), so wasi-libc and Emscripten stop growing
+    # contiguously; Rust grants it. Freed at once so that every later address
+    # stays below 2 GiB (the harness reads addresses as signed i32).
+    t.alloc(300, 3 * GIB)
+    t.free(300)
+    t.alloc(301, 0xFFFFFFF0)               # at MAX_REQUEST: refused everywhere
+    t.realloc(5, 0xFFFFFFC0)
+    for i in range(400, 420):
+        t.alloc(i, 200 * KIB)              # growth on the non-contiguous path
+    t.alloc(302, GIB + GIB // 2)           # a huge grow
+    t.free(302)
+    t.alloc(303, 2 * MIB)
+    return t
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_swiss_cheese(module):
+    module_or_skip(module)
+    assert_exact(scenarios.swiss_cheese(), module)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_image_task_fails_at_the_same_requests(module):
+    module_or_skip(module)
+    sim, real = assert_exact(scenarios.image_task(), module)
+    assert [f.index for f in sim.failures] == [f.index for f in real.failures]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_churn(module):
+    module_or_skip(module)
+    assert_exact(scenarios.churn(), module)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_bin_and_request_boundaries(module):
+    entry = module_or_skip(module)
+    assert_exact(boundaries(entry), module)
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("seed", range(3))
+def test_random_traces(module, seed):
+    entry = module_or_skip(module)
+    assert_exact(random_trace(entry, 2000, seed), module)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", MODULES)
+def test_sweep_200_traces_of_10000_events(module):
+    entry = module_or_skip(module)
+    for seed in range(200):
+        assert_exact(random_trace(entry, 10_000, 1000 + seed), module)
