@@ -417,11 +417,16 @@ def prepare_lock():
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def prepare(force=False):
-    """Bring web/dist up to date; returns the names of the steps that ran."""
+STEP_NAMES = ("npm", "bundle", "pyodide", "wheel", "modules", "info")
+
+
+def prepare(force=False, only=None):
+    """Bring web/dist up to date; returns the names of the steps that ran.
+
+    only: a subset of STEP_NAMES to consider (e.g. the Node tests need no bundle)."""
     ran = []
     with prepare_lock():
-        if force or npm_needed():
+        if (only is None or "npm" in only) and (force or npm_needed()):
             step_npm()
             ran.append("npm")
         try:
@@ -430,6 +435,8 @@ def prepare(force=False):
         except (FileNotFoundError, ValueError):
             stamps = {}
         for name, stamp_of, outputs, action in steps():
+            if only is not None and name not in only:
+                continue
             stamp = stamp_of()
             if (not force and stamps.get(name) == stamp
                     and all(os.path.exists(p) for p in outputs)):
@@ -578,12 +585,20 @@ def parse_args(argv):
     ap.add_argument("--force-prepare", action="store_true",
                     help="run every prepare step even when nothing changed")
     ap.add_argument("--prepare-only", action="store_true", help="prepare, then exit")
+    ap.add_argument("--steps", metavar="A,B",
+                    help="prepare only these steps (of: " + ", ".join(STEP_NAMES) + ")")
     ap.add_argument("--build", metavar="DIR",
                     help="prepare, then write a static copy of the site to DIR and exit")
     ap.add_argument("--verbose", action="store_true", help="log every request")
     args = ap.parse_args(argv)
     if not 0 <= args.port <= 65535:
         ap.error(f"--port {args.port}: must be 0..65535")
+    if args.steps is not None:
+        args.steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+        unknown = [s for s in args.steps if s not in STEP_NAMES]
+        if unknown:
+            ap.error(f"--steps: unknown step(s) {', '.join(unknown)}; "
+                     f"known: {', '.join(STEP_NAMES)}")
     return args
 
 
@@ -591,7 +606,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         if not args.no_prepare:
-            prepare(force=args.force_prepare)
+            prepare(force=args.force_prepare, only=args.steps)
         if args.prepare_only:
             return 0
         if args.build:
