@@ -10,7 +10,6 @@ import pytest
 from pyfrag import Heap, Memory, Trace, scenarios
 from pyfrag.allocators import UnknownAllocator, get
 from pyfrag.allocators.arena import CHUNK, Arena
-from pyfrag.allocators.hotcold import HotCold
 from pyfrag.allocators.pool import SLAB
 
 FIRST = 1032                      # first-fit's first address with heap base 1024
