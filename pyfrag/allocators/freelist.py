@@ -48,7 +48,7 @@ class FreeList(Allocator):
         super().__init__(memory, heap_base)
         # the first block starts where its payload is 8-aligned
         self.start = self.top = align_up(heap_base, 8)
-        self.used = {}         # block start -> size, live blocks
+        self.used = {}         # address returned (block start + HEADER) -> block size
         self.free_at = {}      # block start -> size, free blocks
         self.free_end = {}     # block end -> start, free blocks (the boundary tag)
         self.index = self.index_type(self.free_at)
@@ -94,8 +94,7 @@ class FreeList(Allocator):
             b = self._grow_for(need)
             if b is None:
                 return 0
-        self._carve(b, self.free_at[b], need, b)
-        return b + HEADER
+        return self._carve(b, self.free_at[b], need, b)
 
     def _grow_for(self, need):
         """Grow memory so that a free block at the top holds `need` bytes; its start, or None."""
@@ -107,7 +106,8 @@ class FreeList(Allocator):
         return b if b in self.free_at else None
 
     def _carve(self, b, size, need, at):
-        """Use [at, at+need) of free block [b, b+size) for a live block; the rest stays free."""
+        """Use [at, at+need) of free block [b, b+size) for a live block, the rest stays
+        free; returns the block's address."""
         head, tail = at - b, b + size - at - need
         if tail < MIN_BLOCK:
             need += tail
@@ -120,9 +120,12 @@ class FreeList(Allocator):
             self._resize_free(b, size, at + need, tail)
         else:
             self._remove_free(b, size)
-        self.used[at] = need
         if self.next_fit:
             self.rover = at + need
+        # the returned int is also the dict key, so the caller's copy costs nothing more
+        ptr = at + HEADER
+        self.used[ptr] = need
+        return ptr
 
     def aligned_alloc(self, align, size):
         check_power_of_two(align, self.name)
@@ -139,14 +142,13 @@ class FreeList(Allocator):
         at = align_up(b + HEADER, align) - HEADER
         while 0 < at - b < MIN_BLOCK:
             at += align
-        self._carve(b, self.free_at[b], need, at)
-        return at + HEADER
+        return self._carve(b, self.free_at[b], need, at)
 
     # -- free -------------------------------------------------------------
 
     def free(self, ptr):
+        size = self.used.pop(ptr)
         b = ptr - HEADER
-        size = self.used.pop(b)
         if not self.coalesce:
             self._add_free(b, size)
             return
@@ -164,34 +166,37 @@ class FreeList(Allocator):
             self._add_free(b, size)
 
     def realloc(self, ptr, size):
-        b = ptr - HEADER
-        have, need = self.used[b], block_size(size)
+        have, need = self.used[ptr], block_size(size)
         if need <= have:
             if have - need >= MIN_BLOCK:           # give the tail back
-                self.used[b] = need
-                self.used[b + need] = have - need
-                self.free(b + need + HEADER)
+                self.used[ptr] = need
+                self.used[ptr + need] = have - need
+                self.free(ptr + need)
             return ptr
-        nsize = self.free_at.get(b + have) if self.coalesce else None
+        end = ptr - HEADER + have
+        nsize = self.free_at.get(end) if self.coalesce else None
         if nsize is not None and have + nsize >= need:
             # grow in place into the free block that follows
             rest = have + nsize - need
             if rest < MIN_BLOCK:
-                self._remove_free(b + have, nsize)
-                self.used[b] = have + nsize
+                self._remove_free(end, nsize)
+                self.used[ptr] = have + nsize
             else:
-                self._resize_free(b + have, nsize, b + need, rest)
-                self.used[b] = need
+                self._resize_free(end, nsize, end - have + need, rest)
+                self.used[ptr] = need
             return ptr
         return super().realloc(ptr, size)
 
     # -- inspection -------------------------------------------------------
 
+    def _blocks(self):
+        """(start, size, used) of every block, in address order."""
+        return sorted([(p - HEADER, s, True) for p, s in self.used.items()]
+                      + [(b, s, False) for b, s in self.free_at.items()])
+
     def spans(self):
-        blocks = sorted([(b, s, True) for b, s in self.used.items()]
-                        + [(b, s, False) for b, s in self.free_at.items()])
         raw = [(self.heap_base, self.start - self.heap_base, True)]
-        raw += blocks
+        raw += self._blocks()
         raw.append((self.top, self.memory.byte_length - self.top, False))
         return merge_spans(raw)
 
@@ -201,8 +206,7 @@ class FreeList(Allocator):
             f"unused space [{self.top:#x}, {self.memory.byte_length:#x}) above the top"
         assert (self.start + HEADER) % self.alignment == 0
         cursor, prev_free = self.start, False
-        for b, size, used in sorted([(b, s, True) for b, s in self.used.items()]
-                                    + [(b, s, False) for b, s in self.free_at.items()]):
+        for b, size, used in self._blocks():
             assert b == cursor, f"gap or overlap at {b:#x} (expected {cursor:#x})"
             assert size >= MIN_BLOCK and size % 8 == 0, f"bad block size {size} at {b:#x}"
             if not used:
