@@ -1,28 +1,32 @@
-# Arena vs global heap: 200 frames, each building 50 small objects that all die
-# together, while one 4 KiB "document" object per frame lives on.
-# Global heap: every object is its own malloc, so the survivors pin holes.
-# Arena: one 64 KiB block per frame holds the frame's objects and is dropped
-# whole, so the only holes the heap sees are arena-sized and get reused.
-from pyfrag import Trace
+# Arena vs global heap, on the image job (see the 512 MiB example).
+# Global heap: every scratch buffer is its own malloc and dies under a result
+# that outlives it, leaving a hole the next, larger scratch cannot use.
+# Arena: the scratch comes from one block the app keeps and reuses, swapped for
+# one twice as big when a round outgrows it. The results pack together and the
+# final 128 MiB request fits.
+from pyfrag import Trace, scenarios
 
-def frames(use_arena, count=200, objects=50):
-    t = Trace("arena" if use_arena else "global-heap")
-    next_id = 0
-    for frame in range(count):
-        temp = []
-        if use_arena:
-            t.alloc(next_id, 64 * 1024, tag="arena"); temp.append(next_id); next_id += 1
-        else:
-            for k in range(objects):
-                t.alloc(next_id, 256 + 64 * (k % 16), tag="object"); temp.append(next_id); next_id += 1
-        t.alloc(next_id, 4096, tag="document"); next_id += 1   # survives the frame
-        for id in temp:
-            t.free(id)
+MiB = 2**20
+params = dict(memory="512mib", results=60, result_size=4 * MiB, scratch=2 * MiB,
+              scratch_step=32 * 1024, request=128 * MiB)
+
+def with_arena(results, result_size, scratch, scratch_step, request, memory):
+    t = Trace("image task, scratch arena", maximum=memory)
+    arena, capacity, next_id = None, 0, 0
+    for i in range(results):
+        need = scratch + i * scratch_step
+        if need > capacity:                    # outgrown: a block twice as big
+            if arena is not None:
+                t.free(arena)
+            arena, capacity = next_id, max(need, 2 * capacity)
+            t.alloc(arena, capacity, tag="arena")
+            next_id += 1
+        t.alloc(next_id, result_size, tag="result")
+        next_id += 1
+    t.alloc(next_id, request, tag="request")
     return t
 
-for use_arena in (False, True):
-    run = frames(use_arena).replay("first-fit")
-    print(f"{run.trace.name:12} {run.audit()!r}")
-
-show(frames(use_arena=False), label="global heap")
-show(frames(use_arena=True), label="arena per frame")
+for trace in (scenarios.image_task(**params), with_arena(**params)):
+    run = show(trace, label=trace.name)
+    print(f"{trace.name:28} {run.audit().splitlines()[0]:20} "
+          f"{run.oom.kind + ' OOM' if run.oom else 'no OOM'}")

@@ -1,28 +1,24 @@
-# Hot/cold split: keep big long-lived buffers at the bottom of the heap and the
-# churn above them. Mixed: the app loads 20 state buffers one at a time while
-# its temporaries churn, so each state buffer lands above the churn and pins it.
-# Split: state buffers first, churn after: the churn reuses one region on top.
-from pyfrag import Trace
+# Hot/cold split, on the image job (see the 512 MiB example). Keep long-lived
+# data at the bottom of the heap and the churn at the top: here the app reserves
+# one region for all its results up front (cold), so each scratch buffer (hot)
+# is allocated at the top and, when freed, merges back into the free top of the
+# heap instead of leaving a hole under a result.
+from pyfrag import Trace, scenarios
 
-def app(split, states=20, churn=300):
-    t = Trace("hot/cold split" if split else "mixed lifetimes")
-    next_id = 0
-    def temporaries(n):
-        nonlocal next_id
-        ids = []
-        for k in range(n):
-            t.alloc(next_id, 1024 * (1 + k % 32), tag="temp"); ids.append(next_id); next_id += 1
-        for id in ids:
-            t.free(id)
-    for s in range(states):
-        if not split:
-            temporaries(churn // states * 4)
-        t.alloc(next_id, 512 * 1024, tag="state"); next_id += 1      # cold: lives forever
-    for _ in range(states):
-        temporaries(churn // states * 4)
+MiB = 2**20
+params = dict(memory="512mib", results=60, result_size=4 * MiB, scratch=2 * MiB,
+              scratch_step=32 * 1024, request=128 * MiB)
+
+def split(results, result_size, scratch, scratch_step, request, memory):
+    t = Trace("image task, hot/cold split", maximum=memory)
+    t.alloc(0, results * result_size, tag="results")      # cold: the app sub-allocates results here
+    for i in range(results):
+        t.alloc(1 + i, scratch + i * scratch_step, tag="scratch")   # hot
+        t.free(1 + i)
+    t.alloc(results + 1, request, tag="request")
     return t
 
-for split in (False, True):
-    print(app(split).replay("first-fit-nocoalesce").audit().replace("\n", "  "))
-show(app(split=False), label="mixed lifetimes")
-show(app(split=True), label="hot/cold split")
+for trace in (scenarios.image_task(**params), split(**params)):
+    run = show(trace, label=trace.name)
+    print(f"{trace.name:28} {run.audit().splitlines()[0]:20} "
+          f"{run.oom.kind + ' OOM' if run.oom else 'no OOM'}")

@@ -26,12 +26,14 @@ export function lifetimes(ops, ids, addresses) {
   return death;
 }
 
-// Indices of the events after which memory.buffer.byteLength had grown.
+// Indices of the events after which memory.buffer.byteLength had grown. (It can only drop in a stitched
+// run of pyfrag.strategies.periodic_reset, where a fresh instance replaces the old one: not a grow.)
 export function growEvents(heapBytes, initialBytes) {
   const grows = [];
   let before = initialBytes;
   for (let i = 0; i < heapBytes.length; i++) {
-    if (heapBytes[i] !== before) { grows.push(i); before = heapBytes[i]; }
+    if (heapBytes[i] > before) grows.push(i);
+    before = heapBytes[i];
   }
   return Float64Array.from(grows);
 }
