@@ -3,7 +3,9 @@
 // micropip, running the user's code with streamed stdout/stderr, Stop via the
 // interrupt buffer, and handing `show()` payloads to the page as typed arrays.
 // Protocol (see the shared web design):
-//   main -> worker  {type:"init", interruptBuffer, manifest}   {type:"run", id, code, module}
+//   main -> worker  {type:"init", interruptBuffer, manifest}
+//                   {type:"run", id, code, module, files}   files: {"/abs/path": Uint8Array} written
+//                   into Python's file system before the run (uploaded traces)
 //   worker -> main  {type:"status", text, progress}  {type:"ready", versions}
 //                   {type:"stdout"|"stderr", id, text}  {type:"show", id, payload}
 //                   {type:"done", id, ok, error, elapsed_ms}  {type:"error", text}
@@ -14,6 +16,7 @@ const FLUSH_MS = 50;          // stream output at least this often while Python 
 const FLUSH_CHARS = 16384;    // ...or when this much has piled up
 
 let pyodide = null;
+let newNamespace = null;   // playground.namespace, looked up once
 let interrupt = null;
 let currentId = null;
 let booting = null;
@@ -124,6 +127,7 @@ sys.path.insert(0, "/home/pyodide")
 import playground, pyfrag
 json.dumps({"python": sys.version.split()[0], "pyfrag": pyfrag.__version__})
 `);
+  newNamespace = pyodide.globals.get("playground").namespace;
   if (msg.interruptBuffer) {
     interrupt = msg.interruptBuffer;
     pyodide.setInterruptBuffer(interrupt);
@@ -144,7 +148,18 @@ export function cleanTraceback(text) {
   return out.join("\n").trimEnd();
 }
 
-async function run({ id, code, module }) {
+function writeFiles(files) {
+  for (const [path, bytes] of Object.entries(files ?? {})) {
+    // Uploads only go where the page says, and only to absolute, plain paths.
+    if (!path.startsWith("/") || path.split("/").includes("..")) {
+      throw new Error(`refusing to write ${JSON.stringify(path)}: not a plain absolute path`);
+    }
+    pyodide.FS.mkdirTree(path.slice(0, path.lastIndexOf("/")) || "/");
+    pyodide.FS.writeFile(path, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+  }
+}
+
+async function run({ id, code, module, files }) {
   try {
     await booting;
   } catch {
@@ -159,7 +174,8 @@ async function run({ id, code, module }) {
   let error = null;
   let ns = null;
   try {
-    ns = pyodide.runPython("playground.namespace")(module ?? null, id);
+    writeFiles(files);
+    ns = newNamespace(module ?? null, id);
     await pyodide.runPythonAsync(code, { globals: ns, filename: "<editor>" });
   } catch (e) {
     ok = false;

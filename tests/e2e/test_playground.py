@@ -1,0 +1,155 @@
+"""The playground end to end in Debian's Chromium, served by serve.py, offline.
+
+Every request that leaves this machine is aborted (conftest), so a test that
+passes here proves the page needs no CDN. Most tests share one loaded page
+(Pyodide's start costs seconds); the order below is the order a person would
+go: load, run the default example, audit, Stop, share, embed, bad upload.
+Screenshots land in artifacts/.
+"""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from e2e_helpers import BOOT_TIMEOUT_MS, open_page, wait_ready
+
+pytestmark = pytest.mark.e2e
+
+RUN_TIMEOUT_MS = 60_000
+
+
+def set_code(page, code, testid="editor"):
+    """Replace the editor's text the way a paste does (no auto-indent, no auto-close)."""
+    content = page.get_by_test_id(testid).locator(".cm-content")
+    content.click()
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(code)
+    expect(content).to_contain_text(code.splitlines()[0])
+
+
+def run_and_wait(page, timeout=RUN_TIMEOUT_MS):
+    page.get_by_test_id("run").click()
+    expect(page.get_by_test_id("stop")).to_be_disabled(timeout=timeout)
+
+
+def test_page_loads_offline_and_reaches_ready(playground, shared_context, shot):
+    page = playground
+    expect(page.get_by_test_id("status")).to_have_text(re.compile(r"ready\s*$"))
+    # cross-origin isolated: serve.py's COOP/COEP reached the page, so Stop can interrupt
+    assert page.evaluate("crossOriginIsolated") is True
+    assert shared_context.blocked == [], "the page tried to leave this machine"
+    assert page.get_by_test_id("example-select").locator("option").count() >= 7
+    assert page.get_by_test_id("module-select").locator("option").count() >= 1
+    assert not page.console_log.errors(), page.console_log.errors()
+    shot(page, "playground-ready")
+
+
+def test_default_example_draws_simulated_and_real(playground, shot):
+    page = playground
+    page.get_by_test_id("example-select").select_option("swiss-cheese")
+    run_and_wait(page)
+    for testid in ("chart-sim", "chart-real"):
+        expect(page.get_by_test_id(testid)).to_have_attribute("data-drawn", "true",
+                                                              timeout=RUN_TIMEOUT_MS)
+    for testid in ("heapmap-sim", "heapmap-real"):
+        expect(page.get_by_test_id(testid)).to_have_attribute("data-drawn", "true",
+                                                              timeout=RUN_TIMEOUT_MS)
+    out = page.get_by_test_id("output").text_content()
+    assert "Traceback" not in out, out
+    # the charts hold real drawings, not empty boxes
+    assert page.get_by_test_id("chart-sim").locator("canvas").count() >= 1
+    assert not page.console_log.errors(), page.console_log.errors()
+    shot(page, "swiss-cheese-side-by-side")
+
+
+def test_audit_runs_on_both_heaps(playground, shot):
+    page = playground
+    if page.get_by_test_id("chart-real").get_attribute("data-drawn") != "true":
+        page.get_by_test_id("example-select").select_option("swiss-cheese")
+        run_and_wait(page)
+    page.get_by_test_id("audit-run").click()
+    line = re.compile(r"Utilization: \d+\.\d\d%")
+    expect(page.get_by_test_id("audit-sim")).to_contain_text(line, timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_test_id("audit-real")).to_contain_text(line, timeout=RUN_TIMEOUT_MS)
+    both = page.get_by_test_id("audit-sim").text_content() + \
+        page.get_by_test_id("audit-real").text_content()
+    assert len(line.findall(both)) == 2, both
+    assert both.count("Wasted (Fragmented):") == 2, both
+    shot(page, "audit-both")
+
+
+def test_stop_interrupts_an_endless_loop(playground):
+    page = playground
+    set_code(page, "print('looping', flush=True)\nwhile True:\n    pass\n")
+    page.get_by_test_id("run").click()
+    expect(page.get_by_test_id("output")).to_contain_text("looping", timeout=RUN_TIMEOUT_MS)
+    stop = page.get_by_test_id("stop")
+    expect(stop).to_be_enabled()
+    stop.click()
+    # within a second or so (interrupt buffer; generous for a loaded CI machine)
+    expect(page.get_by_test_id("output")).to_contain_text("KeyboardInterrupt", timeout=5_000)
+    expect(stop).to_be_disabled()
+    # Python is still usable: no restart was needed
+    set_code(page, "print('after stop', 6 * 7)\n")
+    run_and_wait(page)
+    expect(page.get_by_test_id("output")).to_contain_text("after stop 42")
+
+
+def test_python_errors_show_the_users_traceback(playground):
+    page = playground
+    set_code(page, "def f():\n    return 1 / 0\nf()\n")
+    run_and_wait(page)
+    out = page.get_by_test_id("output")
+    expect(out).to_contain_text("ZeroDivisionError")
+    expect(out).to_contain_text('File "<editor>", line 2')
+    assert "_pyodide" not in out.text_content()
+
+
+def test_share_link_round_trip(playground, shared_context):
+    page = playground
+    code = "print('shared', 6 * 7)  # round trip\n"
+    set_code(page, code)
+    page.get_by_test_id("share").click()
+    link_box = page.locator("#share-link")
+    expect(link_box).to_be_visible()
+    link = link_box.input_value()
+    base, _, fragment = link.partition("#")
+    assert fragment and "?" not in base, link      # the code travels in the fragment only
+    assert "round trip" not in base
+    # change the code in this page (it is persisted) so the link must win over storage
+    set_code(page, "print('something else')\n")
+    other = open_page(shared_context, link)
+    try:
+        expect(other.get_by_test_id("editor").locator(".cm-content")).to_contain_text(
+            "print('shared', 6 * 7)  # round trip", timeout=BOOT_TIMEOUT_MS)
+    finally:
+        other.close()
+
+
+def test_embed_page_loads_its_example(shared_context, server, shot):
+    page = open_page(shared_context, server + "embed.html#example=swiss-cheese")
+    try:
+        wait_ready(page)
+        for testid in ("chart-sim", "chart-real"):
+            expect(page.get_by_test_id(testid)).to_have_attribute(
+                "data-drawn", "true", timeout=RUN_TIMEOUT_MS)
+        assert not page.console_log.errors(), page.console_log.errors()
+        shot(page, "embed-swiss-cheese")
+    finally:
+        page.close()
+
+
+def test_bad_upload_shows_an_error_and_the_page_keeps_working(playground, shot):
+    page = playground
+    page.get_by_test_id("upload").set_input_files(
+        files=[{"name": "broken.wasm", "mimeType": "application/wasm",
+                "buffer": b"this is not a wasm module"}])
+    box = page.locator("#message")
+    expect(box).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(box).to_contain_text(re.compile(r"wasm|WebAssembly|module", re.I))
+    shot(page, "bad-upload")
+    set_code(page, "print('still', 'alive')\n")
+    run_and_wait(page)
+    expect(page.get_by_test_id("output")).to_contain_text("still alive")
