@@ -46,7 +46,8 @@ from .base import Allocator, merge_spans
 
 M32 = 0xFFFFFFFF                 # size_t arithmetic wraps at 32 bits
 HALF_MAX = 1 << 31               # HALF_MAX_SIZE_T: sbrk sizes must stay below it
-MEM_OFFSET = 8                   # chunk2mem: prev_foot + head
+SIZE_T = 4
+MEM_OFFSET = 2 * SIZE_T          # chunk2mem: prev_foot + head
 CHUNK_OVERHEAD = 4               # an in-use chunk's cost (its head word)
 SEGMENT_RECORD = 16              # sizeof(struct malloc_segment)
 NSMALLBINS = 32
@@ -477,12 +478,15 @@ class Dlmalloc(Allocator):
         end = self.memory.byte_length
         if not self.top:
             return merge_spans([(self.heap_base, end - self.heap_base, False)])
+        # A chunk's first word (prev_foot) belongs to the chunk before it: the
+        # payload of an in-use chunk, the size footer of a free one. So each
+        # chunk's span runs from its head word to the next chunk's prev_foot.
         seg_end = self.seg_base + self.seg_size
-        first = self.seg_base + ((-(self.seg_base + MEM_OFFSET)) & self.mask)
+        first = self.seg_base + ((-(self.seg_base + MEM_OFFSET)) & self.mask) + SIZE_T
         raw = [(self.heap_base, self.seg_base - self.heap_base, False),   # never claimed
                (self.seg_base, first - self.seg_base, True)]              # alignment pad
-        raw += self._chunks()
-        top_end = self.top + self.topsize
+        raw += [(p + SIZE_T, s, used) for p, s, used in self._chunks()]
+        top_end = self.top + self.topsize + SIZE_T
         raw.append((top_end, seg_end - top_end, True))                     # segment footer
         raw.append((seg_end, end - seg_end, False))                        # past the break
         return merge_spans(raw)
