@@ -213,9 +213,15 @@ class RealModule:
             raise
 
     def _request(self, op, func, *args):
-        """A malloc-like call: a trap counts as a failed request (0)."""
+        """A malloc-like call: a trap counts as a failed request (0).
+
+        wasm32 addresses and sizes are u32: a size past 2**32 - 1 cannot even be
+        passed (it would wrap to a small one), so it fails here, and results come
+        back from wasmtime as signed i32, so they are masked back to u32."""
+        if args[-1] > 0xFFFFFFFF:
+            return 0
         try:
-            return self._call(op, func, *args)
+            return self._call(op, func, *args) & 0xFFFFFFFF
         except ModuleTrap:
             return 0
 
@@ -239,7 +245,7 @@ class RealModule:
         return self._request("aligned_alloc", self._aligned, align, size)
 
     def live_bytes(self):
-        return self._call("live_bytes", self._live)
+        return self._call("live_bytes", self._live) & 0xFFFFFFFF
 
     def call(self, export, *args):
         """Call any other export (e.g. the Rust module's produce_fragmentation)."""

@@ -217,6 +217,12 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
                         blocks[id] = p | size << SHIFT
                         live += size - (v >> SHIFT)
                         addresses[i] = p
+                    elif v and not size:
+                        # realloc(p, 0) returning NULL has freed p (what C allocators
+                        # do); the program now holds NULL, so a later free is free(NULL)
+                        del blocks[id]
+                        live -= v >> SHIFT
+                        failed.add(id)
                     else:
                         fail(i, "realloc", size)
                 live_arr[i] = live

@@ -122,3 +122,12 @@ def test_trace_maximum_applies_unless_overridden():
     t = scenarios.image_task()
     assert replay(t, "bump").maximum_bytes == 512 << 20
     assert replay(t, "bump", maximum="2gib").maximum_bytes == 2 << 30
+
+
+def test_realloc_to_zero_that_returns_null_frees_the_block():
+    t = Trace()
+    t.alloc(1, 100).realloc(1, 0).free(1).alloc(2, 10)
+    run = replay(t, "emmalloc")          # emmalloc's realloc(p, 0) frees p, returns NULL
+    assert run.addresses[1] == 0
+    assert not run.failures and not run.issues
+    assert list(run.live_bytes) == [100, 0, 0, 10]
