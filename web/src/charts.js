@@ -41,6 +41,8 @@ function marksPlugin(tl) {
           ctx.lineTo(x, bbox.top + bbox.height);
           ctx.stroke();
           ctx.font = `${12 * dpr}px system-ui, sans-serif`;
+          ctx.textAlign = "left";          // uPlot leaves whatever its last axis label used
+          ctx.textBaseline = "alphabetic";
           const text = `${oom.kind} OOM @ ${count(oom.index)}`;
           const w = ctx.measureText(text).width;
           ctx.fillText(text, Math.max(bbox.left, Math.min(x - w - 4 * dpr, bbox.left + bbox.width - w)),

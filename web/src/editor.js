@@ -19,6 +19,7 @@ export function createEditor(parent, { lang, doc, onRun, onChange, label, dark }
       basicSetup,
       lang === "javascript" ? javascript() : python(),
       theme.of(dark ? oneDark : []),
+      EditorView.lineWrapping,          // long comment lines stay readable on a phone
       EditorView.contentAttributes.of({ "aria-label": label }),
       EditorView.updateListener.of((u) => { if (u.docChanged) onChange?.(u.state.doc.toString()); }),
     ],

@@ -181,8 +181,14 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
       addresses[i] = p;
       const after = memory.buffer.byteLength;
       if (after > limit) {
+        // In a memory of `limit` bytes this request fails: hand the block back so the instance holds what
+        // the program would, and classify with the live bytes from before the request.
+        free(p);
+        live -= size;
+        ptrs.delete(id);
+        held.delete(id);
         fail(i, op === ALLOC ? "malloc" : "realloc", size, heapBefore,
-          { limit: `memory grew to ${after} bytes, past the trace's ${limit}-byte limit` });
+          { limit: `the module grew its memory to ${after} bytes, past the trace's ${limit}-byte limit` });
         end = i;
         break outer;
       }
