@@ -32,23 +32,25 @@ def swiss_cheese(rounds=1000, anchor=1 * KIB, temp=100 * KIB, probe=500 * KIB):
     return t
 
 
-def image_task(memory="512mib", results=100, result_size=2 * MIB, scratch=1 * MIB,
-               scratch_step=40 * KIB, request=32 * MIB):
-    """The article's image job: a 512 MiB memory, ~200 MiB of results kept alive.
+def image_task(memory="512mib", images=100, keep=44, image=(4 * MIB, 5 * MIB),
+               thumbnail=64 * KIB, request=64 * MIB, seed=7):
+    """The article's image job: a 512 MiB memory, ~200 MiB live, and a malloc that fails.
 
-    Each round allocates a scratch buffer a little larger than the last (so no
-    earlier hole fits it), keeps a result, and drops the scratch. The heap ends
-    up near its maximum with ~300 MiB free in holes, and the final `request`
-    for one contiguous buffer has nowhere to go."""
+    Decode `images` images (4-5 MiB each), keeping a small thumbnail of each;
+    keep `keep` full images as results and drop the rest. The thumbnails pin
+    the holes apart, so ~250 MiB lies free in 4-5 MiB pieces, and the final
+    `request` for one contiguous buffer fits nowhere: the memory is at its
+    maximum and cannot grow."""
+    rng = _random.Random(seed)
     t = Trace("image-task",
-              f"{results} x (scratch buffer growing by {scratch_step} bytes, keep a "
-              f"{result_size}-byte result) in a {memory} memory, then one {request}-byte "
-              "request", maximum=memory)
-    for i in range(results):
-        t.alloc(2 * i + 1, scratch + i * scratch_step, tag="scratch")
-        t.alloc(2 * i, result_size, tag="result")
-        t.free(2 * i + 1)
-    t.alloc(2 * results, request, tag="request")
+              f"{images} images decoded with thumbnails, {keep} kept, in a {memory} memory; "
+              f"then one {request}-byte request", maximum=memory)
+    for i in range(images):
+        t.alloc(2 * i, rng.randint(*image), tag="image")
+        t.alloc(2 * i + 1, thumbnail, tag="thumbnail")
+    for i in sorted(rng.sample(range(images), images - keep)):
+        t.free(2 * i)
+    t.alloc(2 * images, request, tag="request")
     return t
 
 

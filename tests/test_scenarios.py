@@ -11,11 +11,13 @@ def test_swiss_cheese_is_the_articles_loop():
     assert t[-1].size == 500 * 1024 and t[-1].tag == "probe"
 
 
-def test_image_task_keeps_about_200_mib_in_512_mib():
+def test_image_task_dies_of_fragmentation_with_about_200_mib_live():
     t = scenarios.image_task()
     assert t.maximum == "512mib"
-    live = sum(e.size for e in t if e.tag == "result")
-    assert 190 << 20 <= live <= 210 << 20
+    run = t.replay("first-fit")
+    assert 190 << 20 <= run.live_bytes[-1] <= 210 << 20
+    assert run.oom.index == len(t) - 1 and run.oom.kind == "fragmentation"
+    assert run.oom.free_bytes > 200 << 20 > (64 << 20) > run.oom.largest_free
 
 
 def test_generators_are_deterministic_per_seed():
