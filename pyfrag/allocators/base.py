@@ -16,6 +16,8 @@ Contract (what the replay engine, the metrics and the property tests rely on):
   kind merged; "used" covers live blocks and the model's own overhead, "free"
   is everything else (holes, the untouched top). Cost O(blocks), never O(bytes).
 - `check()` raises AssertionError when an internal invariant is broken.
+- Optional: `tag(label)` is called with an event's tag just before a tagged
+  request, for strategies that route by lifetime or reset on a marker.
 """
 
 from ..memory import PAGE
