@@ -4,13 +4,17 @@ Every address and every memory size must match on the article's scenarios,
 on requests at dlmalloc's bin and request-size boundaries (including requests
 no build can serve, which switch dlmalloc to its non-contiguous growth path),
 and on seeded random traces (1 B - 1 MiB, random lifetimes, reallocs, aligned
-requests). The long sweep is marked slow.
+requests). The long sweep is marked slow. Two model-only tests (no wasmtime
+needed) pin the start-up rule checked against scratch builds with a
+page-aligned `__heap_base`, and show that `check()` notices a broken heap.
 """
 
 import pytest
 
 from exactness import assert_exact, can_align, module_or_skip
 from pyfrag import scenarios
+from pyfrag.heap import Heap
+from pyfrag.memory import PAGE
 from pyfrag.trace import Trace
 
 MODULES = ["c-dlmalloc", "rust-dlmalloc", "emscripten-dlmalloc"]
@@ -100,3 +104,34 @@ def test_sweep_200_traces_of_10000_events(module):
     entry = module_or_skip(module)
     for seed in range(200):
         assert_exact(random_trace(entry, 10_000, 1000 + seed), module)
+
+
+# -- the model on its own ------------------------------------------------------
+
+
+@pytest.mark.parametrize("gap", [0, 48, 88, 96, 4096])
+def test_wasi_first_segment_is_the_gap_only_when_it_holds_a_chunk(gap):
+    """wasi-libc claims [__heap_base, memory end) on the first malloc only if it is
+    more than MIN_CHUNK_SIZE + TOP_FOOT_SIZE + MALLOC_ALIGNMENT (88) bytes;
+    otherwise the heap starts at the end of memory, which then grows."""
+    h = Heap("dlmalloc", heap_base=2 * PAGE - gap, initial_pages=2)
+    p = h.malloc(1)
+    claimed = gap > 88
+    assert (p < 2 * PAGE) == claimed
+    assert (h.memory.pages == 2) == claimed
+    h.check()
+
+
+def test_check_notices_a_broken_heap():
+    h = Heap("dlmalloc")
+    ptrs = [h.malloc(n) for n in (40, 40, 40, 600, 40, 600, 40)]
+    for p in ptrs[::2]:
+        h.free(p)
+    model = h.allocator
+    model.check()
+    # a binned 48-byte chunk filed under the wrong smallbin
+    p = next(iter(model.small[48 >> 3]))
+    del model.small[48 >> 3][p]
+    model.small[64 >> 3][p] = None
+    with pytest.raises(AssertionError):
+        model.check()
