@@ -96,7 +96,7 @@ class Dlmalloc(Allocator):
         self.smallmap = 0
         self.tree = {}           # size -> {chunk: None}, oldest first
         self.tsizes = []         # sorted sizes present in `tree`
-        self.dv = self.dvsize = 0
+        self.dv = self.dvsize = 0       # designated victim; dv is 0 exactly when dvsize is
         self.top = self.topsize = 0
         self.seg_base = self.seg_size = 0
         self.contiguous = True   # cleared for good once a contiguous sbrk fails
@@ -175,8 +175,7 @@ class Dlmalloc(Allocator):
     def malloc(self, nbytes):
         inuse = self.inuse
         if nbytes <= self.max_small_request:
-            nb = self.min_chunk if nbytes < self.min_request else \
-                (nbytes + CHUNK_OVERHEAD + self.mask) & ~self.mask
+            nb = self.request2size(nbytes)
             idx = nb >> SMALLBIN_SHIFT
             smallbits = self.smallmap >> idx
             if smallbits & 3:
@@ -207,7 +206,7 @@ class Dlmalloc(Allocator):
         elif nbytes >= self.max_request:
             nb = M32                          # sys_alloc refuses it
         else:
-            nb = (nbytes + CHUNK_OVERHEAD + self.mask) & ~self.mask
+            nb = self.pad(nbytes)
             if self.tsizes:
                 mem = self._tmalloc_large(nb)
                 if mem:
@@ -223,13 +222,7 @@ class Dlmalloc(Allocator):
                 self.dv = self.dvsize = 0
                 inuse[p] = dvsize
             return p + MEM_OFFSET
-        if nb < self.topsize:
-            p = self.top
-            self.top = p + nb
-            self.topsize -= nb
-            inuse[p] = nb
-            return p + MEM_OFFSET
-        return self._sys_alloc(nb)
+        return self._take_top(nb) or self._sys_alloc(nb)
 
     def _tmalloc_large(self, nb):
         """Best-fitting tree chunk for a large request, or 0 when dv fits at least as well."""
@@ -257,6 +250,7 @@ class Dlmalloc(Allocator):
         self.top, self.topsize = p + off, size - off
 
     def _take_top(self, nb):
+        """Split a chunk off the bottom of top, if top stays non-empty; else 0."""
         if nb < self.topsize:
             p = self.top
             self.top = p + nb
@@ -293,6 +287,8 @@ class Dlmalloc(Allocator):
             self._extend(self.heap_base, size)
 
     def _sys_alloc(self, nb):
+        """sys_alloc with MORECORE only: grow the segment by what top lacks, rounded
+        to the granularity; after a failed contiguous sbrk, by the whole request."""
         if not self.top and self.claims_gap:
             self._claim_initial()
             mem = self._take_top(nb)
@@ -304,7 +300,6 @@ class Dlmalloc(Allocator):
             return 0                                    # wrapped around
         tbase = None
         if self.contiguous:
-            br = None
             if not self.top:                            # first time: start at the break
                 base = self._sbrk(0)
                 ssize = asize + (-base & (self.page_size - 1))
@@ -357,7 +352,7 @@ class Dlmalloc(Allocator):
             if p == self.dv:
                 self.dv = self.dvsize = 0
             return
-        if nxt == self.dv and self.dvsize:
+        if nxt == self.dv:
             self.dv = p
             self.dvsize += psize
             return
@@ -365,7 +360,7 @@ class Dlmalloc(Allocator):
         if nsize is not None:
             self._unlink(nxt, nsize)
             psize += nsize
-            if p == self.dv and self.dvsize:
+            if p == self.dv:
                 self.dvsize = psize
                 return
         self._insert(p, psize)
@@ -399,7 +394,7 @@ class Dlmalloc(Allocator):
             inuse[p] = nb
             self.top, self.topsize = p + nb, room - nb
             return True
-        if nxt == self.dv and self.dvsize:
+        if nxt == self.dv:
             room = oldsize + self.dvsize
             if room < nb:
                 return False
@@ -511,7 +506,8 @@ class Dlmalloc(Allocator):
             cursor = p + s
         assert cursor + self.top_foot == seg_end, \
             f"top {self.top:#x}+{self.topsize} is not last in the segment ending {seg_end:#x}"
-        assert not self.dvsize or self.dv not in self.free_at, "dv is also binned"
+        assert bool(self.dv) == bool(self.dvsize), "dv and dvsize disagree"
+        assert self.dv not in self.free_at, "dv is also binned"
         for p, s in self.free_at.items():
             assert self.free_end.get(p + s) == p, f"free chunk {p:#x}: foot missing"
             if s < MIN_LARGE_SIZE:
