@@ -4,7 +4,7 @@
 
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { bytes, count } from "./format.js";
+import { bytes, compact, count } from "./format.js";
 import { decimate } from "./timeline.js";
 
 const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -66,7 +66,7 @@ export function drawChart(el, tl, scale, { sync = "pyfrag", onPick = null } = {}
     width, height,
     scales: { x: { time: false, range: [0, Math.max(1, scale.events - 1)] }, y: { range: [0, scale.bytes * 1.05] } },
     axes: [
-      { ...axis, values: (u, vals) => vals.map(count) },
+      { ...axis, values: (u, vals) => vals.map(compact) },
       { ...axis, size: 72, values: (u, vals) => vals.map(bytes) },
     ],
     series: [

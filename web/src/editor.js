@@ -10,7 +10,7 @@ import { oneDark } from "@codemirror/theme-one-dark";
 
 const theme = new Compartment();
 
-export function createEditor(parent, { lang, doc, onRun, onChange, label, dark }) {
+export function createEditor(parent, { lang, doc, onRun, onChange, label, dark, wrap = true }) {
   const view = new EditorView({
     parent,
     doc,
@@ -19,7 +19,9 @@ export function createEditor(parent, { lang, doc, onRun, onChange, label, dark }
       basicSetup,
       lang === "javascript" ? javascript() : python(),
       theme.of(dark ? oneDark : []),
-      EditorView.lineWrapping,          // long comment lines stay readable on a phone
+      // long comment lines stay readable on a phone; short-lined editors skip it, which also keeps their
+      // gutter exact before CodeMirror has measured them (it measures only what has been on screen)
+      wrap ? EditorView.lineWrapping : [],
       EditorView.contentAttributes.of({ "aria-label": label }),
       EditorView.updateListener.of((u) => { if (u.docChanged) onChange?.(u.state.doc.toString()); }),
     ],

@@ -13,3 +13,7 @@ export function bytes(v) {
 export const percent = (f) => (f == null ? "–" : `${(f * 100).toFixed(2)}%`);
 
 export const count = (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US"));
+
+// axis ticks: "200K" rather than "200,000", so a narrow chart's labels do not run together
+const compactFormat = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+export const compact = (v) => (v == null ? "–" : compactFormat.format(v));

@@ -319,7 +319,7 @@ async function start() {
   setStatus("loading…", 0);
   const audits = $("audit-editor");
   if (audits) {
-    audit = createEditor(audits, { lang: "javascript", doc: ARTICLE_SNIPPET, label: "Audit snippet (JavaScript)", dark: isDark(), onRun: runAudit });
+    audit = createEditor(audits, { lang: "javascript", doc: ARTICLE_SNIPPET, label: "Audit snippet (JavaScript)", dark: isDark(), onRun: runAudit, wrap: false });
     $("audit-run").addEventListener("click", runAudit);
   }
   results = new ResultsView();
