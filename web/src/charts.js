@@ -54,6 +54,14 @@ function marksPlugin(tl) {
   };
 }
 
+// What the chart shows, in words, for screen readers.
+function description(tl) {
+  const heap = tl.n ? tl.heap[tl.n - 1] : tl.initialBytes, live = tl.n ? tl.live[tl.n - 1] : 0;
+  const oom = tl.failures[0];
+  return `Over ${count(tl.n)} events the heap grew ${tl.grows.length} times to ${bytes(heap)} ` +
+    `with ${bytes(live)} live at the end` + (oom ? `; ${oom.kind} OOM at event ${count(oom.index)}.` : ".");
+}
+
 // Draws (replacing whatever was there) the chart of `tl` into `el`, with axes fixed to `scale`
 // ({events, bytes}) so two charts line up. `onPick(event)` is called on click, to move the heap-map slider.
 export function drawChart(el, tl, scale, { sync = "pyfrag", onPick = null } = {}) {
@@ -85,6 +93,8 @@ export function drawChart(el, tl, scale, { sync = "pyfrag", onPick = null } = {}
     });
   }
   el._chart = chart;
+  el.setAttribute("role", "img");
+  el.setAttribute("aria-label", description(tl));
   el.dataset.drawn = "true";
 }
 

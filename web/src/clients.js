@@ -6,7 +6,8 @@
 const worker = (name) => new Worker(new URL(`dist/${name}.mjs`, document.baseURI), { type: "module" });
 
 export class PythonClient {
-  // handlers: {status(text, progress), ready(versions), stdout(text), stderr(text), show(payload), done(msg)}
+  // handlers: {starting(), status(text, progress), ready(versions), stdout(text), stderr(text), show(payload),
+  // done(msg)}
   constructor(manifest, handlers) {
     this.manifest = manifest;
     this.handlers = handlers;
@@ -16,6 +17,7 @@ export class PythonClient {
   }
 
   start() {
+    this.handlers.starting();
     // Interrupting needs memory shared with the worker, which browsers only allow when cross-origin isolated.
     this.interrupt = globalThis.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
     this.worker = worker("py-worker");

@@ -136,9 +136,15 @@ function setupShare() {
   if (!button) return;
   button.addEventListener("click", async () => {
     const url = await shareUrl(editor.get(), location.href.replace(/embed\.html/, "index.html"));
+    if (embed) {
+      window.open(url, "_blank", "noopener");     // the widget's button opens the full playground
+      return;
+    }
     const field = byId("share-link");
-    if (field) { field.value = url; field.hidden = false; field.select(); }
-    if (!embed) history.replaceState(null, "", url);
+    field.value = url;
+    field.hidden = false;
+    field.select();
+    history.replaceState(null, "", url);
     try {
       await navigator.clipboard.writeText(url);
       message("Share link copied: the code is in the link itself, never sent anywhere.");
@@ -342,6 +348,7 @@ async function start() {
   await loadManifest();
   real = new RealClient((stream, text) => print(text, stream));
   python = new PythonClient(manifest, {
+    starting: () => { pythonReady = false; setStatus("loading…", 0); },
     status: (text, progress) => { if (!pythonReady) setStatus(text, progress); },
     ready: (versions) => {
       pythonReady = true;
