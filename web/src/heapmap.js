@@ -36,8 +36,9 @@ export function drawHeapMap(canvas, tl, t, span) {
     if (start >= heapNow) color = outside;
     else if (start + per <= tl.heapBase) color = fixed;
     else {
-      const f = usage[c];
-      color = [0, 1, 2].map((k) => Math.round(free[k] + (used[k] - free[k]) * Math.sqrt(f)));
+      // sqrt: a cell holding a single small live block still shows, so scattered anchors are visible
+      const f = Math.sqrt(usage[c]);
+      color = [0, 1, 2].map((k) => Math.round(free[k] + (used[k] - free[k]) * f));
     }
     px[4 * c] = color[0]; px[4 * c + 1] = color[1]; px[4 * c + 2] = color[2]; px[4 * c + 3] = 255;
   }

@@ -162,7 +162,7 @@ const views = [];                // one per show() of the current run
 let current = null;              // the view on screen
 
 function setRunning(on) {
-  $("run").disabled = false;
+  $("run").disabled = on;
   $("stop").disabled = !on;
   document.body.classList.toggle("running", on);
 }
@@ -230,7 +230,6 @@ async function replayReal(view) {
     return;
   }
   const { trace } = view.payload;
-  const busy = pythonReady && python.running === null;
   try {
     setStatus(`replaying on ${source.name}…`, 0);
     const { result, derived } = await real.replay(source, trace, (done, n) => setStatus(`replaying on ${source.name}…`, done / n));
@@ -244,7 +243,7 @@ async function replayReal(view) {
   } catch (e) {
     message(`Real module ${source.name}: ${e.message}`, "error");
   } finally {
-    if (busy || python.running === null) setStatus(pythonReady ? (python.running === null ? "ready" : "running…") : "loading…");
+    setStatus(!pythonReady ? "loading…" : python.running === null ? "ready" : "running…");
   }
 }
 
