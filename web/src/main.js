@@ -100,18 +100,23 @@ const selectedModule = () => modules.get(moduleSelect?.value) ?? modules.values(
 let editor = null, audit = null, results = null;
 let edited = false;
 
-async function initialCode() {
+// Code named by the URL fragment (#code=... or #example=...), or null.
+async function fragmentCode() {
   const fragment = await readFragment(location.hash);
   if (fragment.error) message(fragment.error, "error");
   if (fragment.code != null) return fragment.code;
-  const saved = store?.getItem("pyfrag.code");
-  if (!fragment.example && saved) return saved;
-  try {
-    return await loadExample(fragment.example ?? DEFAULT_EXAMPLE);
-  } catch (e) {
-    message(e.message, "error");
-    return loadExample(DEFAULT_EXAMPLE);
+  if (fragment.example) {
+    try {
+      return await loadExample(fragment.example);
+    } catch (e) {
+      message(e.message, "error");
+    }
   }
+  return null;
+}
+
+async function initialCode() {
+  return (await fragmentCode()) ?? store?.getItem("pyfrag.code") ?? loadExample(DEFAULT_EXAMPLE);
 }
 
 function setupExamples() {
@@ -315,6 +320,11 @@ async function start() {
     applyTheme();
   });
   darkQuery.addEventListener("change", applyTheme);
+  // a share link pasted into this tab changes only the fragment: no reload, so load its code here
+  addEventListener("hashchange", async () => {
+    const code = await fragmentCode();
+    if (code != null) editor.set(code);
+  });
 
   // the editor first, with whatever code is at hand, so typing can start before anything loads
   editor = createEditor($("editor"), {
