@@ -1,32 +1,37 @@
-# Arena vs global heap, on the image job (see the 512 MiB example).
-# Global heap: every scratch buffer is its own malloc and dies under a result
-# that outlives it, leaving a hole the next, larger scratch cannot use.
+# Arena vs global heap. A job in a 512 MiB memory: 60 rounds, each building a
+# scratch buffer a little larger than the last and keeping a 4 MiB result;
+# then one 128 MiB request.
+# Global heap: each scratch buffer is its own malloc and dies under the result
+# allocated after it, leaving a hole the next, larger scratch cannot use.
 # Arena: the scratch comes from one block the app keeps and reuses, swapped for
-# one twice as big when a round outgrows it. The results pack together and the
-# final 128 MiB request fits.
-from pyfrag import Trace, scenarios
+# one twice as big when a round outgrows it; the results pack together.
+from pyfrag import Trace
 
 MiB = 2**20
-params = dict(memory="512mib", results=60, result_size=4 * MiB, scratch=2 * MiB,
-              scratch_step=32 * 1024, request=128 * MiB)
 
-def with_arena(results, result_size, scratch, scratch_step, request, memory):
-    t = Trace("image task, scratch arena", maximum=memory)
-    arena, capacity, next_id = None, 0, 0
-    for i in range(results):
-        need = scratch + i * scratch_step
-        if need > capacity:                    # outgrown: a block twice as big
-            if arena is not None:
-                t.free(arena)
-            arena, capacity = next_id, max(need, 2 * capacity)
-            t.alloc(arena, capacity, tag="arena")
+def job(arena, rounds=60):
+    t = Trace("scratch arena" if arena else "global heap", maximum="512mib")
+    block, capacity, next_id = None, 0, 0
+    for i in range(rounds):
+        need = 2 * MiB + i * 32 * 1024
+        if not arena:
+            scratch = next_id
+            t.alloc(scratch, need, tag="scratch")
             next_id += 1
-        t.alloc(next_id, result_size, tag="result")
+        elif need > capacity:                  # outgrown: a block twice as big
+            if block is not None:
+                t.free(block)
+            block, capacity = next_id, max(need, 2 * capacity)
+            t.alloc(block, capacity, tag="arena")
+            next_id += 1
+        t.alloc(next_id, 4 * MiB, tag="result")
         next_id += 1
-    t.alloc(next_id, request, tag="request")
+        if not arena:
+            t.free(scratch)
+    t.alloc(next_id, 128 * MiB, tag="request")
     return t
 
-for trace in (scenarios.image_task(**params), with_arena(**params)):
-    run = show(trace, label=trace.name)
-    print(f"{trace.name:28} {run.audit().splitlines()[0]:20} "
-          f"{run.oom.kind + ' OOM' if run.oom else 'no OOM'}")
+for arena in (False, True):
+    run = show(job(arena), label=("with" if arena else "without") + " an arena")
+    print(f"{run.trace.name:14} {run.audit().splitlines()[0]:21} "
+          f"{run.oom.kind + ' OOM' if run.oom else 'the request fits'}")

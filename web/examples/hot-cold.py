@@ -1,24 +1,29 @@
-# Hot/cold split, on the image job (see the 512 MiB example). Keep long-lived
-# data at the bottom of the heap and the churn at the top: here the app reserves
-# one region for all its results up front (cold), so each scratch buffer (hot)
-# is allocated at the top and, when freed, merges back into the free top of the
-# heap instead of leaving a hole under a result.
-from pyfrag import Trace, scenarios
+# Hot/cold split: keep long-lived data at the bottom of the heap and the churn
+# at the top. An editor in a 240 MiB memory loads 40 documents (3 MiB each,
+# long-lived); between loads it renders, with temporary buffers that grow as
+# the documents pile up; at the end it exports one 64 MiB file.
+# Mixed: each document lands above the previous render's buffers, which are
+# freed into holes too small for the next, larger render.
+# Split: the app reserves one region for its documents up front (cold), so the
+# render buffers (hot) always come from the top and merge back when freed.
+from pyfrag import Trace
 
 MiB = 2**20
-params = dict(memory="512mib", results=60, result_size=4 * MiB, scratch=2 * MiB,
-              scratch_step=32 * 1024, request=128 * MiB)
 
-def split(results, result_size, scratch, scratch_step, request, memory):
-    t = Trace("image task, hot/cold split", maximum=memory)
-    t.alloc(0, results * result_size, tag="results")      # cold: the app sub-allocates results here
-    for i in range(results):
-        t.alloc(1 + i, scratch + i * scratch_step, tag="scratch")   # hot
-        t.free(1 + i)
-    t.alloc(results + 1, request, tag="request")
+def editor(split, documents=40):
+    t = Trace("hot/cold split" if split else "mixed lifetimes", maximum="240mib")
+    if split:
+        t.alloc(0, documents * 3 * MiB, tag="documents")   # cold: documents live in here
+    for d in range(documents):
+        render = 1000 + d
+        t.alloc(render, 1 * MiB + d * 64 * 1024, tag="render")   # hot
+        if not split:
+            t.alloc(1 + d, 3 * MiB, tag="document")              # cold, mixed in
+        t.free(render)
+    t.alloc(2000, 64 * MiB, tag="export")
     return t
 
-for trace in (scenarios.image_task(**params), split(**params)):
-    run = show(trace, label=trace.name)
-    print(f"{trace.name:28} {run.audit().splitlines()[0]:20} "
-          f"{run.oom.kind + ' OOM' if run.oom else 'no OOM'}")
+for split in (False, True):
+    run = show(editor(split), label=editor(split).name)
+    print(f"{run.trace.name:16} {run.audit().splitlines()[0]:21} "
+          f"{run.oom.kind + ' OOM' if run.oom else 'the export fits'}")
