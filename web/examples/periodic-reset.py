@@ -3,7 +3,8 @@
 # manual compaction. pyfrag.strategies.periodic_reset replays a trace that way.
 # Here the 512 MiB image job resets every 128 events: the simulated heap is
 # rebuilt packed, and the final 64 MiB request fits; the real module, which
-# never resets, runs out.
+# never resets, runs out. (The heap maps draw blocks where the trace allocated
+# them: the packed copies a reset makes are not trace events.)
 from pyfrag import scenarios
 from pyfrag.strategies import periodic_reset
 

@@ -19,6 +19,7 @@ function marksPlugin(tl) {
         const dpr = devicePixelRatio;
         ctx.save();
         ctx.strokeStyle = css("--grow");
+        ctx.globalAlpha = 0.8;            // hundreds of grows make a band: keep the lines above it readable
         ctx.lineWidth = dpr;
         let lastX = -1;
         ctx.beginPath();
@@ -27,9 +28,10 @@ function marksPlugin(tl) {
           if (x === lastX) continue;
           lastX = x;
           ctx.moveTo(x, bbox.top + bbox.height);
-          ctx.lineTo(x, bbox.top + bbox.height - 8 * dpr);
+          ctx.lineTo(x, bbox.top + bbox.height - 6 * dpr);
         }
         ctx.stroke();
+        ctx.globalAlpha = 1;
         const oom = tl.failures[0];
         if (oom) {
           const x = Math.round(u.valToPos(oom.index, "x", true));
