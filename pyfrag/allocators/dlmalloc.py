@@ -620,7 +620,7 @@ class EmscriptenDlmalloc(Dlmalloc):
     summary = "Emscripten's dlmalloc: 8-byte alignment, 4 KiB granularity, sbrk from __heap_base"
     exact = "emscripten-dlmalloc"
     alignment = 8
-    default_start = (591936, 16)      # 64 KiB stack, 1 MiB initial memory
+    default_start = (591392, 16)      # as wasm_modules/emscripten-dlmalloc.wasm: 1 MiB memory
     granularity = 4096
     page_size = 4096
     claims_gap = False
