@@ -71,3 +71,29 @@ def shot(request):
         page.screenshot(path=path, full_page=True)
         return path
     return take
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture(autouse=True)
+def failure_artifacts(request):
+    """On a failure: a screenshot of the shared page and its console, in artifacts/."""
+    yield
+    rep = getattr(request.node, "rep_call", None)
+    if rep is None or not rep.failed or "playground" not in request.fixturenames:
+        return
+    page = request.getfixturevalue("playground")
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    base = os.path.join(ARTIFACTS, f"FAILED-{request.node.name}")
+    try:
+        page.screenshot(path=base + ".png", full_page=True)
+    except Exception:
+        pass
+    with open(base + ".console.txt", "w") as f:
+        f.write("\n".join(f"{t}: {m}" for t, m in page.console_log))
+        f.write("\n--- output ---\n" + (page.get_by_test_id("output").text_content() or ""))

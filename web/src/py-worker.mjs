@@ -91,33 +91,43 @@ function hostShow(metaJson, names, ...arrays) {
   post({ type: "show", id: currentId, payload }, transfer);
 }
 
-async function boot(msg) {
+// Python starts loading as soon as the worker exists, before the page's init
+// message arrives (the page may still be fetching its module manifest).
+async function startPython() {
   status("Loading the Python runtime…", 0.05);
   const infoP = fetchOk(new URL("build-info.json", DIST), "json");
   const glueP = fetchOk(new URL("../py/playground.py", DIST), "text");
-  const manifestP = msg.manifest
-    ? Promise.resolve(msg.manifest)
-    : fetchOk(new URL("modules/manifest.json", DIST), "json").catch(() => ({ modules: [] }));
   const { loadPyodide } = await import(new URL("pyodide/pyodide.mjs", DIST).href);
   status("Starting Python…", 0.15);
-  pyodide = await loadPyodide({
+  const py = await loadPyodide({
     indexURL: new URL("pyodide/", DIST).href,
     // micropip loads during start-up, from the lock beside Pyodide's files
     packages: ["micropip"],
     stdout: () => {},
     stderr: () => {},
   });
-  pyodide.setStdout({ write: (b) => streams.stdout.write(b) });
-  pyodide.setStderr({ write: (b) => streams.stderr.write(b) });
+  py.setStdout({ write: (b) => streams.stdout.write(b) });
+  py.setStderr({ write: (b) => streams.stderr.write(b) });
   const info = await infoP;
   status("Installing pyfrag…", 0.75);
-  const micropip = pyodide.pyimport("micropip");
+  const micropip = py.pyimport("micropip");
   await micropip.install.callKwargs(new URL(info.pyfrag_wheel, DIST).href, { deps: false });
   micropip.destroy();
+  return { py, glue: await glueP };
+}
+const early = startPython();
+early.catch(() => {});   // reported through boot()
+
+async function boot(msg) {
+  const manifestP = msg.manifest
+    ? Promise.resolve(msg.manifest)
+    : fetchOk(new URL("modules/manifest.json", DIST), "json").catch(() => ({ modules: [] }));
+  const { py, glue } = await early;
+  pyodide = py;
   status("Loading the playground…", 0.9);
   const manifest = await manifestP;
   pyodide.FS.mkdirTree("/home/pyodide");
-  pyodide.FS.writeFile("/home/pyodide/playground.py", await glueP);
+  pyodide.FS.writeFile("/home/pyodide/playground.py", glue);
   pyodide.FS.writeFile("/home/pyodide/manifest.json", JSON.stringify(manifest));
   pyodide.registerJsModule("_playground_host", { show: hostShow });
   const versions = pyodide.runPython(`
