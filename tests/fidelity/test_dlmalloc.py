@@ -52,9 +52,10 @@ def boundaries(entry):
             t.alloc(200 + k, 100 + 37 * k, align)
         t.realloc(210, 5000)               # an over-aligned block moved by realloc
     # Too big for C's sbrk (>= 2 GiB), so wasi-libc and Emscripten stop growing
-    # contiguously; Rust grants it. Freed at once so that every later address
-    # stays below 2 GiB (the harness reads addresses as signed i32).
+    # contiguously; Rust grants it, and hands out addresses above 3 GiB next.
     t.alloc(300, 3 * GIB)
+    for i in range(310, 315):
+        t.alloc(i, 300 * KIB)
     t.free(300)
     t.alloc(301, 0xFFFFFFF0)               # at MAX_REQUEST: refused everywhere
     t.realloc(5, 0xFFFFFFC0)
