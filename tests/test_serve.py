@@ -261,3 +261,57 @@ def test_static_build(tmp_path):
     assert (other / "keep.txt").read_text() == "mine"
     with pytest.raises(serve.PrepareError, match="outside web/"):
         serve.static_build(os.path.join(serve.WEB, "out"))
+
+
+def test_prepare_runs_only_stale_steps(tmp_path, monkeypatch):
+    """First run: every step; then nothing; an edited input or a lost output reruns that step."""
+    src_a, src_b = tmp_path / "a.txt", tmp_path / "b.txt"
+    src_a.write_text("a")
+    src_b.write_text("b")
+    out_a, out_b = tmp_path / "dist" / "a.out", tmp_path / "dist" / "b.out"
+    ran = []
+
+    def action(name, out):
+        def run():
+            ran.append(name)
+            out.parent.mkdir(exist_ok=True)
+            out.write_text("built")
+        return run
+
+    monkeypatch.setattr(serve, "DIST", str(tmp_path / "dist"))
+    monkeypatch.setattr(serve, "STAMPS", str(tmp_path / "dist" / ".stamps.json"))
+    monkeypatch.setattr(serve, "npm_needed", lambda: False)
+    monkeypatch.setattr(serve, "steps", lambda: [
+        ("a", lambda: serve.fingerprint([str(src_a)]), [str(out_a)], action("a", out_a)),
+        ("b", lambda: serve.fingerprint([str(src_b)]), [str(out_b)], action("b", out_b)),
+    ])
+    assert serve.prepare() == ["a", "b"]
+    assert serve.prepare() == []
+    src_b.write_text("b, edited")
+    assert serve.prepare() == ["b"]
+    out_a.unlink()
+    assert serve.prepare() == ["a"]
+    assert serve.prepare(only=["b"], force=True) == ["b"]
+    assert ran == ["a", "b", "b", "a", "b"]
+
+
+def test_a_failing_step_is_a_clear_error_and_runs_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(serve, "DIST", str(tmp_path / "dist"))
+    monkeypatch.setattr(serve, "STAMPS", str(tmp_path / "dist" / ".stamps.json"))
+    monkeypatch.setattr(serve, "npm_needed", lambda: False)
+    attempts = []
+
+    def broken():
+        attempts.append(1)
+        serve.run_cmd([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"], "demo")
+
+    monkeypatch.setattr(serve, "steps", lambda: [("x", lambda: "same", [], broken)])
+    for _ in range(2):
+        with pytest.raises(serve.PrepareError, match=r"demo failed \(exit 3\)[\s\S]*boom"):
+            serve.prepare()
+    assert len(attempts) == 2        # a failed step is not recorded as done
+
+
+def test_missing_tool_is_a_clear_error():
+    with pytest.raises(serve.PrepareError, match="not found"):
+        serve.run_cmd(["definitely-not-a-real-tool-pyfrag"], "tool")
