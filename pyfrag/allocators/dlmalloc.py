@@ -114,17 +114,17 @@ class Dlmalloc(Allocator):
         """insert_chunk: bin a free chunk."""
         self.free_at[p] = s
         self.free_end[p + s] = p
-        if s < MIN_LARGE_SIZE:
-            idx = s >> SMALLBIN_SHIFT
-            self.small[idx][p] = None
-            self.smallmap |= 1 << idx
-        else:
+        if s >= MIN_LARGE_SIZE:
             same = self.tree.get(s)
             if same is None:
                 self.tree[s] = {p: None}
                 insort(self.tsizes, s)
             else:
                 same[p] = None
+        else:
+            idx = s >> SMALLBIN_SHIFT
+            self.small[idx][p] = None
+            self.smallmap |= 1 << idx
 
     def _unlink(self, p, s):
         """unlink_chunk: take a binned free chunk out of its bin."""
@@ -335,24 +335,25 @@ class Dlmalloc(Allocator):
     def _dispose(self, p, psize):
         """dispose_chunk (and the body of free): merge with free neighbours, then bin."""
         nxt = p + psize
+        dv = self.dv
         prev = self.free_end.get(p)
         if prev is not None:                            # a binned chunk before p
             self._unlink(prev, p - prev)
             psize += p - prev
             p = prev
-        elif self.dvsize and self.dv + self.dvsize == p:    # dv before p
+        elif dv and dv + self.dvsize == p:              # dv before p
             psize += self.dvsize
-            p = self.dv
+            p = dv
             if nxt in self.inuse:
                 self.dvsize = psize
                 return
         if nxt == self.top:
             self.top = p
             self.topsize += psize
-            if p == self.dv:
+            if p == dv:
                 self.dv = self.dvsize = 0
             return
-        if nxt == self.dv:
+        if nxt == dv:
             self.dv = p
             self.dvsize += psize
             return
@@ -360,7 +361,7 @@ class Dlmalloc(Allocator):
         if nsize is not None:
             self._unlink(nxt, nsize)
             psize += nsize
-            if p == self.dv:
+            if p == dv:
                 self.dvsize = psize
                 return
         self._insert(p, psize)
