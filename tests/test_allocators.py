@@ -24,6 +24,11 @@ def heap(name, maximum="wasm32", pages=1):
     return Heap(name, heap_base=1024, initial_pages=pages, maximum=maximum)
 
 
+def layout(h):
+    """A free-list heap's blocks: start -> (size, used)."""
+    return {b: (size, used) for b, size, used in h.allocator.blocks.blocks()}
+
+
 # -- free lists: layout ------------------------------------------------------------
 
 @pytest.mark.parametrize("name", FREELISTS)
@@ -105,7 +110,7 @@ def test_freeing_between_two_holes_merges_all_three(name):
     h.free(a)
     h.free(c)
     h.free(b)
-    assert h.allocator.free_at[a - 8] == 3 * 112
+    assert layout(h)[a - 8] == (3 * 112, False)
     h.check()
 
 
@@ -117,7 +122,7 @@ def test_freeing_everything_returns_one_free_top_block_when_coalescing(name):
         h.free(p)
     h.check()
     expected = 1 if name in COALESCING else len(ptrs) + 1
-    assert len(h.allocator.free_at) == expected
+    assert len(h.allocator.free_blocks()) == expected
 
 
 # -- free lists: growth ----------------------------------------------------------------
@@ -171,8 +176,8 @@ def test_realloc_shrinks_in_place_and_frees_the_tail(name):
     h.malloc(8)
     assert h.realloc(p, 100) == p
     # the 1008-byte block keeps 112 bytes; the 896-byte tail is a free block
-    assert h.allocator.used[p] == 112
-    assert h.allocator.free_at[p - 8 + 112] == 896
+    assert layout(h)[p - 8] == (112, True)
+    assert layout(h)[p - 8 + 112] == (896, False)
     h.check()
 
 
@@ -255,39 +260,56 @@ def test_buddy_realloc_shrinks_in_place_and_frees_upper_halves():
 
 # -- the placement indexes ------------------------------------------------------------
 
-def test_indexes_answer_like_a_linear_walk(monkeypatch):
-    # small chunks so that splitting, emptying and cross-chunk searches all happen
+def test_block_map_and_size_bins_answer_like_a_linear_walk(monkeypatch):
+    # small chunks, so that splits and cross-chunk searches happen on a few hundred blocks
     monkeypatch.setattr(fits, "LOAD", 4)
     rng = random.Random(7)
-    sizes = {}
-    by_address, by_size = fits.AddressIndex(sizes), fits.SizeIndex(sizes)
-    for _ in range(3000):
+    blocks, bins = fits.BlockMap(0), fits.SizeBins(40)
+    layout = {}                      # start -> (size, free): what the structures must say
+
+    def mark(size, free):
+        return fits.size_class(size) if free else 0
+
+    for _ in range(2500):
         roll = rng.random()
-        if sizes and roll < 0.4:
-            b = rng.choice(list(sizes))
-            s = sizes.pop(b)
-            by_address.remove(b, s)
-            by_size.remove(b, s)
-        elif sizes and roll < 0.55:
-            b = rng.choice(list(sizes))
-            s, ns = sizes[b], rng.randrange(2, 700) * 8
-            by_address.move(b, s, b, ns)
-            by_size.move(b, s, b, ns)
-            sizes[b] = ns
+        if not layout or roll < 0.3:                       # a new block on top
+            b, size, free = blocks.top, rng.choice([2, 3, 100, 2000]) * 8, rng.random() < 0.5
+            blocks.insert(b, mark(size, free))
+            blocks.top += size
         else:
-            b = rng.randrange(1 << 20) * 8
-            if b not in sizes:
-                sizes[b] = rng.choice([rng.randrange(2, 128), rng.randrange(2, 50000)]) * 8
-                by_address.add(b, sizes[b])
-                by_size.add(b, sizes[b])
-        by_address.check(sizes)
-        by_size.check(sizes)
-        need, start = rng.randrange(2, 40000) * 8, rng.choice([0, rng.randrange(1 << 23)])
-        fitting = sorted(b for b, s in sizes.items() if s >= need)
-        wanted = next((b for b in fitting if b >= start), fitting[0] if fitting else None)
-        assert by_address.find(need, start) == wanted
-        best = min(((s, b) for b, s in sizes.items() if s >= need), default=(0, None))
-        assert by_size.find(need) == best[1]
+            b = rng.choice(list(layout))
+            size, free = layout.pop(b)
+            k, i = blocks.locate(b)
+            if free:
+                bins.remove(b, size)
+            if roll < 0.6 and size >= 32:                   # split in two
+                half = size // 16 * 8
+                blocks.set_mark(k, i, mark(half, free))
+                blocks.insert_at(k, i + 1, b + half, mark(size - half, not free))
+                layout[b + half] = (size - half, not free)
+                if not free:
+                    bins.add(b + half, size - half)
+                size = half
+            else:                                          # flip used <-> free
+                free = not free
+                blocks.set_mark(k, i, mark(size, free))
+        layout[b] = (size, free)
+        if free:
+            bins.add(b, size)
+        listing = sorted((b, s, not f) for b, (s, f) in layout.items())
+        assert blocks.blocks() == listing
+        blocks.check()
+        free_blocks = [(b, s) for b, s, used in listing if not used]
+        bins.check(free_blocks)
+        need = rng.choice([2, 3, 100, 1000, 3000]) * 8
+        blocks.rover = rng.choice([0, rng.randrange(blocks.top + 1)])
+        fitting = [b for b, s in free_blocks if s >= need]
+        wanted = next((b for b in fitting if b >= blocks.rover), fitting[0] if fitting else None)
+        found = blocks.find(need)
+        assert (found and found[0]) == wanted
+        best = min(((s, b) for b, s in free_blocks if s >= need), default=None)
+        found = bins.find(need)
+        assert (found and found[:2]) == (best and best[::-1])
 
 
 def test_size_classes_are_monotone_and_exact_below_1_kib():

@@ -1,28 +1,36 @@
-"""Indexes over a free list that answer placement queries without walking it.
+"""The data structures behind the free-list models: the heap's block map and the
+placement queries on it.
 
-Main entry points: `AddressIndex` (first-fit and next-fit) and `SizeIndex`
-(best-fit). Both answer exactly what a linear walk of the free list would, in
-the time of a couple of bisects plus a short C-level scan, so a million-event
-trace replays at hundreds of thousands of events per second even when the free
-list holds tens of thousands of blocks (free lists that never coalesce do).
+Main entry points: `BlockMap` (every block of the heap in address order, with
+the first-fit / next-fit search) and `SizeBins` (free blocks by size, for
+best-fit). Both answer exactly what a walk of the heap or of a free list would,
+in the time of a couple of bisects plus a short C-level scan, so a
+million-event trace replays at about half a million events per second even
+when the heap holds tens of thousands of free blocks (lists that never
+coalesce do), at about 40 bytes per block.
 
-Both sit on `SortedChunks`, a sorted list of ints cut into chunks of a few
-hundred, so an insert or delete moves one chunk's items, not the whole list.
-Beside each item it keeps one byte, its "mark", and per chunk the largest
-mark. `AddressIndex` keeps free blocks' addresses with their size class as the
-mark (one byte, monotone in the size), so the first block at or after a
-position whose class is >= c is found by `re.search` of a byte-range pattern
-over the chunk maxima and then inside one chunk: memchr-speed scans in C
-instead of a Python loop. Classes below 128 hold a single size (multiples of 8
-under 1 KiB), larger ones an eighth of an octave, so only blocks of the
-request's own class need their exact size checked. `SizeIndex` keeps
-(size, address) keys and leaves the marks at 0.
+`BlockMap` sits on `SortedChunks`: a sorted list of ints cut into chunks of a
+few hundred, so an insert or delete moves one chunk's items, not the whole
+list, with one byte beside each item (its "mark") and an upper bound of the
+marks per chunk. Its items are block starts; a block ends where the next one
+starts (the last one at `top`), so sizes are never stored. The mark is 0 for a
+used block and the size class (>= 2, monotone in the size) for a free one. The
+first free block at or after a position whose class is >= c is then found by
+`re.search` of a byte-range pattern, first over the chunk bounds and then
+inside one chunk: memchr-speed scans in C instead of a Python loop. Classes
+below 128 hold a single size (multiples of 8 under 1 KiB), larger ones an
+eighth of an octave, so only blocks of the request's own class need their
+exact size checked.
+
+`SizeBins` is segregated-fit: one sorted list per size class and a bit mask of
+the non-empty ones, so best-fit is a bisect in the request's own class or the
+first block of the next non-empty class.
 """
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 
-LOAD = 256          # chunks hold LOAD..2*LOAD items (the last may hold fewer)
+LOAD = 128          # chunks hold up to 2*LOAD items; a full one splits in two
 
 # -- size classes -----------------------------------------------------------
 
@@ -48,17 +56,20 @@ def _at_least(c):
 # -- the chunked sorted list ----------------------------------------------------
 
 class SortedChunks:
-    """Sorted ints in chunks, a mark byte beside each. The hot methods of the
-    subclasses inline the chunk lookup (`_locate`) because they run per event."""
+    """Sorted ints in chunks, a mark byte beside each; positions are (chunk, index).
+
+    `maxes[k]` is an upper bound of chunk k's marks, never lower: raised as marks
+    are set, and lowered only by a search that found the chunk empty of a class
+    (BlockMap._first), so no change ever pays for a max() over a chunk."""
 
     def __init__(self):
         self.chunks = []            # sorted, non-empty lists of items
         self.marks = []             # per chunk: bytearray, one mark per item
         self.firsts = []            # per chunk: its first item (what bisect looks at)
-        self.maxes = bytearray()    # per chunk: its largest mark
+        self.maxes = bytearray()    # per chunk: an upper bound of its marks
 
-    def _locate(self, x):
-        """(chunk, position) where x is or would be inserted."""
+    def locate(self, x):
+        """(chunk, index) where x is or would be inserted."""
         k = bisect_right(self.firsts, x) - 1
         if k < 0:
             k = 0
@@ -74,8 +85,12 @@ class SortedChunks:
         k = bisect_right(self.firsts, x) - 1
         if k < 0:
             k = 0
+        self.insert_at(k, bisect_left(self.chunks[k], x), x, mark)
+
+    def insert_at(self, k, i, x, mark):
+        """Insert x at (k, i), which must keep the order. A full chunk splits in two,
+        so positions after (k, i) may change."""
         chunk, marks = self.chunks[k], self.marks[k]
-        i = bisect_left(chunk, x)
         chunk.insert(i, x)
         marks.insert(i, mark)
         if i == 0:
@@ -86,31 +101,31 @@ class SortedChunks:
             self.chunks.insert(k + 1, chunk[LOAD:])
             self.marks.insert(k + 1, marks[LOAD:])
             self.firsts.insert(k + 1, chunk[LOAD])
+            self.maxes.insert(k + 1, self.maxes[k])
             del chunk[LOAD:], marks[LOAD:]
-            self.maxes[k:k + 1] = bytes((max(marks), max(self.marks[k + 1])))
 
-    def delete(self, x):
-        k = bisect_right(self.firsts, x) - 1
-        if k < 0:
-            k = 0
-        chunk, marks = self.chunks[k], self.marks[k]
-        i = bisect_left(chunk, x)
+    def delete_at(self, k, i):
+        """Delete the item at (k, i); positions before it stay valid."""
+        chunk = self.chunks[k]
         del chunk[i]
-        mark = marks.pop(i)
+        del self.marks[k][i]
         if not chunk:
             del self.chunks[k], self.marks[k], self.firsts[k], self.maxes[k]
-            return
-        if i == 0:
+        elif i == 0:
             self.firsts[k] = chunk[0]
-        if mark and mark == self.maxes[k]:
-            self._drop_max(k, mark)
 
-    def _drop_max(self, k, old):
-        """An item marked `old`, chunk k's maximum, is gone: find the new maximum."""
-        marks = self.marks[k]
-        # a C-level scan for another `old` is much cheaper than max() over a bytearray
-        if (_AT_LEAST[old] or _at_least(old)).search(marks) is None:
-            self.maxes[k] = max(marks)
+    def set_mark(self, k, i, mark):
+        self.marks[k][i] = mark
+        if mark > self.maxes[k]:
+            self.maxes[k] = mark
+
+    def move(self, x, nx, mark):
+        """Put nx (with `mark`) where x is; the caller guarantees no item lies between them."""
+        k, i = self.locate(x)
+        self.chunks[k][i] = nx
+        if i == 0:
+            self.firsts[k] = nx
+        self.set_mark(k, i, mark)
 
     def items(self):
         return [x for chunk in self.chunks for x in chunk]
@@ -118,117 +133,143 @@ class SortedChunks:
     def check(self):
         assert all(self.chunks), "empty chunk"
         assert self.firsts == [chunk[0] for chunk in self.chunks], "chunk heads out of step"
-        assert bytes(self.maxes) == bytes(max(m) for m in self.marks), "chunk maxima out of step"
+        assert all(top >= max(m) for top, m in zip(self.maxes, self.marks)), \
+            "a chunk holds a mark above its bound"
+        assert len(self.maxes) == len(self.marks) == len(self.chunks)
         assert [len(m) for m in self.marks] == [len(c) for c in self.chunks]
         items = self.items()
-        assert items == sorted(items), "items out of order"
+        assert items == sorted(items) and len(set(items)) == len(items), "items out of order"
 
 
-# -- address order (first-fit, next-fit) -----------------------------------------
+# -- the heap's blocks in address order (first-fit, next-fit) ----------------------------
 
-class AddressIndex(SortedChunks):
-    def __init__(self, sizes):
+class BlockMap(SortedChunks):
+    def __init__(self, top):
         super().__init__()
-        self.sizes = sizes              # the allocator's block start -> size of free blocks
+        self.top = top              # where the last block ends
+        self.rover = 0              # where `find` starts searching (next-fit moves it)
 
-    def add(self, b, size):
-        self.insert(b, size >> 3 if size < 1024 else size_class(size))
+    def end_of(self, k, i):
+        """End of the block at (k, i): the start of the next one, or the top."""
+        if i + 1 < len(self.chunks[k]):
+            return self.chunks[k][i + 1]
+        if k + 1 < len(self.chunks):
+            return self.firsts[k + 1]
+        return self.top
 
-    def remove(self, b, size):
-        self.delete(b)
-
-    def move(self, b, size, nb, nsize):
-        """Free block b becomes nb; the caller guarantees no free block lies between."""
-        mark = nsize >> 3 if nsize < 1024 else size_class(nsize)
+    def around(self, b):
+        """(k, i, end, after, before) for the block starting at b: its position, its end,
+        and the positions of its neighbours (None past either end of the heap)."""
+        chunks = self.chunks
         k = bisect_right(self.firsts, b) - 1
-        if k < 0:
-            k = 0
-        marks = self.marks[k]
-        i = bisect_left(self.chunks[k], b)
-        old = marks[i]
-        self.chunks[k][i] = nb
-        marks[i] = mark
-        if i == 0:
-            self.firsts[k] = nb
-        top = self.maxes[k]
-        if mark > top:
-            self.maxes[k] = mark
-        elif old == top and mark < old:
-            self._drop_max(k, old)
+        chunk = chunks[k]
+        i = bisect_left(chunk, b)
+        if i + 1 < len(chunk):
+            after, end = (k, i + 1), chunk[i + 1]
+        elif k + 1 < len(chunks):
+            after, end = (k + 1, 0), self.firsts[k + 1]
+        else:
+            after, end = None, self.top
+        before = (k, i - 1) if i else (k - 1, len(chunks[k - 1]) - 1) if k else None
+        return k, i, end, after, before
 
-    def find(self, need, start=0):
-        """Start of the lowest-addressed free block >= `start` holding `need` bytes,
-        wrapping round to the bottom; None if no block fits."""
+    def find(self, need):
+        """(start, size, k, i) of the lowest-addressed free block at or above `rover`
+        holding `need` bytes, wrapping round to the bottom; None if no block fits."""
         if not self.chunks:
             return None
         last = len(self.chunks) - 1
+        start = self.rover
         if not start:
             return self._first(need, 0, 0, last, len(self.chunks[last]))
-        k, i = self._locate(start)
+        k, i = self.locate(start)
         found = self._first(need, k, i, last, len(self.chunks[last]))
         return found if found is not None else self._first(need, 0, 0, k, i)
 
     def _first(self, need, k, i, stop_k, stop_i):
-        """The first fitting block from (chunk k, position i) up to (stop_k, stop_i)."""
+        """The first fitting free block from (chunk k, index i) up to (stop_k, stop_i)."""
         c = need >> 3 if need < 1024 else size_class(need)
         pattern = _AT_LEAST[c] or _at_least(c)
-        sizes = self.sizes
+        maxes = self.maxes
         while True:
-            chunk, marks = self.chunks[k], self.marks[k]
-            end = stop_i if k == stop_k else len(chunk)
-            m = pattern.search(marks, i, end)
-            while m:
-                j = m.start()
-                if marks[j] > c or sizes[chunk[j]] >= need:
-                    return chunk[j]
-                m = pattern.search(marks, j + 1, end)
+            if maxes[k] >= c:
+                chunk, marks = self.chunks[k], self.marks[k]
+                end = stop_i if k == stop_k else len(chunk)
+                m = pattern.search(marks, i, end)
+                if m is None and i == 0 and end == len(chunk):
+                    maxes[k] = c - 1        # nothing of class c or above here: tighten
+                while m:
+                    j = m.start()
+                    size = self.end_of(k, j) - chunk[j]
+                    if size >= need:
+                        return chunk[j], size, k, j
+                    m = pattern.search(marks, j + 1, end)
             # jump to the next chunk holding any block of class >= c
-            m = pattern.search(self.maxes, k + 1, stop_k + 1)
+            m = pattern.search(maxes, k + 1, stop_k + 1)
             if not m:
                 return None
             k, i = m.start(), 0
 
-    def check(self, free_at):
+    def blocks(self):
+        """(start, size, used) of every block, in address order."""
+        return [(b, e - b, not m) for b, e, m in self._walk()]
+
+    def _walk(self):
+        starts = self.items()
+        return zip(starts, starts[1:] + [self.top], b"".join(self.marks))
+
+    def check(self):
         super().check()
-        assert self.items() == sorted(free_at), "address index out of step with the free blocks"
-        assert b"".join(self.marks) == bytes(size_class(free_at[b]) for b in self.items()), \
-            "size classes out of step with the free blocks"
+        for b, end, mark in self._walk():
+            assert not mark or mark == size_class(end - b), f"free block {b:#x}: wrong size class"
 
 
-# -- size order (best-fit) ------------------------------------------------------------
+# -- free blocks by size (best-fit) ------------------------------------------------------
 
-_SHIFT = 64                  # key = size << 64 | start: by size, then by address
-_LOW = (1 << _SHIFT) - 1
+class SizeBins:
+    """Free blocks in segregated bins, one per size class, each a sorted list of
+    size << shift | start keys (by size, then by address), with a bit mask of the
+    bins that hold anything. `shift` covers every address of the memory, and is
+    no wider, so keys stay small ints that bisect compares fast."""
 
-
-class SizeIndex(SortedChunks):
-    def __init__(self, sizes):
-        super().__init__()
+    def __init__(self, shift):
+        self.shift = shift
+        self.low = (1 << shift) - 1
+        self.bins = [[] for _ in range(256)]
+        self.nonempty = 0             # bit c set when bins[c] holds a block
 
     def add(self, b, size):
-        self.insert(size << _SHIFT | b, 0)
+        c = size >> 3 if size < 1024 else size_class(size)
+        insort(self.bins[c], size << self.shift | b)
+        self.nonempty |= 1 << c
 
     def remove(self, b, size):
-        self.delete(size << _SHIFT | b)
+        c = size >> 3 if size < 1024 else size_class(size)
+        keys = self.bins[c]
+        del keys[bisect_left(keys, size << self.shift | b)]
+        if not keys:
+            self.nonempty &= ~(1 << c)
 
-    def move(self, b, size, nb, nsize):
-        self.delete(size << _SHIFT | b)
-        self.insert(nsize << _SHIFT | nb, 0)
-
-    def find(self, need, start=0):
-        """Start of the smallest free block holding `need` bytes (lowest address among
-        equals); None if none does. `start` is ignored: best-fit has no rover."""
-        if not self.chunks:
-            return None
-        k, i = self._locate(need << _SHIFT)
-        chunk = self.chunks[k]
-        if i == len(chunk):
-            if k + 1 == len(self.chunks):
+    def find(self, need):
+        """(start, size, None, None) of the smallest free block holding `need` bytes (the
+        lowest address among equals; no block-map position); None if none does."""
+        c = need >> 3 if need < 1024 else size_class(need)
+        keys = self.bins[c]
+        i = bisect_left(keys, need << self.shift)
+        if i < len(keys):
+            key = keys[i]
+        else:
+            above = self.nonempty >> (c + 1)
+            if not above:
                 return None
-            chunk, i = self.chunks[k + 1], 0
-        return chunk[i] & _LOW
+            key = self.bins[c + (above & -above).bit_length()][0]
+        return key & self.low, key >> self.shift, None, None
 
-    def check(self, free_at):
-        super().check()
-        assert self.items() == sorted(s << _SHIFT | b for b, s in free_at.items()), \
-            "size index out of step with the free blocks"
+    def check(self, free_blocks):
+        keys = sorted(k for keys in self.bins for k in keys)
+        assert keys == sorted(s << self.shift | b for b, s in free_blocks), \
+            "size bins out of step with the free blocks"
+        for c, keys in enumerate(self.bins):
+            assert keys == sorted(keys), f"bin {c} out of order"
+            assert all(size_class(k >> self.shift) == c for k in keys), f"bin {c}: wrong class"
+            assert bool(keys) == bool(self.nonempty >> c & 1), f"bin {c}: mask out of step"

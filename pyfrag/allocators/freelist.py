@@ -1,8 +1,8 @@
 """Free-list allocators: address-ordered first-fit, best-fit and next-fit, each with
 and without coalescing of adjacent free blocks.
 
-Main entry point: `FreeList` (one implementation; the six registered models are
-declarations below that pick a placement policy and the coalescing flag).
+Main entry point: `FreeList` (one implementation; the six registered models at
+the bottom pick a placement policy and the coalescing flag).
 
 Block layout, as a classic boundary-tag allocator in linear memory has it:
 
@@ -16,7 +16,7 @@ cut into blocks with no gaps; [top, memory end) is a sliver too small for a bloc
 extended: the last block is grown if it is free (with or without coalescing),
 otherwise a new block starts at the top; memory grows by just enough pages.
 
-Placement is exact; the indexes only make it fast (see fits.py):
+Placement is exact; the structures in fits.py only make it fast:
     first-fit   the lowest-addressed free block that fits
     next-fit    the lowest-addressed fitting block at or above the end of the
                 previous allocation, wrapping round to the bottom
@@ -26,10 +26,14 @@ block. Without coalescing, freed neighbours stay separate blocks forever.
 """
 
 from .base import Allocator, align_up, check_power_of_two, merge_spans
-from .fits import AddressIndex, SizeIndex
+from .fits import BlockMap, SizeBins, size_class
 
 HEADER = 8
 MIN_BLOCK = 16
+
+
+def _ignore(b, size):
+    pass
 
 
 def block_size(size):
@@ -41,91 +45,96 @@ def block_size(size):
 class FreeList(Allocator):
     name = "free-list"
     coalesce = True
-    index_type = AddressIndex      # placement policy: see fits.py
     next_fit = False
 
     def __init__(self, memory, heap_base):
         super().__init__(memory, heap_base)
         # the first block starts where its payload is 8-aligned
-        self.start = self.top = align_up(heap_base, 8)
-        self.used = {}         # address returned (block start + HEADER) -> block size
-        self.free_at = {}      # block start -> size, free blocks
-        self.free_end = {}     # block end -> start, free blocks (the boundary tag)
-        self.index = self.index_type(self.free_at)
-        self.rover = 0         # next-fit: where the previous allocation ended (else 0)
+        self.start = align_up(heap_base, 8)
+        self.blocks = BlockMap(self.start)     # every block; its `top` is where they end
+        self._find, self._freed, self._taken = self._policy()
         self._extend_top(memory.byte_length)
 
-    # -- free block bookkeeping -------------------------------------------
+    # -- placement policy -----------------------------------------------------
 
-    def _add_free(self, b, size):
-        self.free_at[b] = size
-        self.free_end[b + size] = b
-        self.index.add(b, size)
+    def _policy(self):
+        """(find, freed, taken) for this policy, bound once because they run per event:
+        find(need) -> (start, size, k, i) of the free block to use or None, where (k, i)
+        is its block-map position or (None, None) if the policy does not know it;
+        freed(b, size) / taken(b, size) report a free block appearing / disappearing
+        (split, merged or allocated). First-fit and next-fit search the block map
+        (next-fit moves its rover) and need no reports."""
+        return self.blocks.find, _ignore, _ignore
 
-    def _remove_free(self, b, size):
-        del self.free_at[b]
-        del self.free_end[b + size]
-        self.index.remove(b, size)
+    # -- growth -------------------------------------------------------------
 
-    def _resize_free(self, b, size, nb, nsize):
-        """Free block [b, b+size) becomes [nb, nb+nsize); no other free block lies between."""
-        del self.free_at[b]
-        del self.free_end[b + size]
-        self.free_at[nb] = nsize
-        self.free_end[nb + nsize] = nb
-        self.index.move(b, size, nb, nsize)
+    def _last(self):
+        """Position of the block that ends at the top."""
+        chunks = self.blocks.chunks
+        return len(chunks) - 1, len(chunks[-1]) - 1
 
     def _extend_top(self, end):
         """Turn [top, end) into free space: it extends the last block if that is free."""
-        last = self.free_end.get(self.top)
-        if last is not None:
-            self._resize_free(last, self.top - last, last, end - last)
-            self.top = end
-        elif end - self.top >= MIN_BLOCK:
-            self._add_free(self.top, end - self.top)
-            self.top = end
-
-    # -- alloc ------------------------------------------------------------
-
-    def malloc(self, size):
-        need = block_size(size)
-        b = self.index.find(need, self.rover)
-        if b is None:
-            b = self._grow_for(need)
-            if b is None:
-                return 0
-        return self._carve(b, self.free_at[b], need, b)
+        blocks = self.blocks
+        top = blocks.top
+        if blocks.chunks and blocks.marks[-1][-1]:
+            b = blocks.chunks[-1][-1]
+            self._taken(b, top - b)
+            blocks.top = end
+            blocks.set_mark(*self._last(), size_class(end - b))
+            self._freed(b, end - b)
+        elif end - top >= MIN_BLOCK:
+            blocks.insert(top, size_class(end - top))
+            blocks.top = end
+            self._freed(top, end - top)
 
     def _grow_for(self, need):
-        """Grow memory so that a free block at the top holds `need` bytes; its start, or None."""
-        last = self.free_end.get(self.top)
-        b = self.top if last is None else last
+        """Grow memory until the top free block holds `need` bytes: (start, size, k, i) as
+        `_find` gives it, or None if memory cannot grow that far."""
+        blocks = self.blocks
+        b = blocks.chunks[-1][-1] if blocks.chunks and blocks.marks[-1][-1] else blocks.top
         if not self.grow_to(b + need):
             return None
         self._extend_top(self.memory.byte_length)
-        return b if b in self.free_at else None
+        return (b, blocks.top - b) + self._last()
 
-    def _carve(self, b, size, need, at):
-        """Use [at, at+need) of free block [b, b+size) for a live block, the rest stays
-        free; returns the block's address."""
+    # -- alloc --------------------------------------------------------------
+
+    def malloc(self, size):
+        need = block_size(size)
+        found = self._find(need) or self._grow_for(need)
+        if found is None:
+            return 0
+        b = found[0]
+        return self._carve(need, b, *found)
+
+    def _carve(self, need, at, b, size, k, i):
+        """Use [at, at+need) of free block [b, b+size) at position (k, i) for a live block,
+        the rest stays free; returns the block's address."""
         head, tail = at - b, b + size - at - need
         if tail < MIN_BLOCK:
             need += tail
             tail = 0
+        blocks = self.blocks
+        self._taken(b, size)
+        if k is None:
+            k, i = blocks.locate(b)
         if head:
-            self._resize_free(b, size, b, head)
+            blocks.set_mark(k, i, size_class(head))
+            self._freed(b, head)
+            blocks.insert(at, 0)
             if tail:
-                self._add_free(at + need, tail)
-        elif tail:
-            self._resize_free(b, size, at + need, tail)
+                blocks.insert(at + need, size_class(tail))
         else:
-            self._remove_free(b, size)
+            blocks.marks[k][i] = 0          # a used mark never raises the chunk's bound
+            if tail:
+                blocks.insert_at(k, i + 1, at + need,
+                                 tail >> 3 if tail < 1024 else size_class(tail))
+        if tail:
+            self._freed(at + need, tail)
         if self.next_fit:
-            self.rover = at + need
-        # the returned int is also the dict key, so the caller's copy costs nothing more
-        ptr = at + HEADER
-        self.used[ptr] = need
-        return ptr
+            blocks.rover = at + need
+        return at + HEADER
 
     def aligned_alloc(self, align, size):
         check_power_of_two(align, self.name)
@@ -134,102 +143,119 @@ class FreeList(Allocator):
         # room for the worst-case padding, which must itself be a free block
         need = block_size(size)
         padded = need + align + MIN_BLOCK
-        b = self.index.find(padded, self.rover)
-        if b is None:
-            b = self._grow_for(padded)
-            if b is None:
-                return 0
+        found = self._find(padded) or self._grow_for(padded)
+        if found is None:
+            return 0
+        b = found[0]
         at = align_up(b + HEADER, align) - HEADER
         while 0 < at - b < MIN_BLOCK:
             at += align
-        return self._carve(b, self.free_at[b], need, at)
+        return self._carve(need, at, *found)
 
-    # -- free -------------------------------------------------------------
+    # -- free ---------------------------------------------------------------
 
     def free(self, ptr):
-        size = self.used.pop(ptr)
         b = ptr - HEADER
-        if not self.coalesce:
-            self._add_free(b, size)
-            return
-        end = b + size
-        nsize = self.free_at.get(end)
-        prev = self.free_end.get(b)
-        if prev is not None:
-            if nsize is not None:
-                self._remove_free(end, nsize)
-                size += nsize
-            self._resize_free(prev, b - prev, prev, end + (nsize or 0) - prev)
-        elif nsize is not None:
-            self._resize_free(end, nsize, b, size + nsize)
-        else:
-            self._add_free(b, size)
+        blocks = self.blocks
+        k, i, end, after, before = blocks.around(b)
+        start = b
+        if self.coalesce:
+            marks = blocks.marks
+            if after and marks[after[0]][after[1]]:
+                n_end = blocks.end_of(*after)
+                self._taken(end, n_end - end)
+                blocks.delete_at(*after)        # lies after (k, i): that stays valid
+                end = n_end
+            if before and marks[before[0]][before[1]]:
+                start = blocks.chunks[before[0]][before[1]]
+                self._taken(start, b - start)
+                blocks.delete_at(k, i)          # lies after `before`: that stays valid
+                k, i = before
+        size = end - start
+        blocks.set_mark(k, i, size >> 3 if size < 1024 else size_class(size))
+        self._freed(start, size)
 
     def realloc(self, ptr, size):
-        have, need = self.used[ptr], block_size(size)
-        if need <= have:
-            if have - need >= MIN_BLOCK:           # give the tail back
-                self.used[ptr] = need
-                self.used[ptr + need] = have - need
-                self.free(ptr + need)
+        b = ptr - HEADER
+        blocks = self.blocks
+        k, i, end, after, _ = blocks.around(b)
+        need = block_size(size)
+        if need <= end - b:
+            if end - b - need >= MIN_BLOCK:        # give the tail back as a freed block
+                blocks.insert_at(k, i + 1, b + need, 0)
+                self.free(b + need + HEADER)
             return ptr
-        end = ptr - HEADER + have
-        nsize = self.free_at.get(end) if self.coalesce else None
-        if nsize is not None and have + nsize >= need:
-            # grow in place into the free block that follows
-            rest = have + nsize - need
-            if rest < MIN_BLOCK:
-                self._remove_free(end, nsize)
-                self.used[ptr] = have + nsize
-            else:
-                self._resize_free(end, nsize, end - have + need, rest)
-                self.used[ptr] = need
-            return ptr
+        if self.coalesce and after and blocks.marks[after[0]][after[1]]:
+            n_end = blocks.end_of(*after)
+            if n_end - b >= need:                # grow in place into the free neighbour
+                self._taken(end, n_end - end)
+                rest = n_end - b - need
+                if rest < MIN_BLOCK:
+                    blocks.delete_at(*after)
+                else:
+                    blocks.move(end, b + need, size_class(rest))
+                    self._freed(b + need, rest)
+                return ptr
         return super().realloc(ptr, size)
 
-    # -- inspection -------------------------------------------------------
-
-    def _blocks(self):
-        """(start, size, used) of every block, in address order."""
-        return sorted([(p - HEADER, s, True) for p, s in self.used.items()]
-                      + [(b, s, False) for b, s in self.free_at.items()])
+    # -- inspection ---------------------------------------------------------
 
     def spans(self):
+        top = self.blocks.top
         raw = [(self.heap_base, self.start - self.heap_base, True)]
-        raw += self._blocks()
-        raw.append((self.top, self.memory.byte_length - self.top, False))
+        raw += self.blocks.blocks()
+        raw.append((top, self.memory.byte_length - top, False))
         return merge_spans(raw)
 
     def check(self):
-        assert self.heap_base <= self.start <= self.top <= self.memory.byte_length
-        assert self.memory.byte_length - self.top < MIN_BLOCK, \
-            f"unused space [{self.top:#x}, {self.memory.byte_length:#x}) above the top"
+        top = self.blocks.top
+        assert self.heap_base <= self.start <= top <= self.memory.byte_length
+        assert self.memory.byte_length - top < MIN_BLOCK, \
+            f"unused space [{top:#x}, {self.memory.byte_length:#x}) above the top"
         assert (self.start + HEADER) % self.alignment == 0
+        self.blocks.check()
         cursor, prev_free = self.start, False
-        for b, size, used in self._blocks():
-            assert b == cursor, f"gap or overlap at {b:#x} (expected {cursor:#x})"
+        for b, size, used in self.blocks.blocks():
+            assert b == cursor, f"block at {b:#x}, expected {cursor:#x}"
             assert size >= MIN_BLOCK and size % 8 == 0, f"bad block size {size} at {b:#x}"
-            if not used:
-                assert self.free_end.get(b + size) == b, f"boundary tag of {b:#x} missing"
-                assert not (self.coalesce and prev_free), f"free blocks not merged at {b:#x}"
+            assert used or not (self.coalesce and prev_free), f"free blocks not merged at {b:#x}"
             prev_free = not used
             cursor = b + size
-        assert cursor == self.top, f"blocks end at {cursor:#x}, top is {self.top:#x}"
-        assert len(self.free_end) == len(self.free_at)
-        self.index.check(self.free_at)
+        assert cursor == top, f"blocks end at {cursor:#x}, top is {top:#x}"
+        self._check_policy()
+
+    def _check_policy(self):
+        pass
+
+    def free_blocks(self):
+        """(start, size) of every free block, in address order."""
+        return [(b, size) for b, size, used in self.blocks.blocks() if not used]
 
 
-# -- the registered models ------------------------------------------------
+# -- best-fit: free blocks also indexed by size ------------------------------
+
+class BestFitPolicy(FreeList):
+    def __init__(self, memory, heap_base):
+        self.by_size = SizeBins(memory.max_bytes.bit_length())
+        super().__init__(memory, heap_base)
+
+    def _policy(self):
+        return self.by_size.find, self.by_size.add, self.by_size.remove
+
+    def _check_policy(self):
+        self.by_size.check(self.free_blocks())
+
+
+# -- the registered models ----------------------------------------------------
 
 class FirstFit(FreeList):
     name = "first-fit"
     summary = "address-ordered first-fit free list, coalescing neighbours"
 
 
-class BestFit(FreeList):
+class BestFit(BestFitPolicy):
     name = "best-fit"
     summary = "best-fit free list (smallest block that fits), coalescing neighbours"
-    index_type = SizeIndex
 
 
 class NextFit(FreeList):
