@@ -614,7 +614,8 @@ class EmscriptenDlmalloc(Dlmalloc):
     The same malloc.c with MALLOC_ALIGNMENT 8 and a 4 KiB page size, so a
     4 KiB granularity. Emscripten's sbrk keeps its own break, starting at
     `__heap_base` (4-byte steps), and grows memory by the pages the new break
-    needs; the first segment starts at the break rounded up to 4 KiB.
+    needs. The first segment starts at `__heap_base` and is sized to end on a
+    4 KiB boundary; memory past the break stays unused until sbrk reaches it.
     """
 
     name = "emscripten-dlmalloc"

@@ -99,6 +99,30 @@ def test_random_traces(module, seed):
     assert_exact(random_trace(entry, 2000, seed), module)
 
 
+def test_rust_module_own_produce_fragmentation():
+    """The article's produce_fragmentation(), run by the Rust module itself: the model
+    replays what it asks of the allocator (1 KiB anchor, 100 KiB temporary, and the
+    Vec of anchors growing by doubling from 4 pointers) and must then agree on the
+    memory size, the live bytes, and the addresses of requests made afterwards."""
+    module_or_skip("rust-dlmalloc")
+    from pyfrag.real import load
+    real = load("rust-dlmalloc")
+    real.call("produce_fragmentation")
+    sim = Heap.like("rust-dlmalloc")
+    vec = cap = 0
+    for n in range(1000):
+        sim.malloc(1024)
+        sim.free(sim.malloc(100 * KIB))
+        if n == cap:                       # RawVec: capacity max(4, 2 * cap), 4-byte Boxes
+            cap = max(4, 2 * cap)
+            vec = sim.realloc(vec, 4 * cap) if vec else sim.malloc(4 * cap)
+    assert real.memory.pages == sim.memory.pages
+    assert real.live_bytes() == sim.live_bytes
+    for size in (500 * KIB, 100, 50 * KIB, 1000, 3000, 101 * KIB, 16):
+        assert real.malloc(size) == sim.malloc(size), f"malloc({size}) after the pattern"
+        assert real.memory.pages == sim.memory.pages
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("module", MODULES)
 def test_sweep_200_traces_of_10000_events(module):
