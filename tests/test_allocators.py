@@ -270,7 +270,7 @@ def test_block_map_and_size_bins_answer_like_a_linear_walk(monkeypatch):
     def mark(size, free):
         return fits.size_class(size) if free else 0
 
-    for _ in range(2500):
+    for _ in range(1200):
         roll = rng.random()
         if not layout or roll < 0.3:                       # a new block on top
             b, size, free = blocks.top, rng.choice([2, 3, 100, 2000]) * 8, rng.random() < 0.5
