@@ -529,8 +529,6 @@ class Dlmalloc(Allocator):
 # Rust std's port (dlmalloc-rs 0.2.x, wasm32-unknown-unknown, Rust 1.63)
 # ---------------------------------------------------------------------------
 
-
-
 class RustDlmalloc(Dlmalloc):
     """Rust std's `System` allocator on wasm32-unknown-unknown: dlmalloc-rs.
 
@@ -544,9 +542,9 @@ class RustDlmalloc(Dlmalloc):
     Also modelled: what wasm_modules/src/tracking.rs does around it. Requests
     go through `Layout` (size at least 1 and, in Rust 1.63, at most usize::MAX
     less the alignment, else 0 before the allocator is called; later Rust
-    versions stop at isize::MAX), alignments above 8 go to
-    memalign, and a block allocated with such an alignment is reallocated by
-    memalign + copy + free (dlmalloc-rs's `realloc` for over-aligned blocks).
+    versions stop at isize::MAX), alignments above 8 go to memalign, and a
+    block allocated with such an alignment is reallocated by memalign + copy +
+    free (dlmalloc-rs's `realloc` for over-aligned blocks).
     """
 
     name = "rust-dlmalloc"
@@ -582,7 +580,7 @@ class RustDlmalloc(Dlmalloc):
         if align & (align - 1) or max(size, 1) > M32 - (align - 1):
             return 0
         if align <= self.alignment:
-            return super().malloc(size or 1)
+            return self.malloc(size)
         mem = self._memalign(align, size or 1)
         if mem:
             self.aligns[mem] = align
