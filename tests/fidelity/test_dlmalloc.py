@@ -51,6 +51,8 @@ def boundaries(entry):
         for k, align in enumerate([1, 2, 3, 4, 8, 16, 24, 32, 64, 256, 4096, 65536]):
             t.alloc(200 + k, 100 + 37 * k, align)
         t.realloc(210, 5000)               # an over-aligned block moved by realloc
+        for k, align in enumerate([4, 8, 16, 64]):
+            t.alloc(220 + k, 0xFFFFFFC0 - 8 * k, align)    # refused, by whom differs
     # Too big for C's sbrk (>= 2 GiB), so wasi-libc and Emscripten stop growing
     # contiguously; Rust grants it, and hands out addresses above 3 GiB next.
     t.alloc(300, 3 * GIB)
