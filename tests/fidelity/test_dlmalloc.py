@@ -94,6 +94,31 @@ def test_bin_and_request_boundaries(module):
     assert_exact(boundaries(entry), module)
 
 
+def memory_limit():
+    """A 16 MiB memory filled to the limit: refused sbrks (wasi-libc and Emscripten
+    then grow by whole requests, not by what top lacks), then frees and reuse."""
+    t = Trace("dlmalloc-limit", maximum="16mib")
+    t.alloc(100, 4 * MIB)
+    t.alloc(101, 20 * MIB)                 # refused: from here on, the other growth path
+    for i in range(20):
+        t.alloc(i, 700 * KIB + 1000 * i)
+    for i in range(0, 20, 3):
+        t.free(i)
+    for i in range(20, 40):
+        t.alloc(i, 300 * KIB + 5000 * i)
+    t.realloc(1, 3 * MIB)
+    for i in range(40, 60):
+        t.alloc(i, 10 * KIB)
+    return t
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_memory_limit_reached(module):
+    module_or_skip(module)
+    sim, real = assert_exact(memory_limit(), module)
+    assert sim.failures and [f.index for f in sim.failures] == [f.index for f in real.failures]
+
+
 @pytest.mark.parametrize("module", MODULES)
 @pytest.mark.parametrize("seed", range(3))
 def test_random_traces(module, seed):
