@@ -78,6 +78,10 @@ class WeeAlloc(Allocator):
         self.layout = {}        # live address -> (words, align), what dealloc is told
         self.class_blocks = {}  # main-list cell handed to a size class -> end of that block
         self.first_grant = 0    # start of the first memory.grow grant, 0 = none yet
+        # spans() sorts every cell; a failed request never changes which bytes are
+        # used, so the result is kept until a request succeeds or a block is freed
+        # (after an OOM the replay asks for spans at every failure).
+        self._spans = None
 
     # -- cells ----------------------------------------------------------------
 
@@ -179,6 +183,7 @@ class WeeAlloc(Allocator):
         ptr = self._alloc_with_refill(k, words, align)
         if ptr:
             self.layout[ptr] = (words, align)
+            self._spans = None
         return ptr
 
     # -- the protocol ---------------------------------------------------------
@@ -195,6 +200,7 @@ class WeeAlloc(Allocator):
         k = words - 1 if align <= WORD and words <= NUM_SIZE_CLASSES else MAIN
         cell = ptr - HEADER
         self.used.discard(cell)
+        self._spans = None
         if k == MAIN:
             left = self.prev[cell]
             if left and left not in self.used:
@@ -226,6 +232,11 @@ class WeeAlloc(Allocator):
         return out
 
     def spans(self):
+        if self._spans is None:
+            self._spans = self._layout_spans()
+        return list(self._spans)
+
+    def _layout_spans(self):
         total = self.memory.byte_length
         if not self.first_grant:
             return merge_spans([(self.heap_base, total - self.heap_base, False)])
