@@ -78,15 +78,16 @@ class WeeAlloc(Allocator):
         self.layout = {}        # live address -> (words, align), what dealloc is told
         self.class_blocks = {}  # main-list cell handed to a size class -> end of that block
         self.first_grant = 0    # start of the first memory.grow grant, 0 = none yet
-        # spans() sorts every cell; a failed request never changes which bytes are
-        # used, so the result is kept until a request succeeds or a block is freed
-        # (after an OOM the replay asks for spans at every failure).
+        # spans() walks every cell; the result is kept until a cell is taken, a
+        # block is freed or memory is granted (after an OOM the replay asks for
+        # spans at every failure, and most failures change none of those).
         self._spans = None
 
     # -- cells ----------------------------------------------------------------
 
     def _new_run(self, start, end):
         """A single free cell covering [start, end), alone in its run."""
+        self._spans = None
         self.end[start] = end
         self.prev[start] = 0
         self.last.add(start)
@@ -146,6 +147,7 @@ class WeeAlloc(Allocator):
                 heads[k] = cell = left
             ptr = self._try_alloc(cell, k, words, align)
             if ptr:
+                self._spans = None
                 return ptr
             heads[k] = self.next_free[cell]      # the cell just passed is now lost
 
@@ -183,7 +185,6 @@ class WeeAlloc(Allocator):
         ptr = self._alloc_with_refill(k, words, align)
         if ptr:
             self.layout[ptr] = (words, align)
-            self._spans = None
         return ptr
 
     # -- the protocol ---------------------------------------------------------
