@@ -29,7 +29,7 @@ from .bump import Bump
 class AsStub(Bump):
     name = "as-stub"
     summary = "AssemblyScript 0.28 stub runtime: bump with headers, rollback, doubling growth; address-exact"
-    exact = "assemblyscript-stub"
+    exact = "as-stub"
     alignment = AL_SIZE
     header = BLOCK_OVERHEAD
     # __heap_base of a small module with the stub runtime (no stack reserved)

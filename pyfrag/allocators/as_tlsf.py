@@ -96,7 +96,7 @@ def _ctz(x):
 class AsTlsf(Allocator):
     name = "as-tlsf"
     summary = "AssemblyScript 0.28 TLSF (--runtime incremental heap.alloc); address-exact"
-    exact = "assemblyscript-tlsf"
+    exact = "as-tlsf"
     alignment = AL_SIZE
     # __heap_base of a small module with the incremental runtime's 32 KiB stack
     default_start = (33932, 1)
