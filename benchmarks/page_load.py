@@ -64,6 +64,11 @@ def one_load(context, url, press_run):
     page = context.new_page()
     page.goto(url)
     if press_run:
+        # as early as the page takes a run: once its Python client exists, i.e. the
+        # status shows the worker's own progress rather than the page's "loading…"
+        page.wait_for_function(
+            "!/^loading…?$/.test(document.querySelector('[data-testid=status]').textContent.trim())",
+            timeout=TIMEOUT_MS)
         page.get_by_test_id("run").click()
     try:
         page.wait_for_function("window.__bench && window.__bench.ready !== null && "

@@ -7,7 +7,8 @@ tests reuse it), and screenshots in artifacts/.
 
 Chromium: $PYFRAG_CHROMIUM, else `chromium` on PATH (Debian's package; the
 test tool's own browser download does not work here). Without one, the e2e
-tests are skipped with that reason.
+tests are skipped with that reason, or fail when $PYFRAG_REQUIRE_BROWSER is
+set (CI: a missing browser must not pass silently).
 """
 
 import os
@@ -24,13 +25,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if str(item.fspath).startswith(HERE):
             item.add_marker(pytest.mark.e2e)
-            if not chromium_path():
+            if not chromium_path() and not os.environ.get("PYFRAG_REQUIRE_BROWSER"):
                 item.add_marker(pytest.mark.skip(
                     reason="no Chromium: install Debian's chromium or set PYFRAG_CHROMIUM"))
 
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
+    if not chromium_path():
+        pytest.fail("no Chromium, and PYFRAG_REQUIRE_BROWSER is set: install Debian's "
+                    "chromium or set PYFRAG_CHROMIUM")
     # pytest-playwright's --browser-channel cannot point at Debian's binary: override the args
     return {**browser_type_launch_args, "executable_path": chromium_path(),
             "args": CHROMIUM_FLAGS, "chromium_sandbox": False}

@@ -153,3 +153,47 @@ def test_bad_upload_shows_an_error_and_the_page_keeps_working(playground, shot):
     set_code(page, "print('still', 'alive')\n")
     run_and_wait(page)
     expect(page.get_by_test_id("output")).to_contain_text("still alive")
+
+
+def test_static_build_works_without_isolation_headers(browser, tmp_path, shot):
+    """`serve.py --build DIR` served by a plain static server (no COOP/COEP): the page
+    loads offline, is not cross-origin isolated, and Stop restarts Python instead."""
+    import functools
+    import http.server
+    import subprocess
+    import sys
+    import threading
+
+    from e2e_helpers import ROOT, block_remote
+
+    dest = tmp_path / "site"
+    r = subprocess.run([sys.executable, "serve.py", "--build", str(dest)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(dest))
+    handler.log_message = lambda *a: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    context = browser.new_context()
+    blocked = []
+    block_remote(context, blocked)
+    try:
+        page = open_page(context, f"http://127.0.0.1:{httpd.server_address[1]}/index.html")
+        wait_ready(page)
+        assert page.evaluate("crossOriginIsolated") is False
+        set_code(page, "print('spinning', flush=True)\nwhile True:\n    pass\n")
+        page.get_by_test_id("run").click()
+        expect(page.get_by_test_id("output")).to_contain_text("spinning", timeout=RUN_TIMEOUT_MS)
+        page.get_by_test_id("stop").click()
+        expect(page.get_by_test_id("stop")).to_be_disabled(timeout=5_000)
+        expect(page.get_by_test_id("output")).to_contain_text(re.compile(r"restart", re.I))
+        wait_ready(page)     # a fresh Python
+        set_code(page, "print('back', 6 * 7)\n")
+        run_and_wait(page)
+        expect(page.get_by_test_id("output")).to_contain_text("back 42")
+        assert blocked == []
+        shot(page, "static-build-no-isolation")
+    finally:
+        context.close()
+        httpd.shutdown()
+        httpd.server_close()
