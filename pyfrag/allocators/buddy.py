@@ -13,8 +13,9 @@ Growth is page-wise, not by doubling: the region is always all of
 (64 KiB pages, so mostly 64 KiB blocks and their merges). When no free block
 is large enough for order k, memory grows just far enough that an aligned
 2**k block fits in the free run at the top of the region plus the new space
-(which merges with that run); space skipped for alignment becomes free blocks. This keeps `memory.grow` as small as a Wasm allocator's, at
-the price that a block larger than the memory grown so far costs up to twice
+(which merges with that run); space skipped for alignment becomes free
+blocks. This keeps each `memory.grow` as small as a Wasm allocator's, at the
+price that a block larger than the memory grown so far can cost up to twice
 its size in growth. Internal fragmentation (the rounding to a power of two)
 shows as used bytes in `spans()`.
 """
@@ -44,7 +45,8 @@ class Buddy(Allocator):
         self.free_order = {}    # offset -> order, free blocks
         self.free_lists = {}    # order -> sorted offsets of free blocks of that order
         self.nonempty = 0       # bit k set when free_lists[k] is not empty
-        self.used = {}          # address returned -> (offset, order) of its block
+        # address returned -> offset << 8 | order of its block (one int: cheap to keep)
+        self.used = {}
         self._extend(memory.byte_length)
 
     # -- free blocks ------------------------------------------------------
@@ -119,7 +121,7 @@ class Buddy(Allocator):
         if off is None:
             return 0
         ptr = self.base + off + HEADER
-        self.used[ptr] = (off, order)
+        self.used[ptr] = off << 8 | order
         return ptr
 
     def aligned_alloc(self, align, size):
@@ -132,29 +134,30 @@ class Buddy(Allocator):
         if off is None:
             return 0
         ptr = align_up(self.base + off + HEADER, align)
-        self.used[ptr] = (off, order)
+        self.used[ptr] = off << 8 | order
         return ptr
 
     # -- free -------------------------------------------------------------
 
     def free(self, ptr):
-        self._release(*self.used.pop(ptr))
+        block = self.used.pop(ptr)
+        self._release(block >> 8, block & 255)
 
     def realloc(self, ptr, size):
-        off, order = self.used[ptr]
+        off, order = self.used[ptr] >> 8, self.used[ptr] & 255
         want = order_for(ptr - self.base - off + (size or 1))
         if want > order:
             return super().realloc(ptr, size)
         while order > want:           # shrink in place: hand back upper halves
             order -= 1
             self._push(off + (1 << order), order)
-        self.used[ptr] = (off, order)
+        self.used[ptr] = off << 8 | order
         return ptr
 
     # -- inspection -------------------------------------------------------
 
     def _blocks(self):
-        return sorted([(off, order, True) for off, order in self.used.values()]
+        return sorted([(b >> 8, b & 255, True) for b in self.used.values()]
                       + [(off, order, False) for off, order in self.free_order.items()])
 
     def spans(self):
@@ -176,7 +179,8 @@ class Buddy(Allocator):
                     f"free buddies at {off:#x} and {off ^ (1 << order):#x} not merged"
             cursor = off + (1 << order)
         assert cursor == self.end, f"blocks end at {cursor:#x}, region at {self.end:#x}"
-        for ptr, (off, order) in self.used.items():
+        for ptr, block in self.used.items():
+            off, order = block >> 8, block & 255
             assert self.base + off + HEADER <= ptr < self.base + off + (1 << order)
         for order, offsets in self.free_lists.items():
             assert offsets == sorted(o for o, k in self.free_order.items() if k == order)
