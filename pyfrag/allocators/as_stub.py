@@ -19,9 +19,15 @@ generic `Bump` with AssemblyScript's block geometry and growth rule:
 
 Address-exact against a real `--runtime stub` module. A request the real
 module traps on (over 1 GiB, memory exhausted) returns 0 here with the state
-untouched, as the trapped module's is.
+untouched, as the trapped module's is. The stub does its arithmetic in 32
+bits, which shows at the top of the address space: once memory is exactly
+4 GiB its end computes as 0, so nearly every request fails (modelled);
+and a block that would end past 4 GiB wraps around to a low offset and is
+handed out over live blocks (not modelled: here that request fails, because a
+block must lie inside memory).
 """
 
+from ..memory import WASM32_MAX_PAGES
 from .as_tlsf import AL_SIZE, BLOCK_MAXSIZE, BLOCK_OVERHEAD, PAGE_BITS, AsTlsf, compute_size
 from .bump import Bump
 
@@ -54,20 +60,26 @@ class AsStub(Bump):
     # The same rule as TLSF's: 16-byte alignment or nothing.
     aligned_alloc = AsTlsf.aligned_alloc
 
+    def _refused(self, size, end):
+        """What the real module traps on without growing: over 1 GiB, or, with memory
+        exactly 4 GiB (its end is 0 in 32 bits), a block ending more than a page
+        below 4 GiB (the pages it then asks for round to 0 only above that)."""
+        return size > BLOCK_MAXSIZE or (
+            self.memory.pages >= WASM32_MAX_PAGES and end + 0xFFFF < 1 << 32)
+
     def malloc(self, size):
-        if size > BLOCK_MAXSIZE:
+        if self._refused(size, self.top + BLOCK_OVERHEAD + compute_size(size)):
             return 0
         return super().malloc(size)
 
     def realloc(self, ptr, size):
-        if size > BLOCK_MAXSIZE:
-            return 0
         old = self.blocks[ptr]
-        if self._end(ptr, old) == self.top:
-            return super().realloc(ptr, size)      # the newest block: resize in place
+        last = self._end(ptr, old) == self.top
         payload = compute_size(old)
-        if size <= payload:
-            return ptr
+        if size <= payload:                        # fits: the newest block also shrinks
+            return super().realloc(ptr, size) if last else ptr
+        if last:                                   # the newest block grows in place
+            return 0 if self._refused(size, ptr + compute_size(size)) else super().realloc(ptr, size)
         new = self.malloc(max(compute_size(size), payload * 2))
         if new:
             del self.blocks[ptr]                   # abandoned, never freed

@@ -69,6 +69,25 @@ def stub_reallocs():
     return t
 
 
+def top_of_memory():
+    """Fill the stub's memory up to the last bytes below 4 GiB, where the stub's 32-bit
+    arithmetic sees the memory's end as 0: then only a block ending in the top
+    page fits, and shrinking and regrowing the newest block is still allowed."""
+    heap = Heap.like("as-stub")
+    big = BLOCK_MAXSIZE - 12
+    for _ in range(3):
+        heap.malloc(big)
+    last = (1 << 32) - 20 - heap.allocator.top
+    t = Trace("top-of-memory")
+    for i in range(3):
+        t.alloc(i, big)
+    t.alloc(3, last).alloc(4, 1)
+    t.realloc(3, last - 100).realloc(3, last).realloc(3, last - 70000).realloc(3, last - 60000)
+    t.free(3)
+    t.alloc(5, 100).alloc(6, last - 70000)
+    return t
+
+
 @pytest.mark.parametrize("module", MODULES)
 def test_swiss_cheese(module):
     module_or_skip(module)
@@ -92,6 +111,13 @@ def test_churn(module):
 def test_size_class_edges(module):
     module_or_skip(module)
     assert_exact(edges(), module)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_top_of_the_address_space(module):
+    module_or_skip("as-stub")
+    module_or_skip(module)
+    assert_exact(top_of_memory(), module)
 
 
 def test_stub_realloc_rules():
