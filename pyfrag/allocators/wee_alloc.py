@@ -36,6 +36,10 @@ What the model does, after the published design and source:
   This is the mechanism behind the unbounded growth users reported
   (wee_alloc issue #106): repeated alloc/free of varying sizes keeps calling
   `memory.grow` where a coalescing allocator stays flat.
+- `malloc(n)` asks with alignment 1, like the article's byte buffers
+  (`Box<[u8; N]>`). Only alignments up to 4 reach the size classes, so a
+  wrapper asking with alignment 8 (as the rust-dlmalloc module's does) skips
+  them: `aligned_alloc(8, n)` models that.
 - `realloc` is Rust's default: allocate, copy, free. A zero-byte request is
   made a one-byte request here (wee_alloc itself would return the alignment
   as a dangling pointer, which a C-style heap cannot hold twice).
