@@ -12,7 +12,7 @@ import pytest
 
 from pyfrag.allocators import fits, get
 from pyfrag.heap import Heap
-from pyfrag.memory import PAGE
+from pyfrag.memory import PAGE, Memory
 
 FREELISTS = ["first-fit", "best-fit", "next-fit",
              "first-fit-nocoalesce", "best-fit-nocoalesce", "next-fit-nocoalesce"]
@@ -256,6 +256,143 @@ def test_buddy_realloc_shrinks_in_place_and_frees_upper_halves():
     assert h.realloc(p, 100) == p
     assert h.malloc(100) == p + 128           # the upper half of the old 256-byte half
     h.check()
+
+
+# -- free lists: against a naive reference ----------------------------------------------
+
+class NaiveFreeList:
+    """The free-list semantics of freelist.py written the slow, obvious way: a Python
+    list of [start, size, free] walked from the bottom on every request."""
+
+    def __init__(self, policy, coalesce, memory, heap_base):
+        self.policy, self.coalesce, self.memory = policy, coalesce, memory
+        self.blocks, self.top, self.rover = [], (heap_base + 7) & -8, 0
+        self.extend(memory.byte_length)
+
+    def extend(self, end):
+        if self.blocks and self.blocks[-1][2]:
+            self.blocks[-1][1] = end - self.blocks[-1][0]
+            self.top = end
+        elif end - self.top >= 16:
+            self.blocks.append([self.top, end - self.top, True])
+            self.top = end
+
+    def malloc(self, size):
+        need = max(16, (size + 15) & -8)
+        fits = [blk for blk in self.blocks if blk[2] and blk[1] >= need]
+        if self.policy == "best":
+            fits.sort(key=lambda blk: (blk[1], blk[0]))
+        elif self.policy == "next":
+            fits.sort(key=lambda blk: (blk[0] < self.rover, blk[0]))
+        if fits:
+            blk = fits[0]
+        else:
+            base = self.blocks[-1][0] if self.blocks and self.blocks[-1][2] else self.top
+            short = base + need - self.memory.byte_length
+            if short > 0 and self.memory.grow(-(-short // PAGE)) == -1:
+                return 0
+            self.extend(self.memory.byte_length)
+            blk = self.blocks[-1]
+        b, have = blk[0], blk[1]
+        if have - need >= 16:
+            self.blocks.insert(self.blocks.index(blk) + 1, [b + need, have - need, True])
+            blk[1] = need
+        blk[2] = False
+        if self.policy == "next":
+            self.rover = b + blk[1]
+        return b + 8
+
+    def free(self, ptr):
+        i = next(i for i, blk in enumerate(self.blocks) if blk[0] == ptr - 8)
+        self.blocks[i][2] = True
+        if not self.coalesce:
+            return
+        if i + 1 < len(self.blocks) and self.blocks[i + 1][2]:
+            self.blocks[i][1] += self.blocks.pop(i + 1)[1]
+        if i and self.blocks[i - 1][2]:
+            self.blocks[i - 1][1] += self.blocks.pop(i)[1]
+
+
+@pytest.mark.parametrize("name", FREELISTS)
+@pytest.mark.parametrize("seed", range(3))
+def test_free_lists_place_exactly_like_a_naive_walk(name, seed, monkeypatch):
+    # small chunks, so that merges, splits and searches cross chunk boundaries
+    monkeypatch.setattr(fits, "LOAD", 4)
+    rng = random.Random(seed)
+    h = heap(name, maximum=64)
+    ref = NaiveFreeList(name.split("-")[0], name in COALESCING, Memory(1, 64), 1024)
+    live = []
+    for _ in range(400):
+        if live and rng.random() < 0.45:
+            p = live.pop(rng.randrange(len(live)))
+            h.free(p)
+            ref.free(p)
+        else:
+            size = rng.choice([rng.randrange(0, 64), rng.randrange(0, 2048),
+                               rng.randrange(0, 40000)])
+            p = h.malloc(size)
+            assert p == ref.malloc(size)
+            if p:
+                live.append(p)
+        assert h.memory.pages == ref.memory.pages
+    assert layout(h) == {b: (size, not free) for b, size, free in ref.blocks}
+    h.check()
+
+
+# -- check() catches a broken heap ---------------------------------------------------
+
+def fragmented(name):
+    h = heap(name)
+    ptrs = [h.malloc(n) for n in (100, 8, 3000, 8, 40, 8)]
+    h.free(ptrs[0])
+    h.free(ptrs[2])
+    h.check()
+    return h
+
+
+@pytest.mark.parametrize("name", FREELISTS)
+def test_check_catches_a_wrong_size_class(name):
+    h = fragmented(name)
+    blocks = h.allocator.blocks
+    k, i = blocks.locate(1024)                 # the first block is free
+    blocks.marks[k][i] += 1
+    with pytest.raises(AssertionError):
+        h.check()
+
+
+@pytest.mark.parametrize("name", FREELISTS)
+def test_check_catches_a_lost_block(name):
+    h = fragmented(name)
+    h.allocator.blocks.delete_at(0, 1)          # the used block after the first hole
+    with pytest.raises(AssertionError):
+        h.check()
+
+
+@pytest.mark.parametrize("name", COALESCING)
+def test_check_catches_unmerged_neighbours(name):
+    h = fragmented(name)
+    blocks = h.allocator.blocks
+    k, i = blocks.locate(1024 + 112)            # the guard after the first hole
+    blocks.set_mark(k, i, fits.size_class(16))  # free it behind the allocator's back
+    with pytest.raises(AssertionError):
+        h.check()
+
+
+def test_check_catches_a_best_fit_index_out_of_step():
+    h = fragmented("best-fit")
+    h.allocator.by_size.remove(1024, 112)
+    with pytest.raises(AssertionError):
+        h.check()
+
+
+def test_check_catches_unmerged_buddies():
+    h = heap("buddy")
+    a = h.allocator
+    a._pop(63488, 10)                           # split the free 1 KiB block by hand
+    a._push(63488, 9)
+    a._push(64000, 9)
+    with pytest.raises(AssertionError):
+        h.check()
 
 
 # -- the placement indexes ------------------------------------------------------------
