@@ -78,18 +78,34 @@ def one_load(context, url, press_run):
                               "document.querySelector('[data-testid=status]')?.textContent})")
         raise RuntimeError(f"{url}: no ready + chart in {TIMEOUT_MS} ms: {state}") from None
     marks = page.evaluate("({ ready: window.__bench.ready, chart: window.__bench.chart })")
+    # the Python worker's own phases (performance marks, ms since the worker started)
+    for worker in page.workers:
+        if "py-worker" in worker.url:
+            phases = worker.evaluate(
+                "Object.fromEntries(performance.getEntriesByType('mark')"
+                ".filter(m => m.name.startsWith('pyfrag:'))"
+                ".map(m => [m.name.slice(7), m.startTime]))")
+            for a, b in (("start", "imported"), ("imported", "booted"),
+                         ("booted", "installed"), ("installed", "ready")):
+                if a in phases and b in phases:
+                    marks[f"worker_{a}_to_{b}"] = phases[b] - phases[a]
+            # when the worker started, in page time: the page's own start-up cost
+            marks["worker_created"] = page.evaluate(
+                "performance.getEntriesByType('resource').find(e => e.name.includes('py-worker'))"
+                "?.startTime ?? null")
     page.close()
     return marks
 
 
 def measure_loads(browser, url, runs, press_run):
-    cold, warm = {"ready": [], "chart": []}, {"ready": [], "chart": []}
+    cold, warm = {}, {}
     for _ in range(runs):
         ctx = browser.new_context()
         ctx.add_init_script(PROBE)
         block_remote(ctx, [])
         for k, v in one_load(ctx, url, press_run).items():
-            cold[k].append(v)
+            if v is not None:
+                cold.setdefault(k, []).append(v)
         ctx.close()
     ctx = browser.new_context()
     ctx.add_init_script(PROBE)
@@ -97,12 +113,13 @@ def measure_loads(browser, url, runs, press_run):
     one_load(ctx, url, press_run)           # fill the caches
     for _ in range(runs):
         for k, v in one_load(ctx, url, press_run).items():
-            warm[k].append(v)
+            if v is not None:
+                warm.setdefault(k, []).append(v)
     ctx.close()
     return {"cold": {k: median(v) for k, v in cold.items()},
             "warm": {k: median(v) for k, v in warm.items()},
-            "cold_all": {k: [round(x) for x in v] for k, v in cold.items()},
-            "warm_all": {k: [round(x) for x in v] for k, v in warm.items()}}
+            "cold_all": {k: [round(x) for x in v] for k, v in cold.items() if k in ("ready", "chart")},
+            "warm_all": {k: [round(x) for x in v] for k, v in warm.items() if k in ("ready", "chart")}}
 
 
 def measure_replay(browser, url, events):

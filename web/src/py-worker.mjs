@@ -93,11 +93,16 @@ function hostShow(metaJson, names, ...arrays) {
 
 // Python starts loading as soon as the worker exists, before the page's init
 // message arrives (the page may still be fetching its module manifest).
+// performance marks (pyfrag:*) time each start-up phase, for benchmarks/page_load.py
+const mark = (name) => performance.mark(`pyfrag:${name}`);
+
 async function startPython() {
+  mark("start");
   status("Loading the Python runtime…", 0.05);
   const infoP = fetchOk(new URL("build-info.json", DIST), "json");
   const glueP = fetchOk(new URL("../py/playground.py", DIST), "text");
   const { loadPyodide } = await import(new URL("pyodide/pyodide.mjs", DIST).href);
+  mark("imported");
   status("Starting Python…", 0.15);
   const py = await loadPyodide({
     indexURL: new URL("pyodide/", DIST).href,
@@ -106,6 +111,7 @@ async function startPython() {
     stdout: () => {},
     stderr: () => {},
   });
+  mark("booted");
   py.setStdout({ write: (b) => streams.stdout.write(b) });
   py.setStderr({ write: (b) => streams.stderr.write(b) });
   const info = await infoP;
@@ -113,6 +119,7 @@ async function startPython() {
   const micropip = py.pyimport("micropip");
   await micropip.install.callKwargs(new URL(info.pyfrag_wheel, DIST).href, { deps: false });
   micropip.destroy();
+  mark("installed");
   return { py, glue: await glueP };
 }
 const early = startPython();
@@ -142,6 +149,7 @@ json.dumps({"python": sys.version.split()[0], "pyfrag": pyfrag.__version__})
     interrupt = msg.interruptBuffer;
     pyodide.setInterruptBuffer(interrupt);
   }
+  mark("ready");
   post({ type: "ready", versions: { ...JSON.parse(versions), pyodide: pyodide.version } });
 }
 
