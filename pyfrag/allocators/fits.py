@@ -18,8 +18,8 @@ used block and the size class (>= 2, monotone in the size) for a free one. The
 first free block at or after a position whose class is >= c is then found by
 `re.search` of a byte-range pattern, first over the chunk bounds and then
 inside one chunk: memchr-speed scans in C instead of a Python loop. Classes
-below 128 hold a single size (multiples of 8 under 1 KiB), larger ones an
-eighth of an octave, so only blocks of the request's own class need their
+below 64 hold a single size (multiples of 8 under 512 bytes), larger ones a
+sixteenth of an octave, so only blocks of the request's own class need their
 exact size checked.
 
 `SizeBins` is segregated-fit: one sorted list per size class and a bit mask of
@@ -36,12 +36,12 @@ LOAD = 128          # chunks hold up to 2*LOAD items; a full one splits in two
 
 
 def size_class(size):
-    """0..255, monotone in size; exact below 1 KiB, eight classes per octave up to
-    64 MiB, one class for everything larger."""
-    if size < 1024:
+    """0..255, monotone in size: exact below 512 bytes, sixteen classes per octave up
+    to 2 MiB, one class for everything larger (blocks that big are few)."""
+    if size < 512:
         return size >> 3
     e = size.bit_length()
-    c = 128 + ((e - 11) << 3) + ((size >> (e - 4)) & 7)
+    c = 64 + ((e - 10) << 4) + ((size >> (e - 5)) & 15)
     return c if c < 255 else 255
 
 
@@ -188,7 +188,7 @@ class BlockMap(SortedChunks):
 
     def _first(self, need, k, i, stop_k, stop_i):
         """The first fitting free block from (chunk k, index i) up to (stop_k, stop_i)."""
-        c = need >> 3 if need < 1024 else size_class(need)
+        c = need >> 3 if need < 512 else size_class(need)
         pattern = _AT_LEAST[c] or _at_least(c)
         maxes = self.maxes
         while True:
@@ -239,12 +239,12 @@ class SizeBins:
         self.nonempty = 0             # bit c set when bins[c] holds a block
 
     def add(self, b, size):
-        c = size >> 3 if size < 1024 else size_class(size)
+        c = size >> 3 if size < 512 else size_class(size)
         insort(self.bins[c], size << self.shift | b)
         self.nonempty |= 1 << c
 
     def remove(self, b, size):
-        c = size >> 3 if size < 1024 else size_class(size)
+        c = size >> 3 if size < 512 else size_class(size)
         keys = self.bins[c]
         del keys[bisect_left(keys, size << self.shift | b)]
         if not keys:
@@ -253,7 +253,7 @@ class SizeBins:
     def find(self, need):
         """(start, size, None, None) of the smallest free block holding `need` bytes (the
         lowest address among equals; no block-map position); None if none does."""
-        c = need >> 3 if need < 1024 else size_class(need)
+        c = need >> 3 if need < 512 else size_class(need)
         keys = self.bins[c]
         i = bisect_left(keys, need << self.shift)
         if i < len(keys):

@@ -129,7 +129,7 @@ class FreeList(Allocator):
             blocks.marks[k][i] = 0          # a used mark never raises the chunk's bound
             if tail:
                 blocks.insert_at(k, i + 1, at + need,
-                                 tail >> 3 if tail < 1024 else size_class(tail))
+                                 tail >> 3 if tail < 512 else size_class(tail))
         if tail:
             self._freed(at + need, tail)
         if self.next_fit:
@@ -172,7 +172,7 @@ class FreeList(Allocator):
                 blocks.delete_at(k, i)          # lies after `before`: that stays valid
                 k, i = before
         size = end - start
-        blocks.set_mark(k, i, size >> 3 if size < 1024 else size_class(size))
+        blocks.set_mark(k, i, size >> 3 if size < 512 else size_class(size))
         self._freed(start, size)
 
     def realloc(self, ptr, size):
