@@ -90,6 +90,10 @@ class Heap:
             self.blocks[new] = size
             self.live_bytes += size - old
             self.peak_live = max(self.peak_live, self.live_bytes)
+        elif size == 0:
+            # realloc(p, 0) returning NULL has freed p, as C allocators do
+            del self.blocks[ptr]
+            self.live_bytes -= old
         return new
 
     def _tag(self, label):

@@ -56,10 +56,11 @@ def apply(heap, step, live):
         return None
     _, _, size, tag = step
     new = heap.realloc(ptr, size, tag=tag)
+    if new or size == 0:
+        del live[ptr]              # moved, or freed by realloc(p, 0) returning NULL
     if new:
-        del live[ptr]
         live[new] = (size, 0)
-    return new
+    return new if new or size else None
 
 
 # -- the invariants ---------------------------------------------------------

@@ -131,3 +131,12 @@ def test_realloc_to_zero_that_returns_null_frees_the_block():
     assert run.addresses[1] == 0
     assert not run.failures and not run.issues
     assert list(run.live_bytes) == [100, 0, 0, 10]
+
+
+def test_heap_realloc_to_zero_that_returns_null_frees_the_block():
+    h = Heap("emmalloc")
+    p = h.malloc(100)
+    assert h.realloc(p, 0) == 0
+    assert h.live_bytes == 0 and not h.blocks
+    with pytest.raises(InvalidFree):
+        h.free(p)                       # it is gone: freeing it again is a double free
