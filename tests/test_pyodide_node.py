@@ -150,6 +150,8 @@ def test_pyfrag_unit_tests_pass_inside_pyodide(prepared, test_wheels, tmp_path,
 import os, sys, json
 sys.dont_write_bytecode = True          # the repository is mounted: leave it clean
 os.chdir("/tmp")                        # hypothesis keeps its database in the cwd
+# an installed pyfrag finds the real modules' manifest the way the playground tells it
+os.environ["PYFRAG_MANIFEST"] = "/repo/wasm_modules/manifest.json"
 os.environ["PYFRAG_MANIFEST"] = "/repo/wasm_modules/manifest.json"  # the wheel has no modules
 import pyfrag, pytest
 assert "/site-packages/" in pyfrag.__file__, pyfrag.__file__
