@@ -449,11 +449,13 @@ def test_block_map_and_size_bins_answer_like_a_linear_walk(monkeypatch):
         assert (found and found[:2]) == (best and best[::-1])
 
 
-def test_size_classes_are_monotone_and_exact_below_512_bytes():
+def test_size_classes_are_monotone_exact_below_512_bytes_then_sixteen_per_octave():
     sizes = list(range(8, 1 << 22, 8)) + [1 << k for k in range(22, 48)]
     classes = [fits.size_class(s) for s in sizes]
     assert classes == sorted(classes) and classes[-1] == 255
     assert len({fits.size_class(s) for s in range(8, 512, 8)}) == 63
+    for octave in (512, 4096, 1 << 20):            # sixteen classes per octave above
+        assert len({fits.size_class(s) for s in range(octave, 2 * octave, 8)}) == 16
 
 
 def test_registered_under_their_names():

@@ -35,14 +35,26 @@ LOAD = 128          # chunks hold up to 2*LOAD items; a full one splits in two
 # -- size classes -----------------------------------------------------------
 
 
+CLASSED = 1 << 21          # sizes from 2 MiB up all share class 255 (such blocks are few)
+
+
+def _class_table():
+    """CLASS_OF[size >> 3] for every size below CLASSED: exact below 512 bytes (one
+    class per multiple of 8), then sixteen classes per octave. Built from runs of
+    equal bytes, so import stays quick."""
+    runs = [bytes(range(64))]
+    for octave in range(12):                      # [512 << octave, 1024 << octave)
+        width = 4 << octave                       # sizes (>> 3) per class
+        runs += [bytes([64 + 16 * octave + sub]) * width for sub in range(16)]
+    return b"".join(runs)
+
+
+CLASS_OF = _class_table()
+
+
 def size_class(size):
-    """0..255, monotone in size: exact below 512 bytes, sixteen classes per octave up
-    to 2 MiB, one class for everything larger (blocks that big are few)."""
-    if size < 512:
-        return size >> 3
-    e = size.bit_length()
-    c = 64 + ((e - 10) << 4) + ((size >> (e - 5)) & 15)
-    return c if c < 255 else 255
+    """0..255, monotone in size (the hot paths inline this expression)."""
+    return CLASS_OF[size >> 3] if size < CLASSED else 255
 
 
 _AT_LEAST = [None] * 256      # class c -> compiled pattern matching a byte >= c
@@ -188,7 +200,7 @@ class BlockMap(SortedChunks):
 
     def _first(self, need, k, i, stop_k, stop_i):
         """The first fitting free block from (chunk k, index i) up to (stop_k, stop_i)."""
-        c = need >> 3 if need < 512 else size_class(need)
+        c = CLASS_OF[need >> 3] if need < CLASSED else 255
         pattern = _AT_LEAST[c] or _at_least(c)
         maxes = self.maxes
         while True:
@@ -239,12 +251,12 @@ class SizeBins:
         self.nonempty = 0             # bit c set when bins[c] holds a block
 
     def add(self, b, size):
-        c = size >> 3 if size < 512 else size_class(size)
+        c = CLASS_OF[size >> 3] if size < CLASSED else 255
         insort(self.bins[c], size << self.shift | b)
         self.nonempty |= 1 << c
 
     def remove(self, b, size):
-        c = size >> 3 if size < 512 else size_class(size)
+        c = CLASS_OF[size >> 3] if size < CLASSED else 255
         keys = self.bins[c]
         del keys[bisect_left(keys, size << self.shift | b)]
         if not keys:
@@ -253,7 +265,7 @@ class SizeBins:
     def find(self, need):
         """(start, size, None, None) of the smallest free block holding `need` bytes (the
         lowest address among equals; no block-map position); None if none does."""
-        c = need >> 3 if need < 512 else size_class(need)
+        c = CLASS_OF[need >> 3] if need < CLASSED else 255
         keys = self.bins[c]
         i = bisect_left(keys, need << self.shift)
         if i < len(keys):

@@ -26,7 +26,7 @@ block. Without coalescing, freed neighbours stay separate blocks forever.
 """
 
 from .base import Allocator, align_up, check_power_of_two, merge_spans
-from .fits import BlockMap, SizeBins, size_class
+from .fits import CLASS_OF, CLASSED, BlockMap, SizeBins, size_class
 
 HEADER = 8
 MIN_BLOCK = 16
@@ -129,7 +129,7 @@ class FreeList(Allocator):
             blocks.marks[k][i] = 0          # a used mark never raises the chunk's bound
             if tail:
                 blocks.insert_at(k, i + 1, at + need,
-                                 tail >> 3 if tail < 512 else size_class(tail))
+                                 CLASS_OF[tail >> 3] if tail < CLASSED else 255)
         if tail:
             self._freed(at + need, tail)
         if self.next_fit:
@@ -172,7 +172,7 @@ class FreeList(Allocator):
                 blocks.delete_at(k, i)          # lies after `before`: that stays valid
                 k, i = before
         size = end - start
-        blocks.set_mark(k, i, size >> 3 if size < 512 else size_class(size))
+        blocks.set_mark(k, i, CLASS_OF[size >> 3] if size < CLASSED else 255)
         self._freed(start, size)
 
     def realloc(self, ptr, size):
