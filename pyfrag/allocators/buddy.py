@@ -26,6 +26,7 @@ from .base import Allocator, align_up, check_power_of_two, merge_spans
 
 HEADER = 8
 MIN_ORDER = 4          # 16-byte blocks: a header and 8 bytes of payload
+MAX_ORDER = 64         # past any memory64 address space
 
 
 def order_for(nbytes):
@@ -42,22 +43,27 @@ class Buddy(Allocator):
         super().__init__(memory, heap_base)
         self.base = align_up(heap_base, 1 << MIN_ORDER)
         self.end = 0            # region size: [base, base + end) is cut into blocks
-        self.free_order = {}    # offset -> order, free blocks
-        self.free_lists = {}    # order -> sorted offsets of free blocks of that order
+        self.free_lists = [[] for _ in range(MAX_ORDER + 1)]   # order -> sorted offsets
         self.nonempty = 0       # bit k set when free_lists[k] is not empty
-        # address returned -> offset << 8 | order of its block (one int: cheap to keep)
+        # address returned -> order of its block: a small int, which costs no memory
         self.used = {}
+        # address returned -> block offset, only where the address is not offset + HEADER
+        # (aligned requests): everywhere else the offset follows from the address
+        self.padded = {}
         self._extend(memory.byte_length)
 
     # -- free blocks ------------------------------------------------------
 
+    def _is_free(self, off, order):
+        offsets = self.free_lists[order]
+        i = bisect_left(offsets, off)
+        return i < len(offsets) and offsets[i] == off
+
     def _push(self, off, order):
-        self.free_order[off] = order
-        insort(self.free_lists.setdefault(order, []), off)
+        insort(self.free_lists[order], off)
         self.nonempty |= 1 << order
 
     def _pop(self, off, order):
-        del self.free_order[off]
         offsets = self.free_lists[order]
         del offsets[bisect_left(offsets, off)]
         if not offsets:
@@ -65,7 +71,7 @@ class Buddy(Allocator):
 
     def _release(self, off, order):
         """Free a block, merging it with its buddy as far as possible."""
-        while self.free_order.get(off ^ (1 << order)) == order:
+        while self._is_free(off ^ (1 << order), order):
             self._pop(off ^ (1 << order), order)
             off &= ~(1 << order)
             order += 1
@@ -88,9 +94,8 @@ class Buddy(Allocator):
         cursor = self.end
         while cursor:
             for order in range(MIN_ORDER, cursor.bit_length() + 1):
-                start = cursor - (1 << order)
-                if start >= 0 and self.free_order.get(start) == order:
-                    cursor = start
+                if cursor >= 1 << order and self._is_free(cursor - (1 << order), order):
+                    cursor -= 1 << order
                     break
             else:
                 break
@@ -121,7 +126,7 @@ class Buddy(Allocator):
         if off is None:
             return 0
         ptr = self.base + off + HEADER
-        self.used[ptr] = off << 8 | order
+        self.used[ptr] = order
         return ptr
 
     def aligned_alloc(self, align, size):
@@ -134,31 +139,40 @@ class Buddy(Allocator):
         if off is None:
             return 0
         ptr = align_up(self.base + off + HEADER, align)
-        self.used[ptr] = off << 8 | order
+        self.used[ptr] = order
+        if ptr != self.base + off + HEADER:
+            self.padded[ptr] = off
         return ptr
+
+    def _offset(self, ptr):
+        off = self.padded.get(ptr)
+        return ptr - self.base - HEADER if off is None else off
 
     # -- free -------------------------------------------------------------
 
     def free(self, ptr):
-        block = self.used.pop(ptr)
-        self._release(block >> 8, block & 255)
+        off = self._offset(ptr)
+        self.padded.pop(ptr, None)
+        self._release(off, self.used.pop(ptr))
 
     def realloc(self, ptr, size):
-        off, order = self.used[ptr] >> 8, self.used[ptr] & 255
+        off, order = self._offset(ptr), self.used[ptr]
         want = order_for(ptr - self.base - off + (size or 1))
         if want > order:
             return super().realloc(ptr, size)
         while order > want:           # shrink in place: hand back upper halves
             order -= 1
             self._push(off + (1 << order), order)
-        self.used[ptr] = off << 8 | order
+        self.used[ptr] = order
         return ptr
 
     # -- inspection -------------------------------------------------------
 
     def _blocks(self):
-        return sorted([(b >> 8, b & 255, True) for b in self.used.values()]
-                      + [(off, order, False) for off, order in self.free_order.items()])
+        """(offset, order, used) of every block, in address order."""
+        return sorted([(self._offset(p), order, True) for p, order in self.used.items()]
+                      + [(off, order, False) for order, offsets in enumerate(self.free_lists)
+                         for off in offsets])
 
     def spans(self):
         raw = [(self.heap_base, self.base - self.heap_base, True)]
@@ -174,14 +188,14 @@ class Buddy(Allocator):
         for off, order, used in self._blocks():
             assert off == cursor, f"gap or overlap at offset {off:#x} (expected {cursor:#x})"
             assert off % (1 << order) == 0, f"block at {off:#x} not aligned to its size"
-            if not used:
-                assert self.free_order.get(off ^ (1 << order)) != order, \
-                    f"free buddies at {off:#x} and {off ^ (1 << order):#x} not merged"
+            assert used or not self._is_free(off ^ (1 << order), order), \
+                f"free buddies at {off:#x} and {off ^ (1 << order):#x} not merged"
             cursor = off + (1 << order)
         assert cursor == self.end, f"blocks end at {cursor:#x}, region at {self.end:#x}"
-        for ptr, block in self.used.items():
-            off, order = block >> 8, block & 255
+        for ptr, order in self.used.items():
+            off = self._offset(ptr)
             assert self.base + off + HEADER <= ptr < self.base + off + (1 << order)
-        for order, offsets in self.free_lists.items():
-            assert offsets == sorted(o for o, k in self.free_order.items() if k == order)
+        assert set(self.padded) <= set(self.used), "offset kept for a block that is gone"
+        for order, offsets in enumerate(self.free_lists):
+            assert offsets == sorted(set(offsets)), f"order {order} list out of order"
             assert bool(offsets) == bool(self.nonempty >> order & 1), f"order {order} mask"
