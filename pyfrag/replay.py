@@ -26,6 +26,9 @@ from .memory import PAGE
 from .trace import ALLOC, FREE
 
 CHUNK = 1 << 16     # events between progress reports
+# failures classified from the model's spans (O(blocks) each); later ones in a run
+# that keeps failing are estimated, so such a run stays fast
+EXACT_FAILURES = 1000
 SHIFT = 64          # a live block is packed as address | size << SHIFT
 MASK = (1 << SHIFT) - 1
 
@@ -165,7 +168,8 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
     grew_at, grew_to = array("q", [0]), array("q", [pages])
 
     def fail(i, op, size):
-        failures.append(classify(allocator, memory, trace, i, op, size, live))
+        exact = len(failures) < EXACT_FAILURES
+        failures.append(classify(allocator, memory, trace, i, op, size, live, exact))
         if stop_at_oom:
             raise _Stop
 
@@ -253,17 +257,19 @@ class _Stop(Exception):
     """Raised by the loop's failure path under stop_at_oom: ends the replay at once."""
 
 
-def classify(allocator, memory, trace, i, op, size, live):
+def classify(allocator, memory, trace, i, op, size, live, exact=True):
     """A fragmentation OOM when the heap holds at least `size` free bytes, else a true OOM.
 
     With the allocator's spans the free bytes are exact; without them (a real
-    module) they are estimated as heap bytes minus live bytes, an upper bound
-    that ignores the allocator's own overhead."""
+    module, or `exact=False`) they are estimated as heap bytes minus live bytes,
+    an upper bound that ignores the allocator's own overhead."""
     heap = memory.pages * PAGE
-    try:
-        spans = allocator.spans()
-    except NotImplementedError:
-        spans = None
+    spans = None
+    if exact:
+        try:
+            spans = allocator.spans()
+        except NotImplementedError:
+            pass
     if spans is None:
         free_bytes, largest = heap - allocator.heap_base - live, None
     else:

@@ -140,3 +140,14 @@ def test_heap_realloc_to_zero_that_returns_null_frees_the_block():
     assert h.live_bytes == 0 and not h.blocks
     with pytest.raises(InvalidFree):
         h.free(p)                       # it is gone: freeing it again is a double free
+
+
+def test_only_the_first_failures_walk_the_spans(monkeypatch):
+    import pyfrag.replay
+    monkeypatch.setattr(pyfrag.replay, "EXACT_FAILURES", 2)
+    t = crafted()
+    for i in range(4):
+        t.alloc(i, 10 * PAGE)
+    run = replay(t, "bump")
+    assert [f.largest_free is None for f in run.failures] == [False, False, True, True]
+    assert {f.kind for f in run.failures} == {"true"}
