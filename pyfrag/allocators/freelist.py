@@ -23,6 +23,11 @@ Placement is exact; the structures in fits.py only make it fast:
     best-fit    the smallest fitting block, the lowest address among equals
 A fitting block is split from its front; the rest stays free if it can hold a
 block. Without coalescing, freed neighbours stay separate blocks forever.
+
+realloc shrinks in place and frees the tail; it grows in place into a free
+neighbour only when coalescing, otherwise it moves (malloc, then free).
+aligned_alloc looks for a block of size + alignment + MIN_BLOCK, so that any
+block it finds can be aligned; the padding in front stays a free block.
 """
 
 from .base import Allocator, align_up, check_power_of_two, merge_spans
