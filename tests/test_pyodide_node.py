@@ -33,7 +33,7 @@ def prepared():
     """web/dist up to date for Python (serve.py's prepare step, a no-op when nothing
     changed; the page bundles are not needed here, so a broken one does not matter)."""
     r = subprocess.run([sys.executable, os.path.join(ROOT, "serve.py"), "--prepare-only",
-                        "--steps", "npm,pyodide,wheel,modules,info"],
+                        "--steps", "npm,pyodide,snapshot,wheel,modules,info"],
                        cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -97,6 +97,17 @@ def test_show_payload_shape(in_pyodide, in_cpython):
     assert sim["audit"].startswith("Utilization: ")
     assert sim["metrics"]["events"] == n
     assert show["meta"]["allocator"] == "bump" and show["returned_run"] == "Run"
+
+
+def test_the_start_up_snapshot_gives_the_same_python(prepared, in_pyodide):
+    """The snapshot the page boots from (serve.py's snapshot step) restores a
+    working interpreter that computes exactly what a normal start does."""
+    info = json.load(open(os.path.join(ROOT, "web", "dist", "build-info.json")))
+    if not info.get("snapshot"):
+        pytest.skip("serve.py made no snapshot on this machine (see its warning)")
+    from_snapshot = result_of(run_pyodide(PROBE, "--snapshot"))
+    assert from_snapshot["digests"] == in_pyodide["digests"]
+    assert from_snapshot["show"] == in_pyodide["show"]
 
 
 def test_show_rejects_other_objects(in_pyodide):

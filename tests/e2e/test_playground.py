@@ -43,6 +43,9 @@ def test_page_loads_offline_and_reaches_ready(playground, shared_context, shot):
     assert page.get_by_test_id("example-select").locator("option").count() >= 7
     assert page.get_by_test_id("module-select").locator("option").count() >= 1
     assert not page.console_log.errors(), page.console_log.errors()
+    # Python started from serve.py's memory snapshot, not the slow way
+    worker = next(w for w in page.workers if "py-worker" in w.url)
+    assert worker.evaluate("performance.getEntriesByName('pyfrag:from-snapshot').length") == 1
     shot(page, "playground-ready")
 
 
@@ -157,7 +160,9 @@ def test_bad_upload_shows_an_error_and_the_page_keeps_working(playground, shot):
 
 def test_static_build_works_without_isolation_headers(browser, tmp_path, shot):
     """`serve.py --build DIR` served by a plain static server (no COOP/COEP): the page
-    loads offline, is not cross-origin isolated, and Stop restarts Python instead."""
+    loads offline, is not cross-origin isolated, and Stop restarts Python instead.
+    The host also serves a broken start-up snapshot: Python must start anyway
+    (one page load covers both, as each costs seconds)."""
     import functools
     import http.server
     import subprocess
@@ -177,10 +182,15 @@ def test_static_build_works_without_isolation_headers(browser, tmp_path, shot):
     context = browser.new_context()
     blocked = []
     block_remote(context, blocked)
+    context.route("**/snapshot.bin.gz", lambda route: route.fulfill(
+        status=200, body=b"\x1f\x8b not really a snapshot"))
     try:
         page = open_page(context, f"http://127.0.0.1:{httpd.server_address[1]}/index.html")
         wait_ready(page)
         assert page.evaluate("crossOriginIsolated") is False
+        worker = next(w for w in page.workers if "py-worker" in w.url)
+        assert worker.evaluate("performance.getEntriesByName('pyfrag:from-snapshot').length") == 0
+        assert any("without the snapshot" in m for _, m in page.console_log)
         set_code(page, "print('spinning', flush=True)\nwhile True:\n    pass\n")
         page.get_by_test_id("run").click()
         expect(page.get_by_test_id("output")).to_contain_text("spinning", timeout=RUN_TIMEOUT_MS)

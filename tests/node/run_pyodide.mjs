@@ -3,6 +3,7 @@
 // tests/test_pyodide_node.py so the Pyodide world is tested without a browser.
 //
 //   node tests/node/run_pyodide.mjs SCRIPT.py [--wheels DIR] [--mount HOSTDIR:FSDIR]...
+//                                   [--snapshot]   (start from web/dist's memory snapshot)
 //
 // Pyodide comes from the npm package (node_modules/pyodide), the same one the
 // page uses; the micropip/packaging wheels and pyfrag's wheel come from
@@ -12,6 +13,7 @@
 // (traceback on stderr), 2 on a usage or set-up error.
 
 import { readFileSync, readdirSync, existsSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import { resolve, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -27,8 +29,10 @@ const args = process.argv.slice(2);
 let script = null;
 const wheelDirs = [];
 const mounts = [];
+let fromSnapshot = false;
 for (let i = 0; i < args.length; i++) {
-  if (args[i] === "--wheels") wheelDirs.push(resolve(args[++i] ?? fail("--wheels needs a directory")));
+  if (args[i] === "--snapshot") fromSnapshot = true;
+  else if (args[i] === "--wheels") wheelDirs.push(resolve(args[++i] ?? fail("--wheels needs a directory")));
   else if (args[i] === "--mount") {
     const spec = args[++i] ?? fail("--mount needs HOSTDIR:FSDIR");
     const at = spec.lastIndexOf(":");
@@ -44,8 +48,14 @@ const infoPath = join(DIST, "build-info.json");
 if (!existsSync(infoPath)) fail("web/dist is not prepared: run `python serve.py --prepare-only`");
 const info = JSON.parse(readFileSync(infoPath, "utf-8"));
 
+const options = {};
+if (fromSnapshot) {
+  if (!info.snapshot) fail("web/dist has no snapshot (see serve.py's snapshot step)");
+  options._loadSnapshot = gunzipSync(readFileSync(join(DIST, info.snapshot)));
+}
 const { loadPyodide } = await import("pyodide");
 const pyodide = await loadPyodide({
+  ...options,
   packageCacheDir: join(DIST, "pyodide"),
   stdout: (line) => process.stdout.write(line + "\n"),
   stderr: (line) => process.stderr.write(line + "\n"),

@@ -93,6 +93,16 @@ function hostShow(metaJson, names, ...arrays) {
 
 // Python starts loading as soon as the worker exists, before the page's init
 // message arrives (the page may still be fetching its module manifest).
+// The snapshot's bytes: gzipped on disk; a host may already have inflated them.
+async function fetchSnapshot(path) {
+  const r = await fetch(new URL(path, DIST));
+  if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+  const bytes = new Uint8Array(await r.arrayBuffer());
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  const inflated = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return new Uint8Array(await new Response(inflated).arrayBuffer());
+}
+
 // performance marks (pyfrag:*) time each start-up phase, for benchmarks/page_load.py
 const mark = (name) => performance.mark(`pyfrag:${name}`);
 
@@ -104,17 +114,29 @@ async function startPython() {
   const { loadPyodide } = await import(new URL("pyodide/pyodide.mjs", DIST).href);
   mark("imported");
   status("Starting Python…", 0.15);
-  const py = await loadPyodide({
+  const info = await infoP;
+  const options = {
     indexURL: new URL("pyodide/", DIST).href,
     // micropip loads during start-up, from the lock beside Pyodide's files
     packages: ["micropip"],
     stdout: () => {},
     stderr: () => {},
-  });
+  };
+  let py = null;
+  if (info.snapshot) {
+    // Boot from the memory snapshot serve.py made (see web/build/snapshot.mjs);
+    // it downloads while Pyodide's wasm compiles. Any failure: start normally.
+    try {
+      py = await loadPyodide({ ...options, _loadSnapshot: fetchSnapshot(info.snapshot) });
+      mark("from-snapshot");
+    } catch (e) {
+      console.warn(`py-worker: starting without the snapshot (${e && e.message ? e.message : e})`);
+    }
+  }
+  py ??= await loadPyodide(options);
   mark("booted");
   py.setStdout({ write: (b) => streams.stdout.write(b) });
   py.setStderr({ write: (b) => streams.stderr.write(b) });
-  const info = await infoP;
   status("Installing pyfrag…", 0.75);
   const micropip = py.pyimport("micropip");
   await micropip.install.callKwargs(new URL(info.pyfrag_wheel, DIST).href, { deps: false });
