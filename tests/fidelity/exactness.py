@@ -12,9 +12,12 @@ import os
 
 import pytest
 
+from pyfrag import scenarios
 from pyfrag.modules import UnknownModule, find
 from pyfrag.replay import replay
 from pyfrag.trace import FREE, REALLOC, Trace
+
+MIB = 1 << 20
 
 # -- finding the module -------------------------------------------------------
 
@@ -33,6 +36,14 @@ def module_or_skip(name):
 
 def can_align(entry):
     return "aligned_alloc" in entry.get("exports", ())
+
+
+def generated(entry, events, seed):
+    """A seeded random trace for fidelity: 1 B - 1 MiB, random lifetimes, 10% reallocs,
+    5% aligned requests where the module can serve them."""
+    return scenarios.random_trace(events, seed, min_size=1, max_size=MIB, live=150,
+                                  realloc_rate=0.1,
+                                  align_rate=0.05 if can_align(entry) else 0.0)
 
 # -- comparing runs ---------------------------------------------------------------
 

@@ -1,10 +1,9 @@
 """Fidelity: the as-tlsf and as-stub models against the real AssemblyScript modules.
 
-Every address and memory size must match (`exactness.assert_exact`) on the
-article's scenarios, on requests placed at the TLSF size-class edges and the
-in-place/moving realloc cases, and on seeded random traces (1 B - 1 MiB,
-random lifetimes, reallocs). The modules have no aligned_alloc, so no aligned
-requests. The 200 x 10,000-event sweep is marked slow. The model-only tests
+Every address and memory size must match (`exactness.assert_exact`) on
+requests placed at the TLSF size-class edges, the in-place/moving realloc
+cases and the top of the address space; the scenarios and random traces all
+models share are in test_scenarios.py. The model-only tests
 at the end need no module: they check the models' own invariants.
 """
 
@@ -13,17 +12,12 @@ import random
 import pytest
 
 from exactness import assert_exact, module_or_skip
-from pyfrag import Heap, scenarios
+from pyfrag import Heap
 from pyfrag.allocators.as_tlsf import BLOCK_MAXSIZE, SB_SIZE
 from pyfrag.trace import Trace
 
 MODULES = ["as-tlsf", "as-stub"]
 KIB, MIB = 1 << 10, 1 << 20
-
-
-def random_trace(events, seed):
-    return scenarios.random_trace(events, seed, min_size=1, max_size=MIB, live=150,
-                                  realloc_rate=0.1)
 
 
 def edges():
@@ -89,25 +83,6 @@ def top_of_memory():
 
 
 @pytest.mark.parametrize("module", MODULES)
-def test_swiss_cheese(module):
-    module_or_skip(module)
-    assert_exact(scenarios.swiss_cheese(), module)
-
-
-@pytest.mark.parametrize("module", MODULES)
-def test_image_task_fails_where_the_module_fails(module):
-    module_or_skip(module)
-    sim, real = assert_exact(scenarios.image_task(), module)
-    assert [f.index for f in sim.failures] == [f.index for f in real.failures]
-
-
-@pytest.mark.parametrize("module", MODULES)
-def test_churn(module):
-    module_or_skip(module)
-    assert_exact(scenarios.churn(frames=300, seed=3), module)
-
-
-@pytest.mark.parametrize("module", MODULES)
 def test_size_class_edges(module):
     module_or_skip(module)
     assert_exact(edges(), module)
@@ -123,22 +98,6 @@ def test_top_of_the_address_space(module):
 def test_stub_realloc_rules():
     module_or_skip("as-stub")
     assert_exact(stub_reallocs(), "as-stub")
-
-
-@pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("module", MODULES)
-def test_random(module, seed):
-    module_or_skip(module)
-    assert_exact(random_trace(2000, seed), module)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("module", MODULES)
-def test_random_sweep(module):
-    """200 traces of 10,000 events each (the issue's bar)."""
-    module_or_skip(module)
-    for seed in range(200):
-        assert_exact(random_trace(10_000, 1000 + seed), module)
 
 
 # -- the models alone (no module needed) --------------------------------------

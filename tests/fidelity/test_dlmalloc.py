@@ -1,10 +1,10 @@
 """Fidelity: the dlmalloc models against the real wasi-libc, Rust and Emscripten builds.
 
-Every address and every memory size must match on the article's scenarios,
-on requests at dlmalloc's bin and request-size boundaries (including requests
-no build can serve, which switch dlmalloc to its non-contiguous growth path),
-and on seeded random traces (1 B - 1 MiB, random lifetimes, reallocs, aligned
-requests). The long sweep is marked slow. Two model-only tests (no wasmtime
+Every address and every memory size must match on requests at dlmalloc's bin
+and request-size boundaries (including requests no build can serve, which
+switch dlmalloc to its non-contiguous growth path) and at a memory limit; the
+scenarios and random traces all models share are in test_scenarios.py. Two
+model-only tests (no wasmtime
 needed) pin the start-up rule checked against scratch builds with a
 page-aligned `__heap_base`, and show that `check()` notices a broken heap.
 """
@@ -12,19 +12,12 @@ page-aligned `__heap_base`, and show that `check()` notices a broken heap.
 import pytest
 
 from exactness import assert_exact, can_align, module_or_skip
-from pyfrag import scenarios
 from pyfrag.heap import Heap
 from pyfrag.memory import PAGE
 from pyfrag.trace import Trace
 
 MODULES = ["c-dlmalloc", "rust-dlmalloc", "emscripten-dlmalloc"]
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
-
-
-def random_trace(entry, events, seed):
-    return scenarios.random_trace(events, seed, min_size=1, max_size=MIB, live=150,
-                                  realloc_rate=0.1,
-                                  align_rate=0.05 if can_align(entry) else 0.0)
 
 
 def boundaries(entry):
@@ -70,25 +63,6 @@ def boundaries(entry):
 
 
 @pytest.mark.parametrize("module", MODULES)
-def test_swiss_cheese(module):
-    module_or_skip(module)
-    assert_exact(scenarios.swiss_cheese(), module)
-
-
-@pytest.mark.parametrize("module", MODULES)
-def test_image_task_fails_at_the_same_requests(module):
-    module_or_skip(module)
-    sim, real = assert_exact(scenarios.image_task(), module)
-    assert [f.index for f in sim.failures] == [f.index for f in real.failures]
-
-
-@pytest.mark.parametrize("module", MODULES)
-def test_churn(module):
-    module_or_skip(module)
-    assert_exact(scenarios.churn(), module)
-
-
-@pytest.mark.parametrize("module", MODULES)
 def test_bin_and_request_boundaries(module):
     entry = module_or_skip(module)
     assert_exact(boundaries(entry), module)
@@ -119,13 +93,6 @@ def test_memory_limit_reached(module):
     assert sim.failures and [f.index for f in sim.failures] == [f.index for f in real.failures]
 
 
-@pytest.mark.parametrize("module", MODULES)
-@pytest.mark.parametrize("seed", range(3))
-def test_random_traces(module, seed):
-    entry = module_or_skip(module)
-    assert_exact(random_trace(entry, 2000, seed), module)
-
-
 def test_rust_module_own_produce_fragmentation():
     """The article's produce_fragmentation(), run by the Rust module itself: the model
     replays what it asks of the allocator (1 KiB anchor, 100 KiB temporary, and the
@@ -148,14 +115,6 @@ def test_rust_module_own_produce_fragmentation():
     for size in (500 * KIB, 100, 50 * KIB, 1000, 3000, 101 * KIB, 16):
         assert real.malloc(size) == sim.malloc(size), f"malloc({size}) after the pattern"
         assert real.memory.pages == sim.memory.pages
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("module", MODULES)
-def test_sweep_200_traces_of_10000_events(module):
-    entry = module_or_skip(module)
-    for seed in range(200):
-        assert_exact(random_trace(entry, 10_000, 1000 + seed), module)
 
 
 # -- the model on its own ------------------------------------------------------

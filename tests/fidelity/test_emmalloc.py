@@ -1,25 +1,16 @@
 """Fidelity: the emmalloc model against the real Emscripten emmalloc module.
 
-Every address and memory size must match on the article's scenarios, on
-small-size and bucket-boundary requests with in-place realloc, and on seeded
-random traces (1 B - 1 MiB, random lifetimes, reallocs, aligned requests).
-The long sweep is marked slow.
+Every address and memory size must match on small-size and bucket-boundary
+requests with in-place realloc; the scenarios and random traces all models
+share are in test_scenarios.py.
 """
 
-import pytest
 
-from exactness import assert_exact, can_align, module_or_skip
-from pyfrag import scenarios
+from exactness import assert_exact, module_or_skip
 from pyfrag.trace import Trace
 
 MODULE = "emmalloc"
 MIB = 1 << 20
-
-
-def random_trace(entry, events, seed):
-    return scenarios.random_trace(events, seed, min_size=1, max_size=MIB, live=150,
-                                  realloc_rate=0.1,
-                                  align_rate=0.05 if can_align(entry) else 0.0)
 
 
 def boundaries():
@@ -47,30 +38,8 @@ def boundaries():
     return t
 
 
-def test_swiss_cheese():
-    module_or_skip(MODULE)
-    assert_exact(scenarios.swiss_cheese(), MODULE)
-
-
-def test_image_task_runs_out_at_the_same_request():
-    module_or_skip(MODULE)
-    sim, real = assert_exact(scenarios.image_task(), MODULE)
-    assert [f.index for f in sim.failures] == [f.index for f in real.failures]
-
-
 def test_bucket_boundaries_merges_and_in_place_realloc():
     module_or_skip(MODULE)
     assert_exact(boundaries(), MODULE)
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_random_traces(seed):
-    entry = module_or_skip(MODULE)
-    assert_exact(random_trace(entry, 2000, seed), MODULE)
-
-
-@pytest.mark.slow
-def test_sweep_200_traces_of_10000_events():
-    entry = module_or_skip(MODULE)
-    for seed in range(200):
-        assert_exact(random_trace(entry, 10_000, 1000 + seed), MODULE)

@@ -1,25 +1,17 @@
 """Fidelity: the zig-wasm and zig-libc models against the real Zig modules.
 
-Every address and memory size must match on the article's scenarios, on
-requests at the size-class and bigpage boundaries, and on seeded random
-traces (1 B - 1 MiB, random lifetimes, reallocs, aligned requests where the
-module exports aligned_alloc). The long sweep is marked slow.
+Every address and memory size must match on requests at the size-class and
+bigpage boundaries; the scenarios and random traces all models share are in
+test_scenarios.py.
 """
 
 import pytest
 
-from exactness import assert_exact, can_align, module_or_skip
-from pyfrag import scenarios
+from exactness import assert_exact, module_or_skip
 from pyfrag.trace import Trace
 
 MODULES = ["zig-wasm", "zig-libc"]
 KIB, MIB = 1 << 10, 1 << 20
-
-
-def random_trace(entry, events, seed):
-    return scenarios.random_trace(events, seed, min_size=1, max_size=MIB, live=150,
-                                  realloc_rate=0.1,
-                                  align_rate=0.05 if can_align(entry) else 0.0)
 
 
 def boundaries():
@@ -53,34 +45,8 @@ def boundaries():
 
 
 @pytest.mark.parametrize("module", MODULES)
-def test_swiss_cheese(module):
-    module_or_skip(module)
-    assert_exact(scenarios.swiss_cheese(), module)
-
-
-@pytest.mark.parametrize("module", MODULES)
-def test_image_task_runs_out_at_the_same_request(module):
-    module_or_skip(module)
-    sim, real = assert_exact(scenarios.image_task(), module)
-    assert [f.index for f in sim.failures] == [f.index for f in real.failures]
-
-
-@pytest.mark.parametrize("module", MODULES)
 def test_size_class_boundaries(module):
     module_or_skip(module)
     assert_exact(boundaries(), module)
 
 
-@pytest.mark.parametrize("module", MODULES)
-@pytest.mark.parametrize("seed", range(3))
-def test_random_traces(module, seed):
-    entry = module_or_skip(module)
-    assert_exact(random_trace(entry, 2000, seed), module)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("module", MODULES)
-def test_sweep_200_traces_of_10000_events(module):
-    entry = module_or_skip(module)
-    for seed in range(200):
-        assert_exact(random_trace(entry, 10_000, 1000 + seed), module)
