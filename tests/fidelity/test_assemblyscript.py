@@ -3,7 +3,7 @@
 Every address and memory size must match (`exactness.assert_exact`) on
 requests placed at the TLSF size-class edges, the in-place/moving realloc
 cases and the top of the address space; the scenarios and random traces all
-models share are in test_scenarios.py. The model-only tests
+models share are in test_every_module.py. The model-only tests
 at the end need no module: they check the models' own invariants.
 """
 

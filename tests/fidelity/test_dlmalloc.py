@@ -3,7 +3,7 @@
 Every address and every memory size must match on requests at dlmalloc's bin
 and request-size boundaries (including requests no build can serve, which
 switch dlmalloc to its non-contiguous growth path) and at a memory limit; the
-scenarios and random traces all models share are in test_scenarios.py. Two
+scenarios and random traces all models share are in test_every_module.py. Two
 model-only tests (no wasmtime
 needed) pin the start-up rule checked against scratch builds with a
 page-aligned `__heap_base`, and show that `check()` notices a broken heap.

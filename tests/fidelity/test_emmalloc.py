@@ -2,7 +2,7 @@
 
 Every address and memory size must match on small-size and bucket-boundary
 requests with in-place realloc; the scenarios and random traces all models
-share are in test_scenarios.py.
+share are in test_every_module.py.
 """
 
 
