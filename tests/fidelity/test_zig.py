@@ -2,7 +2,7 @@
 
 Every address and memory size must match on requests at the size-class and
 bigpage boundaries; the scenarios and random traces all models share are in
-test_scenarios.py.
+test_every_module.py.
 """
 
 import pytest
