@@ -443,8 +443,10 @@ def test_block_map_and_size_bins_answer_like_a_linear_walk(monkeypatch):
         blocks.rover = rng.choice([0, rng.randrange(blocks.top + 1)])
         fitting = [b for b, s in free_blocks if s >= need]
         wanted = next((b for b in fitting if b >= blocks.rover), fitting[0] if fitting else None)
-        found = blocks.find(need)
+        found = blocks.next_fit(need)
         assert (found and found[0]) == wanted
+        found = blocks.first_fit(need)
+        assert (found and found[0]) == (fitting[0] if fitting else None)
         best = min(((s, b) for b, s in free_blocks if s >= need), default=None)
         found = bins.find(need)
         assert (found and found[:2]) == (best and best[::-1])

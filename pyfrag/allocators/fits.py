@@ -159,7 +159,7 @@ class BlockMap(SortedChunks):
     def __init__(self, top):
         super().__init__()
         self.top = top              # where the last block ends
-        self.rover = 0              # where `find` starts searching (next-fit moves it)
+        self.rover = 0              # where `next_fit` starts searching
 
     def end_of(self, k, i):
         """End of the block at (k, i): the start of the next one, or the top."""
@@ -185,21 +185,14 @@ class BlockMap(SortedChunks):
         before = (k, i - 1) if i else (k - 1, len(chunks[k - 1]) - 1) if k else None
         return k, i, end, after, before
 
-    def find(self, need):
-        """(start, size, k, i) of the lowest-addressed free block at or above `rover`
-        holding `need` bytes, wrapping round to the bottom; None if no block fits."""
+    def first_fit(self, need, k=0, i=0, stop_k=-1, stop_i=0):
+        """(start, size, k, i) of the first free block holding `need` bytes from position
+        (k, i) up to (stop_k, stop_i), by default the whole heap; None if none does."""
         if not self.chunks:
             return None
-        last = len(self.chunks) - 1
-        start = self.rover
-        if not start:
-            return self._first(need, 0, 0, last, len(self.chunks[last]))
-        k, i = self.locate(start)
-        found = self._first(need, k, i, last, len(self.chunks[last]))
-        return found if found is not None else self._first(need, 0, 0, k, i)
-
-    def _first(self, need, k, i, stop_k, stop_i):
-        """The first fitting free block from (chunk k, index i) up to (stop_k, stop_i)."""
+        if stop_k < 0:
+            stop_k = len(self.chunks) - 1
+            stop_i = len(self.chunks[stop_k])
         c = CLASS_OF[need >> 3] if need < CLASSED else 255
         pattern = _AT_LEAST[c] or _at_least(c)
         maxes = self.maxes
@@ -221,6 +214,14 @@ class BlockMap(SortedChunks):
             if not m:
                 return None
             k, i = m.start(), 0
+
+    def next_fit(self, need):
+        """Like first_fit, but from the first block at or above `rover`, wrapping round."""
+        if not self.chunks:
+            return None
+        k, i = self.locate(self.rover)
+        found = self.first_fit(need, k, i)
+        return found if found is not None else self.first_fit(need, 0, 0, k, i)
 
     def blocks(self):
         """(start, size, used) of every block, in address order."""

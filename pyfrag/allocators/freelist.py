@@ -69,7 +69,8 @@ class FreeList(Allocator):
         freed(b, size) / taken(b, size) report a free block appearing / disappearing
         (split, merged or allocated). First-fit and next-fit search the block map
         (next-fit moves its rover) and need no reports."""
-        return self.blocks.find, _ignore, _ignore
+        find = self.blocks.next_fit if self.next_fit else self.blocks.first_fit
+        return find, _ignore, _ignore
 
     # -- growth -------------------------------------------------------------
 
