@@ -110,6 +110,19 @@ def test_python_errors_show_the_users_traceback(playground):
     assert "_pyodide" not in out.text_content()
 
 
+def test_micropip_and_packaging_load_on_demand_from_this_origin(playground, shared_context):
+    """The lock's micropip and packaging wheels are served beside Pyodide with the
+    lock's sha256 rewritten to match (the browser checks them): importing works."""
+    page = playground
+    set_code(page, "import micropip, packaging\n"
+                   "print('mp', micropip.__version__, 'pk', packaging.__version__)\n")
+    run_and_wait(page)
+    out = page.get_by_test_id("output")
+    expect(out).to_contain_text(re.compile(r"mp \d+\.\d+\S* pk \d+\.\d+"))
+    assert "integrity" not in out.text_content().lower()
+    assert shared_context.blocked == []
+
+
 def test_share_link_round_trip(playground, shared_context):
     page = playground
     code = "print('shared', 6 * 7)  # round trip\n"

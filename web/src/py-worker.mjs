@@ -1,6 +1,6 @@
 // py-worker.mjs: the Python side of the playground, as a module Web Worker.
-// Owns loading Pyodide (same origin only), installing pyfrag's wheel with
-// micropip, running the user's code with streamed stdout/stderr, Stop via the
+// Owns loading Pyodide (same origin only), installing pyfrag's wheel,
+// micropip on demand, running the user's code with streamed stdout/stderr, Stop via the
 // interrupt buffer, and handing `show()` payloads to the page as typed arrays.
 // Protocol (see the shared web design):
 //   main -> worker  {type:"init", interruptBuffer, manifest}
@@ -117,8 +117,6 @@ async function startPython() {
   const info = await infoP;
   const options = {
     indexURL: new URL("pyodide/", DIST).href,
-    // micropip loads during start-up, from the lock beside Pyodide's files
-    packages: ["micropip"],
     stdout: () => {},
     stderr: () => {},
   };
@@ -138,9 +136,9 @@ async function startPython() {
   py.setStdout({ write: (b) => streams.stdout.write(b) });
   py.setStderr({ write: (b) => streams.stderr.write(b) });
   status("Installing pyfrag…", 0.75);
-  const micropip = py.pyimport("micropip");
-  await micropip.install.callKwargs(new URL(info.pyfrag_wheel, DIST).href, { deps: false });
-  micropip.destroy();
+  // Pyodide's own wheel installer (what micropip calls too); loading micropip
+  // itself at start-up would cost ~0.7 s, so it loads when code imports it.
+  await py.loadPackage(new URL(info.pyfrag_wheel, DIST).href, { messageCallback: () => {} });
   mark("installed");
   return { py, glue: await glueP };
 }
@@ -199,6 +197,21 @@ function writeFiles(files) {
   }
 }
 
+// Packages from the lock (served beside Pyodide, same origin) that code may
+// import: loaded on first use rather than at start-up.
+const ON_DEMAND = ["micropip", "packaging"];
+const loaded = new Set();
+async function loadImported(code) {
+  const wanted = ON_DEMAND.filter((name) => !loaded.has(name) &&
+    new RegExp(`^\\s*(import|from)\\s[^\\n#]*\\b${name}\\b`, "m").test(code));
+  if (!wanted.length) return;
+  await pyodide.loadPackage(wanted, {
+    messageCallback: () => {},
+    errorCallback: (text) => streams.stderr.write(new TextEncoder().encode(text + "\n")),
+  });
+  wanted.forEach((name) => loaded.add(name));
+}
+
 async function run({ id, code, module, files }) {
   try {
     await booting;
@@ -215,6 +228,7 @@ async function run({ id, code, module, files }) {
   let ns = null;
   try {
     writeFiles(files);
+    await loadImported(code);
     ns = newNamespace(module ?? null, id);
     await pyodide.runPythonAsync(code, { globals: ns, filename: "<editor>" });
   } catch (e) {
