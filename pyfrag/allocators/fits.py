@@ -34,7 +34,6 @@ LOAD = 128          # chunks hold up to 2*LOAD items; a full one splits in two
 
 # -- size classes -----------------------------------------------------------
 
-
 CLASSED = 1 << 21          # sizes from 2 MiB up all share class 255 (such blocks are few)
 
 
@@ -156,6 +155,9 @@ class SortedChunks:
 # -- the heap's blocks in address order (first-fit, next-fit) ----------------------------
 
 class BlockMap(SortedChunks):
+    """Every block of the heap by start address; mark 0 = used, else the free block's
+    size class. Sizes follow from the next start (or `top`)."""
+
     def __init__(self, top):
         super().__init__()
         self.top = top              # where the last block ends
