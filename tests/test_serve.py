@@ -248,7 +248,7 @@ def test_static_build(tmp_path):
     serve.static_build(str(dest))
     assert (dest / "dist" / "build-info.json").is_file()
     assert (dest / "py" / "playground.py").is_file()
-    assert not (dest / "vendor").exists()
+    assert not (dest / "vendor").exists() and not (dest / "build").exists()
     assert not (dest / "dist" / ".prepare-stamps.json").exists()
     assert "Cross-Origin-Embedder-Policy: require-corp" in (dest / "_headers").read_text()
     # a second build replaces the first; a foreign non-empty directory is refused
