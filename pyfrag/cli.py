@@ -107,13 +107,23 @@ def cmd_real(args):
     print("\n".join(run.address_lines()) if args.addresses else summary(run))
 
 
+# Every allocator of a comparison starts from the same state, so differences in
+# the table come from the allocators, not from the modules they were built into.
+COMPARE_START = {"heap_base": 1024, "initial_pages": 1}
+
+
 def cmd_compare(args):
+    if args.like:
+        raise UsageError("compare replays many allocators; --like picks one (use run --like)")
     trace = source_trace(args.source, args.format, parse_params(args.param))
     names = args.allocators.split(",") if args.allocators else allocators.names()
+    options = {**COMPARE_START, **heap_options(args)}
     runs = [trace.replay(name.strip(), progress=progress_printer(f"replaying on {name}"),
-                         **heap_options(args)) for name in names]
+                         **options) for name in names]
     print(f"{trace.name}: {len(trace)} events" +
           (f" ({trace.description})" if trace.description else ""))
+    print(f"every allocator starts with heap base {options['heap_base']} in "
+          f"{options['initial_pages']} page(s)")
     print(table(runs))
 
 

@@ -50,7 +50,8 @@ def test_compare_on_a_malloc_lab_trace_lists_every_allocator(tmp_path):
     r = pyfrag("compare", path)
     assert r.returncode == 0, r.stderr
     from pyfrag import allocators
-    rows = r.stdout.splitlines()[3:]
+    assert "every allocator starts with heap base 1024 in 1 page(s)" in r.stdout
+    rows = r.stdout.splitlines()[4:]
     assert [row.split()[0] for row in rows] == allocators.names()
     assert "peak heap" in r.stdout and "OOM" in r.stdout
 
