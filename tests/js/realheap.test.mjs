@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { compile, describe, instantiate, replay, ModuleError } from "../../web/src/realheap.js";
+import { compile, describe, instantiate, replay, replayModule, ModuleError } from "../../web/src/realheap.js";
 import { realExports, runSnippet, simExports, ARTICLE_SNIPPET } from "../../web/src/audit.js";
 
 const MODULES = new URL("../../wasm_modules/", import.meta.url);
@@ -58,6 +58,28 @@ test("a memory limit smaller than the module's is an OOM at the event that passe
   assert.match(r.failures[0].limit, /past the trace's 1048576-byte limit/);
   assert.equal(r.failures[0].index, 150);
   assert.equal(r.heap_bytes.length, r.failures[0].index);
+});
+
+test("replayModule leaves the instance in the state at the limit's OOM, as a memory of that size would", async () => {
+  const entry = manifest.find((m) => m.name === "c-dlmalloc");
+  const module = await compile(readFileSync(new URL(entry.file, MODULES)));
+  const trace = swissCheese(50);
+  trace.maximum_bytes = 1 << 20;
+  const { heap, result } = await replayModule(module, trace, { heapBase: entry.heap_base });
+  const n = result.heap_bytes.length;
+  assert.equal(result.failures[0].index, n);
+  // the instance the audit inspects has not grown past the limit: it is the one before the failed request
+  assert.equal(heap.memory.buffer.byteLength, result.heap_bytes[n - 1]);
+  assert.ok(heap.memory.buffer.byteLength <= trace.maximum_bytes);
+  assert.equal(Number(heap.liveBytes()), result.live_bytes[n - 1]);
+  assert.equal(result.reported_live, result.live_bytes[n - 1]);
+  const audit = runSnippet(ARTICLE_SNIPPET, realExports(heap.instance.exports));
+  const expected = (100 * result.live_bytes[n - 1] / result.heap_bytes[n - 1]).toFixed(2);
+  assert.ok(audit.text.startsWith(`Utilization: ${expected}%`), audit.text);
+  // a trace within its limit keeps the instance of its one replay
+  const plain = await replayModule(module, swissCheese(50), { heapBase: entry.heap_base });
+  assert.equal(plain.result.failures.length, 0);
+  assert.equal(plain.heap.memory.buffer.byteLength, plain.result.heap_bytes.at(-1));
 });
 
 test("files that are not usable modules get a message saying why", async () => {

@@ -11,7 +11,7 @@
 //                 {type:"audited", id, real:{text,error}, sim:{text,error}} | {type:"log", stream, text}
 //                 {type:"error", id, message}
 
-import { compile, describe, instantiate, replay, ModuleError } from "./realheap.js";
+import { compile, describe, replayModule, ModuleError } from "./realheap.js";
 import { realExports, runSnippet, simExports } from "./audit.js";
 import { growEvents, lifetimes } from "./timeline.js";
 
@@ -35,13 +35,15 @@ async function load({ url, bytes, name, heap_base }) {
 
 async function run({ trace, id }) {
   if (!current) throw new ModuleError("no module loaded");
-  heap = await instantiate(current.module, log);
-  const result = replay(heap, trace, {
+  heap = null;
+  const replayed = await replayModule(current.module, trace, {
+    log,
     heapBase: current.heapBase,
     onProgress: (done, n) => postMessage({ type: "progress", id, done, n }),
   });
-  result.module = current.name;
-  return result;
+  heap = replayed.heap;
+  replayed.result.module = current.name;
+  return replayed.result;
 }
 
 // What the heap maps and charts need beyond the per-event arrays; done here because it costs a Map

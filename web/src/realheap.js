@@ -125,7 +125,8 @@ export async function instantiate(module, log = () => {}) {
 // pyfrag's replay loop: free of an id that is not live is skipped and counted; a free after a failed
 // malloc is free(NULL); realloc of an id that is not live is a malloc. A trap stops the replay (the
 // instance cannot be trusted after it). When the trace names a memory limit smaller than the module's,
-// growing past it counts as the OOM it would be in that memory, and the replay stops there.
+// growing past it counts as the OOM it would be in that memory, and the replay stops there (the instance
+// has grown past the limit by then: replayModule() gives one in the state at the OOM).
 export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 65536 } = {}) {
   const { ops, ids, sizes } = trace;
   const n = ops.length;
@@ -139,8 +140,8 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
   const initialBytes = memory.buffer.byteLength;
   let live = 0, skipped = 0, end = n;
 
-  const fail = (i, op, size, heapBefore, extra = {}) => {
-    const freeBytes = heapBefore - base - live;
+  const fail = (i, op, size, heapBefore, liveBefore, extra = {}) => {
+    const freeBytes = heapBefore - base - liveBefore;
     failures.push({ index: i, op, size, kind: freeBytes >= size ? "fragmentation" : "true",
       free_bytes: freeBytes, largest_free: null, heap_bytes: heapBefore, where: `event ${i}`, ...extra });
   };
@@ -150,7 +151,7 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
     const stop = Math.min(n, start + chunk);
     for (let i = start; i < stop; i++) {
       const op = ops[i], id = ids[i], size = sizes[i];
-      const heapBefore = memory.buffer.byteLength;
+      const heapBefore = memory.buffer.byteLength, liveBefore = live;
       let p = 0;
       try {
         if (op === ALLOC) {
@@ -158,7 +159,7 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
           const align = aligns.get(i);
           p = (align && alignedAlloc ? alignedAlloc(align, size) : malloc(size)) >>> 0;
           if (p) { ptrs.set(id, p); held.set(id, size); live += size; failed.delete(id); }
-          else { failed.add(id); fail(i, "malloc", size, heapBefore); }
+          else { failed.add(id); fail(i, "malloc", size, heapBefore, liveBefore); }
         } else if (op === FREE) {
           const q = ptrs.get(id);
           if (q !== undefined) { free(q); ptrs.delete(id); live -= held.get(id); held.delete(id); }
@@ -170,10 +171,10 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
           p = (old !== undefined && realloc ? realloc(old, size) : malloc(size)) >>> 0;
           if (p && old !== undefined && !realloc) free(old);      // no realloc export: malloc + free
           if (p) { ptrs.set(id, p); live += size - (held.get(id) ?? 0); held.set(id, size); }
-          else fail(i, "realloc", size, heapBefore);
+          else fail(i, "realloc", size, heapBefore, liveBefore);
         }
       } catch (e) {
-        fail(i, op === FREE ? "free" : op === ALLOC ? "malloc" : "realloc", size, heapBefore,
+        fail(i, op === FREE ? "free" : op === ALLOC ? "malloc" : "realloc", size, heapBefore, liveBefore,
           { trap: e instanceof ModuleError ? e.message : `${e.name}: ${e.message}` });
         end = i;
         break outer;
@@ -181,13 +182,8 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
       addresses[i] = p;
       const after = memory.buffer.byteLength;
       if (after > limit) {
-        // In a memory of `limit` bytes this request fails: hand the block back so the instance holds what
-        // the program would, and classify with the live bytes from before the request.
-        free(p);
-        live -= size;
-        ptrs.delete(id);
-        held.delete(id);
-        fail(i, op === ALLOC ? "malloc" : "realloc", size, heapBefore,
+        // in a memory of `limit` bytes this request fails: classify it with the live bytes from before it
+        fail(i, op === ALLOC ? "malloc" : "realloc", size, heapBefore, liveBefore,
           { limit: `the module grew its memory to ${after} bytes, past the trace's ${limit}-byte limit` });
         end = i;
         break outer;
@@ -203,4 +199,22 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
     maximum_bytes: Number.isFinite(limit) ? limit : WASM32_MAX,
     reported_live: heap.liveBytes ? Number(heap.liveBytes()) >>> 0 : null,
   };
+}
+
+// Replays `trace` on a fresh instance of `module` -> {heap, result}: the instance the audit inspects, and
+// replay()'s result. A module's own memory maximum cannot be lowered from outside, so a replay stopped at
+// the trace's limit leaves an instance grown past it; the events before the failed request then run
+// again on another fresh instance (the allocator is deterministic), which holds exactly what the module
+// holds after its memory.grow fails in a memory of that size.
+export async function replayModule(module, trace, { log = () => {}, ...options } = {}) {
+  let heap = await instantiate(module, log);
+  const result = replay(heap, trace, options);
+  if (result.failures.at(-1)?.limit) {
+    const end = result.heap_bytes.length;
+    heap = await instantiate(module, log);
+    const before = replay(heap, { ...trace, ops: trace.ops.subarray(0, end), ids: trace.ids.subarray(0, end),
+      sizes: trace.sizes.subarray(0, end) }, { heapBase: options.heapBase });
+    result.reported_live = before.reported_live;
+  }
+  return { heap, result };
 }
