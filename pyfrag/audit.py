@@ -25,6 +25,8 @@ def _sizes(source):
     """(live bytes, total heap bytes) of a Heap or a Run."""
     if hasattr(source, "memory"):
         return source.live_bytes, source.memory.pages * PAGE
+    if not hasattr(source, "metrics"):
+        raise TypeError(f"audit takes a Heap or a Run, not {type(source).__name__}")
     m = source.metrics
     return m.live_bytes, m.heap_bytes
 

@@ -14,6 +14,7 @@ reads. Exit codes: 0 ok, 2 bad input (the message goes to stderr).
 """
 
 import argparse
+import inspect
 import os
 import sys
 
@@ -52,12 +53,30 @@ def source_trace(source, fmt=None, params=None):
             raise UsageError("-p options apply to scenarios, not to trace files")
         return load(source, fmt)
     if source.replace("_", "-").lower() in scenarios.names():
-        try:
-            return scenarios.get(source, **(params or {}))
-        except TypeError as e:
-            raise UsageError(f"scenario {source}: {e}") from None
+        generator = scenarios.SCENARIOS[source.replace("_", "-").lower()]
+        return generator(**checked_params(source, generator, params or {}))
+    if os.sep in source or os.path.splitext(source)[1]:
+        raise TraceError("no such file", source)
     raise UsageError(f"{source!r} is neither a trace file nor a scenario "
                      f"(scenarios: {', '.join(scenarios.names())})")
+
+
+def checked_params(scenario, generator, params):
+    """`params` checked against the generator's signature: known names, the type of
+    each default (an int parameter takes an int), no negative counts or sizes."""
+    signature = inspect.signature(generator).parameters
+    for key, value in params.items():
+        if key not in signature:
+            raise UsageError(f"scenario {scenario} has no parameter {key!r} "
+                             f"(it takes: {', '.join(signature)})")
+        default = signature[key].default
+        if isinstance(default, (int, float)) and not isinstance(value, (int, float)):
+            raise UsageError(f"-p {key}={value}: {key} takes a number")
+        if isinstance(default, int) and not isinstance(value, int):
+            raise UsageError(f"-p {key}={value}: {key} takes an integer")
+        if isinstance(value, (int, float)) and value < 0:
+            raise UsageError(f"-p {key}={value}: {key} must be >= 0")
+    return params
 
 
 def progress_printer(label):
@@ -89,9 +108,8 @@ def heap_options(args):
 
 def cmd_run(args):
     trace = source_trace(args.source, args.format, parse_params(args.param))
-    allocator = args.allocator or ("dlmalloc" if not args.like else None)
-    run = trace.replay(allocator, stop_at_oom=args.stop_at_oom,
-                       progress=progress_printer(f"replaying on {args.like or allocator}"),
+    run = trace.replay(args.allocator, stop_at_oom=args.stop_at_oom,
+                       progress=progress_printer(f"replaying on {args.allocator or args.like}"),
                        **heap_options(args))
     print("\n".join(run.address_lines()) if args.addresses else summary(run))
 
@@ -131,6 +149,9 @@ def cmd_convert(args):
     trace = source_trace(args.input, args.from_format, parse_params(args.param))
     dump(trace, args.output, args.to_format)
     print(f"wrote {len(trace)} events to {args.output}", file=sys.stderr)
+    if (trace.aligns or trace.tags) and (args.to_format or args.output).endswith("rep"):
+        print(f"note: the rep format has no alignments or tags; {len(trace.aligns)} "
+              f"alignments and {len(trace.tags)} tags were left out", file=sys.stderr)
 
 
 def cmd_list(args):
@@ -178,12 +199,14 @@ def build_parser():
         sp.add_argument("--heap-base", type=int)
         sp.add_argument("--initial-pages", type=int)
         sp.add_argument("--like", metavar="MODULE",
-                        help="start in a real module's state and use its model")
+                        help="start in a real module's state, with its model unless "
+                             "--allocator names another")
 
     r = sub.add_parser("run", help="replay on one allocator")
     add_source(r)
     add_heap(r)
-    r.add_argument("-a", "--allocator", help="allocator model (default dlmalloc)")
+    r.add_argument("-a", "--allocator",
+                   help="allocator model (default: dlmalloc, or the --like module's model)")
     r.add_argument("--addresses", action="store_true",
                    help="print 'event address memory_bytes' per alloc/realloc instead")
     r.add_argument("--stop-at-oom", action="store_true")

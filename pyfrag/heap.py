@@ -14,8 +14,22 @@ sizes that were asked for, not what the allocator reserved.
     0
 """
 
+import operator
+
 from . import allocators
+from .allocators.base import check_power_of_two
 from .memory import PAGE, Memory, pages_for
+
+
+def _size(what, value):
+    """A non-negative int, or a TypeError / ValueError naming the argument."""
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be an integer, got {type(value).__name__}") from None
+    if value < 0:
+        raise ValueError(f"{what} must be >= 0, got {value}")
+    return value
 
 
 class InvalidFree(ValueError):
@@ -38,24 +52,28 @@ class Heap:
         self.peak_live = 0        # memory never shrinks, so peak heap is simply the current size
 
     @classmethod
-    def like(cls, module, **overrides):
-        """A heap in the start state of a real module (a manifest entry or its name)."""
+    def like(cls, module, allocator=None, **overrides):
+        """A heap in the start state of a real module (a manifest entry or its name),
+        running the module's own model, or `allocator` if one is named."""
         from .modules import find
         entry = find(module) if isinstance(module, str) else module
-        if not entry.get("model"):
-            raise ValueError(f"module {entry['name']!r} has no simulator model")
+        allocator = allocator or entry.get("model")
+        if not allocator:
+            raise ValueError(f"module {entry['name']!r} has no simulator model; "
+                             "name an allocator to run in its start state")
         options = dict(heap_base=entry["heap_base"], initial_pages=entry["initial_pages"],
                        maximum=entry.get("maximum_pages") or "wasm32")
         options.update(overrides)
-        return cls(entry["model"], **options)
+        return cls(allocator, **options)
 
     # -- the malloc API ---------------------------------------------------
 
     def malloc(self, size, align=0, tag=None):
         """An address, or 0 when the allocator cannot satisfy the request. `tag` reaches
         models that use tags (the optional `tag(label)` hook, see allocators/layered.py)."""
-        if size < 0:
-            raise ValueError(f"malloc size must be >= 0, got {size}")
+        size = _size("malloc size", size)
+        if align:
+            check_power_of_two(_size("malloc alignment", align), f"malloc({size}, align)")
         if tag is not None:
             self._tag(tag)
         ptr = (self.allocator.aligned_alloc(align, size) if align
@@ -67,6 +85,7 @@ class Heap:
         return ptr
 
     def free(self, ptr):
+        ptr = _size("free address", ptr)
         if ptr == 0:
             return                                   # free(NULL) is a no-op in C
         size = self.blocks.pop(ptr, None)
@@ -77,6 +96,7 @@ class Heap:
         self.live_bytes -= size
 
     def realloc(self, ptr, size, tag=None):
+        ptr, size = _size("realloc address", ptr), _size("realloc size", size)
         if ptr == 0:
             return self.malloc(size, tag=tag)
         old = self.blocks.get(ptr)

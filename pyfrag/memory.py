@@ -27,10 +27,12 @@ def pages_for(nbytes):
 
 
 def resolve_limit(limit):
-    """A page count from an int (pages), or a name in LIMITS, or "512mib"-style text."""
+    """A page count from an int or digits (pages), a name in LIMITS, or "512mib"-style text."""
     if isinstance(limit, int):
         return limit
     key = str(limit).strip().lower()
+    if key.isdigit():
+        return int(key)
     if key in LIMITS:
         return LIMITS[key]
     for suffix, scale in (("gib", 1 << 30), ("mib", 1 << 20), ("kib", 1 << 10)):
@@ -49,6 +51,8 @@ class Memory:
     __slots__ = ("pages", "maximum", "memory64", "grow_calls")
 
     def __init__(self, initial=1, maximum="wasm32", memory64=False):
+        # asking for the memory64 limit is asking for a 64-bit memory
+        memory64 = memory64 or str(maximum).strip().lower() == "memory64"
         maximum = resolve_limit(maximum)
         cap = MEMORY64_MAX_PAGES if memory64 else WASM32_MAX_PAGES
         if not 0 <= initial <= maximum:

@@ -52,7 +52,8 @@ def _resolve(name_or_path):
     text = os.fspath(name_or_path)
     if os.sep in text or text.endswith(".wasm") or os.path.isfile(text):
         if not os.path.isfile(text):
-            raise RealModuleError(f"{text}: no such file")
+            what = "a directory, not a .wasm file" if os.path.isdir(text) else "no such file"
+            raise RealModuleError(f"{text}: {what}")
         return os.path.splitext(os.path.basename(text))[0], text, None
     from .modules import UnknownModule, find
     try:

@@ -116,12 +116,14 @@ class Run:
                 f"peak heap {m.peak_heap_bytes}, utilization {m.utilization:.2%}{oom}>")
 
 
-def replay(trace, allocator="dlmalloc", *, stop_at_oom=False, progress=None, **heap_options):
+def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, **heap_options):
     """Replay `trace` on a model (a name, or a ready `Heap`) and return the `Run`.
 
-    heap_options go to `Heap` (heap_base, initial_pages, maximum, memory64);
-    `like="module"` starts in a real module's start state instead. The trace's
-    own `maximum`, if it has one, applies unless `maximum` is given.
+    heap_options go to `Heap` (heap_base, initial_pages, maximum, memory64).
+    `like="module"` starts in a real module's start state, running that module's
+    model unless `allocator` names another. Without either, the model is
+    dlmalloc. The trace's own `maximum`, if it has one, applies unless
+    `maximum` is given.
     """
     given = isinstance(allocator, Heap)
     if given:
@@ -130,7 +132,8 @@ def replay(trace, allocator="dlmalloc", *, stop_at_oom=False, progress=None, **h
         like = heap_options.pop("like", None)
         if trace.maximum is not None:
             heap_options.setdefault("maximum", trace.maximum)
-        heap = Heap.like(like, **heap_options) if like else Heap(allocator, **heap_options)
+        heap = (Heap.like(like, allocator, **heap_options) if like
+                else Heap(allocator or "dlmalloc", **heap_options))
     model = heap.allocator
     run = drive(trace, model, heap.memory, heap.name, stop_at_oom=stop_at_oom,
                 progress=progress)

@@ -17,27 +17,37 @@ def human(n):
     return f"{n} B"
 
 
+def plural(n, word):
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def summary(run):
     m = run.metrics
     t = run.trace
     lines = [f"{t.name} on {run.allocator}: {m.events} events"
              + (f" ({t.description})" if t.description else ""),
              f"  heap         {human(m.heap_bytes)} ({m.heap_bytes} bytes) at the end; "
-             f"{m.grow_events} grow events"
-             + (f", {m.grow_calls} memory.grow calls" if m.grow_calls is not None else ""),
+             f"{plural(m.grow_events, 'grow event')}"
+             + (f", {plural(m.grow_calls, 'memory.grow call')}"
+                if m.grow_calls is not None else ""),
              f"  live         {human(m.live_bytes)} at the end, peak {human(m.peak_live_bytes)}",
              f"  utilization  {m.utilization:.2%}, wasted {human(m.wasted_bytes)}"]
     if m.total_free is not None:
-        lines.append(f"  free         {human(m.total_free)} in {m.free_blocks} blocks, largest "
+        lines.append(f"  free         {human(m.total_free)} in "
+                     f"{plural(m.free_blocks, 'block')}, largest "
                      f"{human(m.largest_free_block)}, external fragmentation "
                      f"{m.external_fragmentation:.2%}")
     if run.reported_live is not None:
         lines.append(f"  live_bytes() {run.reported_live} (reported by the module)")
     lines.append("  OOM          " + (run.oom.describe() if run.oom else "none")
-                 + (f" (+{len(run.failures) - 1} more failed requests)"
+                 + (f" (+{plural(len(run.failures) - 1, 'more failed request')})"
                     if len(run.failures) > 1 else ""))
     if run.issues:
-        lines.append(f"  issues       {len(run.issues)} trace events skipped; first: {run.issues[0]}")
+        lines.append(f"  issues       {plural(len(run.issues), 'trace event')} skipped; "
+                     f"first: {run.issues[0]}")
+    if t.skipped:
+        lines.append(f"  input        {plural(t.skipped, 'line')} of {t.source} "
+                     "held no allocator call and were passed over")
     lines.append(audit(run))
     return "\n".join(lines)
 

@@ -32,3 +32,8 @@ def test_audit_of_a_run_uses_its_final_state():
     run = scenarios.swiss_cheese(rounds=10).replay("bump")
     m = run.metrics
     assert run.audit().splitlines()[1] == f"Wasted (Fragmented): {m.heap_bytes - m.live_bytes} bytes"
+
+
+def test_audit_of_something_else_is_a_type_error():
+    with pytest.raises(TypeError, match="audit takes a Heap or a Run, not int"):
+        audit(42)

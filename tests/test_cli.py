@@ -36,8 +36,13 @@ def test_malformed_trace_exits_2_with_line_number(tmp_path):
     (("run", "swiss-cheese", "--allocator", "nonesuch"), "unknown allocator 'nonesuch'"),
     (("run", "no-such-thing"), "neither a trace file nor a scenario"),
     (("run", "swiss-cheese", "-p", "rounds"), "-p wants key=value"),
-    (("run", "swiss-cheese", "-p", "colour=3"), "unexpected keyword argument 'colour'"),
+    (("run", "swiss-cheese", "-p", "colour=3"), "has no parameter 'colour'"),
     (("run", "swiss-cheese", "-a", "bump", "--maximum", "lots"), "unknown memory limit 'lots'"),
+    (("run", "swiss-cheese", "-a", "bump", "--maximum", "70000"), "past the wasm32 limit"),
+    (("run", "swiss-cheese", "-p", "rounds=abc"), "-p rounds=abc: rounds takes a number"),
+    (("run", "swiss-cheese", "-p", "rounds=-5"), "rounds must be >= 0"),
+    (("compare", "missing/trace.rep"), "missing/trace.rep: no such file"),
+    (("compare", "swiss-cheese", "--like", "c-dlmalloc"), "use run --like"),
 ])
 def test_bad_input_exits_2_and_says_what(args, message):
     r = pyfrag(*args)
@@ -76,3 +81,27 @@ def test_list_names_allocators_and_scenarios():
     r = pyfrag("list")
     assert r.returncode == 0
     assert "bump" in r.stdout and "swiss-cheese" in r.stdout
+
+
+def test_maximum_in_pages_limits_the_memory():
+    r = pyfrag("run", "swiss-cheese", "-a", "bump", "--maximum", "10")
+    assert r.returncode == 0, r.stderr
+    assert "OOM          true OOM" in r.stdout and "655360-byte heap" in r.stdout
+
+
+def test_like_with_an_allocator_runs_that_allocator_in_the_modules_start_state():
+    from pyfrag.modules import find
+    r = pyfrag("run", "swiss-cheese", "--like", "c-dlmalloc", "-a", "first-fit", "--addresses")
+    assert r.returncode == 0, r.stderr
+    first = int(r.stdout.split()[1])
+    assert first > find("c-dlmalloc")["heap_base"]
+    default = pyfrag("run", "swiss-cheese", "--like", "c-dlmalloc", "--addresses")
+    assert default.stdout != r.stdout       # dlmalloc, the module's model, places blocks differently
+
+
+def test_converting_to_rep_says_what_it_leaves_out(tmp_path):
+    src = tmp_path / "t.trace"
+    src.write_text("a 1 64 align=16 tag=x\nf 1\n")
+    r = pyfrag("convert", src, tmp_path / "t.rep")
+    assert r.returncode == 0
+    assert "1 alignments and 1 tags were left out" in r.stderr

@@ -28,7 +28,8 @@ def test_negative_delta_fails_like_a_huge_unsigned_one():
 
 
 @pytest.mark.parametrize("limit,pages", [("2gib", 32768), ("4gib", 65536), ("512mib", 8192),
-                                         ("wasm32", 65536), (100, 100), ("1kib", 1)])
+                                         ("wasm32", 65536), (100, 100), ("100", 100),
+                                         ("1kib", 1)])
 def test_limits(limit, pages):
     assert resolve_limit(limit) == pages
 
@@ -51,3 +52,8 @@ def test_memory64_allows_more_than_4gib():
 def test_pages_for_rounds_up():
     assert pages_for(0) == 0 and pages_for(1) == 1 and pages_for(PAGE) == 1
     assert pages_for(PAGE + 1) == 2
+
+
+def test_the_memory64_limit_implies_a_64_bit_memory():
+    m = Memory(1, maximum="memory64")
+    assert m.memory64 and m.maximum == LIMITS["memory64"]

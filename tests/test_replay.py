@@ -151,3 +151,27 @@ def test_only_the_first_failures_walk_the_spans(monkeypatch):
     run = replay(t, "bump")
     assert [f.largest_free is None for f in run.failures] == [False, False, True, True]
     assert {f.kind for f in run.failures} == {"true"}
+
+
+@pytest.mark.parametrize("call,error,message", [
+    (lambda h: h.malloc(-1), ValueError, "malloc size must be >= 0"),
+    (lambda h: h.malloc(1.5), TypeError, "malloc size must be an integer, got float"),
+    (lambda h: h.malloc(10, align=3), ValueError, "alignment 3 is not a power of two"),
+    (lambda h: h.realloc(h.malloc(8), -4), ValueError, "realloc size must be >= 0"),
+    (lambda h: h.free(None), TypeError, "free address must be an integer, got NoneType"),
+])
+@pytest.mark.parametrize("name", ["bump", "dlmalloc", "rust-dlmalloc", "zig-libc", "buddy"])
+def test_bad_arguments_are_refused_the_same_way_by_every_model(name, call, error, message):
+    h = Heap(name)
+    with pytest.raises(error, match=message):
+        call(h)
+    assert h.live_bytes == sum(h.blocks.values())
+
+
+def test_trace_building_refuses_what_no_reader_would_accept():
+    with pytest.raises(ValueError, match="size must be >= 0"):
+        Trace().alloc(1, -5)
+    with pytest.raises(ValueError, match="align must be a power of two"):
+        Trace().alloc(1, 10, align=3)
+    with pytest.raises(ValueError, match="size must be >= 0"):
+        Trace().realloc(1, -1)

@@ -62,6 +62,10 @@ def test_rep_parses_the_lab_format():
     ("a 1 10 colour=red\n", "pyfrag", 1, "unknown field 'colour=red'"),
     ("\n\nz 1\n", "pyfrag", 3, "unknown event 'z'"),
     ("a 1 999999999999999999999\n", "pyfrag", 1, "larger than any memory"),
+    ("a 9223372036854775808 16\n", "pyfrag", 1, "id must be <= 9223372036854775807"),
+    ('{"op": "alloc", "id": 99999999999999999999999, "size": 1}\n', "jsonl", 1,
+     "id must be <="),
+    ("1\n1\n1\n1\na 99999999999999999999999 16\n", "rep", 5, "id must be <="),
     ('{"op": "alloc", "id": 1}\n', "jsonl", 1, "field 'size' must be an integer"),
     ('{"op": "grow", "id": 1}\n', "jsonl", 1, "field 'op' must be one of"),
     ('{"op": "free", "id": 1\n', "jsonl", 1, "not valid JSON"),
@@ -102,6 +106,8 @@ program output line
 --1-- realloc(0x4A400F0,0)free(0x4A400F0)
 --1--  = 0
 --1-- free(0xDEAD)
+--1-- malloc(4611686018427387904) = 0x0
+--1-- realloc(0x4A40200,4611686018427387904) = 0x0
 """
 
 
@@ -110,7 +116,8 @@ def test_valgrind_log_becomes_a_trace():
     assert [str(e) for e in t] == [
         "alloc 0 10", "alloc 1 24", "realloc 0 100", "alloc 2 100 align=64", "alloc 3 24",
         "free 1", "free 0", "free 4"]
-    assert t.skipped == 4       # banner, program output, free(0x0), the " = 0" line
+    # banner, program output, free(0x0), the " = 0" line, the two failed huge requests
+    assert t.skipped == 6
     assert t.where(0) == "vg.log:2"
 
 

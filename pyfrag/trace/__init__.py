@@ -70,7 +70,11 @@ class Trace:
     # -- building ---------------------------------------------------------
 
     def alloc(self, id, size, align=0, tag=None):
+        if size < 0:
+            raise ValueError(f"alloc {id}: size must be >= 0, got {size}")
         if align:
+            if align < 0 or align & (align - 1):
+                raise ValueError(f"alloc {id}: align must be a power of two, got {align}")
             self.aligns[len(self.ops)] = align
         if tag:
             self.tags[len(self.ops)] = tag
@@ -86,6 +90,8 @@ class Trace:
         return self
 
     def realloc(self, id, size, tag=None):
+        if size < 0:
+            raise ValueError(f"realloc {id}: size must be >= 0, got {size}")
         if tag:
             self.tags[len(self.ops)] = tag
         self.ops.append(REALLOC)
@@ -128,7 +134,7 @@ class Trace:
     def counts(self):
         return {name: self.ops.count(op) for op, name in enumerate(OP_NAMES)}
 
-    def replay(self, allocator="dlmalloc", **options):
+    def replay(self, allocator=None, **options):
         """Replay this trace on an allocator: see `pyfrag.replay`."""
         from ..replay import replay
         return replay(self, allocator, **options)

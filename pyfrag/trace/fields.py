@@ -3,7 +3,10 @@
 from . import MAX_SIZE, TraceError
 
 
-def parse_int(token, what, source, line, minimum=0):
+ID_LIMIT = 1 << 63      # ids are stored as signed 64-bit integers
+
+
+def parse_int(token, what, source, line, minimum=0, maximum=None):
     """An int from a token, or a TraceError saying which field was bad."""
     try:
         value = int(token, 0)
@@ -11,7 +14,13 @@ def parse_int(token, what, source, line, minimum=0):
         raise TraceError(f"{what} must be an integer, got {token!r}", source, line) from None
     if value < minimum:
         raise TraceError(f"{what} must be >= {minimum}, got {value}", source, line)
+    if maximum is not None and value > maximum:
+        raise TraceError(f"{what} must be <= {maximum}, got {value}", source, line)
     return value
+
+
+def parse_id(token, source, line, minimum=-ID_LIMIT):
+    return parse_int(token, "id", source, line, minimum, ID_LIMIT - 1)
 
 
 def parse_size(token, source, line):

@@ -10,7 +10,7 @@ import json
 from array import array
 
 from . import ALLOC, FREE, OP_NAMES, Trace, TraceError
-from .fields import parse_align, parse_size
+from .fields import parse_align, parse_id, parse_size
 
 _FIELDS = {"op", "id", "size", "align", "tag"}
 
@@ -45,7 +45,7 @@ def read(lines, source):
         if op not in OP_NAMES:
             raise TraceError(f"field 'op' must be one of {', '.join(OP_NAMES)}, got {op!r}",
                              source, n)
-        id = _int_field(obj, "id", source, n)
+        id = parse_id(str(_int_field(obj, "id", source, n)), source, n)
         if op == "free":
             trace.free(id)
         else:

@@ -16,7 +16,7 @@ lab's drivers expect ids 0..n-1, never reused); alignments and tags are lost.
 from array import array
 
 from . import ALLOC, FREE, Trace, TraceError
-from .fields import parse_int, parse_size
+from .fields import parse_id, parse_int, parse_size
 
 _HEADER = ("suggested heap size", "number of ids", "number of operations", "weight")
 
@@ -41,7 +41,7 @@ def read(lines, source):
             raise TraceError(f"unknown operation {op!r} (expected a, r or f)", source, n)
         if len(parts) != want:
             raise TraceError(f"'{op}' takes {want - 1} field(s), got {len(parts) - 1}", source, n)
-        id = parse_int(parts[1], "id", source, n)
+        id = parse_id(parts[1], source, n, minimum=0)
         if op == "f":
             trace.free(id)
         elif op == "a":

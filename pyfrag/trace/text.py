@@ -15,7 +15,7 @@ trace's name, description and memory maximum.
 from array import array
 
 from . import ALLOC, FREE, Trace, TraceError
-from .fields import parse_align, parse_int, parse_size
+from .fields import parse_align, parse_id, parse_size
 
 HEADER = "# pyfrag trace v1"
 _META = ("name", "description", "maximum")
@@ -50,18 +50,18 @@ def read(lines, source):
                 else:
                     raise TraceError(f"unknown field {opt!r} (expected align=N or tag=WORD)",
                                      source, n)
-            add_alloc(parse_int(parts[1], "id", source, n, minimum=-(1 << 63)),
+            add_alloc(parse_id(parts[1], source, n),
                       parse_size(parts[2], source, n), align, tag)
         elif op in ("f", "free"):
             if len(parts) != 2:
                 raise TraceError("free takes exactly an id: 'f ID'", source, n)
-            add_free(parse_int(parts[1], "id", source, n, minimum=-(1 << 63)))
+            add_free(parse_id(parts[1], source, n))
         elif op in ("r", "realloc"):
             if len(parts) not in (3, 4) or len(parts) == 4 and not parts[3].startswith("tag="):
                 raise TraceError("realloc takes an id and a size: 'r ID SIZE [tag=WORD]'",
                                  source, n)
             tag = parts[3][4:] if len(parts) == 4 else None
-            add_realloc(parse_int(parts[1], "id", source, n, minimum=-(1 << 63)),
+            add_realloc(parse_id(parts[1], source, n),
                         parse_size(parts[2], source, n), tag)
         else:
             raise TraceError(f"unknown event {parts[0]!r} (expected a, f or r)", source, n)

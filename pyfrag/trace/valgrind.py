@@ -70,7 +70,6 @@ def read(lines, source):
         if name == "realloc":
             old, _, size = args.partition(",")
             old = parse_int(old.strip(), "realloc address", source, n)
-            size = parse_size(size.strip(), source, n)
             if result is None:
                 # realloc(p, 0) frees p; valgrind prints the result on the next line
                 if old:
@@ -78,7 +77,9 @@ def read(lines, source):
                 continue
             addr = parse_int(result, "address", source, n) if result != "(nil)" else 0
             if not addr:
-                continue                 # failed realloc: the old block stays
+                skipped += 1             # failed realloc: the old block stays
+                continue
+            size = parse_size(size.strip(), source, n)
             if old in live:
                 id = live.pop(old)
                 live[addr] = id
@@ -96,13 +97,12 @@ def read(lines, source):
             else:
                 free(addr)
             continue
-        size = _alloc_size(name, args, source, n)
-        if size is None or result is None:
+        addr = parse_int(result, "address", source, n) if result not in (None, "(nil)") else 0
+        # a call without a result is not an allocation; a NULL one failed in the
+        # program (even an absurd size, say malloc(1 << 62)): nothing to replay
+        size = _alloc_size(name, args, source, n) if addr else None
+        if size is None:
             skipped += 1
-            continue
-        addr = parse_int(result, "address", source, n) if result != "(nil)" else 0
-        if not addr:
-            skipped += 1             # the program saw a failed allocation: nothing to replay
             continue
         if addr in live:
             raise TraceError(f"{name} returned {result}, which is still live "
