@@ -82,6 +82,21 @@ test("replayModule leaves the instance in the state at the limit's OOM, as a mem
   assert.equal(plain.heap.memory.buffer.byteLength, plain.result.heap_bytes.at(-1));
 });
 
+test("invalid frees, reallocs of dead ids and allocs of live ids are counted and the first listed", async () => {
+  const entry = manifest.find((m) => m.name === "c-dlmalloc");
+  const heap = await instantiate(await compile(readFileSync(new URL(entry.file, MODULES))));
+  // a 1 1024 / f 1 / f 1 / f 99 / r 77 10 / a 77 8
+  const trace = { ops: Int8Array.from([0, 1, 1, 1, 2, 0]), ids: Float64Array.from([1, 1, 1, 99, 77, 77]),
+    sizes: Float64Array.from([1024, 0, 0, 0, 10, 8]), aligns: [], maximum_bytes: 0 };
+  const r = replay(heap, trace, { heapBase: entry.heap_base });
+  assert.equal(r.skipped, 4);
+  assert.deepEqual(r.issues.map((i) => i.index), [2, 3, 4, 5]);
+  assert.match(r.issues[0].message, /^invalid free of id 1: not live/);
+  assert.match(r.issues[2].message, /^realloc of id 77, which is not live; treated as malloc/);
+  assert.match(r.issues[3].message, /^alloc of id 77, which is still live/);
+  assert.equal(r.live_bytes.at(-1), 8);
+});
+
 test("files that are not usable modules get a message saying why", async () => {
   await assert.rejects(compile(new TextEncoder().encode("a 1 1024\nf 1\n")), /not a WebAssembly module/);
   await assert.rejects(compile(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 99])), ModuleError);

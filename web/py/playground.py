@@ -1,7 +1,7 @@
 """playground.py: the Python glue of the browser playground (runs inside Pyodide).
 
-Owns `show()`, which hands a run to the page, and the namespace each run of
-the editor's code starts from. The worker (web/src/py-worker.mjs) registers
+Owns `show()`, which hands a run to the page, running the editor's code in
+a fresh namespace, and the `time.sleep` the worker puts in place. The worker (web/src/py-worker.mjs) registers
 the `_playground_host` module this talks to; everything else here is plain
 Python, so it also runs under Node's Pyodide and, for tests, under CPython
 with a stand-in host.
@@ -12,12 +12,13 @@ milliseconds, not seconds.
 """
 
 import json
+import traceback
 from array import array
 
 import pyfrag
 from pyfrag import Run, Trace, replay
 
-__all__ = ["show"]
+__all__ = ["show", "sleep"]
 
 _state = {"module": None, "run": None}
 
@@ -33,17 +34,36 @@ def namespace(module=None, run_id=None):
             "pyfrag": pyfrag}
 
 
+async def run(code, module=None, run_id=None):
+    """Runs the editor's code (top-level `await` allowed) in a fresh namespace.
+
+    Returns None, or the traceback text of what it raised. Catching it here,
+    inside the asyncio task, matters for a Stop: a KeyboardInterrupt escaping
+    a task is raised again out of Pyodide's event loop, where it would be an
+    unhandled error in the page.
+    """
+    from pyodide.code import eval_code_async   # Pyodide's; absent under CPython
+    try:
+        await eval_code_async(code, namespace(module, run_id), filename="<editor>",
+                              return_mode="none")
+    except BaseException:
+        return traceback.format_exc()
+    return None
+
+
 def _run_for(x, module, allocator):
+    """(run, like): the simulated Run, and the real module whose start state it
+    began in when it was replayed here like one (None otherwise)."""
     if isinstance(x, Run):
-        return x
+        return x, None
     if isinstance(x, Trace):
         if allocator:
-            return replay(x, allocator)
+            return replay(x, allocator), None
         if module:
             # The simulator starts in the real module's state (heap base, pages,
             # the model of its allocator) so the two sides are comparable.
-            return replay(x, like=module)
-        return replay(x)
+            return replay(x, like=module), module
+        return replay(x), None
     raise TypeError(f"show() takes a pyfrag.Run or a pyfrag.Trace, not {type(x).__name__}")
 
 
@@ -60,7 +80,7 @@ def payload(x, module=None, label=None, allocator=None):
     int8 for the ops, float64 for everything else.
     """
     module = module or _state["module"]
-    run = _run_for(x, module, allocator)
+    run, like = _run_for(x, module, allocator)
     trace = run.trace
     meta = {
         "label": label or trace.name,
@@ -74,6 +94,7 @@ def payload(x, module=None, label=None, allocator=None):
             "maximum_bytes": run.maximum_bytes,
         },
         "sim": {
+            "like": like,
             "heap_base": run.heap_base,
             "initial_bytes": run.initial_bytes,
             "maximum_bytes": run.maximum_bytes,
@@ -113,3 +134,17 @@ def show(x, module=None, label=None, allocator=None):
     names = list(arrays)
     _playground_host.show(json.dumps(meta, default=str), names, *arrays.values())
     return run
+
+
+def sleep(seconds):
+    """time.sleep in the playground: blocks the worker (not the page) and stays
+    interruptible by Stop. Pyodide's own sleep needs WebAssembly stack
+    switching, which the browser may not have."""
+    seconds = float(seconds)
+    if seconds < 0:
+        raise ValueError("sleep length must be non-negative")
+    import _playground_host
+    if not _playground_host.sleep(seconds):
+        raise RuntimeError(
+            "time.sleep cannot block in this page: it is not cross-origin isolated, so "
+            "there is no SharedArrayBuffer to wait on. Use `await asyncio.sleep(seconds)`.")

@@ -6,6 +6,8 @@
 const worker = (name) => new Worker(new URL(`dist/${name}.mjs`, document.baseURI), { type: "module" });
 
 export class PythonClient {
+  // manifest: a promise of the real modules' manifest. The worker starts loading Python as soon as it exists;
+  // its init message (and any run queued behind it) goes once the page has the manifest.
   // handlers: {starting(), status(text, progress), ready(versions), stdout(text), stderr(text), show(payload),
   // done(msg)}
   constructor(manifest, handlers) {
@@ -20,10 +22,10 @@ export class PythonClient {
     this.handlers.starting();
     // Interrupting needs memory shared with the worker, which browsers only allow when cross-origin isolated.
     this.interrupt = globalThis.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
-    this.worker = worker("py-worker");
-    this.worker.onmessage = ({ data }) => this.receive(data);
-    this.worker.onerror = (e) => this.handlers.status(`Python worker failed: ${e.message ?? "could not start"}`, null);
-    this.worker.postMessage({ type: "init", interruptBuffer: this.interrupt, manifest: this.manifest });
+    const w = this.worker = worker("py-worker"), interruptBuffer = this.interrupt;
+    w.onmessage = ({ data }) => this.receive(data);
+    w.onerror = (e) => this.handlers.status(`Python worker failed: ${e.message ?? "could not start"}`, null);
+    this.initialized = this.manifest.then((manifest) => w.postMessage({ type: "init", interruptBuffer, manifest }));
   }
 
   receive(msg) {
@@ -39,15 +41,17 @@ export class PythonClient {
 
   // files: {path: Uint8Array} the worker writes into Python's file system first (uploaded traces)
   run(code, module, files = null) {
-    const id = this.nextId++;
+    const id = this.nextId++, w = this.worker;
     this.running = id;
-    this.worker.postMessage({ type: "run", id, code, module, files });
+    this.initialized.then(() => w.postMessage({ type: "run", id, code, module, files }));
   }
 
   stop() {
     if (this.running === null) return;
     if (this.interrupt) {
-      this.interrupt[0] = 2;          // SIGINT: Python raises KeyboardInterrupt at its next check
+      // SIGINT: Python raises KeyboardInterrupt at its next check; the notify wakes a time.sleep at once
+      Atomics.store(this.interrupt, 0, 2);
+      Atomics.notify(this.interrupt, 0);
       return;
     }
     // Without shared memory there is no way into a busy worker: replace it (Python loads again).

@@ -1,9 +1,11 @@
 // The examples menu: the article's cases as Python files in web/examples/, fetched when chosen so the
 // page bundle stays small and the files stay plain Python a person can read and run elsewhere.
 
+// The first is the default: the image task is the one that dies of fragmentation on real allocators
+// (the article's swiss-cheese loop does not; its file says why).
 export const EXAMPLES = [
-  { id: "swiss-cheese", title: "Swiss cheese (produce_fragmentation)" },
   { id: "image-task", title: "512 MiB image task" },
+  { id: "swiss-cheese", title: "Swiss cheese (produce_fragmentation)" },
   { id: "shoot-out", title: "Allocator shoot-out" },
   { id: "arena", title: "Arena vs global heap" },
   { id: "object-pool", title: "Object pool" },

@@ -12,6 +12,8 @@ import { ARTICLE_SNIPPET } from "./audit.js";
 import { EXAMPLES, DEFAULT_EXAMPLE, loadExample } from "./examples.js";
 import { readFragment, shareUrl } from "./share.js";
 import { readUpload, acceptDrops } from "./upload.js";
+import { count } from "./format.js";
+import { PAGE } from "./realheap.js";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const byId = (id) => document.getElementById(id);
@@ -76,9 +78,10 @@ function print(text, kind = "stdout") {
 
 const moduleSelect = $("module-select");
 const modules = new Map();   // option value -> {name, url|bytes, heap_base, manifest: bool}
-let manifest = { modules: [] };
 
+// -> the manifest (no modules when it cannot be had), after filling the module menu
 async function loadManifest() {
+  let manifest = { modules: [] };
   try {
     const response = await fetch("dist/modules/manifest.json");
     if (response.ok) manifest = await response.json();
@@ -87,10 +90,12 @@ async function loadManifest() {
     modules.set(m.name, { name: m.name, url: new URL(`dist/modules/${m.file}`, document.baseURI).href,
       heap_base: m.heap_base, manifest: true, title: `${m.name} — ${m.allocator}` });
   }
-  if (!moduleSelect) return;
-  for (const [value, m] of modules) moduleSelect.add(new Option(m.title, value));
-  const saved = store?.getItem("pyfrag.module");
-  moduleSelect.value = modules.has(saved) ? saved : modules.has("c-dlmalloc") ? "c-dlmalloc" : moduleSelect.value;
+  if (moduleSelect) {
+    for (const [value, m] of modules) moduleSelect.add(new Option(m.title, value));
+    const saved = store?.getItem("pyfrag.module");
+    moduleSelect.value = modules.has(saved) ? saved : modules.has("c-dlmalloc") ? "c-dlmalloc" : moduleSelect.value;
+  }
+  return manifest;
 }
 
 const selectedModule = () => modules.get(moduleSelect?.value) ?? modules.values().next().value ?? null;
@@ -172,8 +177,15 @@ function setRunning(on) {
   document.body.classList.toggle("running", on);
 }
 
-function run() {
-  if (python.running !== null) return;
+let starting = null;        // settles once the first code and the module menu are in place
+let runPending = false;     // a Run pressed before that: it runs then, on the code the page was about to show
+
+async function run() {
+  if (runPending || python.running !== null) return;
+  runPending = true;
+  setRunning(true);
+  await starting;
+  runPending = false;
   output.replaceChildren();
   message("");
   views.length = 0;
@@ -202,9 +214,10 @@ async function onShow(payload) {
   const { derived } = await real.derive(payload.trace, payload.sim);
   view.sim = {
     tl: timeline(payload.trace, payload.sim, derived),
-    title: `simulated: ${payload.allocator}`,
-    extra: { ...payload.sim.metrics, reported_live: null },
+    title: simTitle(payload),
+    extra: { ...payload.sim.metrics, reported_live: null, issues: payload.sim.issues, issue_count: payload.sim.issues.length },
   };
+  printIssues(payload);
   views.push(view);
   const select = byId("view-select");
   if (select) {
@@ -215,6 +228,25 @@ async function onShow(payload) {
   show(view);
 }
 
+// Invalid or double frees and the like in the trace: both sides skip or repair them the same way, which
+// would go unnoticed in the charts, so the first few are listed in the output with their file and line.
+const ISSUES_PRINTED = 3;
+function printIssues({ label, trace, sim: { issues } }) {
+  if (!issues.length) return;
+  const lines = issues.slice(0, ISSUES_PRINTED).map((i) => `  ${i.where}: ${i.message}\n`).join("");
+  const more = issues.length > ISSUES_PRINTED ? `  … and ${count(issues.length - ISSUES_PRINTED)} more\n` : "";
+  print(`${label || trace.name}: ${count(issues.length)} trace event${issues.length === 1 ? "" : "s"} ` +
+    `skipped or repaired on both sides:\n${lines}${more}`, "stderr");
+}
+
+// The simulated side's caption says how its heap started: like the real module (same heap base and pages),
+// or in its own state, whose static data and first pages differ from the real side's.
+function simTitle({ allocator, sim }) {
+  if (sim.like) return `simulated: ${allocator} (started like ${sim.like})`;
+  const pages = sim.initial_bytes / PAGE;
+  return `simulated: ${allocator} (own start: heap base ${count(sim.heap_base)}, ${count(pages)} page${pages === 1 ? "" : "s"})`;
+}
+
 // The real module for a payload: the manifest module Python replayed "like", else the page's selection
 // (an uploaded module has no model, so Python ran on its default while the real side uses the upload).
 function realSourceFor(payload) {
@@ -223,7 +255,7 @@ function realSourceFor(payload) {
 
 async function show(view) {
   current = view;
-  results.set(view.sim, view.real);
+  results.set(view.sim, view.real, "real: replaying…");
   if (!view.real) await replayReal(view);
   if (current === view) runAudit();
 }
@@ -231,7 +263,7 @@ async function show(view) {
 async function replayReal(view) {
   const source = realSourceFor(view.payload);
   if (!source) {
-    byId("caption-real").textContent = "real module: none available (is web/dist prepared?)";
+    if (current === view) results.set(view.sim, null, "real module: none available (is web/dist prepared?)");
     return;
   }
   const { trace } = view.payload;
@@ -241,12 +273,13 @@ async function replayReal(view) {
     view.real = {
       tl: timeline(trace, result, derived),
       title: `real: ${source.name}`,
-      extra: { reported_live: result.reported_live },
+      extra: { reported_live: result.reported_live, issues: result.issues, issue_count: result.skipped },
     };
     view.realSource = source;
     if (current === view) results.set(view.sim, view.real);
   } catch (e) {
     message(`Real module ${source.name}: ${e.message}`, "error");
+    if (current === view) results.set(view.sim, null, `real: ${source.name} failed (see the message above)`);
   } finally {
     setStatus(!pythonReady ? "loading…" : python.running === null ? "ready" : "running…");
   }
@@ -292,7 +325,7 @@ async function takeFile(file) {
       editor.set(`# ${upload.name}: an uploaded trace (pyfrag reads its own text format, JSON lines,\n` +
         `# malloc-lab .rep files and valgrind logs)\nfrom pyfrag import trace\n\n` +
         `t = trace.load(${JSON.stringify(path)})\nprint(t, t.counts())\nshow(t)\n`);
-      message(`${upload.name} attached: running it.`);
+      message(`${upload.name} attached: the editor now loads it (Ctrl+Z brings your previous code back). Running it.`);
       run();
     }
   } catch (e) {
@@ -313,6 +346,25 @@ function setupUpload() {
 // ---- start ----------------------------------------------------------------------------------------------
 
 async function start() {
+  // Python first: its worker starts loading Pyodide at once, while the page builds its editor
+  const manifest = loadManifest();
+  real = new RealClient((stream, text) => print(text, stream));
+  python = new PythonClient(manifest, {
+    starting: () => { pythonReady = false; setStatus("loading…", 0); },
+    status: (text, progress) => { if (!pythonReady) setStatus(text, progress); },
+    ready: (versions) => {
+      pythonReady = true;
+      setStatus(python.running === null ? "ready" : "running…");
+      const v = byId("versions");
+      if (v) v.textContent = `Python ${versions.python} · Pyodide ${versions.pyodide} · pyfrag ${versions.pyfrag}`;
+      if (embed && python.running === null && !views.length) run();
+    },
+    stdout: (text) => print(text, "stdout"),
+    stderr: (text) => print(text, "stderr"),
+    show: onShow,
+    done: onDone,
+  });
+
   applyTheme();
   byId("theme-toggle")?.addEventListener("click", () => {
     theme = THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length];
@@ -326,12 +378,11 @@ async function start() {
     if (code != null) editor.set(code);
   });
 
-  // the editor first, with whatever code is at hand, so typing can start before anything loads
+  // the editor next, with whatever code is at hand, so typing can start before anything else loads
   editor = createEditor($("editor"), {
     lang: "python", doc: store?.getItem("pyfrag.code") ?? "", label: "Python code", dark: isDark(), onRun: run,
     onChange: (code) => { edited = true; store?.setItem("pyfrag.code", code); },
   });
-  setStatus("loading…", 0);
   const audits = $("audit-editor");
   if (audits) {
     audit = createEditor(audits, { lang: "javascript", doc: ARTICLE_SNIPPET, label: "Audit snippet (JavaScript)", dark: isDark(), onRun: runAudit, wrap: false });
@@ -352,25 +403,11 @@ async function start() {
   new ResizeObserver(() => { clearTimeout(start.resize); start.resize = setTimeout(() => results.redraw(), 150); })
     .observe(byId("results") ?? document.body);
 
-  const code = await initialCode();
-  if (!edited) { editor.set(code); edited = false; }
-  await loadManifest();
-  real = new RealClient((stream, text) => print(text, stream));
-  python = new PythonClient(manifest, {
-    starting: () => { pythonReady = false; setStatus("loading…", 0); },
-    status: (text, progress) => { if (!pythonReady) setStatus(text, progress); },
-    ready: (versions) => {
-      pythonReady = true;
-      setStatus(python.running === null ? "ready" : "running…");
-      const v = byId("versions");
-      if (v) v.textContent = `Python ${versions.python} · Pyodide ${versions.pyodide} · pyfrag ${versions.pyfrag}`;
-      if (embed && python.running === null && !views.length) run();
-    },
-    stdout: (text) => print(text, "stdout"),
-    stderr: (text) => print(text, "stderr"),
-    show: onShow,
-    done: onDone,
-  });
+  starting = (async () => {
+    const code = await initialCode();
+    if (!edited) { editor.set(code); edited = false; }
+    await manifest;
+  })().catch((e) => message(e.message, "error"));
 }
 
 start();

@@ -16,7 +16,7 @@ const FLUSH_MS = 50;          // stream output at least this often while Python 
 const FLUSH_CHARS = 16384;    // ...or when this much has piled up
 
 let pyodide = null;
-let newNamespace = null;   // playground.namespace, looked up once
+let runCode = null;        // playground.run, looked up once
 let interrupt = null;
 let currentId = null;
 let booting = null;
@@ -91,6 +91,22 @@ function hostShow(metaJson, names, ...arrays) {
   post({ type: "show", id: currentId, payload }, transfer);
 }
 
+// time.sleep for the playground's Python (playground.sleep calls this): Pyodide's own needs WebAssembly
+// stack switching, which browsers may lack. Blocks the worker in slices with Atomics.wait on the interrupt
+// buffer: Stop writes to it and notifies, which wakes the wait at once, and pyodide.checkInterrupt() then
+// raises the KeyboardInterrupt in Python. Without cross-origin isolation there is no shared memory to wait
+// on (Stop restarts the worker then): returns false and Python says so.
+const SLEEP_SLICE_MS = 100;   // a Stop that does not notify is still seen this fast
+function hostSleep(seconds) {
+  if (!interrupt) return false;
+  const end = performance.now() + seconds * 1000;
+  for (let left = seconds * 1000; left > 0; left = end - performance.now()) {
+    Atomics.wait(interrupt, 0, 0, Math.min(left, SLEEP_SLICE_MS));
+    pyodide.checkInterrupt();
+  }
+  return true;
+}
+
 // Python starts loading as soon as the worker exists, before the page's init
 // message arrives (the page may still be fetching its module manifest).
 // The snapshot's bytes: gzipped on disk; a host may already have inflated them.
@@ -156,15 +172,16 @@ async function boot(msg) {
   pyodide.FS.mkdirTree("/home/pyodide");
   pyodide.FS.writeFile("/home/pyodide/playground.py", glue);
   pyodide.FS.writeFile("/home/pyodide/manifest.json", JSON.stringify(manifest));
-  pyodide.registerJsModule("_playground_host", { show: hostShow });
+  pyodide.registerJsModule("_playground_host", { show: hostShow, sleep: hostSleep });
   const versions = pyodide.runPython(`
 import os, sys, json
 os.environ["PYFRAG_MANIFEST"] = "/home/pyodide/manifest.json"
 sys.path.insert(0, "/home/pyodide")
-import playground, pyfrag
+import playground, pyfrag, time
+time.sleep = playground.sleep
 json.dumps({"python": sys.version.split()[0], "pyfrag": pyfrag.__version__})
 `);
-  newNamespace = pyodide.globals.get("playground").namespace;
+  runCode = pyodide.globals.get("playground").run;
   if (msg.interruptBuffer) {
     interrupt = msg.interruptBuffer;
     pyodide.setInterruptBuffer(interrupt);
@@ -173,13 +190,15 @@ json.dumps({"python": sys.version.split()[0], "pyfrag": pyfrag.__version__})
   post({ type: "ready", versions: { ...JSON.parse(versions), pyodide: pyodide.version } });
 }
 
-// Drop Pyodide's own frames from a traceback: the user wants their lines.
+// Drop Pyodide's own frames, the playground glue's and JavaScript ones (a time.sleep that Stop ended
+// passes through the worker and Pyodide's runtime) from a traceback: the user wants their lines.
+const GLUE_FRAME = /\/_pyodide\/|^\/home\/pyodide\/playground\.py$|\.m?js$/;
 export function cleanTraceback(text) {
   const out = [];
   let skipping = false;
   for (const line of String(text).split("\n")) {
     const frame = /^ {2}File "([^"]+)"/.exec(line);
-    if (frame) skipping = frame[1].includes("/_pyodide/");
+    if (frame) skipping = GLUE_FRAME.test(frame[1]);
     else if (!line.startsWith("    ")) skipping = false;
     if (!skipping) out.push(line);
   }
@@ -225,17 +244,15 @@ async function run({ id, code, module, files }) {
   const t0 = performance.now();
   let ok = true;
   let error = null;
-  let ns = null;
   try {
     writeFiles(files);
     await loadImported(code);
-    ns = newNamespace(module ?? null, id);
-    await pyodide.runPythonAsync(code, { globals: ns, filename: "<editor>" });
+    const raised = await runCode(code, module ?? null, id);   // the traceback text, or undefined
+    if (raised != null) throw new Error(raised);
   } catch (e) {
     ok = false;
     error = cleanTraceback(e && e.message ? e.message : e);
   } finally {
-    ns?.destroy?.();
     if (interrupt) Atomics.store(interrupt, 0, 0);
   }
   flushAll();

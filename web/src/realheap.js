@@ -10,6 +10,7 @@ const WASM32_MAX = 65536 * PAGE;
 export class ModuleError extends Error {}
 
 const ENOSYS = 52;
+const ISSUES_KEPT = 5;   // trace issues listed with their event; the rest are only counted
 
 // Minimal WASI: enough for a libc's start-up and printf. Calls a malloc module has no business making
 // (files, sockets) answer ENOSYS instead of trapping, so the allocator still runs.
@@ -122,8 +123,9 @@ export async function instantiate(module, log = () => {}) {
 }
 
 // Replays trace arrays ({ops, ids, sizes, aligns:[[i,a]...], maximum_bytes}) with the same rules as
-// pyfrag's replay loop: free of an id that is not live is skipped and counted; a free after a failed
-// malloc is free(NULL); realloc of an id that is not live is a malloc. A trap stops the replay (the
+// pyfrag's replay loop: free of an id that is not live is skipped; a free after a failed malloc is
+// free(NULL); realloc of an id that is not live is a malloc; alloc of a live id leaks the old block. Those
+// trace issues are counted (`skipped`), the first few listed with their event (`issues`). A trap stops the replay (the
 // instance cannot be trusted after it). When the trace names a memory limit smaller than the module's,
 // growing past it counts as the OOM it would be in that memory, and the replay stops there (the instance
 // has grown past the limit by then: replayModule() gives one in the state at the OOM).
@@ -134,12 +136,16 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
   const limit = trace.maximum_bytes && trace.maximum_bytes < WASM32_MAX ? trace.maximum_bytes : Infinity;
   const addresses = new Float64Array(n), heapBytes = new Float64Array(n), liveBytes = new Float64Array(n);
   const ptrs = new Map(), held = new Map(), failed = new Set();
-  const failures = [];
+  const failures = [], issues = [];
   const { memory, malloc, free, realloc, alignedAlloc } = heap;
   const base = heap.heapBase ?? heapBase;
   const initialBytes = memory.buffer.byteLength;
   let live = 0, skipped = 0, end = n;
 
+  const issue = (i, message) => {
+    skipped++;
+    if (issues.length < ISSUES_KEPT) issues.push({ index: i, message });
+  };
   const fail = (i, op, size, heapBefore, liveBefore, extra = {}) => {
     const freeBytes = heapBefore - base - liveBefore;
     failures.push({ index: i, op, size, kind: freeBytes >= size ? "fragmentation" : "true",
@@ -155,7 +161,11 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
       let p = 0;
       try {
         if (op === ALLOC) {
-          if (ptrs.has(id)) { live -= held.get(id); ptrs.delete(id); skipped++; }   // leaked, as in pyfrag
+          if (ptrs.has(id)) {
+            live -= held.get(id);
+            ptrs.delete(id);
+            issue(i, `alloc of id ${id}, which is still live (a free is missing); the old block is leaked`);
+          }
           const align = aligns.get(i);
           p = (align && alignedAlloc ? alignedAlloc(align, size) : malloc(size)) >>> 0;
           if (p) { ptrs.set(id, p); held.set(id, size); live += size; failed.delete(id); }
@@ -164,10 +174,10 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
           const q = ptrs.get(id);
           if (q !== undefined) { free(q); ptrs.delete(id); live -= held.get(id); held.delete(id); }
           else if (failed.has(id)) failed.delete(id);
-          else skipped++;
+          else issue(i, `invalid free of id ${id}: not live (never allocated, or already freed); skipped`);
         } else {
           const old = ptrs.get(id);
-          if (old === undefined) skipped++;
+          if (old === undefined) issue(i, `realloc of id ${id}, which is not live; treated as malloc`);
           p = (old !== undefined && realloc ? realloc(old, size) : malloc(size)) >>> 0;
           if (p && old !== undefined && !realloc) free(old);      // no realloc export: malloc + free
           if (p) { ptrs.set(id, p); live += size - (held.get(id) ?? 0); held.set(id, size); }
@@ -195,7 +205,7 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
   }
   return {
     addresses: addresses.slice(0, end), heap_bytes: heapBytes.slice(0, end), live_bytes: liveBytes.slice(0, end),
-    failures, skipped, heap_base: base, initial_bytes: initialBytes,
+    failures, skipped, issues, heap_base: base, initial_bytes: initialBytes,
     maximum_bytes: Number.isFinite(limit) ? limit : WASM32_MAX,
     reported_live: heap.liveBytes ? Number(heap.liveBytes()) >>> 0 : null,
   };

@@ -24,6 +24,13 @@ function oomText(oom) {
   return `${oom.kind} OOM at event ${count(oom.index)}: ${oom.op}(${bytes(oom.size)})${why}`;
 }
 
+// trace issues (invalid frees and the like) a replay skipped or repaired: how many, and the first
+function issuesText(issues, n) {
+  if (!n) return "none";
+  const first = issues[0];
+  return `${count(n)}; first: ${first.where ?? `event ${count(first.index)}`}: ${first.message}`;
+}
+
 // rows of [label, value(summary, extra)]; extra holds what only one side knows
 const ROWS = [
   ["events replayed", (s) => count(s.events)],
@@ -38,14 +45,16 @@ const ROWS = [
   ["largest free block", (s, x) => (x.largest_free_block == null ? "not visible" : bytes(x.largest_free_block))],
   ["external fragmentation", (s, x) => (x.external_fragmentation == null ? "not visible" : percent(x.external_fragmentation))],
   ["module's own live_bytes()", (s, x) => (x.reported_live == null ? "–" : bytes(x.reported_live))],
+  ["trace issues (skipped or repaired events)", (s, x) => issuesText(x.issues, x.issue_count)],
 ];
 
-function fillMetrics(table, sim, real) {
+function fillMetrics(table, sim, real, realNote) {
   if (!table) return;
-  const sides = [sim, real].filter(Boolean).map((side) => ({ s: summary(side.tl), x: side.extra }));
   table.replaceChildren();
+  if (!sim && !real) return;
+  const sides = [sim, real].filter(Boolean).map((side) => ({ s: summary(side.tl), x: side.extra }));
   const head = table.createTHead().insertRow();
-  for (const text of ["", sim?.title ?? "", real?.title ?? "real: replaying…"]) {
+  for (const text of ["", sim?.title ?? "", real?.title ?? realNote]) {
     const th = document.createElement("th");
     th.scope = "col";
     th.textContent = text;
@@ -62,19 +71,24 @@ function fillMetrics(table, sim, real) {
   }
 }
 
-// A results view: call update() when a side arrives, redraw() on resize/theme change, seek(t) from the slider.
+const IDLE = { sim: "simulated: run an example", real: "real module: run an example" };
+
+// A results view: call set() when a side arrives, redraw() on resize/theme change, seek(t) from the slider.
 export class ResultsView {
   constructor() {
     this.sim = null;     // {tl, title, extra}
     this.real = null;
+    this.realNote = IDLE.real;   // what the real side shows while it has no timeline
     this.t = 0;
     this.slider = document.getElementById("time-slider");
     this.slider?.addEventListener("input", () => this.seek(Number(this.slider.value)));
   }
 
-  set(sim, real) {
+  // realNote: why the real side is empty ("real: replaying…", an error), shown in its caption and column
+  set(sim, real, realNote = IDLE.real) {
     this.sim = sim;
     this.real = real;
+    this.realNote = realNote;
     const n = Math.max(sim?.tl.n ?? 0, real?.tl.n ?? 0);
     this.t = n - 1;
     if (this.slider) {
@@ -92,11 +106,11 @@ export class ResultsView {
       const el = $(`chart-${key}`);
       if (!el) continue;
       const caption = document.getElementById(`caption-${key}`);
-      if (caption) caption.textContent = side ? side.title : key === "real" ? "real module: waiting…" : "simulated: –";
+      if (caption) caption.textContent = side ? side.title : key === "real" ? this.realNote : IDLE.sim;
       if (side) drawChart(el, side.tl, scale, { onPick: (t) => this.seek(t, true) });
       else clearChart(el);
     }
-    fillMetrics(document.getElementById("metrics"), this.sim, this.real);
+    fillMetrics(document.getElementById("metrics"), this.sim, this.real, this.realNote);
     this.scale = scale;
     this.drawMaps();
   }
