@@ -195,7 +195,9 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
                     else:
                         issue(i, f"invalid free of id {id}: not live "
                                  "(never allocated, or already freed); skipped")
-                elif op == ALLOC:
+                    live_arr[i] = live
+                    continue                 # a free never grows memory: skip the check
+                if op == ALLOC:
                     if id in blocks:
                         issue(i, f"alloc of id {id}, which is still live (a free is "
                                  "missing); the old block is leaked")

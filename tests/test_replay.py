@@ -175,3 +175,19 @@ def test_trace_building_refuses_what_no_reader_would_accept():
         Trace().alloc(1, 10, align=3)
     with pytest.raises(ValueError, match="size must be >= 0"):
         Trace().realloc(1, -1)
+
+
+@pytest.mark.parametrize("name", __import__("pyfrag").allocators.names() + ["arena:bump"])
+def test_no_model_grows_memory_in_free(name):
+    # the replay loop reads the memory size after allocating events only
+    h = Heap(name)
+    free, grew = h.allocator.free, []
+
+    def watched(ptr):
+        before = h.memory.pages
+        free(ptr)
+        grew.append(h.memory.pages != before)
+
+    h.allocator.free = watched
+    replay(scenarios.random_trace(3000, seed=8, min_size=1, max_size=1 << 20), h)
+    assert grew and not any(grew)
