@@ -49,7 +49,7 @@ class Heap:
         self.name = cls.name
         self.blocks = {}          # live address -> requested size
         self.live_bytes = 0
-        self.peak_live = 0        # memory never shrinks, so peak heap is simply the current size
+        self.peak_live = 0        # (no peak heap to keep: memory never shrinks)
 
     @classmethod
     def like(cls, module, allocator=None, **overrides):

@@ -20,7 +20,7 @@ from .memory import PAGE
 
 @dataclass(frozen=True)
 class Metrics:
-    events: int
+    events: int | None        # None for a Heap used by hand: it replays no trace
     heap_bytes: int
     live_bytes: int
     peak_heap_bytes: int
@@ -93,5 +93,5 @@ def run_metrics(run):
 
 def heap_metrics(heap):
     mem = heap.memory
-    return _build(0, mem.pages * PAGE, heap.live_bytes, mem.pages * PAGE, heap.peak_live,
+    return _build(None, mem.pages * PAGE, heap.live_bytes, mem.pages * PAGE, heap.peak_live,
                   0, mem.grow_calls, heap.spans(), [])
