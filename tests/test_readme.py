@@ -1,4 +1,4 @@
-"""The README's Python quick start runs, and prints what the README says it prints."""
+"""The README's Python quick start and the docstring examples run as written."""
 
 import contextlib
 import io
@@ -21,3 +21,11 @@ def test_quick_start_runs_and_prints_what_it_claims():
                    if re.match(r"\s*# (Utilization|Wasted)", c)]
         for line in claimed:
             assert line in out.getvalue().splitlines(), line
+
+
+def test_docstring_examples_run():
+    import doctest
+    import importlib
+    for name in ("pyfrag", "pyfrag.heap", "pyfrag.scenarios"):
+        result = doctest.testmod(importlib.import_module(name))
+        assert result.attempted and not result.failed, name
