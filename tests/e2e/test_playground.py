@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from e2e_helpers import BOOT_TIMEOUT_MS, open_page, wait_ready
+from e2e_helpers import BOOT_TIMEOUT_MS, block_remote, open_page, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -49,29 +49,56 @@ def test_page_loads_offline_and_reaches_ready(playground, shared_context, shot):
     shot(page, "playground-ready")
 
 
+def utilization_line(page, testid):
+    text = page.get_by_test_id(testid).text_content()
+    m = re.search(r"Utilization: \d+\.\d\d%", text)
+    assert m, f"{testid}: {text!r}"
+    return m.group(0)
+
+
+def metrics_row(page, label):
+    """The simulated and real cells of the metrics table's row `label`."""
+    row = page.locator("#metrics tbody tr", has=page.locator("th", has_text=label))
+    return row.locator("td").all_text_contents()
+
+
 def test_default_example_draws_simulated_and_real(playground, shot):
+    """The page's default is the 512 MiB image task: both sides die of the same fragmentation
+    OOM, and the audit sees the real instance in its state at the OOM, as the table does."""
     page = playground
-    page.get_by_test_id("example-select").select_option("swiss-cheese")
+    expect(page.get_by_test_id("editor")).to_contain_text("scenarios.image_task()")
     run_and_wait(page)
-    for testid in ("chart-sim", "chart-real"):
-        expect(page.get_by_test_id(testid)).to_have_attribute("data-drawn", "true",
-                                                              timeout=RUN_TIMEOUT_MS)
-    for testid in ("heapmap-sim", "heapmap-real"):
+    for testid in ("chart-sim", "chart-real", "heapmap-sim", "heapmap-real"):
         expect(page.get_by_test_id(testid)).to_have_attribute("data-drawn", "true",
                                                               timeout=RUN_TIMEOUT_MS)
     out = page.get_by_test_id("output").text_content()
     assert "Traceback" not in out, out
+    assert "fragmentation OOM" in out, out
     # the charts hold real drawings, not empty boxes
     assert page.get_by_test_id("chart-sim").locator("canvas").count() >= 1
+    # the simulated side says it started like the real module it is compared with
+    expect(page.locator("#caption-sim")).to_have_text("simulated: dlmalloc (started like c-dlmalloc)")
+    expect(page.locator("#caption-real")).to_have_text("real: c-dlmalloc")
+    sim_oom, real_oom = metrics_row(page, "first failure")
+    assert sim_oom.startswith("fragmentation OOM at event 256"), sim_oom
+    assert real_oom.startswith("fragmentation OOM at event 256"), real_oom
+    # the audit ran by itself on both; the real instance did not grow past the trace's 512 MiB
+    line = re.compile(r"Utilization: \d+\.\d\d%")
+    for testid in ("audit-sim", "audit-real"):
+        expect(page.get_by_test_id(testid)).to_contain_text(line, timeout=RUN_TIMEOUT_MS)
+    real_line = utilization_line(page, "audit-real")
+    assert real_line == utilization_line(page, "audit-sim")
+    assert real_line == f"Utilization: {metrics_row(page, 'utilization')[1]}"
     assert not page.console_log.errors(), page.console_log.errors()
-    shot(page, "swiss-cheese-side-by-side")
+    shot(page, "image-task-side-by-side")
 
 
 def test_audit_runs_on_both_heaps(playground, shot):
     page = playground
     if page.get_by_test_id("chart-real").get_attribute("data-drawn") != "true":
-        page.get_by_test_id("example-select").select_option("swiss-cheese")
+        page.get_by_test_id("example-select").select_option("image-task")
         run_and_wait(page)
+    page.get_by_test_id("audit-sim").evaluate("el => el.textContent = ''")
     page.get_by_test_id("audit-run").click()
     line = re.compile(r"Utilization: \d+\.\d\d%")
     expect(page.get_by_test_id("audit-sim")).to_contain_text(line, timeout=RUN_TIMEOUT_MS)
@@ -81,6 +108,21 @@ def test_audit_runs_on_both_heaps(playground, shot):
     assert len(line.findall(both)) == 2, both
     assert both.count("Wasted (Fragmented):") == 2, both
     shot(page, "audit-both")
+
+
+def test_swiss_cheese_prints_the_numbers_its_panel_shows(playground, shot):
+    page = playground
+    page.get_by_test_id("example-select").select_option("swiss-cheese")
+    expect(page.get_by_test_id("editor")).to_contain_text("scenarios.swiss_cheese(")
+    run_and_wait(page)
+    expect(page.get_by_test_id("chart-real")).to_have_attribute("data-drawn", "true",
+                                                                timeout=RUN_TIMEOUT_MS)
+    out = page.get_by_test_id("output").text_content()
+    shown = re.search(r"shown: dlmalloc started like .*utilization (\d+\.\d\d%)", out)
+    assert shown, out
+    expect(page.locator("#caption-sim")).to_have_text("simulated: dlmalloc (started like c-dlmalloc)")
+    assert metrics_row(page, "utilization")[0] == shown.group(1)
+    shot(page, "swiss-cheese-side-by-side")
 
 
 def test_stop_interrupts_an_endless_loop(playground):
@@ -98,6 +140,26 @@ def test_stop_interrupts_an_endless_loop(playground):
     set_code(page, "print('after stop', 6 * 7)\n")
     run_and_wait(page)
     expect(page.get_by_test_id("output")).to_contain_text("after stop 42")
+    # the interrupted run is handled: nothing escapes as an uncaught error in the page
+    assert not [m for m in page.console_log if "pageerror" in m[1]], page.console_log
+
+
+def test_time_sleep_blocks_and_stop_interrupts_it(playground):
+    page = playground
+    set_code(page, "import time\nt = time.monotonic()\ntime.sleep(0.2)\n"
+                   "print('slept', time.monotonic() - t >= 0.19)\n")
+    run_and_wait(page)
+    expect(page.get_by_test_id("output")).to_contain_text("slept True")
+    set_code(page, "import time\nprint('napping', flush=True)\nwhile True:\n    time.sleep(0.1)\n")
+    page.get_by_test_id("run").click()
+    expect(page.get_by_test_id("output")).to_contain_text("napping", timeout=RUN_TIMEOUT_MS)
+    page.get_by_test_id("stop").click()
+    expect(page.get_by_test_id("stop")).to_be_disabled(timeout=5_000)
+    out = page.get_by_test_id("output")
+    expect(out).to_contain_text("KeyboardInterrupt")
+    expect(out).to_contain_text('File "<editor>", line 4')
+    assert "py-worker" not in out.text_content()        # the user's frames, not the glue's
+    assert not [m for m in page.console_log if "pageerror" in m[1]], page.console_log
 
 
 def test_python_errors_show_the_users_traceback(playground):
@@ -171,6 +233,42 @@ def test_bad_upload_shows_an_error_and_the_page_keeps_working(playground, shot):
     expect(page.get_by_test_id("output")).to_contain_text("still alive")
 
 
+def test_a_trace_with_invalid_frees_says_so(playground, shot):
+    page = playground
+    page.get_by_test_id("upload").set_input_files(
+        files=[{"name": "dbl.trace", "mimeType": "text/plain",
+                "buffer": b"a 1 1024\nf 1\nf 1\nf 99\nr 77 10\n"}])
+    expect(page.locator("#message")).to_contain_text("Ctrl+Z")     # the editor's code was replaced
+    expect(page.get_by_test_id("editor")).to_contain_text("/uploads/dbl.trace")
+    expect(page.get_by_test_id("stop")).to_be_disabled(timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_test_id("chart-real")).to_have_attribute("data-drawn", "true",
+                                                                timeout=RUN_TIMEOUT_MS)
+    out = page.get_by_test_id("output")
+    expect(out).to_contain_text("3 trace events skipped or repaired")
+    expect(out).to_contain_text("/uploads/dbl.trace:3: invalid free of id 1")
+    expect(page.locator("#caption-real")).to_have_text("real: c-dlmalloc")
+    sim, real = metrics_row(page, "trace issues")
+    assert sim.startswith("3; first: /uploads/dbl.trace:3: invalid free of id 1"), sim
+    assert real.startswith("3; first: event 2: invalid free of id 1"), real
+    shot(page, "trace-issues")
+
+
+def test_run_pressed_while_the_page_starts_runs_once_python_is_there(browser, server):
+    context = browser.new_context()
+    blocked = []
+    block_remote(context, blocked)
+    try:
+        page = open_page(context, server + "index.html")
+        page.get_by_test_id("run").click()          # long before Python is ready
+        expect(page.get_by_test_id("chart-real")).to_have_attribute(
+            "data-drawn", "true", timeout=BOOT_TIMEOUT_MS + RUN_TIMEOUT_MS)
+        expect(page.get_by_test_id("output")).to_contain_text("fragmentation OOM")
+        assert blocked == []
+        assert not page.console_log.errors(), page.console_log.errors()
+    finally:
+        context.close()
+
+
 def test_static_build_works_without_isolation_headers(browser, tmp_path, shot):
     """`serve.py --build DIR` served by a plain static server (no COOP/COEP): the page
     loads offline, is not cross-origin isolated, and Stop restarts Python instead.
@@ -182,7 +280,7 @@ def test_static_build_works_without_isolation_headers(browser, tmp_path, shot):
     import sys
     import threading
 
-    from e2e_helpers import ROOT, block_remote
+    from e2e_helpers import ROOT
 
     dest = tmp_path / "site"
     r = subprocess.run([sys.executable, "serve.py", "--build", str(dest)], cwd=ROOT,
@@ -211,9 +309,17 @@ def test_static_build_works_without_isolation_headers(browser, tmp_path, shot):
         expect(page.get_by_test_id("stop")).to_be_disabled(timeout=5_000)
         expect(page.get_by_test_id("output")).to_contain_text(re.compile(r"restart", re.I))
         wait_ready(page)     # a fresh Python
+        # nothing was shown: the results keep their idle labels, nothing says "replaying" or "waiting"
+        expect(page.locator("#caption-real")).to_have_text("real module: run an example")
+        expect(page.locator("#caption-sim")).to_have_text("simulated: run an example")
+        assert page.locator("#metrics").text_content() == ""
         set_code(page, "print('back', 6 * 7)\n")
         run_and_wait(page)
         expect(page.get_by_test_id("output")).to_contain_text("back 42")
+        # no shared memory to wait on: time.sleep says why instead of spinning
+        set_code(page, "import time\ntime.sleep(0.1)\n")
+        run_and_wait(page)
+        expect(page.get_by_test_id("output")).to_contain_text("not cross-origin isolated")
         assert blocked == []
         shot(page, "static-build-no-isolation")
     finally:

@@ -325,8 +325,8 @@ async function takeFile(file) {
       editor.set(`# ${upload.name}: an uploaded trace (pyfrag reads its own text format, JSON lines,\n` +
         `# malloc-lab .rep files and valgrind logs)\nfrom pyfrag import trace\n\n` +
         `t = trace.load(${JSON.stringify(path)})\nprint(t, t.counts())\nshow(t)\n`);
+      await run();     // it clears the message box: say what happened after
       message(`${upload.name} attached: the editor now loads it (Ctrl+Z brings your previous code back). Running it.`);
-      run();
     }
   } catch (e) {
     message(e.message, "error");
