@@ -41,6 +41,10 @@ C_WRAPPER = ("src/abi.c: exports forward to the libc malloc family unchanged; re
              "at most 49152 live blocks, then it traps), never in the measured heap, "
              "so addresses are the allocator's own")
 
+AS_WRAPPER = ("src/abi.ts: heap.alloc/heap.free/heap.realloc (no GC objects); "
+              "requested sizes in a static 65536-slot table (512 KiB of static data "
+              "below __heap_base, at most 49152 live blocks)")
+
 MODULES = [
     dict(name="c-dlmalloc", model="dlmalloc", language="C",
          allocator="dlmalloc 2.8.6 (wasi-libc)", toolchain="clang",
@@ -83,16 +87,12 @@ MODULES = [
          allocator="TLSF (AssemblyScript --runtime incremental)", toolchain="asc",
          cmd=["npx", "asc", "src/abi.ts", "-O3", "--runtime", "incremental",
               "--exportStart", "_initialize", "-o", "{out}"],
-         wrapper=("src/abi.ts: heap.alloc/heap.free/heap.realloc (no GC objects); "
-                  "requested sizes in a static 65536-slot table (512 KiB of static data "
-                  "below __heap_base, at most 49152 live blocks)")),
+         wrapper=AS_WRAPPER),
     dict(name="as-stub", model="as-stub", language="AssemblyScript",
          allocator="bump allocator (AssemblyScript --runtime stub)", toolchain="asc",
          cmd=["npx", "asc", "src/abi.ts", "-O3", "--runtime", "stub",
               "--exportStart", "_initialize", "-o", "{out}"],
-         wrapper=("src/abi.ts: heap.alloc/heap.free/heap.realloc (no GC objects); "
-                  "requested sizes in a static 65536-slot table (512 KiB of static data "
-                  "below __heap_base, at most 49152 live blocks)")),
+         wrapper=AS_WRAPPER),
     dict(name="emmalloc", model="emmalloc", language="C",
          allocator="emmalloc (Emscripten)", toolchain="emcc",
          cmd=["emcc", "-O2", "-sMALLOC=emmalloc", "-sSTANDALONE_WASM", "--no-entry",
