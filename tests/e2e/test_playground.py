@@ -110,6 +110,24 @@ def test_audit_runs_on_both_heaps(playground, shot):
     shot(page, "audit-both")
 
 
+def test_heap_map_hover_reads_the_cell_under_the_pointer(playground, shot):
+    page = playground
+    if page.get_by_test_id("heapmap-real").get_attribute("data-drawn") != "true":
+        page.get_by_test_id("example-select").select_option("image-task")
+        run_and_wait(page)
+    canvas, readout = page.get_by_test_id("heapmap-real"), page.locator("#heapmap-real-readout")
+    expect(canvas).to_have_attribute("data-drawn", "true", timeout=RUN_TIMEOUT_MS)
+    canvas.hover(position={"x": 1, "y": 1})        # address 0: the module's static data
+    expect(readout).to_have_text(re.compile(r"^0x0–0x[0-9a-f]+ \(0 B – [\d.]+ \w+\): static data"))
+    box = canvas.bounding_box()
+    canvas.hover(position={"x": box["width"] / 2, "y": box["height"] / 2})
+    expect(readout).to_have_text(re.compile(r"^0x[0-9a-f]+–0x[0-9a-f]+ .*: [\d.]+ \w+ live \([\d.]+%\), "
+                                            r"[\d.]+ \w+ free$"))
+    shot(page, "heapmap-hover")
+    page.mouse.move(0, 0)
+    expect(readout).to_have_text("")
+
+
 def test_swiss_cheese_prints_the_numbers_its_panel_shows(playground, shot):
     page = playground
     page.get_by_test_id("example-select").select_option("swiss-cheese")

@@ -14,6 +14,14 @@ function rgb(color) {
   return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
 }
 
+// What the cell [start, start + per) holds at a moment the heap is heapNow bytes: "outside" (not grown yet),
+// "static" (below the heap base) or "heap" (shaded by its live fraction).
+export function cellKind(start, per, heapNow, heapBase) {
+  return start >= heapNow ? "outside" : start + per <= heapBase ? "static" : "heap";
+}
+
+// Draws the map of `tl` at event t over [0, span) -> what the page shows beside it and reads on hover:
+// {heap, live, perCell, cols, rows, usage (live fraction per cell), heapBase}.
 export function drawHeapMap(canvas, tl, t, span) {
   const width = Math.max(200, canvas.clientWidth);
   const cols = Math.floor(width / CELL);
@@ -26,16 +34,14 @@ export function drawHeapMap(canvas, tl, t, span) {
   const image = ctx.createImageData(cols, rows);
   const px = image.data;
   const [free, used, outside, fixed] = ["--map-free", "--map-used", "--map-outside", "--map-static"].map((c) => rgb(css(c)));
+  const flat = { outside, static: fixed };
   const index = Math.max(0, Math.min(t, tl.n - 1));
   const heapNow = tl.n ? tl.heap[index] : tl.initialBytes;
   const usage = cellUsage(tl, index, span, cells);
   const per = span / cells;
   for (let c = 0; c < cells; c++) {
-    const start = c * per;
-    let color;
-    if (start >= heapNow) color = outside;
-    else if (start + per <= tl.heapBase) color = fixed;
-    else {
+    let color = flat[cellKind(c * per, per, heapNow, tl.heapBase)];
+    if (!color) {
       // sqrt: a cell holding a single small live block still shows, so scattered anchors are visible
       const f = Math.sqrt(usage[c]);
       color = [0, 1, 2].map((k) => Math.round(free[k] + (used[k] - free[k]) * f));
@@ -44,5 +50,5 @@ export function drawHeapMap(canvas, tl, t, span) {
   }
   ctx.putImageData(image, 0, 0);
   canvas.dataset.drawn = "true";
-  return { heap: heapNow, live: tl.n ? tl.live[index] : 0, perCell: per };
+  return { heap: heapNow, live: tl.n ? tl.live[index] : 0, perCell: per, cols, rows, usage, heapBase: tl.heapBase };
 }

@@ -194,7 +194,7 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
       if (after > limit) {
         // in a memory of `limit` bytes this request fails: classify it with the live bytes from before it
         fail(i, op === ALLOC ? "malloc" : "realloc", size, heapBefore, liveBefore,
-          { limit: `the module grew its memory to ${after} bytes, past the trace's ${limit}-byte limit` });
+          { limit: `the module would grow its memory to ${after} bytes, past the trace's ${limit}-byte limit` });
         end = i;
         break outer;
       }

@@ -3,7 +3,7 @@
 // never talks to a worker.
 
 import { drawChart, clearChart } from "./charts.js";
-import { drawHeapMap } from "./heapmap.js";
+import { cellKind, drawHeapMap } from "./heapmap.js";
 import { summary } from "./timeline.js";
 import { bytes, count, percent } from "./format.js";
 
@@ -82,6 +82,27 @@ export class ResultsView {
     this.t = 0;
     this.slider = document.getElementById("time-slider");
     this.slider?.addEventListener("input", () => this.seek(Number(this.slider.value)));
+    this.maps = {};      // per side: what drawHeapMap returned, for the hover readout
+    for (const key of ["sim", "real"]) {
+      const canvas = $(`heapmap-${key}`), out = document.getElementById(`heapmap-${key}-readout`);
+      if (!canvas || !out) continue;
+      canvas.addEventListener("pointermove", (e) => { out.textContent = this.readout(key, canvas, e); });
+      canvas.addEventListener("pointerleave", () => { out.textContent = ""; });
+    }
+  }
+
+  // The cell of side `key`'s heap map under the pointer: its address range and what it holds.
+  readout(key, canvas, e) {
+    const at = this.maps[key];
+    if (!at) return "";
+    const box = canvas.getBoundingClientRect();
+    const col = Math.min(at.cols - 1, Math.max(0, Math.floor(((e.clientX - box.left) / box.width) * at.cols)));
+    const row = Math.min(at.rows - 1, Math.max(0, Math.floor(((e.clientY - box.top) / box.height) * at.rows)));
+    const c = row * at.cols + col, start = Math.floor(c * at.perCell), end = Math.floor((c + 1) * at.perCell);
+    const kind = cellKind(c * at.perCell, at.perCell, at.heap, at.heapBase);
+    const what = kind === "outside" ? "not yet grown" : kind === "static" ? "static data (below the heap base)"
+      : `${bytes(at.usage[c] * at.perCell)} live (${percent(at.usage[c])}), ${bytes((1 - at.usage[c]) * at.perCell)} free`;
+    return `0x${start.toString(16)}–0x${end.toString(16)} (${bytes(start)} – ${bytes(end)}): ${what}`;
   }
 
   // realNote: why the real side is empty ("real: replaying…", an error), shown in its caption and column
@@ -128,7 +149,7 @@ export class ResultsView {
     for (const [key, side] of [["sim", this.sim], ["real", this.real]]) {
       const canvas = $(`heapmap-${key}`);
       if (!canvas || !side) continue;
-      const at = drawHeapMap(canvas, side.tl, this.t, this.scale.bytes);
+      const at = this.maps[key] = drawHeapMap(canvas, side.tl, this.t, this.scale.bytes);
       const note = document.getElementById(`heapmap-${key}-note`);
       if (note) {
         note.textContent = `${side.title}: heap ${bytes(at.heap)}, live ${bytes(at.live)} · ` +
