@@ -244,7 +244,7 @@ function printIssues({ label, trace, sim: { issues } }) {
 function simTitle({ allocator, sim }) {
   if (sim.like) return `simulated: ${allocator} (started like ${sim.like})`;
   const pages = sim.initial_bytes / PAGE;
-  return `simulated: ${allocator} (own start: heap base ${count(sim.heap_base)}, ${count(pages)} page${pages === 1 ? "" : "s"})`;
+  return `simulated: ${allocator}, own start: heap base ${count(sim.heap_base)} in ${count(pages)} page${pages === 1 ? "" : "s"}`;
 }
 
 // The real module for a payload: the manifest module Python replayed "like", else the page's selection
