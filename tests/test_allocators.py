@@ -26,7 +26,7 @@ def heap(name, maximum="wasm32", pages=1):
 
 def layout(h):
     """A free-list heap's blocks: start -> (size, used)."""
-    return {b: (size, used) for b, size, used in h.allocator.blocks.blocks()}
+    return {b: (size, used) for b, size, used in h.allocator.layout()}
 
 
 # -- free lists: layout ------------------------------------------------------------
@@ -323,7 +323,7 @@ def test_free_lists_place_exactly_like_a_naive_walk(name, seed, monkeypatch):
     h = heap(name, maximum=64)
     ref = NaiveFreeList(name.split("-")[0], name in COALESCING, Memory(1, 64), 1024)
     live = []
-    for _ in range(400):
+    for _ in range(1500):
         if live and rng.random() < 0.45:
             p = live.pop(rng.randrange(len(live)))
             h.free(p)
@@ -351,20 +351,39 @@ def fragmented(name):
     return h
 
 
-@pytest.mark.parametrize("name", FREELISTS)
+@pytest.mark.parametrize("name", COALESCING + ["next-fit-nocoalesce"])
 def test_check_catches_a_wrong_size_class(name):
     h = fragmented(name)
-    blocks = h.allocator.blocks
-    k, i = blocks.locate(1024)                 # the first block is free
+    a = h.allocator
+    blocks = a.blocks if name in COALESCING else a.index
+    k, i = blocks.locate(0)                    # the first block is free
     blocks.marks[k][i] += 1
     with pytest.raises(AssertionError):
         h.check()
 
 
-@pytest.mark.parametrize("name", FREELISTS)
+@pytest.mark.parametrize("name", ["first-fit-nocoalesce", "best-fit-nocoalesce"])
+def test_check_catches_a_block_in_the_wrong_bin(name):
+    h = fragmented(name)
+    bins = h.allocator.index.bins
+    wrong = next(c for c in range(255) if bins[c]) + 1
+    bins[wrong].insert(0, bins[wrong - 1].pop(0))
+    with pytest.raises(AssertionError):
+        h.check()
+
+
+@pytest.mark.parametrize("name", COALESCING)
 def test_check_catches_a_lost_block(name):
     h = fragmented(name)
     h.allocator.blocks.delete_at(0, 1)          # the used block after the first hole
+    with pytest.raises(AssertionError):
+        h.check()
+
+
+@pytest.mark.parametrize("name", NONCOALESCING)
+def test_check_catches_a_lost_live_block(name):
+    h = fragmented(name)
+    del h.allocator.live[1024 + 112]            # the used block after the first hole
     with pytest.raises(AssertionError):
         h.check()
 
@@ -386,6 +405,14 @@ def test_check_catches_a_best_fit_index_out_of_step():
         h.check()
 
 
+@pytest.mark.parametrize("name", NONCOALESCING)
+def test_check_catches_a_free_block_missing_from_the_index(name):
+    h = fragmented(name)
+    h.allocator.index.remove(1024, 112)
+    with pytest.raises(AssertionError):
+        h.check()
+
+
 def test_check_catches_unmerged_buddies():
     h = heap("buddy")
     a = h.allocator
@@ -398,11 +425,13 @@ def test_check_catches_unmerged_buddies():
 
 # -- the placement indexes ------------------------------------------------------------
 
-def test_block_map_and_size_bins_answer_like_a_linear_walk(monkeypatch):
+def test_block_map_and_free_indexes_answer_like_a_linear_walk(monkeypatch):
     # small chunks, so that splits and cross-chunk searches happen on a few hundred blocks
     monkeypatch.setattr(fits, "LOAD", 4)
     rng = random.Random(7)
-    blocks, bins = fits.BlockMap(0), fits.SizeBins(40)
+    blocks = fits.BlockMap(0)
+    by_size, by_address, free_map = fits.SizeBins(40), fits.AddressBins(40), fits.FreeMap(40)
+    indexes = (by_size, by_address, free_map)
     layout = {}                      # start -> (size, free): what the structures must say
 
     def mark(size, free):
@@ -411,44 +440,58 @@ def test_block_map_and_size_bins_answer_like_a_linear_walk(monkeypatch):
     for _ in range(1200):
         roll = rng.random()
         if not layout or roll < 0.3:                       # a new block on top
-            b, size, free = blocks.top, rng.choice([2, 3, 100, 2000]) * 8, rng.random() < 0.5
+            # 1000..1003 granules share a size class: searches must check sizes
+            b, size = blocks.top, rng.choice([2, 3, 100, 1000, 1001, 1003, 2000]) * 8
+            free = rng.random() < 0.5
             blocks.insert(b, mark(size, free))
             blocks.top += size
+            for index in indexes if free else ():
+                index.add(b, size)
         else:
             b = rng.choice(list(layout))
             size, free = layout.pop(b)
             k, i = blocks.locate(b)
-            if free:
-                bins.remove(b, size)
             if roll < 0.6 and size >= 32:                   # split in two
                 half = size // 16 * 8
                 blocks.set_mark(k, i, mark(half, free))
                 blocks.insert_at(k, i + 1, b + half, mark(size - half, not free))
                 layout[b + half] = (size - half, not free)
-                if not free:
-                    bins.add(b + half, size - half)
+                for index in indexes:
+                    if free:                                # the free half stays in place
+                        index.shrink(b, size, b, half, *free_map.locate(b << 40 | size)
+                                     if index is free_map else (None, None))
+                    else:
+                        index.add(b + half, size - half)
                 size = half
             else:                                          # flip used <-> free
+                for index in indexes:
+                    if free:
+                        index.remove(b, size)
+                    else:
+                        index.add(b, size)
                 free = not free
                 blocks.set_mark(k, i, mark(size, free))
         layout[b] = (size, free)
-        if free:
-            bins.add(b, size)
         listing = sorted((b, s, not f) for b, (s, f) in layout.items())
         assert blocks.blocks() == listing
         blocks.check()
         free_blocks = [(b, s) for b, s, used in listing if not used]
-        bins.check(free_blocks)
-        need = rng.choice([2, 3, 100, 1000, 3000]) * 8
-        blocks.rover = rng.choice([0, rng.randrange(blocks.top + 1)])
-        fitting = [b for b, s in free_blocks if s >= need]
-        wanted = next((b for b in fitting if b >= blocks.rover), fitting[0] if fitting else None)
-        found = blocks.next_fit(need)
-        assert (found and found[0]) == wanted
-        found = blocks.first_fit(need)
-        assert (found and found[0]) == (fitting[0] if fitting else None)
+        for index in indexes:
+            assert index.free_blocks() == free_blocks
+            index.check(free_blocks)
+        need = rng.choice([2, 3, 100, 1000, 1001, 1002, 3000]) * 8
+        blocks.rover = free_map.rover = rng.choice([0, rng.randrange(blocks.top + 1)])
+        fitting = [(b, s) for b, s in free_blocks if s >= need]
+        wanted = next((f for f in fitting if f[0] >= blocks.rover), fitting[0] if fitting else None)
+        for search in (blocks.next_fit, free_map.next_fit):
+            found = search(need)
+            assert (found and found[:2]) == wanted
+        first = fitting[0] if fitting else None
+        for search in (blocks.first_fit, free_map.first_fit, by_address.find):
+            found = search(need)
+            assert (found and found[:2]) == first
         best = min(((s, b) for b, s in free_blocks if s >= need), default=None)
-        found = bins.find(need)
+        found = by_size.find(need)
         assert (found and found[:2]) == (best and best[::-1])
 
 

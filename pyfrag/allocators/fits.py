@@ -1,30 +1,39 @@
-"""The data structures behind the free-list models: the heap's block map and the
-placement queries on it.
+"""The data structures behind the free-list models: the heap's blocks and the
+placement queries on them.
 
 Main entry points: `BlockMap` (every block of the heap in address order, with
-the first-fit / next-fit search) and `SizeBins` (free blocks by size, for
-best-fit). Both answer exactly what a walk of the heap or of a free list would,
-in the time of a couple of bisects plus a short C-level scan, so a
-million-event trace replays at about half a million events per second even
-when the heap holds tens of thousands of free blocks (lists that never
-coalesce do), at about 40 bytes per block.
+the first-fit / next-fit search; coalescing models), and the indexes of free
+blocks alone, all `FreeIndex`es (add, remove, find, shrink): `SizeBins` (by
+size, for best-fit), `AddressBins` (by address within size classes, for
+first-fit that never coalesces) and `FreeMap` (the BlockMap search over free
+blocks only, for next-fit that never coalesces). Each answers exactly what a
+walk of the heap or of a free list would, in the time of a couple of bisects
+plus a short C-level scan, so a million-event trace replays at about half a
+million events per second and more even when the heap holds hundreds of
+thousands of free blocks (lists that never coalesce do).
 
-`BlockMap` sits on `SortedChunks`: a sorted list of ints cut into chunks of a
-few hundred, so an insert or delete moves one chunk's items, not the whole
-list, with one byte beside each item (its "mark") and an upper bound of the
-marks per chunk. Its items are block starts; a block ends where the next one
-starts (the last one at `top`), so sizes are never stored. The mark is 0 for a
-used block and the size class (>= 2, monotone in the size) for a free one. The
-first free block at or after a position whose class is >= c is then found by
-`re.search` of a byte-range pattern, first over the chunk bounds and then
-inside one chunk: memchr-speed scans in C instead of a Python loop. Classes
-below 64 hold a single size (multiples of 8 under 512 bytes), larger ones a
-sixteenth of an octave, so only blocks of the request's own class need their
-exact size checked.
+`BlockMap` and `FreeMap` sit on `SortedChunks`: a sorted list of ints cut into
+chunks of a few hundred, so an insert or delete moves one chunk's items, not
+the whole list, with one byte beside each item (its "mark") and an upper bound
+of the marks per chunk. A BlockMap's items are block starts; a block ends
+where the next one starts (the last one at `top`), so sizes are never stored.
+The mark is 0 for a used block and the size class (>= 2, monotone in the size)
+for a free one. The first free block at or after a position whose class is
+>= c is then found by `re.search` of a byte-range pattern, first over the chunk
+bounds and then inside one chunk: C-speed scans instead of a Python loop.
+Classes below 64 hold a single size (multiples of 8 under 512 bytes), larger
+ones a sixteenth of an octave, so only blocks of the request's own class need
+their exact size checked.
 
-`SizeBins` is segregated-fit: one sorted list per size class and a bit mask of
-the non-empty ones, so best-fit is a bisect in the request's own class or the
-first block of the next non-empty class.
+`SizeBins` and `AddressBins` are segregated fits: one sorted list of int keys
+per size class. SizeBins sorts by size (then address) and keeps a bit mask of
+the non-empty classes, so best-fit is a bisect in the request's own class or
+the first block of the next non-empty class. AddressBins sorts by address and
+keeps, per class, the lowest-addressed block of that class or any above, so
+first-fit reads one list entry and checks only the request's own class below
+it. When a heap holds hundreds of thousands of free blocks, each of the few
+bisects an operation makes costs more than the rest of it (their items are
+scattered through memory), so the paths here avoid them where they can.
 """
 
 import re
@@ -64,6 +73,19 @@ def _at_least(c):
     return pattern
 
 
+# -- what the indexes of free blocks share -------------------------------------------
+
+class FreeIndex:
+    """An index of free blocks: add(b, size), remove(b, size), a search giving
+    (start, size, k, i) where (k, i) is the block's position in the index or
+    (None, None), and shrink."""
+
+    def shrink(self, b, size, nb, nsize, k, i):
+        """Free block [b, b+size), found at (k, i), is now its part [nb, nb+nsize)."""
+        self.remove(b, size)
+        self.add(nb, nsize)
+
+
 # -- the chunked sorted list ----------------------------------------------------
 
 class SortedChunks:
@@ -71,7 +93,7 @@ class SortedChunks:
 
     `maxes[k]` is an upper bound of chunk k's marks, never lower: raised as marks
     are set, and lowered only by a search that found the chunk empty of a class
-    (BlockMap._first), so no change ever pays for a max() over a chunk."""
+    (first_fit), so no change ever pays for a max() over a chunk."""
 
     def __init__(self):
         self.chunks = []            # sorted, non-empty lists of items
@@ -138,6 +160,53 @@ class SortedChunks:
             self.firsts[k] = nx
         self.set_mark(k, i, mark)
 
+    # -- searches (for subclasses whose items are blocks, start << shift | anything) --
+
+    shift = 0
+    rover = 0                       # where `next_fit` starts searching
+
+    def _rover_position(self):
+        """Position of the first item at or above the rover."""
+        return self.locate(self.rover << self.shift)
+
+    def first_fit(self, need, k=0, i=0, stop_k=-1, stop_i=0):
+        """(start, size, k, i) of the first free block holding `need` bytes from position
+        (k, i) up to (stop_k, stop_i), by default all of them; None if none does."""
+        if not self.chunks:
+            return None
+        if stop_k < 0:
+            stop_k = len(self.chunks) - 1
+            stop_i = len(self.chunks[stop_k])
+        c = CLASS_OF[need >> 3] if need < CLASSED else 255
+        pattern = _AT_LEAST[c] or _at_least(c)
+        maxes = self.maxes
+        while True:
+            if maxes[k] >= c:
+                chunk, marks = self.chunks[k], self.marks[k]
+                end = stop_i if k == stop_k else len(chunk)
+                m = pattern.search(marks, i, end)
+                if m is None and i == 0 and end == len(chunk):
+                    maxes[k] = c - 1        # nothing of class c or above here: tighten
+                while m:
+                    j = m.start()
+                    start, size = self._block(k, j)
+                    if size >= need:
+                        return start, size, k, j
+                    m = pattern.search(marks, j + 1, end)
+            # jump to the next chunk holding any block of class >= c
+            m = pattern.search(maxes, k + 1, stop_k + 1)
+            if not m:
+                return None
+            k, i = m.start(), 0
+
+    def next_fit(self, need):
+        """Like first_fit, but from the first block at or above `rover`, wrapping round."""
+        if not self.chunks:
+            return None
+        k, i = self._rover_position()
+        found = self.first_fit(need, k, i)
+        return found if found is not None else self.first_fit(need, 0, 0, k, i)
+
     def items(self):
         return [x for chunk in self.chunks for x in chunk]
 
@@ -161,7 +230,10 @@ class BlockMap(SortedChunks):
     def __init__(self, top):
         super().__init__()
         self.top = top              # where the last block ends
-        self.rover = 0              # where `next_fit` starts searching
+
+    def _block(self, k, i):
+        b = self.chunks[k][i]
+        return b, self.end_of(k, i) - b
 
     def end_of(self, k, i):
         """End of the block at (k, i): the start of the next one, or the top."""
@@ -187,44 +259,6 @@ class BlockMap(SortedChunks):
         before = (k, i - 1) if i else (k - 1, len(chunks[k - 1]) - 1) if k else None
         return k, i, end, after, before
 
-    def first_fit(self, need, k=0, i=0, stop_k=-1, stop_i=0):
-        """(start, size, k, i) of the first free block holding `need` bytes from position
-        (k, i) up to (stop_k, stop_i), by default the whole heap; None if none does."""
-        if not self.chunks:
-            return None
-        if stop_k < 0:
-            stop_k = len(self.chunks) - 1
-            stop_i = len(self.chunks[stop_k])
-        c = CLASS_OF[need >> 3] if need < CLASSED else 255
-        pattern = _AT_LEAST[c] or _at_least(c)
-        maxes = self.maxes
-        while True:
-            if maxes[k] >= c:
-                chunk, marks = self.chunks[k], self.marks[k]
-                end = stop_i if k == stop_k else len(chunk)
-                m = pattern.search(marks, i, end)
-                if m is None and i == 0 and end == len(chunk):
-                    maxes[k] = c - 1        # nothing of class c or above here: tighten
-                while m:
-                    j = m.start()
-                    size = self.end_of(k, j) - chunk[j]
-                    if size >= need:
-                        return chunk[j], size, k, j
-                    m = pattern.search(marks, j + 1, end)
-            # jump to the next chunk holding any block of class >= c
-            m = pattern.search(maxes, k + 1, stop_k + 1)
-            if not m:
-                return None
-            k, i = m.start(), 0
-
-    def next_fit(self, need):
-        """Like first_fit, but from the first block at or above `rover`, wrapping round."""
-        if not self.chunks:
-            return None
-        k, i = self.locate(self.rover)
-        found = self.first_fit(need, k, i)
-        return found if found is not None else self.first_fit(need, 0, 0, k, i)
-
     def blocks(self):
         """(start, size, used) of every block, in address order."""
         return [(b, e - b, not m) for b, e, m in self._walk()]
@@ -239,9 +273,72 @@ class BlockMap(SortedChunks):
             assert not mark or mark == size_class(end - b), f"free block {b:#x}: wrong size class"
 
 
+
+# -- free blocks alone in address order (next-fit without coalescing) -----------------
+
+class FreeMap(SortedChunks, FreeIndex):
+    """Free blocks by address, each item a start << shift | size key marked with its
+    size class: the first-fit / next-fit search of BlockMap over free blocks only,
+    for a heap whose used blocks are kept elsewhere."""
+
+    def __init__(self, shift):
+        super().__init__()
+        self.shift = shift
+        self.low = (1 << shift) - 1
+        self.hint = (0, 0, -1)      # (k, i, key) of the last block shrunk in place
+
+    def _rover_position(self):
+        # next-fit's rover is most often the tail left by the last allocation, still
+        # where shrink put it: a bisect of a map this size costs more than the check
+        k, i, key = self.hint
+        chunks = self.chunks
+        if key >> self.shift == self.rover and k < len(chunks) and i < len(chunks[k]) \
+                and chunks[k][i] == key:
+            return k, i
+        return self.locate(self.rover << self.shift)
+
+    def _block(self, k, i):
+        key = self.chunks[k][i]
+        return key >> self.shift, key & self.low
+
+    def add(self, b, size):
+        key = b << self.shift | size
+        if not self.chunks:
+            self.insert(key, size_class(size))
+            return
+        k = bisect_right(self.firsts, key) - 1
+        if k < 0:
+            k = 0
+        self.insert_at(k, bisect_left(self.chunks[k], key), key,
+                       CLASS_OF[size >> 3] if size < CLASSED else 255)
+
+    def remove(self, b, size):
+        self.delete_at(*self.locate(b << self.shift | size))
+
+    def shrink(self, b, size, nb, nsize, k, i):
+        if k is None:
+            FreeIndex.shrink(self, b, size, nb, nsize, k, i)
+            return
+        # the part takes the block's place: the address order and the chunk's bound hold
+        key = nb << self.shift | nsize
+        self.chunks[k][i] = key
+        if not i:
+            self.firsts[k] = key
+        self.marks[k][i] = CLASS_OF[nsize >> 3] if nsize < CLASSED else 255
+        self.hint = k, i, key
+
+    def free_blocks(self):
+        return [(key >> self.shift, key & self.low) for key in self.items()]
+
+    def check(self, free_blocks):
+        super().check()
+        assert self.free_blocks() == free_blocks, "free map out of step with the free blocks"
+        assert [m for marks in self.marks for m in marks] == \
+            [size_class(size) for _, size in free_blocks], "free map: wrong size class"
+
 # -- free blocks by size (best-fit) ------------------------------------------------------
 
-class SizeBins:
+class SizeBins(FreeIndex):
     """Free blocks in segregated bins, one per size class, each a sorted list of
     size << shift | start keys (by size, then by address), with a bit mask of the
     bins that hold anything. `shift` covers every address of the memory, and is
@@ -280,6 +377,10 @@ class SizeBins:
             key = self.bins[c + (above & -above).bit_length()][0]
         return key & self.low, key >> self.shift, None, None
 
+    def free_blocks(self):
+        """(start, size) of every block in the bins, in address order."""
+        return sorted((key & self.low, key >> self.shift) for keys in self.bins for key in keys)
+
     def check(self, free_blocks):
         keys = sorted(k for keys in self.bins for k in keys)
         assert keys == sorted(s << self.shift | b for b, s in free_blocks), \
@@ -288,3 +389,79 @@ class SizeBins:
             assert keys == sorted(keys), f"bin {c} out of order"
             assert all(size_class(k >> self.shift) == c for k in keys), f"bin {c}: wrong class"
             assert bool(keys) == bool(self.nonempty >> c & 1), f"bin {c}: mask out of step"
+
+
+# -- free blocks by address, in size classes (first-fit) -------------------------------
+
+class AddressBins(FreeIndex):
+    """Free blocks in segregated bins, one per size class, each a sorted list of
+    start << shift | size keys (by address), with the suffix minima of the bins'
+    first keys: lowest[c] is the lowest-addressed block of class c or above. The
+    first fit is then lowest[c + 1] or a block of the request's own class, where
+    only blocks below lowest[c + 1] need their size checked."""
+
+    def __init__(self, shift):
+        self.shift = shift
+        self.low = (1 << shift) - 1
+        self.none = 1 << 2 * shift          # above every key: an empty suffix
+        self.bins = [[] for _ in range(256)]
+        self.lowest = [self.none] * 257
+
+    def add(self, b, size):
+        c = CLASS_OF[size >> 3] if size < CLASSED else 255
+        key = b << self.shift | size
+        keys = self.bins[c]
+        insort(keys, key)
+        if keys[0] == key:
+            lowest = self.lowest
+            while c >= 0 and lowest[c] > key:   # a new minimum of every suffix it joins
+                lowest[c] = key
+                c -= 1
+
+    def remove(self, b, size):
+        c = CLASS_OF[size >> 3] if size < CLASSED else 255
+        key = b << self.shift | size
+        keys = self.bins[c]
+        i = bisect_left(keys, key)
+        del keys[i]
+        if not i:
+            # the suffixes whose minimum this was take their next one
+            bins, lowest = self.bins, self.lowest
+            while c >= 0 and lowest[c] == key:
+                keys = bins[c]
+                above = lowest[c + 1]
+                lowest[c] = keys[0] if keys and keys[0] < above else above
+                c -= 1
+
+    def find(self, need):
+        """(start, size, None, None) of the lowest-addressed free block holding `need`
+        bytes; None if none does."""
+        c = CLASS_OF[need >> 3] if need < CLASSED else 255
+        best = self.lowest[c + 1]
+        low = self.low
+        for key in self.bins[c]:
+            if key >= best:
+                break
+            if key & low >= need:
+                best = key
+                break
+        if best == self.none:
+            return None
+        return best >> self.shift, best & low, None, None
+
+    def free_blocks(self):
+        """(start, size) of every block in the bins, in address order."""
+        return [(key >> self.shift, key & self.low)
+                for key in sorted(key for keys in self.bins for key in keys)]
+
+    def check(self, free_blocks):
+        keys = sorted(k for keys in self.bins for k in keys)
+        assert keys == [b << self.shift | s for b, s in free_blocks], \
+            "address bins out of step with the free blocks"
+        above = self.none
+        for c in range(255, -1, -1):
+            keys = self.bins[c]
+            assert keys == sorted(keys), f"bin {c} out of order"
+            assert all(size_class(k & self.low) == c for k in keys), f"bin {c}: wrong class"
+            above = min(keys[:1] + [above])
+            assert self.lowest[c] == above, f"lowest[{c}] is not the lowest key from bin {c} up"
