@@ -147,6 +147,11 @@ def test_invariants_hold_on_random_traffic(seed):
                 live.append((p, align))
         if k % 200 == 0:
             h.check()
+        if k == 1000:
+            h.spans()                            # from here on the free runs are kept
     h.check()
     spans = h.spans()
+    h.allocator._runs = None                     # what a walk of every cell gives
+    h.allocator._spans = None
+    assert h.spans() == spans
     assert sum(n for _, n, _ in spans) == h.memory.byte_length - h.allocator.heap_base
