@@ -94,7 +94,7 @@ class Dlmalloc(Allocator):
         self.free_end = {}       # end of a binned free chunk -> its start (prev_foot)
         self.small = [{} for _ in range(NSMALLBINS)]   # LIFO: newest last
         self.smallmap = 0
-        self.tree = {}           # size -> {chunk: None}, oldest first
+        self.tree = {}           # size -> [chunk, ...], oldest first (a list: a third of a small dict)
         self.tsizes = []         # sorted sizes present in `tree`
         self.dv = self.dvsize = 0       # designated victim; dv is 0 exactly when dvsize is
         self.top = self.topsize = 0
@@ -117,10 +117,10 @@ class Dlmalloc(Allocator):
         if s >= MIN_LARGE_SIZE:
             same = self.tree.get(s)
             if same is None:
-                self.tree[s] = {p: None}
+                self.tree[s] = [p]
                 insort(self.tsizes, s)
             else:
-                same[p] = None
+                same.append(p)
         else:
             idx = s >> SMALLBIN_SHIFT
             self.small[idx][p] = None
@@ -138,7 +138,7 @@ class Dlmalloc(Allocator):
                 self.smallmap &= ~(1 << idx)
         else:
             same = self.tree[s]
-            del same[p]
+            same.remove(p)
             if not same:
                 del self.tree[s]
                 del self.tsizes[bisect_left(self.tsizes, s)]
@@ -155,8 +155,7 @@ class Dlmalloc(Allocator):
     def _take_tree(self, s, i):
         """The tree node of size s (tsizes[i]): the oldest free chunk of that size."""
         same = self.tree[s]
-        p = next(iter(same))
-        del same[p]
+        p = same.pop(0)
         if not same:
             del self.tree[s]
             del self.tsizes[i]
