@@ -18,8 +18,9 @@ nothing but this origin (no CDN, works with the network off):
                match the files served (the browser checks them)
     wheel      pyfrag's own wheel, built from pyfrag/ and pyproject.toml
     modules    wasm_modules/*.wasm and manifest.json
-    snapshot   a Pyodide memory snapshot (web/build/snapshot.mjs) the worker boots
-               from, seconds faster; optional: without it Python starts normally
+    snapshot   a Pyodide memory snapshot (web/build/snapshot.mjs), micropip and
+               packaging imported, the worker boots from, seconds faster;
+               optional: without it Python starts normally
     info       dist/build-info.json: versions and file names the worker reads
 
 Each step records a cheap fingerprint of its inputs (paths, sizes, mtimes) and
@@ -268,12 +269,15 @@ def step_pyodide():
 
 
 SNAPSHOT = os.path.join(DIST, "pyodide", "snapshot.bin.gz")
+# Names of what Python holds in the snapshot: written by snapshot.mjs, read by the bundled worker
+SNAPSHOT_REFS = os.path.join(WEB, "build", "snapshot-refs.mjs")
 
 
 def step_snapshot():
     say("making the Python start-up snapshot ...")
     try:
-        run_cmd(["node", os.path.join(WEB, "build", "snapshot.mjs"), SNAPSHOT], "snapshot")
+        run_cmd(["node", os.path.join(WEB, "build", "snapshot.mjs"), os.path.dirname(SNAPSHOT),
+                 SNAPSHOT], "snapshot")
     except PrepareError as e:
         # only an optimisation: the page starts Python the slow way without it
         with contextlib.suppress(FileNotFoundError):
@@ -403,11 +407,14 @@ def steps():
     wasm_src = os.path.join(ROOT, "wasm_modules")
     bundles = [os.path.join(DIST, os.path.basename(p)) for p in page_entries() + worker_entries()]
     return [
-        ("bundle", lambda: fingerprint(walk_files(src) + pages + [lock]), bundles, step_bundle),
+        ("bundle", lambda: fingerprint(walk_files(src) + pages + [lock, SNAPSHOT_REFS]), bundles,
+         step_bundle),
         ("pyodide", lambda: fingerprint([pyodide_pkg, lock], extra=repr(LOCK_WHEELS)),
          [os.path.join(DIST, "pyodide", "pyodide-lock.json")], step_pyodide),
-        ("snapshot", lambda: fingerprint([pyodide_pkg, os.path.join(WEB, "build",
-                                                                    "snapshot.mjs")]),
+        # micropip in the snapshot keeps the served lock's entries and snapshot-refs.mjs's names
+        ("snapshot", lambda: fingerprint([pyodide_pkg, os.path.join(WEB, "build", "snapshot.mjs"),
+                                          SNAPSHOT_REFS,
+                                          os.path.join(DIST, "pyodide", "pyodide-lock.json")]),
          [SNAPSHOT], step_snapshot),
         ("wheel", lambda: fingerprint(walk_files(os.path.join(ROOT, "pyfrag"), (".py",))
                                       + [os.path.join(ROOT, "pyproject.toml")]),

@@ -85,8 +85,8 @@ def one_load(context, url, press_run):
                 "Object.fromEntries(performance.getEntriesByType('mark')"
                 ".filter(m => m.name.startsWith('pyfrag:'))"
                 ".map(m => [m.name.slice(7), m.startTime]))")
-            for a, b in (("start", "imported"), ("imported", "booted"),
-                         ("booted", "installed"), ("installed", "ready")):
+            for a, b in (("start", "imported"), ("imported", "booted"), ("booted", "micropip"),
+                         ("micropip", "installed"), ("installed", "ready")):
                 if a in phases and b in phases:
                     marks[f"worker_{a}_to_{b}"] = phases[b] - phases[a]
             # when the worker started, in page time: the page's own start-up cost

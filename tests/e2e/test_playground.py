@@ -190,16 +190,33 @@ def test_python_errors_show_the_users_traceback(playground):
     assert "_pyodide" not in out.text_content()
 
 
-def test_micropip_and_packaging_load_on_demand_from_this_origin(playground, shared_context):
-    """The lock's micropip and packaging wheels are served beside Pyodide with the
-    lock's sha256 rewritten to match (the browser checks them): importing works."""
-    page = playground
-    set_code(page, "import micropip, packaging\n"
-                   "print('mp', micropip.__version__, 'pk', packaging.__version__)\n")
+# What Python says about its packages: micropip installed pyfrag from this
+# origin; micropip and packaging are installed (their files too, not only their
+# modules in a snapshot); micropip's view of the lock points at this origin.
+INSTALLED_PROBE = (
+    "import json, micropip, packaging, importlib.metadata as md\n"
+    "print('pyfrag from', micropip.list()['pyfrag'].source)\n"
+    "print('versions', md.version('micropip'), md.version('packaging'), packaging.__version__)\n"
+    "print('lock at', json.loads(micropip.freeze())['packages']['micropip']['file_name'])\n")
+
+
+def expect_installed_from(page):
+    origin = page.evaluate("location.origin")
+    set_code(page, INSTALLED_PROBE)
     run_and_wait(page)
     out = page.get_by_test_id("output")
-    expect(out).to_contain_text(re.compile(r"mp \d+\.\d+\S* pk \d+\.\d+"))
+    expect(out).to_contain_text(f"pyfrag from {origin}/dist/wheels/pyfrag-")
+    expect(out).to_contain_text(re.compile(r"versions \d+\.\d+\S* (\d+\.\d+\S*) \1"))
+    expect(out).to_contain_text(f"lock at {origin}/dist/pyodide/micropip-")
     assert "integrity" not in out.text_content().lower()
+
+
+def test_pyfrag_installed_with_micropip_from_this_origin(playground, shared_context):
+    """The lock's micropip and packaging wheels are served beside Pyodide with the
+    lock's sha256 rewritten to match (the browser checks them as they load at
+    start); micropip then installs pyfrag's wheel from the same origin."""
+    expect_installed_from(playground)
+    assert not playground.console_log.errors(), playground.console_log.errors()
     assert shared_context.blocked == []
 
 
@@ -290,8 +307,9 @@ def test_run_pressed_while_the_page_starts_runs_once_python_is_there(browser, se
 def test_static_build_works_without_isolation_headers(browser, tmp_path, shot):
     """`serve.py --build DIR` served by a plain static server (no COOP/COEP): the page
     loads offline, is not cross-origin isolated, and Stop restarts Python instead.
-    The host also serves a broken start-up snapshot: Python must start anyway
-    (one page load covers both, as each costs seconds)."""
+    The host also serves a broken start-up snapshot: Python must start anyway,
+    with pyfrag installed by micropip as usual (one page load covers both, as
+    each costs seconds)."""
     import functools
     import http.server
     import subprocess
@@ -320,6 +338,7 @@ def test_static_build_works_without_isolation_headers(browser, tmp_path, shot):
         worker = next(w for w in page.workers if "py-worker" in w.url)
         assert worker.evaluate("performance.getEntriesByName('pyfrag:from-snapshot').length") == 0
         assert any("without the snapshot" in m for _, m in page.console_log)
+        expect_installed_from(page)
         set_code(page, "print('spinning', flush=True)\nwhile True:\n    pass\n")
         page.get_by_test_id("run").click()
         expect(page.get_by_test_id("output")).to_contain_text("spinning", timeout=RUN_TIMEOUT_MS)

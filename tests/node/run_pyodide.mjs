@@ -16,6 +16,7 @@ import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { resolve, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { snapshotDeserializer } from "../../web/build/snapshot-refs.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const DIST = join(ROOT, "web", "dist");
@@ -49,19 +50,23 @@ if (!existsSync(infoPath)) fail("web/dist is not prepared: run `python serve.py 
 const info = JSON.parse(readFileSync(infoPath, "utf-8"));
 
 const options = {};
+let pyodide = null;
 if (fromSnapshot) {
   if (!info.snapshot) fail("web/dist has no snapshot (see serve.py's snapshot step)");
   options._loadSnapshot = gunzipSync(readFileSync(join(DIST, info.snapshot)));
+  // micropip, imported in the snapshot, holds Pyodide objects: bound again as the worker does
+  options._snapshotDeserializer = snapshotDeserializer(() => pyodide);
 }
 const { loadPyodide } = await import("pyodide");
-const pyodide = await loadPyodide({
+pyodide = await loadPyodide({
   ...options,
   packageCacheDir: join(DIST, "pyodide"),
   stdout: (line) => process.stdout.write(line + "\n"),
   stderr: (line) => process.stderr.write(line + "\n"),
 });
 
-await pyodide.loadPackage("micropip", { messageCallback: () => {} });
+// as the worker does (from a snapshot: their files; the modules are imported already)
+await pyodide.loadPackage(["micropip", "packaging"], { messageCallback: () => {} });
 const micropip = pyodide.pyimport("micropip");
 const wheels = [pathToFileURL(join(DIST, info.pyfrag_wheel)).href];
 for (const dir of wheelDirs) {

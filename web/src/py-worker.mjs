@@ -1,7 +1,8 @@
 // py-worker.mjs: the Python side of the playground, as a module Web Worker.
-// Owns loading Pyodide (same origin only), installing pyfrag's wheel,
-// micropip on demand, running the user's code with streamed stdout/stderr, Stop via the
-// interrupt buffer, and handing `show()` payloads to the page as typed arrays.
+// Owns loading Pyodide (same origin only) with micropip and packaging from its
+// lock, installing pyfrag's wheel with micropip, running the user's code with
+// streamed stdout/stderr, Stop via the interrupt buffer, and handing `show()`
+// payloads to the page as typed arrays.
 // Protocol (see the shared web design):
 //   main -> worker  {type:"init", interruptBuffer, manifest}
 //                   {type:"run", id, code, module, files}   files: {"/abs/path": Uint8Array} written
@@ -9,6 +10,8 @@
 //   worker -> main  {type:"status", text, progress}  {type:"ready", versions}
 //                   {type:"stdout"|"stderr", id, text}  {type:"show", id, payload}
 //                   {type:"done", id, ok, error, elapsed_ms}  {type:"error", text}
+
+import { snapshotDeserializer } from "../build/snapshot-refs.mjs";
 
 // Bundled to web/dist/py-worker.mjs: everything it loads sits beside it.
 const DIST = new URL("./", import.meta.url);
@@ -141,22 +144,37 @@ async function startPython() {
     // Boot from the memory snapshot serve.py made (see web/build/snapshot.mjs);
     // it downloads while Pyodide's wasm compiles. Any failure: start normally.
     try {
-      py = await loadPyodide({ ...options, _loadSnapshot: fetchSnapshot(info.snapshot) });
+      py = await loadPyodide({ ...options, _loadSnapshot: fetchSnapshot(info.snapshot),
+                               _snapshotDeserializer: snapshotDeserializer(() => pyodide) });
       mark("from-snapshot");
     } catch (e) {
       console.warn(`py-worker: starting without the snapshot (${e && e.message ? e.message : e})`);
     }
   }
-  py ??= await loadPyodide(options);
+  pyodide = py ?? await loadPyodide(options);
   mark("booted");
-  py.setStdout({ write: (b) => streams.stdout.write(b) });
-  py.setStderr({ write: (b) => streams.stderr.write(b) });
+  pyodide.setStdout({ write: (b) => streams.stdout.write(b) });
+  pyodide.setStderr({ write: (b) => streams.stderr.write(b) });
   status("Installing pyfrag…", 0.75);
-  // Pyodide's own wheel installer (what micropip calls too); loading micropip
-  // itself at start-up would cost ~0.7 s, so it loads when code imports it.
-  await py.loadPackage(new URL(info.pyfrag_wheel, DIST).href, { messageCallback: () => {} });
+  // micropip and packaging from the served lock (the browser checks each wheel
+  // against its sha256). After a snapshot this only puts their files in place:
+  // their modules are imported already. loadPackage reports a failure instead of
+  // throwing; micropip cannot work without its files, so it is an error here.
+  const failed = [];
+  await pyodide.loadPackage(["micropip", "packaging"], {
+    messageCallback: () => {}, errorCallback: (text) => failed.push(text) });
+  if (failed.length) throw new Error(failed.join("; "));
+  mark("micropip");
+  await pyodide.runPythonAsync(`
+import micropip, pyodide_js
+# micropip took the lock's base URL when it was imported: in the snapshot, that
+# was a directory on the machine that made it
+micropip._compat.compatibility_layer.lockfile_base_url = pyodide_js.lockfileBaseUrl
+await micropip.install(${JSON.stringify(new URL(info.pyfrag_wheel, DIST).href)})
+del micropip, pyodide_js
+`);
   mark("installed");
-  return { py, glue: await glueP };
+  return glueP;
 }
 const early = startPython();
 early.catch(() => {});   // reported through boot()
@@ -165,8 +183,7 @@ async function boot(msg) {
   const manifestP = msg.manifest
     ? Promise.resolve(msg.manifest)
     : fetchOk(new URL("modules/manifest.json", DIST), "json").catch(() => ({ modules: [] }));
-  const { py, glue } = await early;
-  pyodide = py;
+  const glue = await early;
   status("Loading the playground…", 0.9);
   const manifest = await manifestP;
   pyodide.FS.mkdirTree("/home/pyodide");
@@ -216,21 +233,6 @@ function writeFiles(files) {
   }
 }
 
-// Packages from the lock (served beside Pyodide, same origin) that code may
-// import: loaded on first use rather than at start-up.
-const ON_DEMAND = ["micropip", "packaging"];
-const loaded = new Set();
-async function loadImported(code) {
-  const wanted = ON_DEMAND.filter((name) => !loaded.has(name) &&
-    new RegExp(`^\\s*(import|from)\\s[^\\n#]*\\b${name}\\b`, "m").test(code));
-  if (!wanted.length) return;
-  await pyodide.loadPackage(wanted, {
-    messageCallback: () => {},
-    errorCallback: (text) => streams.stderr.write(new TextEncoder().encode(text + "\n")),
-  });
-  wanted.forEach((name) => loaded.add(name));
-}
-
 async function run({ id, code, module, files }) {
   try {
     await booting;
@@ -246,7 +248,6 @@ async function run({ id, code, module, files }) {
   let error = null;
   try {
     writeFiles(files);
-    await loadImported(code);
     const raised = await runCode(code, module ?? null, id);   // the traceback text, or undefined
     if (raised != null) throw new Error(raised);
   } catch (e) {
