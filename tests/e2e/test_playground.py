@@ -34,6 +34,13 @@ def run_and_wait(page, timeout=RUN_TIMEOUT_MS):
     expect(page.get_by_test_id("stop")).to_be_disabled(timeout=timeout)
 
 
+def ensure_drawn(page, testid):
+    """Run the image task unless an earlier test on the shared page already drew `testid`."""
+    if page.get_by_test_id(testid).get_attribute("data-drawn") != "true":
+        page.get_by_test_id("example-select").select_option("image-task")
+        run_and_wait(page)
+
+
 def test_page_loads_offline_and_reaches_ready(playground, shared_context, shot):
     page = playground
     expect(page.get_by_test_id("status")).to_have_text(re.compile(r"ready\s*$"))
@@ -95,9 +102,7 @@ def test_default_example_draws_simulated_and_real(playground, shot):
 
 def test_audit_runs_on_both_heaps(playground, shot):
     page = playground
-    if page.get_by_test_id("chart-real").get_attribute("data-drawn") != "true":
-        page.get_by_test_id("example-select").select_option("image-task")
-        run_and_wait(page)
+    ensure_drawn(page, "chart-real")
     page.get_by_test_id("audit-sim").evaluate("el => el.textContent = ''")
     page.get_by_test_id("audit-run").click()
     line = re.compile(r"Utilization: \d+\.\d\d%")
@@ -112,9 +117,7 @@ def test_audit_runs_on_both_heaps(playground, shot):
 
 def test_heap_map_hover_reads_the_cell_under_the_pointer(playground, shot):
     page = playground
-    if page.get_by_test_id("heapmap-real").get_attribute("data-drawn") != "true":
-        page.get_by_test_id("example-select").select_option("image-task")
-        run_and_wait(page)
+    ensure_drawn(page, "heapmap-real")
     canvas, readout = page.get_by_test_id("heapmap-real"), page.locator("#heapmap-real-readout")
     expect(canvas).to_have_attribute("data-drawn", "true", timeout=RUN_TIMEOUT_MS)
     canvas.hover(position={"x": 1, "y": 1})        # address 0: the module's static data
