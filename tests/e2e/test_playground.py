@@ -146,6 +146,66 @@ def test_swiss_cheese_prints_the_numbers_its_panel_shows(playground, shot):
     shot(page, "swiss-cheese-side-by-side")
 
 
+def engine_audit(trace, module):
+    """The audit snippet's lines on the wasmtime run of `trace` on `module`: the engine's truth."""
+    from pyfrag.audit import audit_lines
+    from pyfrag.real import replay_real
+    run = replay_real(trace, module)
+    return "\n".join(audit_lines(run.reported_live, run.heap_bytes[-1]))
+
+
+def test_every_module_real_audit_equals_the_engine_run(playground, shot):
+    """The image task's 512 MiB limit is the real instance's own: on every module the page's real
+    audit says what the wasmtime run says, the page says that the two sides agree, and both give
+    the first failure one verdict."""
+    pytest.importorskip("wasmtime")
+    from pyfrag import scenarios
+    page = playground
+    page.get_by_test_id("example-select").select_option("image-task")
+    select = page.get_by_test_id("module-select")
+    select.select_option("c-dlmalloc")
+    run_and_wait(page)
+    expect(page.get_by_test_id("agreement")).to_have_text(
+        "simulation and real module agree at all 257 events", timeout=RUN_TIMEOUT_MS)
+    assert metrics_row(page, "events replayed") == ["257", "257"]
+    # the model's verdict and free blocks stand for the real module's where the two agree
+    assert "the model's: exact here" in metrics_row(page, "largest free block")[1]
+    trace = scenarios.image_task()
+    names = [o for o in select.locator("option").evaluate_all("os => os.map(o => o.value)")]
+    assert len(names) >= 9, names
+    for name in names:
+        page.get_by_test_id("audit-real").evaluate("el => el.textContent = ''")
+        select.select_option(name)
+        expect(page.locator("#caption-real")).to_have_text(f"real: {name}", timeout=RUN_TIMEOUT_MS)
+        expect(page.get_by_test_id("audit-real")).to_have_text(engine_audit(trace, name),
+                                                               timeout=RUN_TIMEOUT_MS)
+        # picking a module runs the code again, the simulation started like that module: every
+        # module here has an address-exact model, so the two sides agree event by event
+        expect(page.locator("#caption-sim")).to_contain_text(f"(started like {name})")
+        expect(page.get_by_test_id("agreement")).to_have_text(
+            "simulation and real module agree at all 257 events")
+        sim_oom, real_oom = metrics_row(page, "first failure")
+        assert sim_oom.split(":")[0] == real_oom.split(":")[0], (name, sim_oom, real_oom)
+    select.select_option("c-dlmalloc")
+    expect(page.locator("#caption-real")).to_have_text("real: c-dlmalloc", timeout=RUN_TIMEOUT_MS)
+
+
+def test_switching_the_view_audits_that_views_real_instance(playground):
+    page = playground
+    page.get_by_test_id("example-select").select_option("arena")
+    run_and_wait(page)
+    views = page.locator("#view-select")
+    expect(views.locator("option")).to_have_count(2)
+    seen = set()
+    for value in ("0", "1"):
+        views.select_option(value)
+        real_util = metrics_row(page, "utilization")[1]
+        expect(page.get_by_test_id("audit-real")).to_contain_text(f"Utilization: {real_util}",
+                                                                  timeout=RUN_TIMEOUT_MS)
+        seen.add(real_util)
+    assert len(seen) == 2, seen     # the two views' instances differ, and each audit followed its view
+
+
 def test_stop_interrupts_an_endless_loop(playground):
     page = playground
     set_code(page, "print('looping', flush=True)\nwhile True:\n    pass\n")

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { compile, describe, instantiate, replay, replayModule, ModuleError } from "../../web/src/realheap.js";
+import { compile, describe, instantiate, replay, replayModule, withMemoryLimit, ModuleError } from "../../web/src/realheap.js";
 import { realExports, runSnippet, simExports, ARTICLE_SNIPPET } from "../../web/src/audit.js";
 
 const MODULES = new URL("../../wasm_modules/", import.meta.url);
@@ -48,38 +48,45 @@ test("every module in the manifest replays the swiss cheese trace consistently",
   }
 });
 
-test("a memory limit smaller than the module's is an OOM at the event that passes it", async () => {
+test("a trace's memory limit is the module's own: memory.grow fails inside it and the replay goes on", async () => {
   const entry = manifest.find((m) => m.name === "c-dlmalloc");
-  const heap = await instantiate(await compile(readFileSync(new URL(entry.file, MODULES))));
+  const bytes = readFileSync(new URL(entry.file, MODULES));
   const trace = swissCheese(50);
   trace.maximum_bytes = 1 << 20;     // the last, 500 KiB request needs more
-  const r = replay(heap, trace, { heapBase: entry.heap_base });
-  assert.equal(r.failures.length, 1);
-  assert.match(r.failures[0].limit, /past the trace's 1048576-byte limit/);
-  assert.equal(r.failures[0].index, 150);
-  assert.equal(r.heap_bytes.length, r.failures[0].index);
+  trace.ops = Int8Array.from([...trace.ops, 0]);   // and one small request after it, which still fits
+  trace.ids = Float64Array.from([...trace.ids, 1000]);
+  trace.sizes = Float64Array.from([...trace.sizes, 100]);
+  const { heap, result } = await replayModule(bytes, trace, { heapBase: entry.heap_base });
+  assert.equal(result.heap_bytes.length, trace.ops.length, "every event replayed");
+  assert.deepEqual(result.failures.map((f) => [f.index, f.op]), [[150, "malloc"]]);
+  assert.ok(result.addresses[151] > 0, "the allocator carries on after the failed grow");
+  assert.ok(Math.max(...result.heap_bytes) <= trace.maximum_bytes);
+  assert.equal(heap.memory.buffer.byteLength, result.heap_bytes.at(-1));
+  assert.equal(result.reported_live, result.live_bytes.at(-1));
+  const audit = runSnippet(ARTICLE_SNIPPET, realExports(heap.instance.exports));
+  const expected = (100 * result.live_bytes.at(-1) / result.heap_bytes.at(-1)).toFixed(2);
+  assert.ok(audit.text.startsWith(`Utilization: ${expected}%`), audit.text);
 });
 
-test("replayModule leaves the instance in the state at the limit's OOM, as a memory of that size would", async () => {
-  const entry = manifest.find((m) => m.name === "c-dlmalloc");
-  const module = await compile(readFileSync(new URL(entry.file, MODULES)));
-  const trace = swissCheese(50);
-  trace.maximum_bytes = 1 << 20;
-  const { heap, result } = await replayModule(module, trace, { heapBase: entry.heap_base });
-  const n = result.heap_bytes.length;
-  assert.equal(result.failures[0].index, n);
-  // the instance the audit inspects has not grown past the limit: it is the one before the failed request
-  assert.equal(heap.memory.buffer.byteLength, result.heap_bytes[n - 1]);
-  assert.ok(heap.memory.buffer.byteLength <= trace.maximum_bytes);
-  assert.equal(Number(heap.liveBytes()), result.live_bytes[n - 1]);
-  assert.equal(result.reported_live, result.live_bytes[n - 1]);
-  const audit = runSnippet(ARTICLE_SNIPPET, realExports(heap.instance.exports));
-  const expected = (100 * result.live_bytes[n - 1] / result.heap_bytes[n - 1]).toFixed(2);
-  assert.ok(audit.text.startsWith(`Utilization: ${expected}%`), audit.text);
-  // a trace within its limit keeps the instance of its one replay
-  const plain = await replayModule(module, swissCheese(50), { heapBase: entry.heap_base });
-  assert.equal(plain.result.failures.length, 0);
-  assert.equal(plain.heap.memory.buffer.byteLength, plain.result.heap_bytes.at(-1));
+test("withMemoryLimit lowers a declared maximum, adds a missing one, and keeps a lower one", async () => {
+  const module = (limits) => wasm([5, [1, ...limits]], [7, [1, ...str("memory"), 2, 0]]);
+  const maximum = async (b) => {
+    const { instance } = await WebAssembly.instantiate(b);
+    const m = instance.exports.memory;
+    // from JS, a grow past the maximum throws (inside the module it returns -1)
+    for (;;) {
+      try { m.grow(1); } catch { return m.buffer.byteLength / 65536; }
+    }
+  };
+  assert.equal(await maximum(withMemoryLimit(module([0, 2]), 5)), 5);            // no maximum: 5 added
+  assert.equal(await maximum(withMemoryLimit(module([1, 1, 0x80, 0x02]), 7)), 7); // 256 lowered to 7
+  assert.equal(await maximum(withMemoryLimit(module([1, 1, 3]), 7)), 3);          // 3 kept
+  assert.throws(() => withMemoryLimit(module([0, 9]), 4), /starts with 9 pages of memory, more than the trace's limit of 4 pages/);
+  // every real module still compiles and keeps its exports once limited
+  for (const entry of manifest) {
+    const limited = await compile(withMemoryLimit(readFileSync(new URL(entry.file, MODULES)), 8192));
+    assert.ok(describe(limited).exports.includes("malloc"), entry.name);
+  }
 });
 
 test("invalid frees, reallocs of dead ids and allocs of live ids are counted and the first listed", async () => {

@@ -74,6 +74,7 @@ export class RealClient {
   start() {
     this.worker = worker("real-worker");
     this.loaded = null;               // source the worker holds, to skip reloading it
+    this.replayed = null;             // trace whose replay left the instance the audit inspects
     this.worker.onmessage = ({ data }) => {
       if (data.type === "log") return this.onLog(data.stream, data.text);
       const p = this.pending.get(data.id);
@@ -106,6 +107,7 @@ export class RealClient {
   // source: {name, url, heap_base} or {name, bytes}
   async load(source) {
     if (this.loaded === source) return this.loaded.info;
+    this.replayed = null;
     const { info } = await this.call({ type: "load", ...source });
     source.info = info;
     this.loaded = source;
@@ -115,7 +117,10 @@ export class RealClient {
   // -> {result, derived}
   async replay(source, trace, progress) {
     await this.load(source);
-    return this.call({ type: "replay", trace }, { progress });
+    this.replayed = null;
+    const replayed = await this.call({ type: "replay", trace }, { progress });
+    this.replayed = trace;
+    return replayed;
   }
 
   // lifetimes and grow events of a simulated run (off the page's thread) -> {derived}

@@ -7,12 +7,12 @@ import "./style.css";
 import { createEditor } from "./editor.js";
 import { PythonClient, RealClient } from "./clients.js";
 import { ResultsView } from "./results.js";
-import { timeline } from "./timeline.js";
+import { adoptVerdicts, agreementText, firstDifference, timeline } from "./timeline.js";
 import { ARTICLE_SNIPPET } from "./audit.js";
 import { EXAMPLES, DEFAULT_EXAMPLE, loadExample } from "./examples.js";
 import { readFragment, shareUrl } from "./share.js";
 import { readUpload, acceptDrops } from "./upload.js";
-import { count } from "./format.js";
+import { bytes, count } from "./format.js";
 import { PAGE } from "./realheap.js";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -255,7 +255,9 @@ function realSourceFor(payload) {
 
 async function show(view) {
   current = view;
-  results.set(view.sim, view.real, "real: replaying…");
+  // a view replayed on another module than the one now selected is stale: replay it again
+  if (view.real && view.realSource !== realSourceFor(view.payload)) view.real = null;
+  results.set(view.sim, view.real, "real: replaying…", view.real ? view.agreement : null);
   if (!view.real) await replayReal(view);
   if (current === view) runAudit();
 }
@@ -270,13 +272,25 @@ async function replayReal(view) {
   try {
     setStatus(`replaying on ${source.name}…`, 0);
     const { result, derived } = await real.replay(source, trace, (done, n) => setStatus(`replaying on ${source.name}…`, done / n));
-    view.real = {
-      tl: timeline(trace, result, derived),
-      title: `real: ${source.name}`,
-      extra: { reported_live: result.reported_live, issues: result.issues, issue_count: result.skipped },
+    const tl = timeline(trace, result, derived);
+    const extra = { reported_live: result.reported_live, issues: result.issues, issue_count: result.skipped };
+    // the simulation started like this very module: where the two agree, the model's free blocks are the
+    // module's, so its verdict and largest free block stand for the real side's
+    const like = view.payload.sim.like, exact = like === source.name;
+    const differs = exact ? firstDifference(view.sim.tl, tl) : null;
+    if (exact) tl.failures = adoptVerdicts(tl.failures, view.sim.tl.failures, differs ?? Infinity);
+    if (exact && differs === null) {
+      const m = view.payload.sim.metrics;
+      Object.assign(extra, { largest_free_block: m.largest_free_block, external_fragmentation: m.external_fragmentation, from_model: true });
+    }
+    view.real = { tl, title: `real: ${source.name}`, extra };
+    view.agreement = {
+      text: agreementText(view.sim.tl, tl, { like, module: source.name, fmt: { bytes, count } }),
+      agree: exact && differs === null,
     };
+    if (result.trap) message(`Real module ${source.name} trapped in ${result.trap.op} at event ${count(result.trap.index)}: ${result.trap.message}; the replay stopped there.`, "error");
     view.realSource = source;
-    if (current === view) results.set(view.sim, view.real);
+    if (current === view) results.set(view.sim, view.real, undefined, view.agreement);
   } catch (e) {
     message(`Real module ${source.name}: ${e.message}`, "error");
     if (current === view) results.set(view.sim, null, `real: ${source.name} failed (see the message above)`);
@@ -293,7 +307,9 @@ async function runAudit() {
   const sim = current?.sim.tl;
   const last = sim && sim.n ? { heap_bytes: sim.heap[sim.n - 1], live_bytes: sim.live[sim.n - 1] } : null;
   // the worker keeps the instance of the last replay; after a restart or another view, replay first
-  if (current?.real && real.loaded !== current.realSource) await replayReal(current);
+  if (current?.real && (real.loaded !== current.realSource || real.replayed !== current.payload.trace)) {
+    await replayReal(current);
+  }
   try {
     const { sim: s, real: r } = await real.audit(audit.get(), last);
     for (const [el, res] of [[simOut, s], [realOut, r]]) {
@@ -303,6 +319,15 @@ async function runAudit() {
   } catch (e) {
     simOut.textContent = realOut.textContent = `audit snippet ${e.message}`;
   }
+}
+
+// Another real module was picked: both sides must be redone, the simulation too (it starts like the module
+// picked, with its model), so the code runs again; while it is still running, the results say they are stale.
+async function moduleChanged() {
+  if (!views.length) return;
+  if (python.running === null && !runPending) { await run(); return; }
+  message(`The real module changed to ${selectedModule()?.name}: the results below are for the previous one. ` +
+    "Run again when this run ends.", "info");
 }
 
 // ---- upload -------------------------------------------------------------------------------------------
@@ -317,8 +342,8 @@ async function takeFile(file) {
       modules.set(value, source);
       if (moduleSelect && ![...moduleSelect.options].some((o) => o.value === value)) moduleSelect.add(new Option(source.title, value));
       if (moduleSelect) moduleSelect.value = value;
+      await moduleChanged();     // a run clears the message box: say what happened after
       message(`Loaded ${upload.name}: exports ${info.exports.join(", ")}. Run to replay your trace on it.`);
-      if (current) { current.real = null; show(current); }
     } else {
       const path = `/uploads/${upload.name.replace(/[^\w.-]/g, "_")}`;
       runFiles = { [path]: upload.bytes };
@@ -398,7 +423,7 @@ async function start() {
   byId("view-select")?.addEventListener("change", (e) => show(views[Number(e.target.value)]));
   moduleSelect?.addEventListener("change", () => {
     store?.setItem("pyfrag.module", moduleSelect.value);
-    if (current) { current.real = null; show(current); }
+    moduleChanged();
   });
   new ResizeObserver(() => { clearTimeout(start.resize); start.resize = setTimeout(() => results.redraw(), 150); })
     .observe(byId("results") ?? document.body);

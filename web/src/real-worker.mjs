@@ -15,7 +15,7 @@ import { compile, describe, replayModule, ModuleError } from "./realheap.js";
 import { realExports, runSnippet, simExports } from "./audit.js";
 import { growEvents, lifetimes } from "./timeline.js";
 
-let current = null;     // {module, name, heapBase, info}
+let current = null;     // {bytes, compiled, name, heapBase, info}: compiled holds the module per memory limit
 let heap = null;        // the instance the last replay ran on: what the audit inspects
 
 const log = (stream, text) => postMessage({ type: "log", stream, text });
@@ -28,7 +28,7 @@ async function load({ url, bytes, name, heap_base }) {
   }
   const module = await compile(bytes);
   const info = { name, ...describe(module) };
-  current = { module, name, heapBase: heap_base ?? 0, info };
+  current = { bytes, compiled: new Map([[null, Promise.resolve(module)]]), name, heapBase: heap_base ?? 0, info };
   heap = null;
   return info;
 }
@@ -36,8 +36,9 @@ async function load({ url, bytes, name, heap_base }) {
 async function run({ trace, id }) {
   if (!current) throw new ModuleError("no module loaded");
   heap = null;
-  const replayed = await replayModule(current.module, trace, {
+  const replayed = await replayModule(current.bytes, trace, {
     log,
+    compiled: current.compiled,
     heapBase: current.heapBase,
     onProgress: (done, n) => postMessage({ type: "progress", id, done, n }),
   });

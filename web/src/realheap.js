@@ -58,6 +58,68 @@ export async function compile(bytes) {
   }
 }
 
+// ---- the memory limit, as the engine enforces it ---------------------------------------------------------
+// A running module's memory maximum cannot be lowered from JS, and stopping the replay where the module
+// would pass a trace's limit is not what an engine does: there memory.grow returns -1 and the allocator
+// carries on (TLSF retries a smaller grow, others fail just that request). So the limit is written into
+// the module's own memory section before compiling: the engine then refuses the grow itself.
+
+function uleb(bytes, pos) {
+  let value = 0, shift = 0, b;
+  do {
+    if (pos >= bytes.length) throw new ModuleError("the module ends inside a number");
+    b = bytes[pos++];
+    value += (b & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (b & 0x80);
+  return [value, pos];
+}
+
+function leb(value) {
+  const out = [];
+  do {
+    let b = value % 128;
+    value = Math.floor(value / 128);
+    if (value) b |= 0x80;
+    out.push(b);
+  } while (value);
+  return out;
+}
+
+// `bytes` with the maximum of the module's defined memory lowered to `pages` (kept if already lower).
+// A module that imports its memory, or declares none, comes back unchanged: the limit is then the host's
+// (the playground provides no memory import, so such a module fails to instantiate with a clear message).
+export function withMemoryLimit(bytes, pages) {
+  const b = new Uint8Array(bytes);
+  let pos = 8;
+  while (pos < b.length) {
+    const id = b[pos];
+    const [size, body] = uleb(b, pos + 1);
+    const end = body + size;
+    if (id !== 5) { pos = end; continue; }
+    const [count, first] = uleb(b, body);
+    if (count !== 1) return b;                   // multi-memory: the ABI's memory is not told apart
+    const flags = b[first];
+    if (flags & 0x04) return b;                  // memory64: its limits are not wasm32 pages
+    let [min, at] = uleb(b, first + 1);
+    let max = 65536;
+    if (flags & 0x01) [max, at] = uleb(b, at);
+    if (min > pages) {
+      throw new ModuleError(`the module starts with ${min} pages of memory, more than the trace's ` +
+        `limit of ${pages} pages`);
+    }
+    if (max <= pages) return b;
+    const memtype = [flags | 0x01, ...leb(min), ...leb(pages)];
+    const section = [5, ...leb(1 + memtype.length), 1, ...memtype];
+    const out = new Uint8Array(pos + section.length + b.length - end);
+    out.set(b.subarray(0, pos));
+    out.set(section, pos);
+    out.set(b.subarray(end), pos + section.length);
+    return out;
+  }
+  return b;
+}
+
 function importObject(module, getMemory, log) {
   const wasi = wasiShims(getMemory, log);
   const env = {
@@ -122,34 +184,47 @@ export async function instantiate(module, log = () => {}) {
   };
 }
 
-// Replays trace arrays ({ops, ids, sizes, aligns:[[i,a]...], maximum_bytes}) with the same rules as
-// pyfrag's replay loop: free of an id that is not live is skipped; a free after a failed malloc is
-// free(NULL); realloc of an id that is not live is a malloc; alloc of a live id leaks the old block. Those
-// trace issues are counted (`skipped`), the first few listed with their event (`issues`). A trap stops the replay (the
-// instance cannot be trusted after it). When the trace names a memory limit smaller than the module's,
-// growing past it counts as the OOM it would be in that memory, and the replay stops there (the instance
-// has grown past the limit by then: replayModule() gives one in the state at the OOM).
+// Replays trace arrays ({ops, ids, sizes, aligns:[[i,a]...], maximum_bytes}) with the rules of pyfrag's
+// replay loop and its wasmtime harness (pyfrag/replay.py, pyfrag/real.py), so the page's real column is what
+// `pyfrag real` prints: free of an id that is not live is skipped; a free after a failed malloc is
+// free(NULL); realloc of an id that is not live is a malloc; realloc(p, 0) returning NULL has freed p; alloc
+// of a live id leaks the old block. Those trace issues are counted (`skipped`), the first few listed with
+// their event (`issues`). A request the module answers with 0, or with a trap (AssemblyScript aborts when
+// memory.grow fails), is a failed request and the replay goes on; a trap in free stops it. The trace's
+// memory limit is the instance's own (see withMemoryLimit): past it memory.grow fails inside the module.
 export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 65536 } = {}) {
   const { ops, ids, sizes } = trace;
   const n = ops.length;
   const aligns = new Map(trace.aligns ?? []);
-  const limit = trace.maximum_bytes && trace.maximum_bytes < WASM32_MAX ? trace.maximum_bytes : Infinity;
   const addresses = new Float64Array(n), heapBytes = new Float64Array(n), liveBytes = new Float64Array(n);
-  const ptrs = new Map(), held = new Map(), failed = new Set();
+  const blocks = new Map(), held = new Map(), failed = new Set();
   const failures = [], issues = [];
   const { memory, malloc, free, realloc, alignedAlloc } = heap;
   const base = heap.heapBase ?? heapBase;
   const initialBytes = memory.buffer.byteLength;
-  let live = 0, skipped = 0, end = n;
+  let live = 0, skipped = 0, end = n, trap = null;
 
   const issue = (i, message) => {
     skipped++;
     if (issues.length < ISSUES_KEPT) issues.push({ index: i, message });
   };
-  const fail = (i, op, size, heapBefore, liveBefore, extra = {}) => {
-    const freeBytes = heapBefore - base - liveBefore;
+  // Free bytes are estimated as heap minus live: the allocator's free lists are inside the module.
+  const fail = (i, op, size) => {
+    const heapNow = memory.buffer.byteLength, freeBytes = heapNow - base - live;
     failures.push({ index: i, op, size, kind: freeBytes >= size ? "fragmentation" : "true",
-      free_bytes: freeBytes, largest_free: null, heap_bytes: heapBefore, where: `event ${i}`, ...extra });
+      free_bytes: freeBytes, largest_free: null, heap_bytes: heapNow, where: `event ${i}` });
+  };
+  const trapText = (e) => (e instanceof ModuleError ? e.message : `${e.name}: ${e.message}`);
+  // a malloc-like call: wasm32 sizes are u32 (a larger one cannot be passed), a trap is a failed request
+  const request = (i, op, call, size) => {
+    if (size > 0xffffffff) return 0;
+    try {
+      return call() >>> 0;
+    } catch (e) {
+      if (!(e instanceof WebAssembly.RuntimeError || e instanceof ModuleError)) throw e;
+      (heap.traps ??= []).push({ index: i, op, message: trapText(e) });
+      return 0;
+    }
   };
 
   outer:
@@ -157,74 +232,70 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
     const stop = Math.min(n, start + chunk);
     for (let i = start; i < stop; i++) {
       const op = ops[i], id = ids[i], size = sizes[i];
-      const heapBefore = memory.buffer.byteLength, liveBefore = live;
       let p = 0;
-      try {
-        if (op === ALLOC) {
-          if (ptrs.has(id)) {
-            live -= held.get(id);
-            ptrs.delete(id);
-            issue(i, `alloc of id ${id}, which is still live (a free is missing); the old block is leaked`);
+      if (op === FREE) {
+        const q = blocks.get(id);
+        if (q !== undefined) {
+          try {
+            free(q);
+          } catch (e) {
+            trap = { index: i, op: "free", message: trapText(e) };
+            end = i;
+            break outer;
           }
-          const align = aligns.get(i);
-          p = (align && alignedAlloc ? alignedAlloc(align, size) : malloc(size)) >>> 0;
-          if (p) { ptrs.set(id, p); held.set(id, size); live += size; failed.delete(id); }
-          else { failed.add(id); fail(i, "malloc", size, heapBefore, liveBefore); }
-        } else if (op === FREE) {
-          const q = ptrs.get(id);
-          if (q !== undefined) { free(q); ptrs.delete(id); live -= held.get(id); held.delete(id); }
-          else if (failed.has(id)) failed.delete(id);
-          else issue(i, `invalid free of id ${id}: not live (never allocated, or already freed); skipped`);
-        } else {
-          const old = ptrs.get(id);
-          if (old === undefined) issue(i, `realloc of id ${id}, which is not live; treated as malloc`);
-          p = (old !== undefined && realloc ? realloc(old, size) : malloc(size)) >>> 0;
-          if (p && old !== undefined && !realloc) free(old);      // no realloc export: malloc + free
-          if (p) { ptrs.set(id, p); live += size - (held.get(id) ?? 0); held.set(id, size); }
-          else fail(i, "realloc", size, heapBefore, liveBefore);
+          blocks.delete(id); live -= held.get(id); held.delete(id);
+        } else if (failed.has(id)) failed.delete(id);
+        else issue(i, `invalid free of id ${id}: not live (never allocated, or already freed); skipped`);
+      } else if (op === ALLOC) {
+        if (blocks.has(id)) {
+          live -= held.get(id);
+          blocks.delete(id);
+          issue(i, `alloc of id ${id}, which is still live (a free is missing); the old block is leaked`);
         }
-      } catch (e) {
-        fail(i, op === FREE ? "free" : op === ALLOC ? "malloc" : "realloc", size, heapBefore, liveBefore,
-          { trap: e instanceof ModuleError ? e.message : `${e.name}: ${e.message}` });
-        end = i;
-        break outer;
+        const align = aligns.get(i);
+        if (align && !alignedAlloc && align > 8) {
+          throw new ModuleError(`the module exports no aligned_alloc, needed at event ${i} for alignment ${align}`);
+        }
+        p = request(i, "malloc", align && alignedAlloc ? () => alignedAlloc(align, size) : () => malloc(size), size);
+        if (p) { blocks.set(id, p); held.set(id, size); live += size; failed.delete(id); }
+        else { failed.add(id); fail(i, "malloc", size); }
+      } else {
+        const old = blocks.get(id);
+        if (old === undefined) issue(i, `realloc of id ${id}, which is not live; treated as malloc`);
+        p = request(i, "realloc", old !== undefined ? () => realloc(old, size) : () => malloc(size), size);
+        if (p) { blocks.set(id, p); live += size - (held.get(id) ?? 0); held.set(id, size); }
+        else if (old !== undefined && !size) {
+          blocks.delete(id); live -= held.get(id); held.delete(id); failed.add(id);
+        } else fail(i, "realloc", size);
       }
       addresses[i] = p;
-      const after = memory.buffer.byteLength;
-      if (after > limit) {
-        // in a memory of `limit` bytes this request fails: classify it with the live bytes from before it
-        fail(i, op === ALLOC ? "malloc" : "realloc", size, heapBefore, liveBefore,
-          { limit: `the module would grow its memory to ${after} bytes, past the trace's ${limit}-byte limit` });
-        end = i;
-        break outer;
-      }
-      heapBytes[i] = after;
+      heapBytes[i] = memory.buffer.byteLength;
       liveBytes[i] = live;
     }
     onProgress?.(stop, n);
   }
   return {
     addresses: addresses.slice(0, end), heap_bytes: heapBytes.slice(0, end), live_bytes: liveBytes.slice(0, end),
-    failures, skipped, issues, heap_base: base, initial_bytes: initialBytes,
-    maximum_bytes: Number.isFinite(limit) ? limit : WASM32_MAX,
+    failures, skipped, issues, trap, traps: heap.traps ?? [], heap_base: base, initial_bytes: initialBytes,
+    maximum_bytes: maximumBytes(trace),
     reported_live: heap.liveBytes ? Number(heap.liveBytes()) >>> 0 : null,
   };
 }
 
-// Replays `trace` on a fresh instance of `module` -> {heap, result}: the instance the audit inspects, and
-// replay()'s result. A module's own memory maximum cannot be lowered from outside, so a replay stopped at
-// the trace's limit leaves an instance grown past it; the events before the failed request then run
-// again on another fresh instance (the allocator is deterministic), which holds exactly what the module
-// holds after its memory.grow fails in a memory of that size.
-export async function replayModule(module, trace, { log = () => {}, ...options } = {}) {
-  let heap = await instantiate(module, log);
-  const result = replay(heap, trace, options);
-  if (result.failures.at(-1)?.limit) {
-    const end = result.heap_bytes.length;
-    heap = await instantiate(module, log);
-    const before = replay(heap, { ...trace, ops: trace.ops.subarray(0, end), ids: trace.ids.subarray(0, end),
-      sizes: trace.sizes.subarray(0, end) }, { heapBase: options.heapBase });
-    result.reported_live = before.reported_live;
-  }
-  return { heap, result };
+const maximumBytes = (trace) => (trace.maximum_bytes && trace.maximum_bytes < WASM32_MAX ? trace.maximum_bytes : WASM32_MAX);
+
+// The trace's memory limit in whole pages, or null when it is wasm32's own.
+export function limitPages(trace) {
+  const bytes = maximumBytes(trace);
+  return bytes < WASM32_MAX ? Math.floor(bytes / PAGE) : null;
+}
+
+// Replays `trace` on a fresh instance of the module in `bytes`, its memory limited to the trace's ->
+// {heap, result}: the instance the audit inspects (in the state after the last event), and replay()'s result.
+// `compiled` caches the compiled module per limit.
+export async function replayModule(bytes, trace, { log = () => {}, compiled = new Map(), ...options } = {}) {
+  const pages = limitPages(trace);
+  if (!compiled.has(pages)) compiled.set(pages, compile(pages === null ? bytes : withMemoryLimit(bytes, pages)));
+  const heap = await instantiate(await compiled.get(pages), log);
+  return { heap, result: replay(heap, trace, options) };
 }

@@ -20,9 +20,12 @@ function sharedScale(tls) {
 
 function oomText(oom) {
   if (!oom) return "none";
-  const why = oom.trap ? ` (trap: ${oom.trap})` : oom.limit ? ` (${oom.limit})` : "";
+  const why = oom.from_model ? " (verdict from the model's free blocks: exact up to here)" : "";
   return `${oom.kind} OOM at event ${count(oom.index)}: ${oom.op}(${bytes(oom.size)})${why}`;
 }
+
+// A value the real module does not show, unless the address-exact model stood in for it.
+const modelValue = (v, x, fmt) => (v == null ? "not visible" : `${fmt(v)}${x.from_model ? " (the model's: exact here)" : ""}`);
 
 // trace issues (invalid frees and the like) a replay skipped or repaired: how many, and the first
 function issuesText(issues, n) {
@@ -42,8 +45,8 @@ const ROWS = [
   ["memory.grow events", (s) => count(s.grow_events)],
   ["failed requests", (s) => count(s.failures)],
   ["first failure", (s) => oomText(s.oom)],
-  ["largest free block", (s, x) => (x.largest_free_block == null ? "not visible" : bytes(x.largest_free_block))],
-  ["external fragmentation", (s, x) => (x.external_fragmentation == null ? "not visible" : percent(x.external_fragmentation))],
+  ["largest free block", (s, x) => modelValue(x.largest_free_block, x, bytes)],
+  ["external fragmentation", (s, x) => modelValue(x.external_fragmentation, x, percent)],
   ["module's own live_bytes()", (s, x) => (x.reported_live == null ? "–" : bytes(x.reported_live))],
   ["trace issues (skipped or repaired events)", (s, x) => issuesText(x.issues, x.issue_count)],
 ];
@@ -105,11 +108,18 @@ export class ResultsView {
     return `0x${start.toString(16)}–0x${end.toString(16)} (${bytes(start)} – ${bytes(end)}): ${what}`;
   }
 
-  // realNote: why the real side is empty ("real: replaying…", an error), shown in its caption and column
-  set(sim, real, realNote = IDLE.real) {
+  // realNote: why the real side is empty ("real: replaying…", an error), shown in its caption and column;
+  // agreement: {text, agree} said above the charts once both sides are in
+  set(sim, real, realNote = IDLE.real, agreement = null) {
     this.sim = sim;
     this.real = real;
     this.realNote = realNote;
+    const line = document.getElementById("agreement");
+    if (line) {
+      line.textContent = agreement?.text ?? "";
+      if (agreement) line.dataset.agree = String(agreement.agree);
+      else delete line.dataset.agree;
+    }
     const n = Math.max(sim?.tl.n ?? 0, real?.tl.n ?? 0);
     this.t = n - 1;
     if (this.slider) {

@@ -115,3 +115,44 @@ export function decimate(series, n, buckets) {
   }
   return [x, ...out];
 }
+
+// Where a simulated and a real timeline of the same trace part: the first event whose returned address or
+// memory size differs (or where one side stops), or null when they agree at every event.
+export function firstDifference(sim, real) {
+  const n = Math.min(sim.n, real.n);
+  for (let i = 0; i < n; i++) {
+    if (sim.addresses[i] !== real.addresses[i] || sim.heap[i] !== real.heap[i]) return i;
+  }
+  return sim.n === real.n ? null : n;
+}
+
+const OPS = ["malloc", "free", "realloc"];
+
+// The sentence above the charts. `like`: the module the simulation started like (its model, its start
+// state), or null; `module`: the real module's name; `fmt`: {bytes, count} formatters.
+export function agreementText(sim, real, { like, module, fmt }) {
+  const hex = (a) => `0x${a.toString(16)}`;
+  if (like !== module) {
+    return `the simulation runs ${like ? `${like}'s model` : "its own start state"}, not a model of ${module}: ` +
+      "the two sides are compared by their numbers, not event by event";
+  }
+  const d = firstDifference(sim, real);
+  if (d === null) return `simulation and real module agree at all ${fmt.count(sim.n)} events`;
+  if (d >= real.n) return `simulation and real module agree at the ${fmt.count(d)} events the real replay ran`;
+  if (d >= sim.n) return `simulation and real module agree at the ${fmt.count(d)} events the simulation ran`;
+  const what = `${OPS[sim.ops[d]] ?? "op"}(${fmt.bytes(sim.sizes[d])})`;
+  const side = (tl) => `${hex(tl.addresses[d])}${tl.heap[d] !== (d ? tl.heap[d - 1] : tl.initialBytes) ? ` (memory now ${fmt.bytes(tl.heap[d])})` : ""}`;
+  return `first difference at event ${fmt.count(d)}: ${what} → sim ${side(sim)}, real ${side(real)}`;
+}
+
+// The real side's failures, with the verdict (kind, free bytes, largest free block) of the model's
+// failure at the same event wherever the two sides agreed up to it: an address-exact model holds the same
+// free blocks as the module, which the module does not show. Others keep heap − live as their estimate.
+export function adoptVerdicts(realFailures, simFailures, agreeBefore) {
+  const byIndex = new Map(simFailures.map((f) => [f.index, f]));
+  return realFailures.map((f) => {
+    const s = byIndex.get(f.index);
+    if (!s || f.index >= agreeBefore || s.op !== f.op || s.size !== f.size) return f;
+    return { ...f, kind: s.kind, free_bytes: s.free_bytes, largest_free: s.largest_free, from_model: true };
+  });
+}

@@ -1,0 +1,117 @@
+"""The page's real column is the engine's truth: every playground example's trace, replayed on every
+module of the manifest with the page's own replay code (web/src/realheap.js under Node), gives what the
+wasmtime harness gives (`pyfrag real`): the same events, addresses, memory sizes, live bytes, failures
+with their kinds, the module's own live_bytes() and the audit snippet's lines.
+
+Traces come from the examples exactly as the page gets them: each example runs under CPython with a
+show() that builds the page's payload (web/py/playground.py); the real side then replays payload.trace
+on the module named by payload.module, or on the page's default module.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pyfrag
+from pyfrag import Trace, modules
+from pyfrag.audit import audit_lines
+from pyfrag.memory import PAGE, WASM32_MAX_PAGES
+
+ROOT = Path(__file__).parent.parent
+RUNNER = ROOT / "tests" / "node" / "replay_real.mjs"
+EXAMPLES = sorted((ROOT / "web" / "examples").glob("*.py"))
+
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+real = pytest.importorskip("pyfrag.real")
+pytest.importorskip("wasmtime")
+
+sys.path.insert(0, str(ROOT / "web" / "py"))
+import playground  # noqa: E402
+
+
+def example_payloads(path, selected):
+    """(meta, arrays) of every show() an example makes, as the page receives them with the module
+    `selected` in its menu."""
+    shown = []
+
+    def show(x, module=None, label=None, allocator=None):
+        meta, arrays, run = playground.payload(x, module=module or selected, label=label,
+                                               allocator=allocator)
+        shown.append((meta, arrays))
+        return run
+
+    code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    exec(code, {"__name__": "__main__", "show": show, "pyfrag": pyfrag})
+    return shown
+
+
+def page_trace(meta, arrays):
+    """The arrays the page hands the real worker, and the same trace for the wasmtime harness."""
+    t = meta["trace"]
+    js = {"ops": list(arrays["trace.ops"]), "ids": [int(v) for v in arrays["trace.ids"]],
+          "sizes": [int(v) for v in arrays["trace.sizes"]], "aligns": t["aligns"],
+          "maximum_bytes": t["maximum_bytes"]}
+    pages = t["maximum_bytes"] // PAGE
+    trace = Trace(t["name"], maximum=pages if pages < WASM32_MAX_PAGES else None)
+    for i, (op, id, size) in enumerate(zip(js["ops"], js["ids"], js["sizes"])):
+        trace.ops.append(op)
+        trace.ids.append(id)
+        trace.sizes.append(size)
+    trace.aligns.update({i: a for i, a in t["aligns"]})
+    return js, trace
+
+
+def engine_result(trace, name):
+    run = real.replay_real(trace, name)
+    return {
+        "events": run.events,
+        "addresses": list(run.addresses),
+        "heap_bytes": list(run.heap_bytes),
+        "live_bytes": list(run.live_bytes),
+        "failures": [(f.index, f.op, f.size, f.kind, f.free_bytes, f.heap_bytes) for f in run.failures],
+        "reported_live": run.reported_live,
+        "audit": "\n".join(audit_lines(run.reported_live, run.heap_bytes[-1])),
+    }
+
+
+def page_results(jobs, tmp_path):
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps(jobs))
+    proc = subprocess.run(["node", str(RUNNER), str(path)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+MODULES = [m["name"] for m in modules.manifest()]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_page_real_replay_equals_engine_on_every_module(example, tmp_path):
+    cases, jobs = [], []
+    for selected in MODULES:
+        for meta, arrays in example_payloads(example, selected):
+            js, trace = page_trace(meta, arrays)
+            entry = modules.find(meta["module"])
+            jobs.append({"module": entry["path"], "heap_base": entry["heap_base"], "trace": js})
+            cases.append((meta["label"], meta["module"], trace))
+    assert jobs, f"{example.name} shows nothing"
+    for (label, name, trace), page in zip(cases, page_results(jobs, tmp_path)):
+        where = f"{example.stem} / {label} on {name}"
+        assert "error" not in page, f"{where}: {page['error']}"
+        want = engine_result(trace, name)
+        got = {
+            "events": len(page["heap_bytes"]),
+            "addresses": page["addresses"],
+            "heap_bytes": page["heap_bytes"],
+            "live_bytes": page["live_bytes"],
+            "failures": [(f["index"], f["op"], f["size"], f["kind"], f["free_bytes"], f["heap_bytes"])
+                         for f in page["failures"]],
+            "reported_live": page["reported_live"],
+            "audit": page["audit"]["text"],
+        }
+        for key in want:
+            assert got[key] == want[key], f"{where}: {key} differs"
