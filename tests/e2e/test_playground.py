@@ -95,7 +95,11 @@ def test_default_example_draws_simulated_and_real(playground, shot):
         expect(page.get_by_test_id(testid)).to_contain_text(line, timeout=RUN_TIMEOUT_MS)
     real_line = utilization_line(page, "audit-real")
     assert real_line == utilization_line(page, "audit-sim")
-    assert real_line == f"Utilization: {metrics_row(page, 'utilization')[1]}"
+    article = metrics_row(page, "utilization (the article's")
+    assert real_line == f"Utilization: {article[1]}"
+    # beside the article's figure, the heap without static data: the snippet counts it as wasted
+    expect(page.get_by_test_id("audit-real-heap")).to_contain_text(
+        re.compile(r"^heap only: \d+\.\d\d% of the [\d.]+ MiB above the heap base; static data and stack"))
     assert not page.console_log.errors(), page.console_log.errors()
     shot(page, "image-task-side-by-side")
 
@@ -142,7 +146,7 @@ def test_swiss_cheese_prints_the_numbers_its_panel_shows(playground, shot):
     shown = re.search(r"shown: dlmalloc started like .*utilization (\d+\.\d\d%)", out)
     assert shown, out
     expect(page.locator("#caption-sim")).to_have_text("simulated: dlmalloc (started like c-dlmalloc)")
-    assert metrics_row(page, "utilization")[0] == shown.group(1)
+    assert metrics_row(page, "utilization (the article's")[0] == shown.group(1)
     shot(page, "swiss-cheese-side-by-side")
 
 
@@ -199,11 +203,90 @@ def test_switching_the_view_audits_that_views_real_instance(playground):
     seen = set()
     for value in ("0", "1"):
         views.select_option(value)
-        real_util = metrics_row(page, "utilization")[1]
+        real_util = metrics_row(page, "utilization (the article's")[1]
         expect(page.get_by_test_id("audit-real")).to_contain_text(f"Utilization: {real_util}",
                                                                   timeout=RUN_TIMEOUT_MS)
         seen.add(real_util)
     assert len(seen) == 2, seen     # the two views' instances differ, and each audit followed its view
+
+
+def test_downloads_parse_back(playground, tmp_path):
+    """Metrics (CSV, JSON), the trace, both sides' address lines and the charts, as files that read back."""
+    import csv
+    import json
+    from pyfrag import scenarios, trace as traces
+    from pyfrag.real import replay_real
+    page = playground
+    page.get_by_test_id("module-select").select_option("c-dlmalloc")
+    page.get_by_test_id("example-select").select_option("image-task")
+    run_and_wait(page)
+    expect(page.get_by_test_id("agreement")).to_contain_text("agree", timeout=RUN_TIMEOUT_MS)
+
+    def download(what):
+        button = page.locator(f'[data-download="{what}"]')
+        expect(button).to_be_enabled(timeout=RUN_TIMEOUT_MS)
+        with page.expect_download() as info:
+            button.click()
+        path = tmp_path / info.value.suggested_filename
+        info.value.save_as(path)
+        return path
+
+    data = json.loads(download("metrics.json").read_text())
+    assert data["sim"]["events"] == data["real"]["events"] == 257
+    assert data["real"]["first_failure"]["kind"] == "fragmentation"
+    rows = {r[0]: r[1:] for r in csv.reader(download("metrics.csv").open())}
+    assert rows["metric"] == ["sim", "real"] and rows["events"] == ["257", "257"]
+    loaded = traces.load(str(download("trace")))
+    expected = scenarios.image_task()
+    assert (list(loaded.ops), list(loaded.ids), list(loaded.sizes)) == \
+        (list(expected.ops), list(expected.ids), list(expected.sizes))
+    assert loaded.maximum == expected.maximum or loaded.maximum == 8192
+    engine = "\n".join(replay_real(expected, "c-dlmalloc").address_lines()) + "\n"
+    assert download("addresses-real").read_text() == engine
+    assert download("addresses-sim").read_text() == engine      # address-exact model
+    for side in ("chart-sim", "chart-real"):
+        assert download(side).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_share_link_restores_module_and_view(playground, shared_context):
+    page = playground
+    page.get_by_test_id("module-select").select_option("as-tlsf")
+    page.get_by_test_id("example-select").select_option("arena")
+    run_and_wait(page)
+    page.locator("#view-select").select_option("1")
+    expect(page.locator("#caption-real")).to_have_text("real: as-tlsf", timeout=RUN_TIMEOUT_MS)
+    page.get_by_test_id("share").click()
+    expect(page.locator("#share-link")).to_have_value(re.compile(r"module=as-tlsf&view=1$"))
+    link = page.locator("#share-link").input_value()
+    other = open_page(shared_context, link)
+    try:
+        # a link runs its code at once, on the module it names, and shows the view it names
+        expect(other.locator("#caption-real")).to_have_text("real: as-tlsf", timeout=BOOT_TIMEOUT_MS)
+        expect(other.locator("#view-select")).to_have_value("1")
+        expect(other.get_by_test_id("module-select")).to_have_value("as-tlsf")
+        label = page.locator("#view-select option[value='1']").text_content()
+        expect(other.locator("#view-select option:checked")).to_have_text(label)
+    finally:
+        other.close()
+    page.get_by_test_id("module-select").select_option("c-dlmalloc")
+    expect(page.locator("#caption-real")).to_have_text(re.compile("c-dlmalloc"), timeout=RUN_TIMEOUT_MS)
+
+
+def test_blog_embed_fits_its_widget_on_a_phone(browser, server, shot):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    block_remote(context, [])
+    page = open_page(context, server + "blog-demo.html")
+    try:
+        frame_el = page.locator("iframe").first
+        frame = frame_el.content_frame
+        expect(frame.get_by_test_id("chart-real")).to_have_attribute("data-drawn", "true",
+                                                                     timeout=BOOT_TIMEOUT_MS)
+        inner = frame.locator("html").evaluate("el => el.scrollHeight")
+        page.wait_for_function("h => Math.abs(document.querySelector('iframe').clientHeight - h) <= 2",
+                               arg=inner, timeout=10_000)
+        shot(page, "blog-demo-phone")
+    finally:
+        context.close()
 
 
 def test_stop_interrupts_an_endless_loop(playground):
@@ -287,9 +370,11 @@ def test_share_link_round_trip(playground, shared_context):
     page = playground
     code = "print('shared', 6 * 7)  # round trip\n"
     set_code(page, code)
-    page.get_by_test_id("share").click()
     link_box = page.locator("#share-link")
+    before = link_box.input_value()       # an earlier test's link, until this click's is made
+    page.get_by_test_id("share").click()
     expect(link_box).to_be_visible()
+    expect(link_box).not_to_have_value(before)
     link = link_box.input_value()
     base, _, fragment = link.partition("#")
     assert fragment and "?" not in base, link      # the code travels in the fragment only
@@ -402,6 +487,10 @@ def test_static_build_works_without_isolation_headers(browser, tmp_path, shot):
         assert worker.evaluate("performance.getEntriesByName('pyfrag:from-snapshot').length") == 0
         assert any("without the snapshot" in m for _, m in page.console_log)
         expect_installed_from(page)
+        # a first visit runs the default example by itself: the page is never a set of empty charts
+        expect(page.get_by_test_id("chart-real")).to_have_attribute("data-drawn", "true",
+                                                                    timeout=RUN_TIMEOUT_MS)
+        expect(page.get_by_test_id("run")).to_be_enabled(timeout=RUN_TIMEOUT_MS)
         set_code(page, "print('spinning', flush=True)\nwhile True:\n    pass\n")
         page.get_by_test_id("run").click()
         expect(page.get_by_test_id("output")).to_contain_text("spinning", timeout=RUN_TIMEOUT_MS)
@@ -409,10 +498,11 @@ def test_static_build_works_without_isolation_headers(browser, tmp_path, shot):
         expect(page.get_by_test_id("stop")).to_be_disabled(timeout=5_000)
         expect(page.get_by_test_id("output")).to_contain_text(re.compile(r"restart", re.I))
         wait_ready(page)     # a fresh Python
-        # nothing was shown: the results keep their idle labels, nothing says "replaying" or "waiting"
-        expect(page.locator("#caption-real")).to_have_text("real module: run an example")
-        expect(page.locator("#caption-sim")).to_have_text("simulated: run an example")
-        assert page.locator("#metrics").text_content() == ""
+        # the stopped run showed nothing: the first run's results stay, marked as old, and nothing
+        # says "replaying" or "waiting"
+        expect(page.get_by_test_id("agreement")).to_have_text(re.compile("from an earlier run"))
+        expect(page.locator("#caption-real")).to_have_text("real: c-dlmalloc")
+        expect(page.locator("#results")).to_have_class(re.compile(r"\bstale\b"))
         set_code(page, "print('back', 6 * 7)\n")
         run_and_wait(page)
         expect(page.get_by_test_id("output")).to_contain_text("back 42")

@@ -42,18 +42,43 @@ function marksPlugin(tl) {
           ctx.moveTo(x, bbox.top);
           ctx.lineTo(x, bbox.top + bbox.height);
           ctx.stroke();
+          ctx.setLineDash([]);
           ctx.font = `${12 * dpr}px system-ui, sans-serif`;
           ctx.textAlign = "left";          // uPlot leaves whatever its last axis label used
-          ctx.textBaseline = "alphabetic";
+          ctx.textBaseline = "top";
+          // above the plot (in the padding left for it), so it never sits on the lines
           const text = `${oom.kind} OOM @ ${count(oom.index)}`;
           const w = ctx.measureText(text).width;
-          ctx.fillText(text, Math.max(bbox.left, Math.min(x - w - 4 * dpr, bbox.left + bbox.width - w)),
-            bbox.top + 14 * dpr);
+          const left = Math.max(bbox.left, Math.min(x - w / 2, bbox.left + bbox.width - w));
+          ctx.fillText(text, left, bbox.top - LABEL_ROOM * dpr + 2 * dpr);
         }
         ctx.restore();
       }],
     },
   };
+}
+
+const HEADROOM = 1.05;     // above the highest value
+const LABEL_ROOM = 18;     // CSS pixels above the plot for the OOM label
+
+// Byte ticks at a power-of-two step (128 MiB, 256 MiB, 384 MiB…), as memory comes in binary units.
+export function binarySplits(max, target = 5) {
+  if (!(max > 0)) return [0];
+  const step = 2 ** Math.ceil(Math.log2(max / target));
+  const out = [];
+  for (let v = 0; v <= max; v += step) out.push(v);
+  return out;
+}
+
+// The marks drawn by marksPlugin, named under the chart (uPlot's legend lists only series).
+function keys(el) {
+  let box = el.querySelector(".chart-keys");
+  if (!box) {
+    box = document.createElement("div");
+    box.className = "chart-keys";
+    box.innerHTML = '<span class="key-grow">memory.grow</span><span class="key-oom">first failed request</span>';
+  }
+  el.append(box);
 }
 
 // What the chart shows, in words, for screen readers.
@@ -69,20 +94,23 @@ function description(tl) {
 export function drawChart(el, tl, scale, { sync = "pyfrag", onPick = null } = {}) {
   el._chart?.destroy();
   const width = Math.max(280, el.clientWidth);
-  const height = Math.max(180, Math.min(280, Math.round(width * 0.5)));
+  const height = Math.max(220, Math.min(320, Math.round(width * 0.7)));
   const data = decimate([tl.heap, tl.live], tl.n, Math.min(2000, width));
   const axis = { stroke: css("--muted"), grid: { stroke: css("--grid"), width: 1 }, ticks: { stroke: css("--grid") } };
   const chart = new uPlot({
     width, height,
-    scales: { x: { time: false, range: [0, Math.max(1, scale.events - 1)] }, y: { range: [0, scale.bytes * 1.05] } },
+    padding: [LABEL_ROOM, 12, 0, 0],
+    scales: { x: { time: false, range: [0, Math.max(1, scale.events - 1)] }, y: { range: [0, scale.bytes * HEADROOM] } },
     axes: [
-      { ...axis, values: (u, vals) => vals.map(compact) },
-      { ...axis, size: 72, values: (u, vals) => vals.map(bytes) },
+      { ...axis, label: "event (trace order)", labelSize: 18, values: (u, vals) => vals.map(compact) },
+      { ...axis, label: "memory (bytes)", labelSize: 18, size: 64,
+        splits: () => binarySplits(scale.bytes), values: (u, vals) => vals.map(bytes) },
     ],
     series: [
       { label: "event", value: (u, v) => (v == null ? "–" : count(v)) },
-      { label: "heap bytes", stroke: css("--heap"), fill: css("--heap-fill"), width: 2, value: (u, v) => bytes(v) },
-      { label: "live bytes", stroke: css("--live"), width: 2, value: (u, v) => bytes(v) },
+      { label: "heap bytes", stroke: css("--heap"), fill: css("--heap-fill"), width: 3, value: (u, v) => bytes(v) },
+      // dashed over the heap line, so the heap shows through where the two are equal
+      { label: "live bytes", stroke: css("--live"), width: 2, dash: [6, 4], value: (u, v) => bytes(v) },
     ],
     cursor: { sync: { key: sync }, drag: { x: false, y: false } },
     legend: { live: true },
@@ -94,6 +122,7 @@ export function drawChart(el, tl, scale, { sync = "pyfrag", onPick = null } = {}
       if (i != null) onPick(Math.round(data[0][i]));
     });
   }
+  keys(el);
   el._chart = chart;
   el.setAttribute("role", "img");
   el.setAttribute("aria-label", description(tl));

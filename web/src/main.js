@@ -7,13 +7,14 @@ import "./style.css";
 import { createEditor } from "./editor.js";
 import { PythonClient, RealClient } from "./clients.js";
 import { ResultsView } from "./results.js";
-import { adoptVerdicts, agreementText, firstDifference, timeline } from "./timeline.js";
+import { adoptVerdicts, agreementText, firstDifference, heapOnlyText, summary, timeline } from "./timeline.js";
 import { ARTICLE_SNIPPET } from "./audit.js";
 import { EXAMPLES, DEFAULT_EXAMPLE, loadExample } from "./examples.js";
 import { readFragment, shareUrl } from "./share.js";
 import { readUpload, acceptDrops } from "./upload.js";
-import { bytes, count } from "./format.js";
+import { bytes, count, percent } from "./format.js";
 import { PAGE } from "./realheap.js";
+import { addressLines, chartPng, metricsCsv, metricsJson, save, slug, traceText } from "./downloads.js";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const byId = (id) => document.getElementById(id);
@@ -105,9 +106,12 @@ const selectedModule = () => modules.get(moduleSelect?.value) ?? modules.values(
 let editor = null, audit = null, results = null;
 let edited = false;
 
-// Code named by the URL fragment (#code=... or #example=...), or null.
+let linked = { module: null, view: null };   // what a share link named besides its code
+
+// Code named by the URL fragment (#code=... or #example=...), or null. Keeps the module and view it names.
 async function fragmentCode() {
   const fragment = await readFragment(location.hash);
+  linked = { module: fragment.module ?? null, view: fragment.view ?? null };
   if (fragment.error) message(fragment.error, "error");
   if (fragment.code != null) return fragment.code;
   if (fragment.example) {
@@ -120,8 +124,13 @@ async function fragmentCode() {
   return null;
 }
 
+let autoRun = false;   // a first visit or a link: run the code as soon as Python is ready, so a result shows
+
 async function initialCode() {
-  return (await fragmentCode()) ?? store?.getItem("pyfrag.code") ?? loadExample(DEFAULT_EXAMPLE);
+  const code = await fragmentCode();
+  const stored = store?.getItem("pyfrag.code");
+  autoRun = code != null || stored == null;
+  return code ?? stored ?? loadExample(DEFAULT_EXAMPLE);
 }
 
 function setupExamples() {
@@ -145,7 +154,9 @@ function setupShare() {
   const button = $("share");
   if (!button) return;
   button.addEventListener("click", async () => {
-    const url = await shareUrl(editor.get(), location.href.replace(/embed\.html/, "index.html"));
+    const module = selectedModule(), view = current ? views.indexOf(current) : -1;
+    const url = await shareUrl(editor.get(), location.href.replace(/embed\.html/, "index.html"),
+      { module: module?.manifest ? module.name : null, view: view > 0 ? view : null });
     if (embed) {
       window.open(url, "_blank", "noopener");     // the widget's button opens the full playground
       return;
@@ -172,8 +183,11 @@ const views = [];                // one per show() of the current run
 let current = null;              // the view on screen
 
 function setRunning(on) {
-  $("run").disabled = on;
-  $("stop").disabled = !on;
+  const [from, to] = on ? [$("run"), $("stop")] : [$("stop"), $("run")];
+  const refocus = document.activeElement === from;    // a disabled button drops the keyboard's focus
+  to.disabled = false;
+  from.disabled = true;
+  if (refocus) to.focus();
   document.body.classList.toggle("running", on);
 }
 
@@ -199,17 +213,32 @@ async function run() {
 
 function onDone(msg) {
   setRunning(false);
+  linked.view = null;      // a share link's view applies to its first run only
+  // a run that showed nothing leaves the previous results on screen: say they are old
+  if (!views.length && current) results.stale("These results are from an earlier run: this one showed nothing.");
   if (!msg.ok && msg.error) print(`${msg.error}\n`, "stderr");
   if (msg.elapsed_ms != null) print(`— ${msg.ok ? "finished" : "failed"} in ${(msg.elapsed_ms / 1000).toFixed(2)} s\n`, "meta");
   if (pythonReady) setStatus("ready");
   if (!msg.ok && msg.error && /TraceError|UnicodeDecodeError/.test(msg.error)) {
     message(msg.error.trim().split("\n").pop(), "error");
+  } else if (!msg.ok && /No such file or directory: '\/uploads\//.test(msg.error ?? "")) {
+    // uploads live in this page's memory only: a reload keeps the code that reads them, not the file
+    message("The code reads an uploaded file this page no longer has (uploads do not survive a reload): upload it again.", "error");
   }
 }
 
 // ---- show(): simulated now, real after the replay -------------------------------------------------------
 
+function addViewOption({ payload }, index, select) {
+  const menu = byId("view-select");
+  if (!menu) return;
+  menu.add(new Option(payload.label || payload.trace.name, String(index)));
+  if (select) menu.value = String(index);
+  byId("view-bar").hidden = views.length < 2;
+}
+
 async function onShow(payload) {
+  printIssues(payload);      // now, in order with the run's output: the derive below may finish after it
   const view = { payload, sim: null, real: null };
   const { derived } = await real.derive(payload.trace, payload.sim);
   view.sim = {
@@ -217,14 +246,15 @@ async function onShow(payload) {
     title: simTitle(payload),
     extra: { ...payload.sim.metrics, reported_live: null, issues: payload.sim.issues, issue_count: payload.sim.issues.length },
   };
-  printIssues(payload);
   views.push(view);
-  const select = byId("view-select");
-  if (select) {
-    select.add(new Option(payload.label || payload.trace.name, String(views.length - 1)));
-    select.value = String(views.length - 1);
-    byId("view-bar").hidden = views.length < 2;
+  // on a narrow screen the results are below the editor: bring the first ones into view
+  if (views.length === 1 && !embed && matchMedia("(max-width: 900px)").matches) {
+    byId("results")?.scrollIntoView({ behavior: "smooth", block: "start" });
   }
+  const index = views.length - 1;
+  // a share link's view stays on screen while the run shows the views after it
+  if (linked.view != null && linked.view < index) return addViewOption(view, index, false);
+  addViewOption(view, index, true);
   show(view);
 }
 
@@ -258,6 +288,7 @@ async function show(view) {
   // a view replayed on another module than the one now selected is stale: replay it again
   if (view.real && view.realSource !== realSourceFor(view.payload)) view.real = null;
   results.set(view.sim, view.real, "real: replaying…", view.real ? view.agreement : null);
+  updateDownloads();
   if (!view.real) await replayReal(view);
   if (current === view) runAudit();
 }
@@ -286,11 +317,11 @@ async function replayReal(view) {
     view.real = { tl, title: `real: ${source.name}`, extra };
     view.agreement = {
       text: agreementText(view.sim.tl, tl, { like, module: source.name, fmt: { bytes, count } }),
-      agree: exact && differs === null,
+      agree: exact ? differs === null : "n/a",     // not comparable event by event: neither good nor bad
     };
     if (result.trap) message(`Real module ${source.name} trapped in ${result.trap.op} at event ${count(result.trap.index)}: ${result.trap.message}; the replay stopped there.`, "error");
     view.realSource = source;
-    if (current === view) results.set(view.sim, view.real, undefined, view.agreement);
+    if (current === view) { results.set(view.sim, view.real, undefined, view.agreement); updateDownloads(); }
   } catch (e) {
     message(`Real module ${source.name}: ${e.message}`, "error");
     if (current === view) results.set(view.sim, null, `real: ${source.name} failed (see the message above)`);
@@ -316,6 +347,10 @@ async function runAudit() {
       el.textContent = res.text + (res.error ? `${res.text ? "\n" : ""}${res.error}` : "");
       el.classList.toggle("error", !!res.error);
     }
+    for (const key of ["sim", "real"]) {
+      const note = $(`audit-${key}-heap`), tl = current?.[key]?.tl;
+      if (note) note.textContent = tl ? heapOnlyText(summary(tl), { bytes, percent }) : "";
+    }
   } catch (e) {
     simOut.textContent = realOut.textContent = `audit snippet ${e.message}`;
   }
@@ -328,6 +363,37 @@ async function moduleChanged() {
   if (python.running === null && !runPending) { await run(); return; }
   message(`The real module changed to ${selectedModule()?.name}: the results below are for the previous one. ` +
     "Run again when this run ends.", "info");
+}
+
+// ---- downloads ------------------------------------------------------------------------------------------
+
+const text = (s, type = "text/plain") => new Blob([s], { type: `${type};charset=utf-8` });
+const DOWNLOADS = {
+  "metrics.csv": (v, base) => [`${base}.metrics.csv`, text(metricsCsv(v), "text/csv")],
+  "metrics.json": (v, base) => [`${base}.metrics.json`, text(metricsJson(v), "application/json")],
+  trace: (v, base) => [`${base}.trace`, text(traceText(v.payload.trace, v.payload.label || v.payload.trace.name))],
+  "addresses-sim": (v, base) => v.sim && [`${base}.sim.addresses.txt`, text(addressLines(v.sim.tl))],
+  "addresses-real": (v, base) => v.real && [`${base}.real.addresses.txt`, text(addressLines(v.real.tl))],
+  "chart-sim": async (v, base) => [`${base}.sim.png`, await chartPng($("chart-sim"), getComputedStyle(document.body).backgroundColor)],
+  "chart-real": async (v, base) => v.real && [`${base}.real.png`, await chartPng($("chart-real"), getComputedStyle(document.body).backgroundColor)],
+};
+
+// Buttons follow what the view on screen has (the real side arrives after the simulated one).
+function updateDownloads() {
+  for (const button of document.querySelectorAll("[data-download]")) {
+    const needsReal = button.dataset.download.endsWith("-real");
+    button.disabled = !current || (needsReal && !current.real);
+  }
+}
+
+function setupDownloads() {
+  for (const button of document.querySelectorAll("[data-download]")) {
+    button.addEventListener("click", async () => {
+      if (!current) return;
+      const made = await DOWNLOADS[button.dataset.download](current, slug(current.payload.label || current.payload.trace.name));
+      if (made?.[1]) save(...made);
+    });
+  }
 }
 
 // ---- upload -------------------------------------------------------------------------------------------
@@ -382,7 +448,8 @@ async function start() {
       setStatus(python.running === null ? "ready" : "running…");
       const v = byId("versions");
       if (v) v.textContent = `Python ${versions.python} · Pyodide ${versions.pyodide} · pyfrag ${versions.pyfrag}`;
-      if (embed && python.running === null && !views.length) run();
+      if ((embed || autoRun) && python.running === null && !views.length) run();
+      autoRun = false;
     },
     stdout: (text) => print(text, "stdout"),
     stderr: (text) => print(text, "stderr"),
@@ -420,18 +487,36 @@ async function start() {
   setupExamples();
   setupShare();
   setupUpload();
+  setupDownloads();
   byId("view-select")?.addEventListener("change", (e) => show(views[Number(e.target.value)]));
   moduleSelect?.addEventListener("change", () => {
     store?.setItem("pyfrag.module", moduleSelect.value);
     moduleChanged();
   });
-  new ResizeObserver(() => { clearTimeout(start.resize); start.resize = setTimeout(() => results.redraw(), 150); })
-    .observe(byId("results") ?? document.body);
+  // only a change of width redraws: a hover's legend values change the height, and redrawing then would
+  // drop the cursor
+  let width = 0;
+  new ResizeObserver(([entry]) => {
+    if (Math.round(entry.contentRect.width) === width) return;
+    width = Math.round(entry.contentRect.width);
+    clearTimeout(start.resize);
+    start.resize = setTimeout(() => results.redraw(), 150);
+  }).observe(byId("results") ?? document.body);
+
+  // an embedded widget tells the page around it its height, so the iframe can fit it (blog-demo.html)
+  if (embed && parent !== window) {
+    let posted = 0;
+    new ResizeObserver(() => {
+      const height = document.documentElement.scrollHeight;
+      if (height !== posted) parent.postMessage({ type: "pyfrag:height", height: (posted = height) }, "*");
+    }).observe(document.body);
+  }
 
   starting = (async () => {
     const code = await initialCode();
     if (!edited) { editor.set(code); edited = false; }
     await manifest;
+    if (linked.module && modules.has(linked.module) && moduleSelect) moduleSelect.value = linked.module;
   })().catch((e) => message(e.message, "error"));
 }
 

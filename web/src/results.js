@@ -40,8 +40,10 @@ const ROWS = [
   ["heap bytes (memory.buffer.byteLength)", (s) => bytes(s.heap_bytes)],
   ["peak heap", (s) => bytes(s.peak_heap_bytes)],
   ["live bytes", (s) => bytes(s.live_bytes)],
-  ["utilization", (s) => percent(s.utilization)],
-  ["wasted (heap − live)", (s) => bytes(s.wasted_bytes)],
+  ["utilization (the article's: live ÷ heap)", (s) => percent(s.utilization)],
+  ["heap-only utilization (live ÷ heap above the heap base)", (s) => percent(s.heap_only_utilization)],
+  ["static data + stack (below the heap base)", (s) => bytes(s.static_bytes)],
+  ["wasted (heap − live, the article's)", (s) => bytes(s.wasted_bytes)],
   ["memory.grow events", (s) => count(s.grow_events)],
   ["failed requests", (s) => count(s.failures)],
   ["first failure", (s) => oomText(s.oom)],
@@ -114,6 +116,7 @@ export class ResultsView {
     this.sim = sim;
     this.real = real;
     this.realNote = realNote;
+    document.getElementById("results")?.classList.remove("stale");
     const line = document.getElementById("agreement");
     if (line) {
       line.textContent = agreement?.text ?? "";
@@ -128,6 +131,13 @@ export class ResultsView {
       this.slider.disabled = n === 0;
     }
     this.redraw();
+  }
+
+  // Marks what is on screen as left over from an earlier run (cleared by the next set()).
+  stale(text) {
+    document.getElementById("results")?.classList.add("stale");
+    const line = document.getElementById("agreement");
+    if (line) { line.textContent = text; line.dataset.agree = "stale"; }
   }
 
   redraw() {

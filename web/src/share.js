@@ -25,21 +25,29 @@ export async function decodeCode(token) {
   return new TextDecoder().decode(await pipe(fromBase64url(token), new DecompressionStream("deflate-raw")));
 }
 
-// {code} or {example} from a fragment like "#code=..." or "#example=swiss-cheese"; {} when neither.
+// {code} or {example} from a fragment like "#code=..." or "#example=swiss-cheese", with the real module
+// (&module=) and the view shown (&view=, its position among the run's views) when the link names them.
 export async function readFragment(hash) {
   const params = new URLSearchParams(hash.replace(/^#/, ""));
+  const extra = {};
+  if (params.has("module")) extra.module = params.get("module");
+  if (/^\d+$/.test(params.get("view") ?? "")) extra.view = Number(params.get("view"));
   if (params.has("code")) {
     try {
-      return { code: await decodeCode(params.get("code")) };
+      return { code: await decodeCode(params.get("code")), ...extra };
     } catch {
-      return { error: "the shared link's code is damaged (it could not be decompressed)" };
+      return { error: "the shared link's code is damaged (it could not be decompressed)", ...extra };
     }
   }
-  return params.has("example") ? { example: params.get("example") } : {};
+  return params.has("example") ? { example: params.get("example"), ...extra } : extra;
 }
 
-export async function shareUrl(code, base = location.href) {
+// {module, view}: the real module picked and the view shown, carried along when given.
+export async function shareUrl(code, base = location.href, { module = null, view = null } = {}) {
   const url = new URL(base);
-  url.hash = `code=${await encodeCode(code)}`;
+  const params = new URLSearchParams({ code: await encodeCode(code) });
+  if (module) params.set("module", module);
+  if (view) params.set("view", String(view));
+  url.hash = params.toString();
   return url.href;
 }
