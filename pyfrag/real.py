@@ -22,6 +22,7 @@ has no "failed" value to return, so it raises `ModuleTrap`.
 """
 
 import os
+from functools import cached_property
 
 from .memory import PAGE, WASM32_MAX_PAGES, resolve_limit
 
@@ -235,14 +236,20 @@ class RealModule:
     def realloc(self, ptr, size):
         return self._request("realloc", self._realloc, ptr, size)
 
-    def aligned_alloc(self, align, size):
+    def aligned_export(self, align):
+        """Whether a request aligned to `align` goes to aligned_alloc (else to malloc)."""
         if self._aligned is None:
             # Every module's malloc returns 8-aligned blocks (the ABI tests check it),
             # so small alignments need no aligned_alloc export.
             if align <= self.alignment:
-                return self.malloc(size)
+                return False
             raise RealModuleError(f"module {self.name} lacks export 'aligned_alloc' "
                                   f"(needed for alignment {align})")
+        return True
+
+    def aligned_alloc(self, align, size):
+        if not self.aligned_export(align):
+            return self.malloc(size)
         return self._request("aligned_alloc", self._aligned, align, size)
 
     def live_bytes(self):
@@ -253,6 +260,14 @@ class RealModule:
         if export not in self._exports:
             raise RealModuleError(f"module {self.name} lacks export {export!r}")
         return self._call(export, self._exports[export], *args)
+
+    @cached_property
+    def batch(self):
+        """The module's batched replay (pyfrag.batch.Batch), or None when it has none."""
+        if "pyfrag_replay" not in self._exports:
+            return None
+        from .batch import Batch
+        return Batch(self)
 
     def spans(self):
         # The allocator's free lists are inside the module; the replay loop then
@@ -313,8 +328,12 @@ def load(name_or_path, *, limit=None):
     return RealModule(name, path, entry, limit=limit)
 
 
-def replay_real(trace, module, *, stop_at_oom=False, progress=None):
+def replay_real(trace, module, *, stop_at_oom=False, progress=None, batched=True):
     """Replay `trace` on a real module (a name, a path, or a fresh `RealModule`).
+
+    Modules that export pyfrag's batched replay run thousands of events per call
+    (pyfrag.batch), with the same result as `batched=False`, one call per event;
+    stopping at the first OOM needs the latter (a batch runs past it).
 
     Returns the same `Run` the simulator returns, with `reported_live` set to the
     module's own `live_bytes()` at the end. A name or path gets a fresh instance,
@@ -322,8 +341,12 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None):
     from .replay import drive
     if not isinstance(module, RealModule):
         module = load(module, limit=trace.maximum)
-    run = drive(trace, module, module.memory, module.name,
-                stop_at_oom=stop_at_oom, progress=progress)
+    if batched and module.batch is not None and not stop_at_oom:
+        from .batch import replay_batched
+        run = replay_batched(trace, module, progress)
+    else:
+        run = drive(trace, module, module.memory, module.name,
+                    stop_at_oom=stop_at_oom, progress=progress)
     run.reported_live = module.live_bytes()
     run.module = module
     return run

@@ -39,11 +39,14 @@ CRATES = "/usr/share/cargo/registry"   # Debian's librust-*-dev crate sources
 C_WRAPPER = ("src/abi.c: exports forward to the libc malloc family unchanged; requested "
              "sizes are kept in a static 65536-slot table (512 KiB below __heap_base, "
              "at most 49152 live blocks, then it traps), never in the measured heap, "
-             "so addresses are the allocator's own")
+             "so addresses are the allocator's own; pyfrag_replay runs batches of "
+             "32768 events from the same memory, the host keeping ids and sizes (no "
+             "live-block limit)")
 
 AS_WRAPPER = ("src/abi.ts: heap.alloc/heap.free/heap.realloc (no GC objects); "
               "requested sizes in a static 65536-slot table (512 KiB of static data "
-              "below __heap_base, at most 49152 live blocks)")
+              "below __heap_base, at most 49152 live blocks); pyfrag_replay runs "
+              "batches of 16384 events from the same memory")
 
 MODULES = [
     dict(name="c-dlmalloc", model="dlmalloc", language="C",
@@ -62,7 +65,8 @@ MODULES = [
                   "around System) counts requested bytes; the exported malloc/free/realloc "
                   "call it with align 8 (malloc(0) asks for 1 byte, counted as 0) and keep "
                   "each block's Layout in a static 65536-slot table (768 KiB below "
-                  "__heap_base, at most 49152 live blocks), never in the measured heap")),
+                  "__heap_base, at most 49152 live blocks), never in the measured heap; "
+                  "pyfrag_replay runs batches of 24576 events from the same memory")),
     dict(name="zig-wasm", model="zig-wasm", language="Zig",
          allocator="std.heap.wasm_allocator (Zig's BrkAllocator: power-of-two size classes)",
          toolchain="zig",
@@ -72,7 +76,8 @@ MODULES = [
          wrapper=("src/wasm_allocator.zig: rawAlloc/rawFree/rawRemap with alignment 8; the "
                   "length and alignment each free needs are kept in a static 65536-slot table "
                   "(768 KiB below __heap_base, at most 49152 live blocks), never in the measured heap; realloc that "
-                  "cannot remap in place is alloc + copy + free")),
+                  "cannot remap in place is alloc + copy + free; pyfrag_replay runs batches "
+                  "of 24576 events from the same memory")),
     dict(name="zig-libc", model="zig-libc", language="C",
          allocator=("Zig's own libc malloc (zig cc, wasm32-wasi): std.heap.WasmAllocator "
                     "behind a 16-byte size/alignment header in front of each block"),

@@ -17,13 +17,20 @@
 
 /* Open addressing, linear probing, keyed by address (0 = empty slot).
  * 2^16 slots = 512 KiB of zeroed static memory; filled to 3/4 at most so
- * probes stay short. Past that the wrapper traps rather than fake an OOM. */
+ * probes stay short. Past that the wrapper traps rather than fake an OOM.
+ * The same memory holds the batches of pyfrag_replay (below): a module is
+ * driven either call by call or by batches, and mixing the two traps. */
 #define BITS 16
 #define SLOTS (1u << BITS)
 #define MASK (SLOTS - 1)
 #define MAX_LIVE (SLOTS / 4 * 3)
+#define BATCHED UINT32_MAX          /* `count` once batches have run */
+#define EVENT_WORDS 8
 
-static struct { uint32_t ptr, size; } table[SLOTS];
+static union {
+    struct { uint32_t ptr, size; } slot[SLOTS];
+    uint32_t event[SLOTS * 2 / EVENT_WORDS][EVENT_WORDS];
+} table;
 static uint32_t count;
 static size_t live;
 
@@ -32,32 +39,33 @@ static uint32_t home(uint32_t p) { return (p * 2654435761u) >> (32 - BITS); }
 static void remember(void *p, size_t n) {
     uint32_t k = (uint32_t)(uintptr_t)p, i = home(k);
     if (count >= MAX_LIVE) __builtin_trap();
-    while (table[i].ptr) i = (i + 1) & MASK;
-    table[i].ptr = k;
-    table[i].size = (uint32_t)n;
+    while (table.slot[i].ptr) i = (i + 1) & MASK;
+    table.slot[i].ptr = k;
+    table.slot[i].size = (uint32_t)n;
     count++;
     live += n;
 }
 
 static void forget(void *p) {
     uint32_t k = (uint32_t)(uintptr_t)p, i = home(k), j;
-    while (table[i].ptr != k) {
-        if (!table[i].ptr) return;          /* not ours: nothing to forget */
+    if (count == BATCHED) __builtin_trap();
+    while (table.slot[i].ptr != k) {
+        if (!table.slot[i].ptr) return;          /* not ours: nothing to forget */
         i = (i + 1) & MASK;
     }
-    live -= table[i].size;
+    live -= table.slot[i].size;
     count--;
     /* Backward-shift deletion (Knuth's algorithm R): no tombstones. */
     for (j = i;;) {
         j = (j + 1) & MASK;
-        if (!table[j].ptr) break;
-        uint32_t h = home(table[j].ptr);
+        if (!table.slot[j].ptr) break;
+        uint32_t h = home(table.slot[j].ptr);
         if (i <= j ? (h <= i || h > j) : (h <= i && h > j)) {
-            table[i] = table[j];
+            table.slot[i] = table.slot[j];
             i = j;
         }
     }
-    table[i].ptr = 0;
+    table.slot[i].ptr = 0;
 }
 
 EXPORT("malloc") void *pf_malloc(size_t n) {
@@ -92,3 +100,69 @@ EXPORT("aligned_alloc") void *pf_aligned_alloc(size_t align, size_t n) {
 }
 
 EXPORT("live_bytes") size_t pf_live_bytes(void) { return live; }
+
+/* ---- batched replay ------------------------------------------------------
+ * pyfrag_replay(from, to) runs events [from, to) the host wrote at pyfrag_events(), each
+ * EVENT_WORDS u32 words, so a million-event trace costs a few host calls
+ * instead of a million. In: word 0 the op (low byte; bit 8 REF: word 1 is the
+ * index of an earlier event of this batch, whose block it names; bits 16-23
+ * log2 of the block's alignment, which Rust and Zig need back to free it),
+ * word 1 the block's address, word 2 the size, word 3
+ * the block's size before a realloc or free (with REF, word 7 of the event
+ * named). Out: word 4 the address returned (0 for free, or on failure), word 5
+ * the block's address after the event (0 once freed), word 6 memory pages after
+ * it, word 7 the block's size after it. The allocator sees the very calls
+ * the exports above make, so addresses equal a call-by-call replay's; the host
+ * keeps ids and sizes, so no table limits how many blocks are live. After a
+ * trap, word 6 of every event run is non-zero: the host resumes after it. */
+/* OP_NOTHING: a request the host fails without a call (too big for wasm32) */
+enum { OP_MALLOC, OP_FREE, OP_REALLOC, OP_ALIGNED, OP_NOTHING };
+#define REF 0x100u
+
+EXPORT("pyfrag_events") uint32_t *pf_events(void) { return table.event[0]; }
+EXPORT("pyfrag_capacity") uint32_t pf_capacity(void) { return SLOTS * 2 / EVENT_WORDS; }
+
+EXPORT("pyfrag_replay") uint32_t pf_replay(uint32_t from, uint32_t to) {
+    if (count != BATCHED) {
+        if (count) __builtin_trap();        /* blocks from call-by-call use are in the table */
+        count = BATCHED;
+    }
+    for (uint32_t i = from; i < to; i++) {
+        uint32_t *e = table.event[i], op = e[0];
+        if (op & REF) {          /* resolved in place: after a trap the host reads plain words */
+            uint32_t *made = table.event[e[1]];
+            e[3] = made[7];
+            e[1] = made[5];
+            e[0] = op = (op & ~REF & 0xff) | (made[0] & 0xff0000);
+        }
+        void *p = (void *)(uintptr_t)e[1], *r = 0, *block = 0;
+        uint32_t size = e[2];
+        switch (op & 0xff) {
+        case OP_MALLOC:
+            block = r = malloc(size);
+            if (r) live += size;
+            break;
+        case OP_ALIGNED:
+            if (posix_memalign(&r, (size_t)1 << (op >> 16 & 0xff), size)) r = 0;
+            block = r;
+            if (r) live += size;
+            break;
+        case OP_FREE:
+            if (p) { free(p); live -= e[3]; }
+            size = 0;
+            break;
+        case OP_REALLOC:
+            r = p ? realloc(p, size) : malloc(size);
+            if (r) { live += size; if (p) live -= e[3]; }
+            /* a failed realloc leaves the block as it was; realloc(p, 0) returning NULL has freed it */
+            else if (p && size) { block = p; size = e[3]; }
+            if (r) block = r;
+            break;
+        }
+        e[4] = (uint32_t)(uintptr_t)r;
+        e[5] = (uint32_t)(uintptr_t)block;
+        e[6] = __builtin_wasm_memory_size(0);
+        e[7] = block ? size : 0;
+    }
+    return to;
+}

@@ -84,6 +84,7 @@ pub extern "C" fn release_fragments() {
 // ---- pyfrag's ABI ----
 
 // 2^16 slots of (address, size, align); at most 3/4 full so probes stay short.
+// Batched replays (pyfrag_replay, below) reuse the same memory for their events.
 const BITS: u32 = 16;
 const SLOTS: usize = 1 << BITS;
 const MAX_LIVE: usize = SLOTS / 4 * 3;
@@ -97,6 +98,7 @@ struct Slot {
 
 static mut TABLE: [Slot; SLOTS] = [Slot { ptr: 0, size: 0, align: 0 }; SLOTS];
 static mut COUNT: usize = 0;
+const BATCHED: usize = usize::MAX; // COUNT once batches have run: the table holds events then
 
 fn home(p: u32) -> usize {
     (p.wrapping_mul(2654435761) >> (32 - BITS)) as usize
@@ -116,6 +118,9 @@ unsafe fn remember(p: *mut u8, layout: Layout) {
 
 /// Removes `p` from the table and returns the Layout it was allocated with.
 unsafe fn forget(p: *mut u8) -> Option<Layout> {
+    if COUNT == BATCHED {
+        core::arch::wasm32::unreachable();
+    }
     let k = p as u32;
     let mut i = home(k);
     while TABLE[i].ptr != k {
@@ -147,24 +152,56 @@ unsafe fn forget(p: *mut u8) -> Option<Layout> {
 // Rust's dlmalloc rounds every request to its 8-byte alignment anyway.
 const ALIGN: usize = 8;
 
-unsafe fn alloc_with(align: usize, size: usize) -> *mut u8 {
+// ---- the calls both ways of driving the module make: blocks given by address and Layout ----
+
+unsafe fn take(align: usize, size: usize) -> *mut u8 {
     // GlobalAlloc forbids zero-sized requests: ask for one byte, count zero.
     let layout = match Layout::from_size_align(size.max(1), align) {
         Ok(l) => l,
         Err(_) => return std::ptr::null_mut(),
     };
     let p = A.alloc(layout);
-    if !p.is_null() {
-        if size == 0 {
-            ALLOCATED.fetch_sub(1, Ordering::SeqCst);
-        }
-        remember(p, Layout::from_size_align_unchecked(size, align));
+    if !p.is_null() && size == 0 {
+        ALLOCATED.fetch_sub(1, Ordering::SeqCst);
     }
     p
 }
 
 unsafe fn real_layout(l: Layout) -> Layout {
     Layout::from_size_align_unchecked(l.size().max(1), l.align())
+}
+
+unsafe fn give_back(p: *mut u8, l: Layout) {
+    if l.size() == 0 {
+        ALLOCATED.fetch_add(1, Ordering::SeqCst);
+    }
+    A.dealloc(p, real_layout(l));
+}
+
+/// realloc of a block of Layout `l`: null when it fails, the block then unchanged.
+unsafe fn resize(p: *mut u8, l: Layout, size: usize) -> *mut u8 {
+    if l.size() == 0 {
+        ALLOCATED.fetch_add(1, Ordering::SeqCst);
+    }
+    let q = A.realloc(p, real_layout(l), size.max(1));
+    if q.is_null() {
+        if l.size() == 0 {
+            ALLOCATED.fetch_sub(1, Ordering::SeqCst);
+        }
+    } else if size == 0 {
+        ALLOCATED.fetch_sub(1, Ordering::SeqCst);
+    }
+    q
+}
+
+// ---- call by call: Layouts kept in the table ----
+
+unsafe fn alloc_with(align: usize, size: usize) -> *mut u8 {
+    let p = take(align, size);
+    if !p.is_null() {
+        remember(p, Layout::from_size_align_unchecked(size, align));
+    }
+    p
 }
 
 #[no_mangle]
@@ -180,10 +217,7 @@ pub unsafe extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut u8 {
 #[no_mangle]
 pub unsafe extern "C" fn free(p: *mut u8) {
     if let Some(l) = forget(p) {
-        if l.size() == 0 {
-            ALLOCATED.fetch_add(1, Ordering::SeqCst);
-        }
-        A.dealloc(p, real_layout(l));
+        give_back(p, l);
     }
 }
 
@@ -196,22 +230,97 @@ pub unsafe extern "C" fn realloc(p: *mut u8, size: usize) -> *mut u8 {
         Some(l) => l,
         None => return std::ptr::null_mut(),
     };
-    if l.size() == 0 {
-        ALLOCATED.fetch_add(1, Ordering::SeqCst);
-    }
-    let q = A.realloc(p, real_layout(l), size.max(1));
+    let q = resize(p, l, size);
     if q.is_null() {
-        if l.size() == 0 {
-            ALLOCATED.fetch_sub(1, Ordering::SeqCst);
-        }
         remember(p, l); // the old block stays live, as C's realloc promises
-        return q;
+    } else {
+        remember(q, Layout::from_size_align_unchecked(size, l.align()));
     }
-    if size == 0 {
-        ALLOCATED.fetch_sub(1, Ordering::SeqCst);
-    }
-    remember(q, Layout::from_size_align_unchecked(size, l.align()));
     q
+}
+
+// ---- by batches: the host keeps ids, sizes and alignments (see src/abi.c for the layout) ----
+
+const WORDS: usize = 8;
+const EVENTS: usize = SLOTS * 3 / WORDS; // the table's memory, reused: a Slot is 3 words
+const REF: u32 = 0x100;
+
+#[no_mangle]
+pub unsafe extern "C" fn pyfrag_events() -> *mut u32 {
+    TABLE.as_mut_ptr() as *mut u32
+}
+
+#[no_mangle]
+pub extern "C" fn pyfrag_capacity() -> u32 {
+    EVENTS as u32
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pyfrag_replay(from: u32, to: u32) -> u32 {
+    if COUNT != BATCHED {
+        if COUNT != 0 {
+            core::arch::wasm32::unreachable(); // blocks from call-by-call use are in the table
+        }
+        COUNT = BATCHED;
+    }
+    let events = pyfrag_events();
+    for i in from as usize..to as usize {
+        let e = std::slice::from_raw_parts_mut(events.add(i * WORDS), WORDS);
+        let mut op = e[0];
+        if op & REF != 0 {
+            let made = std::slice::from_raw_parts(events.add(e[1] as usize * WORDS), WORDS);
+            e[3] = made[7];
+            e[1] = made[5];
+            op = (op & 0xff) | (made[0] & 0xff0000);
+        }
+        let p = e[1] as usize as *mut u8;
+        let mut size = e[2] as usize;
+        let mut align = 1usize << (op >> 16 & 0xff);
+        let (mut r, mut block) = (std::ptr::null_mut(), std::ptr::null_mut());
+        match op & 0xff {
+            0 => {
+                align = ALIGN;
+                r = take(align, size);
+                block = r;
+            }
+            3 => {
+                align = align.max(ALIGN);
+                r = take(align, size);
+                block = r;
+            }
+            1 => {
+                if !p.is_null() {
+                    give_back(p, Layout::from_size_align_unchecked(e[3] as usize, align));
+                }
+                size = 0;
+            }
+            2 => {
+                if p.is_null() {
+                    align = ALIGN;
+                    r = take(align, size);
+                } else {
+                    r = resize(p, Layout::from_size_align_unchecked(e[3] as usize, align), size);
+                }
+                // a failed realloc leaves the block as it was; realloc(p, 0) failing has let it go
+                block = if !r.is_null() {
+                    r
+                } else if !p.is_null() && size != 0 {
+                    size = e[3] as usize;
+                    p
+                } else {
+                    std::ptr::null_mut()
+                };
+            }
+            _ => {}
+        }
+        e[0] = (op & 0xff) | (align.trailing_zeros() << 16);
+        e[1] = p as u32;
+        e[4] = r as u32;
+        e[5] = block as u32;
+        e[6] = core::arch::wasm32::memory_size(0) as u32;
+        e[7] = if block.is_null() { 0 } else { size as u32 };
+    }
+    to
 }
 
 #[no_mangle]

@@ -14,6 +14,7 @@ const Alignment = std.mem.Alignment;
 const default_align: Alignment = .fromByteUnits(8);
 
 // 2^16 slots, at most 3/4 full so probes stay short; past that we trap.
+// Batched replays (pyfrag_replay, below) reuse the same memory for their events.
 const bits = 16;
 const slots = 1 << bits;
 const max_live = slots / 4 * 3;
@@ -22,6 +23,7 @@ const Slot = struct { ptr: u32 = 0, size: u32 = 0, align_log2: u8 = 0 };
 var table: [slots]Slot = @splat(.{});
 var count: u32 = 0;
 var live: usize = 0;
+const batched: u32 = std.math.maxInt(u32); // count once batches have run: the table holds events then
 
 fn home(p: u32) u32 {
     return (p *% 2654435761) >> (32 - bits);
@@ -38,6 +40,7 @@ fn remember(p: [*]u8, n: usize, a: Alignment) void {
 }
 
 fn forget(p: [*]u8) ?Slot {
+    if (count == batched) @trap();
     const k: u32 = @intCast(@intFromPtr(p));
     var i = home(k);
     while (table[i].ptr != k) {
@@ -62,6 +65,20 @@ fn forget(p: [*]u8) ?Slot {
     table[i].ptr = 0;
     return s;
 }
+
+// realloc of a block of `size` bytes: in place (or moved by the allocator itself) when it can, else
+// the allocator's own alloc + copy + free, as std.mem.Allocator.realloc does; null (the block then
+// unchanged) when it cannot.
+fn resize(ptr: [*]u8, size: usize, a: Alignment, n: usize) ?[*]u8 {
+    const old = ptr[0..size];
+    if (gpa.rawRemap(old, a, n, @returnAddress())) |q| return q;
+    const q = gpa.rawAlloc(n, a, @returnAddress()) orelse return null;
+    @memcpy(q[0..@min(n, size)], old[0..@min(n, size)]);
+    gpa.rawFree(old, a, @returnAddress());
+    return q;
+}
+
+// ---- call by call: lengths and alignments kept in the table ----
 
 fn allocWith(a: Alignment, n: usize) ?[*]u8 {
     const p = gpa.rawAlloc(n, a, @returnAddress()) orelse return null;
@@ -88,23 +105,92 @@ export fn realloc(p: ?[*]u8, n: usize) ?[*]u8 {
     const ptr = p orelse return malloc(n);
     const s = forget(ptr) orelse return null;
     const a: Alignment = @enumFromInt(s.align_log2);
-    const old = ptr[0..s.size];
-    // In place (or moved by the allocator itself) when it can; else the
-    // allocator's own alloc + copy + free, as std.mem.Allocator.realloc does.
-    if (gpa.rawRemap(old, a, n, @returnAddress())) |q| {
-        remember(q, n, a);
-        return q;
-    }
-    const q = gpa.rawAlloc(n, a, @returnAddress()) orelse {
+    const q = resize(ptr, s.size, a, n) orelse {
         remember(ptr, s.size, a); // the old block stays live, as C's realloc promises
         return null;
     };
-    @memcpy(q[0..@min(n, s.size)], old[0..@min(n, s.size)]);
-    gpa.rawFree(old, a, @returnAddress());
     remember(q, n, a);
     return q;
 }
 
 export fn live_bytes() usize {
     return live;
+}
+
+// ---- by batches: the host keeps ids, sizes and alignments (see src/abi.c for the layout) ----
+
+const words = 8;
+const events = @sizeOf(@TypeOf(table)) / (4 * words); // the table's memory, reused
+const ref: u32 = 0x100;
+
+export fn pyfrag_events() [*]u32 {
+    return @ptrCast(&table);
+}
+
+export fn pyfrag_capacity() u32 {
+    return events;
+}
+
+export fn pyfrag_replay(from: u32, to: u32) u32 {
+    if (count != batched) {
+        if (count != 0) @trap(); // blocks from call-by-call use are in the table
+        count = batched;
+    }
+    const all = pyfrag_events();
+    var i = from;
+    while (i < to) : (i += 1) {
+        const e = all[i * words ..][0..words];
+        var op = e[0];
+        if (op & ref != 0) {
+            const made = all[e[1] * words ..][0..words];
+            e[3] = made[7];
+            e[1] = made[5];
+            op = (op & 0xff) | (made[0] & 0xff0000);
+        }
+        const p: ?[*]u8 = @ptrFromInt(e[1]);
+        var size: usize = e[2];
+        var a: Alignment = @enumFromInt(@as(u5, @intCast(op >> 16 & 0x1f)));
+        var r: ?[*]u8 = null;
+        var block: ?[*]u8 = null;
+        switch (op & 0xff) {
+            0, 3 => {
+                a = if (op & 0xff == 0) default_align else Alignment.fromByteUnits(@max(a.toByteUnits(), 8));
+                r = gpa.rawAlloc(size, a, @returnAddress());
+                block = r;
+                if (r != null) live += size;
+            },
+            1 => {
+                if (p) |ptr| {
+                    gpa.rawFree(ptr[0..e[3]], a, @returnAddress());
+                    live -= e[3];
+                }
+                size = 0;
+            },
+            2 => {
+                if (p) |ptr| {
+                    r = resize(ptr, e[3], a, size);
+                    if (r != null) {
+                        live = live + size - e[3];
+                        block = r;
+                    } else if (size != 0) { // a failed realloc leaves the block as it was
+                        block = ptr;
+                        size = e[3];
+                    }
+                } else {
+                    a = default_align;
+                    r = gpa.rawAlloc(size, a, @returnAddress());
+                    block = r;
+                    if (r != null) live += size;
+                }
+            },
+            else => {},
+        }
+        e[0] = (op & 0xff) | (@as(u32, @intFromEnum(a)) << 16);
+        e[1] = @intCast(@intFromPtr(p));
+        e[4] = @intCast(@intFromPtr(r));
+        e[5] = @intCast(@intFromPtr(block));
+        e[6] = @intCast(@wasmMemorySize(0));
+        e[7] = if (block != null) @intCast(size) else 0;
+    }
+    return to;
 }
