@@ -37,8 +37,6 @@ malloc(0..4) returns 4-byte-aligned blocks (mimalloc's smallest bin is one
 word), so this model's `alignment` is 4.
 """
 
-from bisect import bisect_left
-
 from ..memory import PAGE
 from .base import Allocator, check_power_of_two, merge_spans
 
@@ -476,14 +474,17 @@ class Mimalloc(Allocator):
         ALIGNMENT_MAX the block is placed 4 MiB in, at the alignment."""
         if align:
             size = (bsize + SEGMENT + SLICE - 1) & -SLICE
-            start = self._os_alloc(size + align - SEGMENT, align)
-            base = start and start + align - SEGMENT
+            extra = align - SEGMENT
         else:
-            size = (bsize + INFO + SLICE - 1) & -SLICE
-            base = self._os_alloc(size, SEGMENT)
-        if not base:
+            size, extra = (bsize + INFO + SLICE - 1) & -SLICE, 0
+        start = self._os_alloc(size + extra, align or SEGMENT)
+        if start is None:
             return None
-        seg = self.segments[base] = Segment(base, size, True)
+        base = start + extra
+        if extra:
+            self.lost.append((start, extra))
+        # the segment spans what memory.grow gave it, rounded by good_alloc_size
+        seg = self.segments[base] = Segment(base, good_alloc_size(size + extra) - extra, True)
         seg.used = 1
         slices = size // SLICE - INFO // SLICE
         return Page(seg, base + INFO, slices, slices * SLICE)
@@ -515,35 +516,37 @@ class Mimalloc(Allocator):
             yield from pq
 
     def spans(self):
-        """Live blocks, segment headers, page padding, alignment gaps and lost
-        segments are used; free spans, cached segments, free and not yet
-        extended blocks are free."""
-        end = self.memory.byte_length
+        """Live blocks, segment headers, page padding, alignment gaps, huge
+        segments and lost segments are used; free spans, cached segments, free
+        and not yet extended blocks are free."""
         raw = [(self.heap_base, self.floor - self.heap_base, True)]
         raw += [(s, n, True) for s, n in self.lost]
         raw += [(b, SEGMENT, False) for b in self.cache if b is not None]
-        for seg in self.segments.values():
-            raw.append((seg.base, INFO, True))
-            if seg.huge:
-                raw.append((seg.base + INFO, seg.size - INFO, True))
         raw += [(s, n * SLICE, False) for s, n in self.free_spans.items()]
+        for seg in self.segments.values():
+            raw.append((seg.base, seg.size if seg.huge else INFO, True))
         live = {}
         for p, page in self.blocks.items():
-            live[self.unalign.get(p, p)] = page
+            live.setdefault(page, []).append(self.unalign.get(p, p))
         for page in self._pages():
             if page.seg.huge:
                 continue
-            top = page.start + page.reserved * page.bsize
             raw.append((page.addr, page.start - page.addr, True))
-            raw.append((page.start, top - page.start, False))
-            raw.append((top, page.addr + page.slices * SLICE - top, True))
-        for block, page in live.items():
-            if not page.seg.huge:
-                raw.append((block, page.bsize, True))
-        covered = max([s + n for s, n, _ in raw] + [self.floor])
-        raw.append((covered, end - covered, False))
-        # later entries refine earlier ones: paint in order over a sorted cut
-        return merge_spans(_paint(raw, self.heap_base, end))
+            cursor, size = page.start, page.bsize
+            for block in sorted(live.get(page, ())):
+                raw += [(cursor, block - cursor, False), (block, size, True)]
+                cursor = block + size
+            top = page.start + page.reserved * size
+            raw += [(cursor, top - cursor, False), (top, page.addr + page.slices * SLICE - top, True)]
+        raw.sort()
+        out, cursor = [], self.heap_base
+        for start, length, used in raw:
+            if start > cursor:                   # not the allocator's to hand out
+                out.append((cursor, start - cursor, True))
+            out.append((start, length, used))
+            cursor = max(cursor, start + length)
+        out.append((cursor, self.memory.byte_length - cursor, False))
+        return merge_spans(out)
 
     def check(self):
         """Segments, spans, pages and blocks: disjoint, inside memory, counted right."""
@@ -591,23 +594,4 @@ class Mimalloc(Allocator):
                     f"page {page.addr:#x} overlaps a free span"
         for seg in self.segments.values():
             assert used.get(seg, 0) == seg.used, f"segment {seg.base:#x} page count off"
-
-
-def _paint(raw, lo, hi):
-    """Flatten overlapping (start, length, used) runs, later ones on top, into
-    disjoint runs covering [lo, hi)."""
-    cuts = sorted({lo, hi} | {min(max(s, lo), hi) for s, n, _ in raw}
-                  | {min(max(s + n, lo), hi) for s, n, _ in raw})
-    kind = {}
-    for s, n, used in raw:
-        if n <= 0:
-            continue
-        for c in cuts[bisect_left(cuts, max(s, lo)):]:
-            if c >= min(s + n, hi):
-                break
-            kind[c] = used
-    out = []
-    for a, b in zip(cuts, cuts[1:]):
-        out.append((a, b - a, kind.get(a, False)))
-    return out
 
