@@ -235,16 +235,15 @@ class Mimalloc(Allocator):
         usable = page.bsize - (ptr - self.unalign.get(ptr, ptr))
         if 0 < size <= usable and size >= usable // 2:
             return ptr
-        new = self.malloc(size)
-        if new:
-            self.free(ptr)
-        return new
+        return super().realloc(ptr, size)       # malloc, then free the old block
 
     def aligned_alloc(self, align, size):
         """posix_memalign -> mi_malloc_aligned."""
         check_power_of_two(align, self.name)
         if align % WORD:
             return 0                                    # EINVAL
+        if size > PTRDIFF_MAX:
+            return 0                                    # refused before any collect
         if not size & (size - 1) and align <= size <= SMALL_SIZE_MAX:
             return self.malloc(size)
         if align <= size <= SMALL_SIZE_MAX:             # a free block that happens to fit

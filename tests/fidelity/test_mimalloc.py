@@ -37,6 +37,7 @@ def boundaries():
         t.alloc(200 + k, 16, align)
     for k in (107, 108, 109, 110):
         t.free(k)
+    t.alloc(299, 3 << 30, 64)                   # refused at once, no collect
     t.alloc(300, 3 << 30)                       # fails: PTRDIFF_MAX, then a forced collect
     for i, n in enumerate(SIZES):
         t.alloc(400 + i, n + 40)
