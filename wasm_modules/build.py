@@ -232,6 +232,7 @@ def describe(spec, path, version, file_name, source=None):
     with open(path, "rb") as f:
         data = f.read()
     info = inspect(data, spec["name"])
+    shown = SOURCES[spec["source"]][2] if "source" in spec else None   # the path as documented
     missing = [e for e in ("memory", "malloc", "free", "realloc", "live_bytes")
                if e not in info["exports"]]
     if missing:
@@ -241,8 +242,7 @@ def describe(spec, path, version, file_name, source=None):
         "model": spec["model"], "language": spec["language"], "toolchain": version,
         # intermediate files are shown under tmp/; build.py uses a temporary directory
         "build": " && ".join(
-            shlex.join(c.format(out=file_name, tmp="tmp",
-                                **_source_field(spec, SOURCES.get(spec.get("source"), "  ")[2]))
+            shlex.join(c.format(out=file_name, tmp="tmp", **_source_field(spec, shown))
                        for c in step) for step in steps(spec)),
         "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
         "heap_base": info["heap_base"], "initial_pages": info["initial_pages"],
