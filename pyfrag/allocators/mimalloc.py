@@ -4,7 +4,7 @@ Main entry point: `Mimalloc` (registered as "mimalloc"), address-exact against
 wasm_modules/mimalloc.wasm. What that takes, in mimalloc's own terms (32-bit,
 MI_SECURE 0, no padding, default options, one thread):
 
-- Segments. Memory comes from memory.grow in 4 MiB segments aligned to 4 MiB
+- Segments. Memory comes from sbrk in 4 MiB segments aligned to 4 MiB
   (os.c: current size rounded up to the alignment, the gap is lost). A
   segment's first 64 KiB (2 slices of 32 KiB) hold its header; the other 126
   slices form spans. Free spans coalesce with free neighbours and sit in
@@ -29,6 +29,10 @@ MI_SECURE 0, no padding, default options, one thread):
   reused before memory grows. A failed request runs a forced collect (retired
   and empty pages freed, the cache dropped: those segments are lost) and
   tries once more.
+- sbrk. mimalloc grows memory through wasi-libc's sbrk, whose increment is
+  an intptr_t: asking 2 GiB or more at once (a huge block near 2 GiB) aborts,
+  the module traps mid-malloc, and this model returns 0 with the state as it
+  was at that point (no forced collect).
 - The ABI: malloc/free/realloc, and aligned_alloc as posix_memalign (the
   alignment must be a multiple of 4: 1 and 2 fail). realloc keeps the block
   when the new size fits its usable size and is at least half of it.
@@ -63,6 +67,7 @@ MAX_EXTEND = 4 * KiB
 MIN_EXTEND = 4
 RETIRE_CYCLES = 8
 CACHE_SLOTS = 32 * 16                # MI_BITMAP_FIELD_BITS * MI_CACHE_FIELDS
+SBRK_MAX = 1 << 31                   # wasi-libc's sbrk takes an intptr_t: 2 GiB or more aborts
 
 
 def _bin(wsize):
@@ -116,6 +121,10 @@ def good_alloc_size(size):
     if size >= (1 << 32) - a:
         return size
     return (size + a - 1) & -a
+
+
+class SbrkAbort(Exception):
+    """sbrk(n) with n >= 2 GiB: wasi-libc calls abort(), the module traps."""
 
 
 class Segment:
@@ -270,12 +279,15 @@ class Mimalloc(Allocator):
     # -- page level (page.c) ----------------------------------------------------
 
     def _malloc_generic(self, size, huge_align):
-        page = self._find_page(size, huge_align)
-        if page is None:
-            self._collect_force()
+        try:
             page = self._find_page(size, huge_align)
             if page is None:
-                return 0
+                self._collect_force()
+                page = self._find_page(size, huge_align)
+        except SbrkAbort:
+            return 0            # the real module traps here: a failed request, nothing undone
+        if page is None:
+            return 0
         page.used += 1
         p = page.free.pop()
         self.blocks[p] = page
@@ -493,7 +505,10 @@ class Mimalloc(Allocator):
         size = good_alloc_size(size)
         have = self.memory.byte_length
         base = (have + align - 1) & -align
-        if self.memory.grow(-(-(base - have + size) // PAGE)) == -1:
+        grow = -(-(base - have + size) // PAGE)
+        if grow * PAGE >= SBRK_MAX:
+            raise SbrkAbort
+        if self.memory.grow(grow) == -1:
             return None
         if base > have:
             self.lost.append((have, base - have))

@@ -3,8 +3,9 @@
 Edge cases of mimalloc's own machinery, each a trace that must match the real
 module address by address: size-bin and page-kind boundaries, in-place and
 moving realloc, posix_memalign (alignments 1 .. 8 MiB), full pages coming
-back, retired pages expiring, segments cached and reused, and the forced
-collect after a failed request, which drops the cached segments for good.
+back, retired pages expiring, segments cached and reused, the forced collect
+after a failed request, which drops the cached segments for good, and the
+trap when sbrk is asked for 2 GiB or more.
 The scenarios and random traces all models share are in test_every_module.py.
 """
 
@@ -38,6 +39,7 @@ def boundaries():
     for k in (107, 108, 109, 110):
         t.free(k)
     t.alloc(299, 3 << 30, 64)                   # refused at once, no collect
+    t.alloc(298, (1 << 31) - 1)                 # sbrk(>= 2 GiB) aborts: the module traps
     t.alloc(300, 3 << 30)                       # fails: PTRDIFF_MAX, then a forced collect
     for i, n in enumerate(SIZES):
         t.alloc(400 + i, n + 40)
