@@ -8,11 +8,17 @@ exact build command and the toolchain that runs it. Usage:
     python wasm_modules/build.py c-dlmalloc      # rebuild some (manifest keeps the rest)
     python wasm_modules/build.py --out DIR       # build into DIR (the toolchain test)
     python wasm_modules/build.py --manifest-only # re-read the committed .wasm files
+    python wasm_modules/build.py mimalloc --mimalloc-src DIR   # or PYFRAG_MIMALLOC_SRC=DIR
 
 The committed .wasm files are the source of truth for tests and the
 playground; nothing at test time needs a toolchain. Sizes, sha256, imports,
 exports, memory limits and __heap_base are read from each built binary, never
 typed in by hand. Missing toolchains are reported and their modules skipped.
+
+Modules built from third-party sources outside the repo name them in
+`source` (e.g. "mimalloc": Debian's source package, unpacked by `apt-get
+source mimalloc`); the directory comes from an option or an environment
+variable, and the manifest records the package and version found there.
 """
 
 import argparse
@@ -33,6 +39,8 @@ from pyfrag.wasmfile import inspect  # noqa: E402
 PY = "python3"          # how the command reads in the manifest; sys.executable runs it
 RUSTC = "/usr/bin/rustc"  # Debian's rustc: the one with the wasm32 std installed
 CRATES = "/usr/share/cargo/registry"   # Debian's librust-*-dev crate sources
+# Third-party source trees: option, environment variable, how the manifest shows the path.
+SOURCES = {"mimalloc": ("--mimalloc-src", "PYFRAG_MIMALLOC_SRC", "$PYFRAG_MIMALLOC_SRC")}
 
 # Every C module shares src/abi.c: the requested-size table lives in static
 # memory, so the allocator sees exactly the sizes the trace asks for.
@@ -130,6 +138,16 @@ MODULES = [
          wrapper=("the rust-dlmalloc wrapper compiled in unchanged (src/tracking.rs); the "
                   "arenas' own chunks come from the same TrackingAllocator, so "
                   "get_live_data_size counts them")),
+    dict(name="mimalloc", model="mimalloc", language="C",
+         allocator="mimalloc (MI_MALLOC_OVERRIDE: malloc, free, realloc, posix_memalign)",
+         toolchain="clang", source="mimalloc",
+         # -DMI_MALLOC_OVERRIDE is the switch static.c reads; -DMI_OVERRIDE would
+         # silently leave wasi-libc's dlmalloc in place.
+         cmd=["clang-14", "--target=wasm32-wasi", "-O2", "-mexec-model=reactor",
+              "-fuse-ld=lld", "-DMI_MALLOC_OVERRIDE", "-DNDEBUG", "-I{mimalloc}/include",
+              "-Wl,--export=__heap_base", "-Wl,--strip-debug", "-o", "{out}",
+              "src/abi.c", "{mimalloc}/src/static.c"],
+         wrapper=C_WRAPPER),
 ]
 
 
@@ -173,9 +191,38 @@ def steps(spec):
     return spec.get("pre", []) + [spec["cmd"]]
 
 
-def run_build(spec, out, tmp):
+def source_dir(spec, given):
+    """The source tree a module builds from, or None when it needs none."""
+    if "source" not in spec:
+        return None
+    option, env, _ = SOURCES[spec["source"]]
+    path = given.get(spec["source"]) or os.environ.get(env)
+    if not path or not os.path.isdir(path):
+        raise RuntimeError(f"{spec['name']}: needs the {spec['source']} source tree "
+                           f"({option} DIR or {env}=DIR; see wasm_modules/README.md), "
+                           f"got {path or 'nothing'}")
+    return os.path.abspath(path)
+
+
+def source_version(spec, src):
+    """'<package> <version>' from a Debian source tree's changelog."""
+    changelog = os.path.join(src, "debian", "changelog")
+    try:
+        with open(changelog, encoding="utf-8") as f:
+            first = f.readline().split()
+        return f"Debian source package {first[0]} {first[1].strip('()')}"
+    except (OSError, IndexError):
+        raise RuntimeError(f"{spec['name']}: {changelog}: cannot read the package version")
+
+
+def _source_field(spec, value):
+    """The {<source>} placeholder of a build command, filled with `value`."""
+    return {spec["source"]: value} if "source" in spec else {}
+
+
+def run_build(spec, out, tmp, src=None):
     for step in steps(spec):
-        cmd = [c.format(out=out, tmp=tmp) for c in step]
+        cmd = [c.format(out=out, tmp=tmp, **_source_field(spec, src)) for c in step]
         if cmd[0] == PY:
             cmd[0] = sys.executable
         res = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True)
@@ -186,10 +233,11 @@ def run_build(spec, out, tmp):
         raise RuntimeError(f"{spec['name']}: the build wrote no {out}")
 
 
-def describe(spec, path, version, file_name):
+def describe(spec, path, version, file_name, source=None):
     with open(path, "rb") as f:
         data = f.read()
     info = inspect(data, spec["name"])
+    shown = SOURCES[spec["source"]][2] if "source" in spec else None   # the path as documented
     missing = [e for e in ("memory", "malloc", "free", "realloc", "live_bytes")
                if e not in info["exports"]]
     if missing:
@@ -198,12 +246,14 @@ def describe(spec, path, version, file_name):
         "name": spec["name"], "file": file_name, "allocator": spec["allocator"],
         "model": spec["model"], "language": spec["language"], "toolchain": version,
         # intermediate files are shown under tmp/; build.py uses a temporary directory
-        "build": " && ".join(shlex.join(c.format(out=file_name, tmp="tmp") for c in step)
-                             for step in steps(spec)),
+        "build": " && ".join(
+            shlex.join(c.format(out=file_name, tmp="tmp", **_source_field(spec, shown))
+                       for c in step) for step in steps(spec)),
         "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
         "heap_base": info["heap_base"], "initial_pages": info["initial_pages"],
         "maximum_pages": info["maximum_pages"], "imports": info["imports"],
         "exports": info["exports"], "wrapper": spec["wrapper"],
+        **({"source": source} if source else {}),
     }
 
 
@@ -213,7 +263,11 @@ def main(argv=None):
     ap.add_argument("--out", help="build into this directory instead of wasm_modules/")
     ap.add_argument("--manifest-only", action="store_true",
                     help="rewrite manifest.json from the committed binaries, build nothing")
+    for name, (option, env, _) in SOURCES.items():
+        ap.add_argument(option, dest=f"src_{name}", metavar="DIR",
+                        help=f"the {name} source tree (default: ${env})")
     args = ap.parse_args(argv)
+    sources = {name: getattr(args, f"src_{name}") for name in SOURCES}
     known = {m["name"] for m in MODULES}
     unknown = [n for n in args.names if n not in known]
     if unknown:
@@ -238,7 +292,7 @@ def main(argv=None):
                 failed.append(f"{spec['name']}: not in the manifest yet; build it first")
                 continue
             entries[spec["name"]] = describe(spec, path, old[spec["name"]]["toolchain"],
-                                             file_name)
+                                             file_name, old[spec["name"]].get("source"))
             continue
         version = versions.get(spec["toolchain"])
         if not version:
@@ -247,12 +301,14 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as tmp:
             tmp_out = os.path.join(tmp, file_name)
             try:
-                run_build(spec, tmp_out, tmp)
+                src = source_dir(spec, sources)
+                source = src and source_version(spec, src)
+                run_build(spec, tmp_out, tmp, src)
             except RuntimeError as e:
                 failed.append(str(e))
                 continue
             shutil.copyfile(tmp_out, path)
-        entries[spec["name"]] = describe(spec, path, version, file_name)
+        entries[spec["name"]] = describe(spec, path, version, file_name, source)
         e = entries[spec["name"]]
         print(f"built {spec['name']}: {e['bytes']} bytes, heap base {e['heap_base']}, "
               f"{e['initial_pages']} pages, imports {e['imports'] or 'none'}")

@@ -22,6 +22,7 @@ MODELS = {
     "as-tlsf": "as_tlsf:AsTlsf",
     "as-stub": "as_stub:AsStub",
     "wee-alloc": "wee_alloc:WeeAlloc",
+    "mimalloc": "mimalloc:Mimalloc",
     "first-fit": "freelist:FirstFit",
     "best-fit": "freelist:BestFit",
     "next-fit": "freelist:NextFit",
