@@ -1,8 +1,7 @@
-"""The wee-alloc model: its documented design, its invariants, and the long-run leak.
+"""The wee-alloc model: its design, its invariants, and the long-run leak.
 
-NOTE: wee_alloc cannot be built here, so these tests check the model against
-wee_alloc's published design and source only; nothing verifies it against a
-real build (see pyfrag/allocators/wee_alloc.py).
+Model-only (no wasmtime needed); the model against the real wee-alloc module,
+address by address, is tests/fidelity/test_wee_alloc.py.
 """
 
 import random
@@ -86,16 +85,34 @@ def test_fresh_memory_comes_from_memory_grow_only():
 
 def test_size_classes_reuse_their_own_cells_only():
     h = Heap("wee-alloc")
-    a = h.malloc(40)
+    a = h.malloc(40, align=1)                    # a byte buffer, as Box<[u8; 40]> asks
     h.free(a)
-    assert h.malloc(37) == a                     # 10 words either way: same class, LIFO
-    b = h.malloc(100)
+    assert h.malloc(37, align=4) == a            # 10 words either way: same class, LIFO
+    b = h.malloc(100, align=1)
     h.free(b)
-    assert h.malloc(40) != b                     # another class never takes it
+    assert h.malloc(40, align=1) != b            # another class never takes it
     big = NUM_SIZE_CLASSES * WORD + 1            # past the last class: main list
-    c = h.malloc(big)
+    c = h.malloc(big, align=1)
     assert c not in h.allocator.reachable(NUM_SIZE_CLASSES - 1)
     h.check()
+
+
+def test_malloc_asks_align_8_and_so_never_reaches_the_size_classes():
+    h = Heap("wee-alloc")
+    a = h.malloc(40)
+    assert a % 8 == 0 and h.allocator.layout[a] == (10, 8)
+    h.free(a)
+    assert not any(h.allocator.reachable(k) for k in range(NUM_SIZE_CLASSES))
+    assert h.allocator.reachable(MAIN)
+
+
+def test_a_fresh_grant_is_at_least_8_times_align_plus_2_kib():
+    # (align + MIN_CELL_SIZE) * Words(2) with Words(2) counted as 8 bytes
+    for align, pages in ((8192, 2), (16384, 3), (65536, 9)):
+        h = Heap("wee-alloc", heap_base=1024, initial_pages=1)
+        assert h.malloc(100, align)
+        grant = 8 * (align + 2048) + HEADER
+        assert h.memory.pages - 1 == -(-grant // 65536) == pages
 
 
 def test_freeing_next_to_a_free_left_neighbour_merges_at_once():

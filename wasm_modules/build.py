@@ -8,6 +8,7 @@ exact build command and the toolchain that runs it. Usage:
     python wasm_modules/build.py c-dlmalloc      # rebuild some (manifest keeps the rest)
     python wasm_modules/build.py --out DIR       # build into DIR (the toolchain test)
     python wasm_modules/build.py --manifest-only # re-read the committed .wasm files
+    python wasm_modules/build.py wee-alloc --wee-alloc-src DIR --memory-units-src DIR
 
 The committed .wasm files are the source of truth for tests and the
 playground; nothing at test time needs a toolchain. Sizes, sha256, imports,
@@ -33,6 +34,17 @@ from pyfrag.wasmfile import inspect  # noqa: E402
 PY = "python3"          # how the command reads in the manifest; sys.executable runs it
 RUSTC = "/usr/bin/rustc"  # Debian's rustc: the one with the wasm32 std installed
 CRATES = "/usr/share/cargo/registry"   # Debian's librust-*-dev crate sources
+
+# Third-party sources that are not Debian packages: never copied into the repo.
+# Each is a git repository (a clone or a mirror) named by an option or an
+# environment variable; the build extracts the tag into its temporary directory
+# and the manifest records tag and commit.
+SOURCES = {
+    "wee_alloc": dict(option="--wee-alloc-src", env="WEE_ALLOC_SRC", tag="0.4.5",
+                      repository="rustwasm/wee_alloc"),
+    "memory_units": dict(option="--memory-units-src", env="MEMORY_UNITS_SRC", tag="0.4.0",
+                         repository="pepyakin/memory_units"),
+}
 
 # Every C module shares src/abi.c: the requested-size table lives in static
 # memory, so the allocator sees exactly the sizes the trace asks for.
@@ -125,6 +137,37 @@ MODULES = [
          wrapper=("the rust-dlmalloc wrapper compiled in unchanged (src/tracking.rs); the "
                   "arenas' own chunks come from the same TrackingAllocator, so "
                   "get_live_data_size counts them")),
+    dict(name="wee-alloc", model="wee-alloc", language="Rust",
+         allocator="wee_alloc 0.4.5 (size_classes) as the global allocator",
+         toolchain="rustc-wee", sources=["wee_alloc", "memory_units"],
+         # the crates as plain rlibs (no cargo registry here); wee_alloc's build.rs
+         # only writes a size for the static-array backend, which is not built
+         pre=[["git", "-C", "{wee_alloc}", "archive", "--prefix=wee_alloc/",
+               "-o", "{tmp}/wee_alloc.tar", "0.4.5"],
+              ["tar", "-xf", "{tmp}/wee_alloc.tar", "-C", "{tmp}"],
+              ["git", "-C", "{memory_units}", "archive", "--prefix=memory_units/",
+               "-o", "{tmp}/memory_units.tar", "0.4.0"],
+              ["tar", "-xf", "{tmp}/memory_units.tar", "-C", "{tmp}"],
+              [RUSTC, "--edition", "2018", "--crate-type", "rlib", "--crate-name", "cfg_if",
+               "--target", "wasm32-unknown-unknown", "-O", "-o", "{tmp}/libcfg_if.rlib",
+               CRATES + "/cfg-if-0.1.10/src/lib.rs"],
+              [RUSTC, "--edition", "2015", "--crate-type", "rlib", "--crate-name",
+               "memory_units", "--target", "wasm32-unknown-unknown", "-O",
+               "-o", "{tmp}/libmemory_units.rlib", "{tmp}/memory_units/src/lib.rs"],
+              [RUSTC, "--edition", "2015", "--crate-type", "rlib", "--crate-name", "wee_alloc",
+               "--target", "wasm32-unknown-unknown", "-O",
+               "--cfg", 'feature="default"', "--cfg", 'feature="size_classes"',
+               "--extern", "cfg_if={tmp}/libcfg_if.rlib",
+               "--extern", "memory_units={tmp}/libmemory_units.rlib",
+               "-o", "{tmp}/libwee_alloc.rlib", "{tmp}/wee_alloc/wee_alloc/src/lib.rs"]],
+         cmd=[RUSTC, "--target", "wasm32-unknown-unknown", "--crate-type", "cdylib", "-O",
+              "--cfg", "wee_alloc", "--extern", "wee_alloc={tmp}/libwee_alloc.rlib",
+              "-L", "{tmp}", "-C", "link-arg=--export=__heap_base",
+              "-C", "link-arg=--strip-debug", "-o", "{out}", "src/tracking.rs"],
+         wrapper=("src/tracking.rs built with --cfg wee_alloc: the rust-dlmalloc wrapper "
+                  "with wee_alloc under the TrackingAllocator; malloc asks align 8 (so it "
+                  "never reaches the size classes, which serve align <= 4), aligned_alloc "
+                  "passes alignments below 8 through")),
 ]
 
 
@@ -154,6 +197,9 @@ def toolchain_versions():
     found["rustc-crates"] = found["rustc"] and all(crates) and \
         f"{found['rustc']}; librust-typed-arena-dev {crates[0]}, " \
         f"librust-bumpalo-dev {crates[1]}"
+    cfg_if = _deb("librust-cfg-if-0.1-dev")
+    found["rustc-wee"] = found["rustc"] and cfg_if and \
+        f"{found['rustc']}; librust-cfg-if-0.1-dev {cfg_if}"
     zig = _first_line([sys.executable, "-m", "ziglang", "version"])
     found["zig"] = zig and f"zig {zig} (ziglang wheel)"
     asc = _first_line(["npx", "--no-install", "asc", "--version"])
@@ -168,9 +214,39 @@ def steps(spec):
     return spec.get("pre", []) + [spec["cmd"]]
 
 
-def run_build(spec, out, tmp):
+def source_dirs(args):
+    """{source name: git repository} from the options, else the environment."""
+    found = {}
+    for name, src in SOURCES.items():
+        path = getattr(args, name + "_src", None) or os.environ.get(src["env"])
+        if path:
+            found[name] = os.path.abspath(path)
+    return found
+
+
+def source_commits(spec, dirs):
+    """The manifest's record of a module's third-party sources: repository, tag, commit.
+    Raises RuntimeError when one is missing or lacks its tag."""
+    out = []
+    for name in spec.get("sources", []):
+        src = SOURCES[name]
+        if name not in dirs:
+            raise RuntimeError(f"{spec['name']}: source {src['repository']} missing; "
+                               f"pass {src['option']} DIR or set {src['env']} "
+                               "(see wasm_modules/README.md)")
+        res = subprocess.run(["git", "-C", dirs[name], "rev-parse", "--verify", "-q",
+                              src["tag"] + "^{commit}"], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RuntimeError(f"{spec['name']}: {dirs[name]} is not a git repository "
+                               f"of {src['repository']} with tag {src['tag']}")
+        out.append({"repository": src["repository"], "tag": src["tag"],
+                    "commit": res.stdout.strip()})
+    return out
+
+
+def run_build(spec, out, tmp, dirs=None):
     for step in steps(spec):
-        cmd = [c.format(out=out, tmp=tmp) for c in step]
+        cmd = [c.format(out=out, tmp=tmp, **(dirs or {})) for c in step]
         if cmd[0] == PY:
             cmd[0] = sys.executable
         res = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True)
@@ -181,7 +257,17 @@ def run_build(spec, out, tmp):
         raise RuntimeError(f"{spec['name']}: the build wrote no {out}")
 
 
-def describe(spec, path, version, file_name):
+def shown(step, file_name):
+    """A build step as the manifest shows it: sources as their environment variables."""
+    text = shlex.join(c.format(out=file_name, tmp="tmp",
+                               **{n: f"${s['env']}" for n, s in SOURCES.items()})
+                      for c in step)
+    for s in SOURCES.values():
+        text = text.replace(f"'${s['env']}'", f'"${s["env"]}"')
+    return text
+
+
+def describe(spec, path, version, file_name, sources=None):
     with open(path, "rb") as f:
         data = f.read()
     info = inspect(data, spec["name"])
@@ -193,12 +279,12 @@ def describe(spec, path, version, file_name):
         "name": spec["name"], "file": file_name, "allocator": spec["allocator"],
         "model": spec["model"], "language": spec["language"], "toolchain": version,
         # intermediate files are shown under tmp/; build.py uses a temporary directory
-        "build": " && ".join(shlex.join(c.format(out=file_name, tmp="tmp") for c in step)
-                             for step in steps(spec)),
+        "build": " && ".join(shown(step, file_name) for step in steps(spec)),
         "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
         "heap_base": info["heap_base"], "initial_pages": info["initial_pages"],
         "maximum_pages": info["maximum_pages"], "imports": info["imports"],
         "exports": info["exports"], "wrapper": spec["wrapper"],
+        **({"sources": sources} if sources else {}),
     }
 
 
@@ -208,6 +294,10 @@ def main(argv=None):
     ap.add_argument("--out", help="build into this directory instead of wasm_modules/")
     ap.add_argument("--manifest-only", action="store_true",
                     help="rewrite manifest.json from the committed binaries, build nothing")
+    for name, src in SOURCES.items():
+        ap.add_argument(src["option"], dest=name + "_src", metavar="DIR",
+                        help=f"git repository of {src['repository']} (tag {src['tag']}); "
+                             f"default ${src['env']}")
     args = ap.parse_args(argv)
     known = {m["name"] for m in MODULES}
     unknown = [n for n in args.names if n not in known]
@@ -224,6 +314,7 @@ def main(argv=None):
                 old = {e["name"]: e for e in json.load(f)["modules"]}
             break
     versions = {} if args.manifest_only else toolchain_versions()
+    dirs = source_dirs(args)
     entries, failed = dict(old), []
     for spec in wanted:
         file_name = f"{spec['name']}.wasm"
@@ -233,7 +324,7 @@ def main(argv=None):
                 failed.append(f"{spec['name']}: not in the manifest yet; build it first")
                 continue
             entries[spec["name"]] = describe(spec, path, old[spec["name"]]["toolchain"],
-                                             file_name)
+                                             file_name, old[spec["name"]].get("sources"))
             continue
         version = versions.get(spec["toolchain"])
         if not version:
@@ -242,12 +333,13 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as tmp:
             tmp_out = os.path.join(tmp, file_name)
             try:
-                run_build(spec, tmp_out, tmp)
+                sources = source_commits(spec, dirs)
+                run_build(spec, tmp_out, tmp, dirs)
             except RuntimeError as e:
                 failed.append(str(e))
                 continue
             shutil.copyfile(tmp_out, path)
-        entries[spec["name"]] = describe(spec, path, version, file_name)
+        entries[spec["name"]] = describe(spec, path, version, file_name, sources)
         e = entries[spec["name"]]
         print(f"built {spec['name']}: {e['bytes']} bytes, heap base {e['heap_base']}, "
               f"{e['initial_pages']} pages, imports {e['imports'] or 'none'}")

@@ -3,11 +3,12 @@
 Owns the model of the small Rust allocator the seed article warns about.
 Main entry point: `WeeAlloc.malloc`.
 
-UNVERIFIED: wee_alloc cannot be built on this machine, so no real module
-backs this model. It follows the published source, structure by structure;
-whether its addresses match a real build has not been checked.
+Address-exact against the wee-alloc module (wasm_modules/, wee_alloc 0.4.5
+built from its tagged source under src/tracking.rs's ABI): scenarios and
+generated traces give the same addresses and memory sizes, event by event
+(`benchmarks/fidelity.py`, tests/fidelity/test_wee_alloc.py).
 
-What the model does, after the published design and source:
+What the model does, after the source and the real build:
 
 - Cells. Every allocation is a cell with a two-word header (the addresses of
   the previous and next adjacent cells, tags in the low bits), so the
@@ -17,11 +18,12 @@ What the model does, after the published design and source:
   pages at a time, and each grant is a separate run of cells: cells of two
   grants never merge even when adjacent. The pages a module starts with are
   never used. Nothing is ever given back.
-- Main free list: first fit over a singly linked list. A large grant is at
-  least twice (alignment + 2 KiB), cells split only if 2 KiB (512 words)
-  would remain. (A large request with alignment above 4 can therefore fail
-  right after a grant: the grant is sized max(size, ...), not size plus
-  the slack the alignment needs. The model returns 0 there, as the source
+- Main free list: first fit over a singly linked list. A fresh grant is at
+  least 8 x (alignment + 2 KiB) (the source's `(align + MIN_CELL_SIZE) *
+  Words(2)` turns Words(2) into 8 bytes before multiplying), cells split
+  only if 2 KiB (512 words) would remain. (A large request with alignment
+  above 4 can therefore fail right after a grant: the grant is sized
+  max(size, ...), not size plus the slack the alignment needs. The model returns 0 there, as the source
   returns null.) Freeing merges with a free left neighbour at once, or is
   queued behind a free right neighbour and merged on a later walk; with both
   neighbours free only the left merge happens.
@@ -36,13 +38,14 @@ What the model does, after the published design and source:
   This is the mechanism behind the unbounded growth users reported
   (wee_alloc issue #106): repeated alloc/free of varying sizes keeps calling
   `memory.grow` where a coalescing allocator stays flat.
-- `malloc(n)` asks with alignment 1, like the article's byte buffers
-  (`Box<[u8; N]>`). Only alignments up to 4 reach the size classes, so a
-  wrapper asking with alignment 8 (as the rust-dlmalloc module's does) skips
-  them: `aligned_alloc(8, n)` models that.
+- `malloc(n)` asks with alignment 8, as the module's malloc does (the ABI
+  promises 8-aligned blocks). Only alignments up to 4 reach the size classes,
+  so malloc never does: the article's byte buffers (`Box<[u8; N]>`, align 1)
+  are `aligned_alloc(1, n)`, which the module passes through unchanged.
 - `realloc` is Rust's default: allocate, copy, free. A zero-byte request is
-  made a one-byte request here (wee_alloc itself would return the alignment
-  as a dangling pointer, which a C-style heap cannot hold twice).
+  a one-byte request, as in the module's wrapper (wee_alloc itself would
+  return the alignment as a dangling pointer, which a C-style heap cannot
+  hold twice).
 """
 
 from bisect import bisect_right
@@ -60,12 +63,13 @@ NUM_SIZE_CLASSES = 256              # one list per size of 1..256 words
 MAIN = NUM_SIZE_CLASSES             # index of the main list among the heads
 MIN_CELL_WORDS = 2 * NUM_SIZE_CLASSES   # LargeAllocPolicy::MIN_CELL_SIZE
 CLASS_REFILL_WORDS = 8192 // WORD   # a size class's smallest refill
+MALLOC_ALIGN = 8                    # what the wee-alloc module's malloc asks (src/tracking.rs)
 
 
 class WeeAlloc(Allocator):
     name = "wee-alloc"
-    summary = "wee_alloc 0.4.5 with size classes (unverified: modelled from its source)"
-    exact = None
+    summary = "wee_alloc 0.4.5 with size classes: cells, first fit that loses what it walks past"
+    exact = "wee-alloc"
     alignment = WORD
     # A small Rust cdylib: 1 MiB of stack, then data, in 17 initial pages
     default_start = (1048576 + 1024, 17)
@@ -164,7 +168,9 @@ class WeeAlloc(Allocator):
     def _refill(self, k, words, align):
         """new_cell_for_free_list: a fresh free cell for list k, or 0 when memory is exhausted."""
         if k == MAIN:
-            size = max(words * WORD, (align + MIN_CELL_WORDS * WORD) * 2)
+            # (align + MIN_CELL_SIZE) * Words(2): memory_units turns Words(2) into
+            # 8 bytes before the multiply, so the floor is 8 x (align + 2 KiB)
+            size = max(words * WORD, (align + MIN_CELL_WORDS * WORD) * 2 * WORD)
             pages = -(-(size + HEADER) // PAGE)
             old = self.memory.grow(pages)
             if old < 0:
@@ -200,7 +206,7 @@ class WeeAlloc(Allocator):
     # -- the protocol ---------------------------------------------------------
 
     def malloc(self, size):
-        return self._alloc(size, 1)
+        return self._alloc(size, MALLOC_ALIGN)
 
     def aligned_alloc(self, align, size):
         check_power_of_two(align, self.name)
