@@ -313,17 +313,35 @@ def load(name_or_path, *, limit=None):
     return RealModule(name, path, entry, limit=limit)
 
 
-def replay_real(trace, module, *, stop_at_oom=False, progress=None):
+def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-end"):
     """Replay `trace` on a real module (a name, a path, or a fresh `RealModule`).
 
     Returns the same `Run` the simulator returns, with `reported_live` set to the
     module's own `live_bytes()` at the end. A name or path gets a fresh instance,
-    with the trace's memory maximum (if any) enforced by the engine."""
+    with the trace's memory maximum (if any) enforced by the engine. A module whose
+    manifest names a model is replayed in lockstep with it (`pyfrag.lockstep`):
+    while the two agree, the run's spans, free blocks and OOM verdicts are the
+    model's; `run.lockstep.diverged` tells where they parted, if they did.
+    `discard` is as for `pyfrag.replay.replay`."""
+    from .lockstep import Lockstep
     from .replay import drive
     if not isinstance(module, RealModule):
         module = load(module, limit=trace.maximum)
-    run = drive(trace, module, module.memory, module.name,
-                stop_at_oom=stop_at_oom, progress=progress)
+    stepper = Lockstep(module, _model_of(module, trace))
+    run = drive(trace, stepper, module.memory, module.name,
+                stop_at_oom=stop_at_oom, progress=progress, discard=discard)
     run.reported_live = module.live_bytes()
     run.module = module
+    run.lockstep = stepper
+    if stepper.model is not None:
+        run.spans = stepper.spans()
     return run
+
+
+def _model_of(module, trace):
+    """A fresh model in the module's start state and memory limit, or None."""
+    from .heap import Heap
+    entry = module.entry
+    if not entry or not entry.get("model") or module.memory.pages != entry["initial_pages"]:
+        return None
+    return Heap.like(entry, maximum=module.memory.maximum).allocator

@@ -164,11 +164,35 @@ def test_invariants_hold_on_random_traffic(seed):
                 live.append((p, align))
         if k % 200 == 0:
             h.check()
-        if k == 1000:
-            h.spans()                            # from here on the free runs are kept
+        if k % 500 == 0:
+            assert_spans_are_the_reachable_cells(h)
     h.check()
+    assert_spans_are_the_reachable_cells(h)
+
+
+def assert_spans_are_the_reachable_cells(h):
+    """Free spans are exactly the cells some free list reaches: lost cells and the
+    initial pages count as the allocator's (used), never as free."""
+    wee = h.allocator
+    reachable = {c for k in range(NUM_SIZE_CLASSES + 1) for c in wee.reachable(k)}
+    free = [(s, s + n) for s, n, used in h.spans() if not used]
+    cells = sorted((c, wee.end[c]) for c in reachable)
+    covered = sum(b - a for a, b in cells)
+    assert sum(b - a for a, b in free) == covered
+    for a, b in cells:
+        assert any(s <= a and b <= e for s, e in free), f"reachable cell {a:#x} not free"
     spans = h.spans()
-    h.allocator._runs = None                     # what a walk of every cell gives
-    h.allocator._spans = None
-    assert h.spans() == spans
-    assert sum(n for _, n, _ in spans) == h.memory.byte_length - h.allocator.heap_base
+    assert sum(n for _, n, _ in spans) == h.memory.byte_length - wee.heap_base
+
+
+def test_lost_cells_are_overhead_not_free():
+    h = Heap("wee-alloc")
+    small = h.malloc(3000)
+    h.malloc(3000)
+    h.free(small)
+    before = h.stats().total_free
+    h.malloc(60000)                              # the walk loses the 3000-byte cell
+    assert small - HEADER not in h.allocator.reachable()
+    free = [(s, n) for s, n, used in h.spans() if not used]
+    assert not any(s <= small - HEADER < s + n for s, n in free)
+    assert h.stats().total_free < before
