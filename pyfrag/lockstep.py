@@ -51,6 +51,11 @@ class Lockstep:
             raise NotImplementedError(f"{self.module.name}: its model is not in step")
         return self.model.spans()
 
+    def oom_spans(self):
+        if self.model is None:
+            raise NotImplementedError(f"{self.module.name}: its model is not in step")
+        return getattr(self.model, "oom_spans", self.model.spans)()
+
     def check(self):
         if self.model is not None:
             self.model.check()

@@ -325,7 +325,9 @@ def classify(allocator, memory, trace, i, op, size, live, exact=True, last=None)
     spans = None
     if exact:
         try:
-            spans = allocator.spans()
+            # optional: the free blocks as the request found them, where failing
+            # changed them (wee_alloc's walk loses the cells it passes)
+            spans = getattr(allocator, "oom_spans", allocator.spans)()
         except NotImplementedError:
             pass
     if spans is None:

@@ -24,7 +24,7 @@ def test_real_and_simulated_verdicts_are_the_same():
     s = replay(t, like="wee-alloc", discard="on-free")
     assert r.lockstep.diverged is None and r.failures
     assert r.failures == s.failures                 # kind, free, largest, overhead: all
-    assert r.oom.kind == "true" and r.oom.overhead > 16 << 20
+    assert r.oom.overhead > 16 << 20 > r.oom.free_bytes       # lost cells are not free
     assert r.spans == s.spans
     assert list(r.discard_samples) == list(s.discard_samples)
     rm, sm = r.metrics, s.metrics

@@ -1,7 +1,7 @@
 """The wee-alloc model: its design, its invariants, and the long-run leak.
 
 Model-only (no wasmtime needed); the model against the real wee-alloc module,
-address by address, is tests/fidelity/test_wee_alloc.py.
+address by address, is tests/fidelity/test_wee.py.
 """
 
 import random
@@ -196,3 +196,17 @@ def test_lost_cells_are_overhead_not_free():
     free = [(s, n) for s, n, used in h.spans() if not used]
     assert not any(s <= small - HEADER < s + n for s, n in free)
     assert h.stats().total_free < before
+
+
+def test_a_failed_request_is_judged_by_the_cells_it_found():
+    h = Heap("wee-alloc", heap_base=1024, initial_pages=1, maximum=4)
+    small = h.malloc(3000)
+    h.malloc(3000)
+    h.free(small)
+    assert h.malloc(10 * 65536) == 0                 # cannot grow: fails after the walk
+    cell = small - HEADER
+    assert cell not in h.allocator.reachable()       # lost by that walk ...
+    free_now = [(s, n) for s, n, used in h.spans() if not used]
+    found = [(s, n) for s, n, used in h.allocator.oom_spans() if not used]
+    assert not any(s <= cell < s + n for s, n in free_now)
+    assert any(s <= cell < s + n for s, n in found)  # ... but free when it was asked

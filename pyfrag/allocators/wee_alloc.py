@@ -6,7 +6,7 @@ Main entry point: `WeeAlloc.malloc`.
 Address-exact against the wee-alloc module (wasm_modules/, wee_alloc 0.4.5
 built from its tagged source under src/tracking.rs's ABI): scenarios and
 generated traces give the same addresses and memory sizes, event by event
-(`benchmarks/fidelity.py`, tests/fidelity/test_wee_alloc.py).
+(`benchmarks/fidelity.py`, tests/fidelity/test_wee.py).
 
 What the model does, after the source and the real build:
 
@@ -88,6 +88,7 @@ class WeeAlloc(Allocator):
         # After an OOM the replay asks for spans at every failure: they are kept
         # until the next malloc or free.
         self._spans = None
+        self._passed = []       # cells the current request's walk has lost so far
 
     # -- cells ----------------------------------------------------------------
 
@@ -154,6 +155,7 @@ class WeeAlloc(Allocator):
             if ptr:
                 return ptr
             heads[k] = self.next_free[cell]      # the cell just passed is now lost
+            self._passed.append(cell)
 
     def _refill(self, k, words, align):
         """new_cell_for_free_list: a fresh free cell for list k, or 0 when memory is exhausted."""
@@ -186,6 +188,7 @@ class WeeAlloc(Allocator):
 
     def _alloc(self, size, align):
         self._spans = None
+        self._passed = []
         words = max(1, -(-size // WORD))
         k = words - 1 if align <= WORD and words <= NUM_SIZE_CLASSES else MAIN
         ptr = self._alloc_with_refill(k, words, align)
@@ -244,15 +247,22 @@ class WeeAlloc(Allocator):
         the cells the walk lost (free bytes no list reaches) and the initial
         pages, which wee_alloc never touches: overhead, never counted as free."""
         if self._spans is None:
-            self._spans = self._layout_spans()
+            self._spans = self._layout_spans(self._reachable_cells())
         return list(self._spans)
 
-    def _layout_spans(self):
+    def oom_spans(self):
+        """The free blocks as the failed request found them: its own walk lost the
+        cells it passed, but they were free when it was made (the replay's verdict)."""
+        return self._layout_spans(self._reachable_cells() + self._passed)
+
+    def _reachable_cells(self):
+        # the queued-merge cells are in their lists too: reachable covers every list
+        return [c for k, head in enumerate(self.heads) if head for c in self.reachable(k)]
+
+    def _layout_spans(self, free_cells):
         total = self.memory.byte_length
         raw, cursor = [], self.heap_base
-        # the queued-merge cells are in their lists too: reachable covers every list
-        for cell in sorted(c for k, head in enumerate(self.heads) if head
-                           for c in self.reachable(k)):
+        for cell in sorted(free_cells):
             raw.append((cursor, cell - cursor, True))
             raw.append((cell, self.end[cell] - cell, False))
             cursor = self.end[cell]

@@ -5,9 +5,10 @@
 # wee_alloc 0.4.5's first-fit walk unlinks every free cell it steps over:
 # those cells are lost for good, so it keeps calling memory.grow until the
 # memory is 4 GiB (65,536 pages) and a malloc fails. Its lost cells are
-# allocator overhead, not free space: the OOM is a true one, with no free
-# block at all. Both sides of each chart are real: the simulator, started
-# like the module, and the module itself, replayed in the page.
+# allocator overhead, not free space: when that malloc fails, 4 GiB are
+# overhead and its lists reach about 250 KB. Both sides of each chart are
+# real: the simulator, started like the module, and the module itself,
+# replayed in the page.
 from pyfrag import scenarios
 
 trace = scenarios.varying_churn()
