@@ -80,3 +80,27 @@ def test_rebuild_from_source(tmp_path):
             assert new[key] == entry[key], (entry["name"], key)
         if new["toolchain"] == entry["toolchain"]:
             assert new["sha256"] == entry["sha256"], entry["name"]
+
+
+def test_third_party_sources_are_recorded_not_vendored():
+    entry = next(e for e in ENTRIES if e["name"] == "wee-alloc")
+    assert [(s["repository"], s["tag"]) for s in entry["sources"]] == \
+        [("rustwasm/wee_alloc", "0.4.5"), ("pepyakin/memory_units", "0.4.0")]
+    assert all(len(s["commit"]) == 40 and int(s["commit"], 16) for s in entry["sources"])
+    assert '"$WEE_ALLOC_SRC"' in entry["build"] and "--cfg wee_alloc" in entry["build"]
+    root = os.path.dirname(WASM_DIR)
+    tracked = subprocess.run(["git", "-C", root, "ls-files"], capture_output=True, text=True)
+    if tracked.returncode == 0:             # a checkout: no wee_alloc source file in it
+        assert not [p for p in tracked.stdout.split() if "wee_alloc/src" in p or
+                    p.endswith(("imp_wasm32.rs", "size_classes.rs"))]
+
+
+def test_a_build_without_its_sources_says_which_option_to_pass(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("WEE_ALLOC_SRC", "MEMORY_UNITS_SRC")}
+    res = subprocess.run([sys.executable, os.path.join(WASM_DIR, "build.py"), "wee-alloc",
+                          "--out", str(tmp_path)], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert res.returncode == 1
+    assert "--wee-alloc-src" in res.stderr or "toolchain rustc-wee is missing" in res.stderr
+    assert not (tmp_path / "wee-alloc.wasm").exists()
