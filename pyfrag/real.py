@@ -318,16 +318,18 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
 
     Returns the same `Run` the simulator returns, with `reported_live` set to the
     module's own `live_bytes()` at the end. A name or path gets a fresh instance,
-    with the trace's memory maximum (if any) enforced by the engine. A module whose
-    manifest names a model is replayed in lockstep with it (`pyfrag.lockstep`):
+    with the trace's memory maximum (if any) enforced by the engine, and when its
+    manifest names a model it is replayed in lockstep with it (`pyfrag.lockstep`):
     while the two agree, the run's spans, free blocks and OOM verdicts are the
     model's; `run.lockstep.diverged` tells where they parted, if they did.
     `discard` is as for `pyfrag.replay.replay`."""
     from .lockstep import Lockstep
     from .replay import drive
-    if not isinstance(module, RealModule):
+    fresh = not isinstance(module, RealModule)
+    if fresh:
         module = load(module, limit=trace.maximum)
-    stepper = Lockstep(module, _model_of(module, trace))
+    # a module handed in may have been used already: its model cannot know how
+    stepper = Lockstep(module, _model_of(module) if fresh else None)
     run = drive(trace, stepper, module.memory, module.name,
                 stop_at_oom=stop_at_oom, progress=progress, discard=discard)
     run.reported_live = module.live_bytes()
@@ -338,10 +340,10 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
     return run
 
 
-def _model_of(module, trace):
+def _model_of(module):
     """A fresh model in the module's start state and memory limit, or None."""
     from .heap import Heap
     entry = module.entry
-    if not entry or not entry.get("model") or module.memory.pages != entry["initial_pages"]:
+    if not entry or not entry.get("model"):
         return None
     return Heap.like(entry, maximum=module.memory.maximum).allocator
