@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from pyfrag import Heap
+from pyfrag import Heap, scenarios
 from pyfrag.allocators import MODELS
 from pyfrag.allocators.wee_alloc import HEADER, MAIN, NUM_SIZE_CLASSES, WORD
 
@@ -16,22 +16,10 @@ from pyfrag.allocators.wee_alloc import HEADER, MAIN, NUM_SIZE_CLASSES, WORD
 COALESCING = [name for name in ("dlmalloc", "first-fit", "as-tlsf") if name in MODELS]
 
 
-def varying_churn(heap, rounds, seed):
-    """Repeated alloc/free of varying sizes with a small live set: one temporary of
-    1-200 KiB freed at once, one small block kept a while (about 20 live).
-    Returns the page count after every 1000 rounds."""
-    rng = random.Random(seed)
-    kept, pages = [], []
-    for r in range(rounds):
-        temp = heap.malloc(rng.randint(1024, 200 * 1024))
-        kept.append(heap.malloc(rng.randint(16, 4096)))
-        heap.free(temp)
-        if len(kept) > 20:
-            heap.free(kept.pop(rng.randrange(len(kept))))
-        if (r + 1) % 1000 == 0:
-            pages.append(heap.memory.pages)
-    heap.check()
-    return pages
+def pages_over(run, samples=4):
+    """Memory pages at `samples` evenly spaced points of a run, the last at its end."""
+    n = run.events
+    return [run.heap_bytes[k * n // samples - 1] // 65536 for k in range(1, samples + 1)]
 
 
 # -- the leak -----------------------------------------------------------------
@@ -39,8 +27,11 @@ def varying_churn(heap, rounds, seed):
 
 @pytest.mark.parametrize("other", COALESCING)
 def test_memory_grows_without_bound_where_a_coalescing_allocator_stays_flat(other):
-    wee = varying_churn(Heap("wee-alloc"), 4000, seed=5)
-    flat = varying_churn(Heap(other), 4000, seed=5)
+    """The varying-churn scenario: a 1-200 KiB temporary freed at once and a small
+    block each round, about 20 small blocks live."""
+    trace = scenarios.varying_churn(rounds=4000, seed=5)
+    wee = pages_over(trace.replay("wee-alloc"))
+    flat = pages_over(trace.replay(other))
     assert flat[-1] == flat[0], f"{other} should stay flat once warmed up: {flat}"
     assert all(b > a for a, b in zip(wee, wee[1:])), f"wee-alloc should keep growing: {wee}"
     assert wee[-1] > 3 * wee[0] and wee[-1] > 10 * flat[-1]

@@ -81,3 +81,18 @@ def test_mixed_alignments_and_reallocs():
             t.alloc(i, int(2 ** rng.uniform(0, 18)), rng.choice((0, 0, 1, 4, 8, 64, 8192)))
             live.append(i)
     assert_exact(t, MODULE)
+
+
+def test_the_real_module_leaks_where_rust_dlmalloc_stays_flat():
+    module_or_skip(MODULE)
+    module_or_skip("rust-dlmalloc")
+    from pyfrag.real import replay_real
+    t = scenarios.varying_churn(rounds=2000, seed=5)
+    wee, dl = (replay_real(t, m) for m in (MODULE, "rust-dlmalloc"))
+    half = len(t) // 2
+    assert wee.heap_bytes[-1] > 1.5 * wee.heap_bytes[half]        # still climbing
+    assert dl.heap_bytes[-1] == dl.heap_bytes[half]                # flat
+    assert wee.heap_bytes[-1] > 20 * dl.heap_bytes[-1]
+    # what is not live in the leaking heap is overhead (lost cells), hardly any of it free
+    m = wee.metrics
+    assert m.overhead_bytes > 50 * m.total_free
