@@ -31,7 +31,8 @@ CHUNK = 1 << 16     # events between progress reports
 # that keeps failing are estimated, so such a run stays fast
 EXACT_FAILURES = 1000
 # discard "on-free": the spans are sampled this many times, evenly spaced, and at
-# the first GROW_SAMPLES grow events (resident memory peaks right after a grow)
+# grow events (resident memory peaks right after one) until GROW_SAMPLES samples
+# are taken
 DISCARD_SAMPLES = 256
 GROW_SAMPLES = 1024
 SHIFT = 64          # a live block is packed as address | size << SHIFT
