@@ -1,6 +1,7 @@
 """Batched replay on a real module: thousands of events per host call.
 
-Main entry point: `replay_batched(trace, module) -> Run`.
+Main entry points: `execute(trace, module)`, and `Playback`, which
+`pyfrag.real.replay_real` hands to the replay loop.
 
 Calling a module's exports once per event costs wasmtime's per-call overhead
 (~20 µs) a million times. A module built with pyfrag's wrappers also exports
@@ -168,6 +169,7 @@ class Playback:
     """An allocator that answers with the results `execute` recorded, in trace order."""
 
     def __init__(self, module):
+        self.name = module.name
         self.heap_base = module.heap_base
         self.alignment = module.alignment
         self.memory = _PlaybackMemory(module)
@@ -200,11 +202,3 @@ class _PlaybackMemory:
         self.pages = module.memory.pages
         self.maximum = module.memory.maximum
         self.grow_calls = None
-
-
-def replay_batched(trace, module, progress=None):
-    """Replay `trace` on a fresh real module through its batched export -> Run."""
-    from .replay import drive
-    playback = Playback(module)           # the start state, before the module runs
-    playback.answers(*execute(trace, module, progress))
-    return drive(trace, playback, playback.memory, module.name)

@@ -19,6 +19,7 @@ import os
 import sys
 
 from . import allocators, scenarios
+from .metrics import AT_END, DISCARD_MODES, ON_FREE
 from .modules import UnknownModule
 from .report import summary, table
 from .trace import TraceError, dump, load
@@ -110,7 +111,7 @@ def cmd_run(args):
     trace = source_trace(args.source, args.format, parse_params(args.param))
     run = trace.replay(args.allocator, stop_at_oom=args.stop_at_oom,
                        progress=progress_printer(f"replaying on {args.allocator or args.like}"),
-                       **heap_options(args))
+                       discard=args.discard, **heap_options(args))
     print("\n".join(run.address_lines()) if args.addresses else summary(run))
 
 
@@ -119,7 +120,8 @@ def cmd_real(args):
     trace = source_trace(args.source, args.format, parse_params(args.param))
     try:
         run = replay_real(trace, args.module, stop_at_oom=args.stop_at_oom,
-                          progress=progress_printer(f"replaying on {args.module}"))
+                          progress=progress_printer(f"replaying on {args.module}"),
+                          discard=args.discard)
     except RealModuleError as e:
         raise UsageError(str(e)) from None
     print("\n".join(run.address_lines()) if args.addresses else summary(run))
@@ -137,12 +139,17 @@ def cmd_compare(args):
     names = args.allocators.split(",") if args.allocators else allocators.names()
     options = {**COMPARE_START, **heap_options(args)}
     runs = [trace.replay(name.strip(), progress=progress_printer(f"replaying on {name}"),
-                         **options) for name in names]
+                         discard=args.discard, **options) for name in names]
     print(f"{trace.name}: {len(trace)} events" +
           (f" ({trace.description})" if trace.description else ""))
     print(f"every allocator starts with heap base {options['heap_base']} in "
           f"{options['initial_pages']} page(s)")
     print(table(runs))
+    print("overhead: heap - heap base - live - free (headers, padding, lost cells); "
+          "resident: the heap left if whole free pages were given back with memory.discard, "
+          + ("its peak with every free page discarded as it appears" if args.discard == ON_FREE
+             else "once, at the end")
+          + " (the address space does not shrink)")
 
 
 def cmd_convert(args):
@@ -194,6 +201,12 @@ def build_parser():
         sp.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                         help="scenario parameter, e.g. -p rounds=500")
 
+    def add_discard(sp):
+        sp.add_argument("--discard", choices=DISCARD_MODES, default=AT_END,
+                        help="when memory.discard would give whole free pages back: at the "
+                             "end (default) or as soon as they are free (samples the heap "
+                             "over the run)")
+
     def add_heap(sp):
         sp.add_argument("--maximum", help="memory limit: pages, 2gib, 4gib, 512mib ...")
         sp.add_argument("--heap-base", type=int)
@@ -210,6 +223,7 @@ def build_parser():
     r.add_argument("--addresses", action="store_true",
                    help="print 'event address memory_bytes' per alloc/realloc instead")
     r.add_argument("--stop-at-oom", action="store_true")
+    add_discard(r)
     r.set_defaults(func=cmd_run)
 
     rl = sub.add_parser("real", help="replay on a real WebAssembly module")
@@ -217,12 +231,14 @@ def build_parser():
     rl.add_argument("-m", "--module", required=True, help="module name from the manifest")
     rl.add_argument("--addresses", action="store_true")
     rl.add_argument("--stop-at-oom", action="store_true")
+    add_discard(rl)
     rl.set_defaults(func=cmd_real)
 
     c = sub.add_parser("compare", help="one trace on many allocators")
     add_source(c)
     add_heap(c)
     c.add_argument("--allocators", help="comma-separated (default: all)")
+    add_discard(c)
     c.set_defaults(func=cmd_compare)
 
     v = sub.add_parser("convert", help="convert a trace between formats")

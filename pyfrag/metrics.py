@@ -9,13 +9,28 @@ Main entry points: `run_metrics(run)` and `heap_metrics(heap)`, both giving a
     largest_free_block      the biggest single free span
     external_fragmentation  1 - largest free / total free (0 = one hole, -> 1 = dust)
     free_histogram          free spans by size class: {2**k: count of sizes in [2**k, 2**(k+1))}
+    overhead_bytes          heap - heap base - live - total free: headers, padding, lost
+                            cells, pages the allocator never uses (not free: it cannot
+                            hand them out)
+    discardable_bytes       whole pages inside free spans at the end: what a memory.discard-
+                            aware allocator could give back to the OS
+    resident_bytes          heap bytes - discardable bytes: what stays resident once they are
+                            discarded (the address space, memory.buffer.byteLength, does not
+                            shrink: discard zeroes pages, it cannot unmap them)
+    peak_resident_bytes     the most resident over the run: with discard "on-free" (every
+                            whole free page discarded as it appears) the largest heap minus
+                            discardable at the run's samples; with "at-end" the peak heap
 
-Span-based numbers are None for a real module, whose free spans cannot be seen.
+Span-based numbers are None for a real module, whose free spans cannot be seen
+(unless its model ran in step with it: see pyfrag.lockstep).
 """
 
 from dataclasses import dataclass
 
 from .memory import PAGE
+
+ON_FREE, AT_END = "on-free", "at-end"        # when whole free pages are discarded
+DISCARD_MODES = (AT_END, ON_FREE)
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,11 @@ class Metrics:
     failures: int
     oom_kind: str | None
     oom_index: int | None
+    overhead_bytes: int | None = None
+    discard: str = AT_END
+    discardable_bytes: int | None = None
+    resident_bytes: int | None = None
+    peak_resident_bytes: int | None = None
 
     def as_dict(self):
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -55,12 +75,33 @@ def span_metrics(spans):
     return total, largest, frag, len(holes), dict(sorted(histogram.items()))
 
 
+def discardable_bytes(spans):
+    """Bytes of the whole pages that lie inside free spans."""
+    out = 0
+    for start, length, used in spans:
+        if not used:
+            out += max(0, (start + length) // PAGE - -(-start // PAGE)) * PAGE
+    return out
+
+
 def _build(events, heap, live, peak_heap, peak_live, grow_events, grow_calls, spans,
-           failures):
+           failures, heap_base, discard=AT_END, samples=None):
     if spans is None:
         total = largest = frag = count = histogram = None
+        overhead = discardable = resident = peak_resident = None
     else:
         total, largest, frag, count, histogram = span_metrics(spans)
+        overhead = heap - heap_base - live - total
+        discardable = discardable_bytes(spans)
+        resident = heap - discardable
+        if discard == AT_END:
+            peak_resident = peak_heap
+        elif samples is not None:
+            # flat (event, heap bytes, discardable bytes) triples
+            peak_resident = max([samples[k + 1] - samples[k + 2]
+                                 for k in range(0, len(samples), 3)] + [resident])
+        else:
+            peak_resident = None
     first = failures[0] if failures else None
     return Metrics(
         events=events, heap_bytes=heap, live_bytes=live,
@@ -69,7 +110,9 @@ def _build(events, heap, live, peak_heap, peak_live, grow_events, grow_calls, sp
         grow_events=grow_events, grow_calls=grow_calls,
         total_free=total, largest_free_block=largest, external_fragmentation=frag,
         free_blocks=count, free_histogram=histogram, failures=len(failures),
-        oom_kind=first.kind if first else None, oom_index=first.index if first else None)
+        oom_kind=first.kind if first else None, oom_index=first.index if first else None,
+        overhead_bytes=overhead, discard=discard, discardable_bytes=discardable,
+        resident_bytes=resident, peak_resident_bytes=peak_resident)
 
 
 def grow_indices(run):
@@ -88,10 +131,11 @@ def run_metrics(run):
     return _build(run.events, heap, live,
                   max(run.heap_bytes, default=run.initial_bytes),
                   max(run.live_bytes, default=0),
-                  len(grow_indices(run)), run.grow_calls, run.spans, run.failures)
+                  len(grow_indices(run)), run.grow_calls, run.spans, run.failures,
+                  run.heap_base, run.discard, run.discard_samples)
 
 
 def heap_metrics(heap):
     mem = heap.memory
     return _build(None, mem.pages * PAGE, heap.live_bytes, mem.pages * PAGE, heap.peak_live,
-                  0, mem.grow_calls, heap.spans(), [])
+                  0, mem.grow_calls, heap.spans(), [], heap.allocator.heap_base)

@@ -328,25 +328,52 @@ def load(name_or_path, *, limit=None):
     return RealModule(name, path, entry, limit=limit)
 
 
-def replay_real(trace, module, *, stop_at_oom=False, progress=None, batched=True):
+def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-end",
+                batched=True, model=True):
     """Replay `trace` on a real module (a name, a path, or a fresh `RealModule`).
 
     Modules that export pyfrag's batched replay run thousands of events per call
     (pyfrag.batch), with the same result as `batched=False`, one call per event;
     stopping at the first OOM needs the latter (a batch runs past it).
+    `model=False` leaves the model out (estimated verdicts, no free blocks), for
+    speed.
 
     Returns the same `Run` the simulator returns, with `reported_live` set to the
     module's own `live_bytes()` at the end. A name or path gets a fresh instance,
-    with the trace's memory maximum (if any) enforced by the engine."""
+    with the trace's memory maximum (if any) enforced by the engine, and when its
+    manifest names a model it is replayed in lockstep with it (`pyfrag.lockstep`):
+    while the two agree, the run's spans, free blocks and OOM verdicts are the
+    model's; `run.lockstep.diverged` tells where they parted, if they did.
+    `discard` is as for `pyfrag.replay.replay`."""
+    from .lockstep import Lockstep
     from .replay import drive
-    if not isinstance(module, RealModule):
+    fresh = not isinstance(module, RealModule)
+    if fresh:
         module = load(module, limit=trace.maximum)
     if batched and module.batch is not None and not stop_at_oom:
-        from .batch import replay_batched
-        run = replay_batched(trace, module, progress)
+        # the module runs the trace's calls by batches; the loop then reads their answers
+        from .batch import Playback, execute
+        source = Playback(module)
+        source.answers(*execute(trace, module, progress))
+        progress = None
     else:
-        run = drive(trace, module, module.memory, module.name,
-                    stop_at_oom=stop_at_oom, progress=progress)
+        source = module
+    # a module handed in may have been used already: its model cannot know how
+    stepper = Lockstep(source, _model_of(module) if fresh and model else None)
+    run = drive(trace, stepper, source.memory, module.name,
+                stop_at_oom=stop_at_oom, progress=progress, discard=discard)
     run.reported_live = module.live_bytes()
     run.module = module
+    run.lockstep = stepper
+    if stepper.model is not None:
+        run.spans = stepper.spans()
     return run
+
+
+def _model_of(module):
+    """A fresh model in the module's start state and memory limit, or None."""
+    from .heap import Heap
+    entry = module.entry
+    if not entry or not entry.get("model"):
+        return None
+    return Heap.like(entry, maximum=module.memory.maximum).allocator

@@ -23,12 +23,18 @@ from functools import cached_property
 
 from .heap import Heap
 from .memory import PAGE
+from .metrics import AT_END, DISCARD_MODES, ON_FREE, discardable_bytes
 from .trace import ALLOC, FREE
 
 CHUNK = 1 << 16     # events between progress reports
 # failures classified from the model's spans (O(blocks) each); later ones in a run
 # that keeps failing are estimated, so such a run stays fast
 EXACT_FAILURES = 1000
+# discard "on-free": the spans are sampled this many times, evenly spaced, and at
+# grow events (resident memory peaks right after one) until GROW_SAMPLES samples
+# are taken
+DISCARD_SAMPLES = 256
+GROW_SAMPLES = 1024
 SHIFT = 64          # a live block is packed as address | size << SHIFT
 MASK = (1 << SHIFT) - 1
 
@@ -40,16 +46,28 @@ class Failure:
     op: str                 # "malloc" or "realloc"
     size: int
     kind: str               # "fragmentation" (enough free bytes, none contiguous) or "true"
-    free_bytes: int         # free bytes inside the heap when it failed
+    free_bytes: int         # bytes in free blocks the allocator could hand out
     largest_free: int | None
     heap_bytes: int
     where: str
+    # heap - heap base - live - free: headers, padding, lost cells, pages never used;
+    # None when unknown (no spans were ever seen: see classify)
+    overhead: int | None = None
+
+    @property
+    def estimated(self):
+        """True when free bytes were estimated, not read from the allocator's spans."""
+        return self.largest_free is None
 
     def describe(self):
         largest = "" if self.largest_free is None else \
             f", largest free block {self.largest_free} bytes"
+        overhead = "" if self.overhead is None else \
+            f", {self.overhead} bytes of allocator overhead"
+        estimate = " (estimated)" if self.estimated else ""
         return (f"{self.kind} OOM at {self.where}: {self.op}({self.size}) failed with "
-                f"{self.free_bytes} bytes free in a {self.heap_bytes}-byte heap{largest}")
+                f"{self.free_bytes} bytes free{estimate} in a {self.heap_bytes}-byte heap"
+                f"{largest}{overhead}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +97,10 @@ class Run:
     grow_calls: int | None = None     # memory.grow calls, where they can be counted
     reported_live: int | None = None  # a real module's own live_bytes() at the end
     live_ids: dict = field(default_factory=dict)   # id -> address | size << SHIFT at the end
+    discard: str = AT_END             # when whole free pages count as discarded (metrics.py)
+    # with discard "on-free": flat (event, heap bytes, discardable bytes) triples over the
+    # run; None otherwise, or when the allocator's spans cannot be seen
+    discard_samples: array | None = None
 
     @property
     def events(self):
@@ -116,8 +138,13 @@ class Run:
                 f"peak heap {m.peak_heap_bytes}, utilization {m.utilization:.2%}{oom}>")
 
 
-def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, **heap_options):
+def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=AT_END,
+           **heap_options):
     """Replay `trace` on a model (a name, or a ready `Heap`) and return the `Run`.
+
+    `discard` is when a memory.discard-aware allocator would give whole free
+    pages back: "at-end" (once, after the last event) or "on-free" (as soon as
+    they are free; the run then samples its spans over time).
 
     heap_options go to `Heap` (heap_base, initial_pages, maximum, memory64).
     `like="module"` starts in a real module's start state, running that module's
@@ -136,7 +163,7 @@ def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, **heap_op
                 else Heap(allocator or "dlmalloc", **heap_options))
     model = heap.allocator
     run = drive(trace, model, heap.memory, heap.name, stop_at_oom=stop_at_oom,
-                progress=progress)
+                progress=progress, discard=discard)
     run.spans = model.spans()
     run.grow_calls = heap.memory.grow_calls
     if given:
@@ -147,9 +174,12 @@ def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, **heap_op
     return run
 
 
-def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
+def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
+          discard=AT_END):
     """The replay loop. `allocator` follows the Allocator protocol; `memory.pages` is read
     after every event. Kept flat and local-variable heavy: it is the hot path."""
+    if discard not in DISCARD_MODES:
+        raise ValueError(f"discard must be one of {', '.join(DISCARD_MODES)}, not {discard!r}")
     n = len(trace)
     ops, ids, sizes = trace.ops, trace.ids, trace.sizes
     aligns = trace.aligns
@@ -172,17 +202,34 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
 
     def fail(i, op, size):
         exact = len(failures) < EXACT_FAILURES
-        failures.append(classify(allocator, memory, trace, i, op, size, live, exact))
+        failures.append(classify(allocator, memory, trace, i, op, size, live, exact,
+                                 failures[-1] if failures else None))
         if stop_at_oom:
             raise _Stop
 
     def issue(i, message):
         issues.append(Issue(i, trace.where(i), message))
 
+    samples, sample, step = None, None, CHUNK
+    if discard == ON_FREE:
+        samples = array("q")
+        step = max(1, min(CHUNK, -(-n // DISCARD_SAMPLES)))
+
+        def sample(i, grew=False):
+            nonlocal samples, sample
+            if grew and len(samples) >= 3 * GROW_SAMPLES:
+                return
+            try:
+                spans = allocator.spans()
+            except NotImplementedError:         # nothing to see: no samples at all
+                samples = sample = None
+                return
+            samples.extend((i, memory.pages * PAGE, discardable_bytes(spans)))
+
     i = -1
     try:
-        for start in range(0, n, CHUNK):
-            end = min(n, start + CHUNK)
+        for start in range(0, n, step):
+            end = min(n, start + step)
             for i, op, id, size in zip(range(start, end), ops[start:end], ids[start:end],
                                        sizes[start:end]):
                 if op == FREE:
@@ -239,7 +286,11 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
                     pages = memory.pages
                     grew_at.append(i)
                     grew_to.append(pages)
-            if progress is not None:
+                    if sample is not None:
+                        sample(i, True)
+            if sample is not None:
+                sample(end - 1)
+            if progress is not None and (end == n or end // CHUNK != start // CHUNK):
                 progress(end, n)
     except _Stop:
         live_arr[i] = live
@@ -255,30 +306,37 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
     return Run(trace, name, addresses, heap_bytes, live_arr,
                heap_base=allocator.heap_base, initial_bytes=initial_bytes,
                maximum_bytes=memory.maximum * PAGE, failures=failures, issues=issues,
-               live_ids=blocks)
+               live_ids=blocks, discard=discard, discard_samples=samples)
 
 
 class _Stop(Exception):
     """Raised by the loop's failure path under stop_at_oom: ends the replay at once."""
 
 
-def classify(allocator, memory, trace, i, op, size, live, exact=True):
-    """A fragmentation OOM when the heap holds at least `size` free bytes, else a true OOM.
+def classify(allocator, memory, trace, i, op, size, live, exact=True, last=None):
+    """A fragmentation OOM when the free blocks the allocator could hand out hold at
+    least `size` bytes (none of them `size` long), else a true OOM.
 
-    With the allocator's spans the free bytes are exact; without them (a real
-    module, or `exact=False`) they are estimated as heap bytes minus live bytes,
-    an upper bound that ignores the allocator's own overhead."""
+    Free bytes are the allocator's free spans: its overhead (headers, padding,
+    wee_alloc's lost cells, pages it never uses) is not free space. Without spans
+    (a real module whose model is not in step, or `exact=False` past the first
+    EXACT_FAILURES) they are estimated as heap - heap base - live, less the
+    overhead `last` (the previous failure) knew of, if any."""
     heap = memory.pages * PAGE
     spans = None
     if exact:
         try:
-            spans = allocator.spans()
+            # optional: the free blocks as the request found them, where failing
+            # changed them (wee_alloc's walk loses the cells it passes)
+            spans = getattr(allocator, "oom_spans", allocator.spans)()
         except NotImplementedError:
             pass
     if spans is None:
-        free_bytes, largest = heap - allocator.heap_base - live, None
+        overhead = last.overhead if last is not None else None
+        free_bytes, largest = heap - allocator.heap_base - live - (overhead or 0), None
     else:
         holes = [length for _, length, used in spans if not used]
         free_bytes, largest = sum(holes), max(holes, default=0)
+        overhead = heap - allocator.heap_base - live - free_bytes
     kind = "fragmentation" if free_bytes >= size else "true"
-    return Failure(i, op, size, kind, free_bytes, largest, heap, trace.where(i))
+    return Failure(i, op, size, kind, free_bytes, largest, heap, trace.where(i), overhead)

@@ -1,10 +1,13 @@
 """Text views of runs: the summary `run` prints and the table `compare` prints.
 
 Main entry points: `summary(run)` and `table(runs)`. Pure formatting: every
-number comes from `run.metrics`, nothing is computed twice.
+number comes from `run.metrics`, nothing is computed twice. The table's
+"resident" is the heap left resident by memory.discard: at the end, or with
+discard "on-free" its peak over the run.
 """
 
 from .audit import audit
+from .metrics import ON_FREE
 
 
 def human(n):
@@ -32,11 +35,21 @@ def summary(run):
                 if m.grow_calls is not None else ""),
              f"  live         {human(m.live_bytes)} at the end, peak {human(m.peak_live_bytes)}",
              f"  utilization  {m.utilization:.2%}, wasted {human(m.wasted_bytes)}"]
+    stepper = getattr(run, "lockstep", None)
+    if stepper is not None and stepper.diverged:
+        op, args, want, got = stepper.diverged
+        lines.append(f"  model        left behind: {op}{args} gave {want} on the module, "
+                     f"{got} on its model; free blocks from there on are estimates")
     if m.total_free is not None:
         lines.append(f"  free         {human(m.total_free)} in "
                      f"{plural(m.free_blocks, 'block')}, largest "
                      f"{human(m.largest_free_block)}, external fragmentation "
-                     f"{m.external_fragmentation:.2%}")
+                     f"{m.external_fragmentation:.2%}"
+                     + (" (the module's model, in step at every event)"
+                        if stepper is not None else ""))
+        lines.append(f"  overhead     {human(m.overhead_bytes)}: heap - heap base - live - free "
+                     "(headers, padding, lost cells, pages never used)")
+        lines.append("  discard      " + discard_line(m))
     if run.reported_live is not None:
         lines.append(f"  live_bytes() {run.reported_live} (reported by the module)")
     lines.append("  OOM          " + (run.oom.describe() if run.oom else "none")
@@ -52,8 +65,18 @@ def summary(run):
     return "\n".join(lines)
 
 
+def discard_line(m):
+    """What memory.discard would give back, in one line."""
+    peak = "" if m.peak_resident_bytes is None else \
+        f", peak {human(m.peak_resident_bytes)}"
+    when = ("every whole free page discarded as it appears" if m.discard == ON_FREE
+            else "whole free pages discarded at the end")
+    return (f"resident {human(m.resident_bytes)} of {human(m.heap_bytes)} reserved at the "
+            f"end{peak} ({when}; the address space does not shrink)")
+
+
 COLUMNS = ("allocator", "peak heap", "utilization", "ext. frag", "largest free",
-           "grow calls", "OOM")
+           "overhead", "resident", "grow calls", "OOM")
 
 
 def table_rows(runs):
@@ -62,7 +85,8 @@ def table_rows(runs):
         m = run.metrics
         rows.append((run.allocator, human(m.peak_heap_bytes), f"{m.utilization:.2%}",
                      "-" if m.external_fragmentation is None else f"{m.external_fragmentation:.2%}",
-                     human(m.largest_free_block),
+                     human(m.largest_free_block), human(m.overhead_bytes),
+                     human(m.peak_resident_bytes if m.discard == ON_FREE else m.resident_bytes),
                      str(m.grow_calls if m.grow_calls is not None else m.grow_events),
                      f"{m.oom_kind} @ {m.oom_index}" if m.oom_kind else "none"))
     return rows

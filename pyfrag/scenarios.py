@@ -112,10 +112,33 @@ def random_trace(events=100_000, seed=0, min_size=16, max_size=64 * KIB, live=10
     return t
 
 
+def varying_churn(rounds=60_000, seed=5, keep=20, temp=(1 * KIB, 200 * KIB),
+                  small=(16, 4 * KIB)):
+    """Repeated alloc/free of varying sizes with a small live set (wee_alloc's
+    reported leak): each round allocates a temporary of 1-200 KiB and a small
+    block, frees the temporary at once, and keeps about `keep` small blocks,
+    freeing a random one when there are more. A coalescing allocator stays flat;
+    wee_alloc walks its free list past cells it then loses, and keeps growing."""
+    rng = _random.Random(seed)
+    t = Trace("varying-churn",
+              f"{rounds} rounds of a {temp[0]}-{temp[1]}-byte temporary freed at once and a "
+              f"{small[0]}-{small[1]}-byte block, ~{keep} kept (seed {seed})")
+    kept = []
+    for r in range(rounds):
+        t.alloc(2 * r, rng.randint(*temp), tag="temp")
+        t.alloc(2 * r + 1, rng.randint(*small), tag="kept")
+        kept.append(2 * r + 1)
+        t.free(2 * r)
+        if len(kept) > keep:
+            t.free(kept.pop(rng.randrange(len(kept))))
+    return t
+
+
 SCENARIOS = {
     "swiss-cheese": swiss_cheese,
     "image-task": image_task,
     "churn": churn,
+    "varying-churn": varying_churn,
     "random": random_trace,
 }
 

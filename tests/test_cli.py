@@ -56,9 +56,20 @@ def test_compare_on_a_malloc_lab_trace_lists_every_allocator(tmp_path):
     assert r.returncode == 0, r.stderr
     from pyfrag import allocators
     assert "every allocator starts with heap base 1024 in 1 page(s)" in r.stdout
-    rows = r.stdout.splitlines()[4:]
+    rows = r.stdout.splitlines()[4:-1]
     assert [row.split()[0] for row in rows] == allocators.names()
     assert "peak heap" in r.stdout and "OOM" in r.stdout
+    assert "overhead" in r.stdout and "resident" in r.stdout
+    assert "memory.discard" in r.stdout.splitlines()[-1]
+
+
+def test_discard_on_free_reports_a_peak_and_says_the_address_space_stays():
+    r = pyfrag("run", "swiss-cheese", "-p", "rounds=50", "-a", "first-fit", "--discard", "on-free")
+    assert r.returncode == 0, r.stderr
+    line = next(l for l in r.stdout.splitlines() if l.strip().startswith("discard"))
+    assert "peak" in line and "as it appears" in line and "does not shrink" in line
+    r = pyfrag("compare", "swiss-cheese", "--allocators", "bump", "--discard", "sometimes")
+    assert r.returncode == 2 and "--discard" in r.stderr
 
 
 def test_addresses_output_is_one_line_per_alloc_or_realloc():

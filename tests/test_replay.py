@@ -191,3 +191,91 @@ def test_no_model_grows_memory_in_free(name):
     h.allocator.free = watched
     replay(scenarios.random_trace(3000, seed=8, min_size=1, max_size=1 << 20), h)
     assert grew and not any(grew)
+
+
+# -- overhead is not free space ---------------------------------------------------
+
+
+def test_overhead_is_heap_minus_base_live_and_free():
+    h = Heap("bump", heap_base=1024, initial_pages=1)
+    a = h.malloc(100)
+    h.malloc(200)
+    h.free(a)
+    m = h.stats()
+    assert m.overhead_bytes == PAGE - 1024 - 200 - m.total_free == 0   # bump has no headers
+    d = Heap("dlmalloc", heap_base=1024, initial_pages=1)
+    d.malloc(100)
+    assert d.stats().overhead_bytes > 0                                # chunk headers
+
+
+def test_wee_alloc_lost_cells_are_overhead_not_free():
+    """A wee_alloc heap run into its limit holds megabytes of lost cells: they are
+    overhead, so the verdict weighs only the few free cells its lists reached when
+    the request was made (its own walk then loses those too)."""
+    t = scenarios.varying_churn(rounds=2000, seed=1)
+    t.maximum = "16mib"
+    run = replay(t, like="wee-alloc", stop_at_oom=True)
+    oom = run.oom
+    live = run.live_bytes[-1]
+    assert oom.overhead == oom.heap_bytes - run.heap_base - live - oom.free_bytes
+    assert oom.overhead > 13 << 20 and oom.free_bytes < 256 << 10     # the lost cells
+    assert oom.kind == "true" and oom.largest_free < oom.size
+    assert "bytes of allocator overhead" in oom.describe()
+    # after the failure the cells that walk passed are lost as well
+    assert run.metrics.total_free < oom.free_bytes
+
+
+def test_estimated_failures_keep_the_overhead_last_measured(monkeypatch):
+    import sys
+    monkeypatch.setattr(sys.modules["pyfrag.replay"], "EXACT_FAILURES", 1)
+    t = scenarios.varying_churn(rounds=2000, seed=2)
+    t.maximum = "32mib"
+    run = replay(t, like="wee-alloc")
+    first, later = run.failures[0], run.failures[1:]
+    assert later and all(f.estimated and f.overhead == first.overhead for f in later)
+    for f in later:
+        assert f.free_bytes == f.heap_bytes - run.heap_base - run.live_bytes[f.index] - f.overhead
+    assert "(estimated)" in later[0].describe()
+
+
+# -- memory.discard ---------------------------------------------------------------
+
+
+def test_discardable_pages_are_whole_pages_inside_free_spans():
+    from pyfrag.metrics import discardable_bytes
+    assert discardable_bytes([(100, 3 * PAGE, False)]) == 2 * PAGE       # ragged both ends
+    assert discardable_bytes([(PAGE, PAGE, False), (2 * PAGE, PAGE, True)]) == PAGE
+    assert discardable_bytes([(10, PAGE, False)]) == 0
+
+
+def test_discard_at_the_end_and_on_free():
+    t = Trace("discard", maximum=16)
+    t.alloc(1, 5 * PAGE).alloc(2, 100).free(1).alloc(3, 100)
+    end = replay(t, "first-fit", heap_base=1024, initial_pages=1)
+    m = end.metrics
+    assert (m.discard, end.discard_samples) == ("at-end", None)
+    assert m.resident_bytes == m.heap_bytes - m.discardable_bytes
+    assert m.discardable_bytes >= 4 * PAGE                  # the 5-page block, freed
+    assert m.peak_resident_bytes == m.peak_heap_bytes       # nothing given back before the end
+    on = replay(t, "first-fit", heap_base=1024, initial_pages=1, discard="on-free")
+    n = on.metrics
+    samples = on.discard_samples
+    assert len(samples) % 3 == 0 and samples[0] == 0        # the grow at event 0 is sampled
+    assert (n.resident_bytes, n.discardable_bytes) == (m.resident_bytes, m.discardable_bytes)
+    # right after the 5-page block was allocated, nothing was free to give back
+    assert n.peak_resident_bytes == samples[1] - samples[2] == n.peak_heap_bytes
+    with pytest.raises(ValueError, match="discard must be one of"):
+        replay(t, "bump", discard="never")
+
+
+def test_discard_on_free_samples_the_run():
+    t = scenarios.varying_churn(rounds=1000, seed=1)
+    run = replay(t, "first-fit", discard="on-free")
+    m, samples = run.metrics, run.discard_samples
+    assert len(samples) >= 3 * 200
+    events = samples[0::3]
+    assert list(events) == sorted(events) and events[-1] == run.events - 1
+    assert all(d <= r for r, d in zip(samples[1::3], samples[2::3]))
+    # the 200 KiB temporaries come and go: whole pages are free most of the time
+    assert sum(d > 0 for d in samples[2::3]) > len(events) // 2
+    assert m.resident_bytes < m.peak_resident_bytes <= m.peak_heap_bytes

@@ -1,15 +1,14 @@
-"""The wee-alloc model: its documented design, its invariants, and the long-run leak.
+"""The wee-alloc model: its design, its invariants, and the long-run leak.
 
-NOTE: wee_alloc cannot be built here, so these tests check the model against
-wee_alloc's published design and source only; nothing verifies it against a
-real build (see pyfrag/allocators/wee_alloc.py).
+Model-only (no wasmtime needed); the model against the real wee-alloc module,
+address by address, is tests/fidelity/test_wee.py.
 """
 
 import random
 
 import pytest
 
-from pyfrag import Heap
+from pyfrag import Heap, scenarios
 from pyfrag.allocators import MODELS
 from pyfrag.allocators.wee_alloc import HEADER, MAIN, NUM_SIZE_CLASSES, WORD
 
@@ -17,22 +16,10 @@ from pyfrag.allocators.wee_alloc import HEADER, MAIN, NUM_SIZE_CLASSES, WORD
 COALESCING = [name for name in ("dlmalloc", "first-fit", "as-tlsf") if name in MODELS]
 
 
-def varying_churn(heap, rounds, seed):
-    """Repeated alloc/free of varying sizes with a small live set: one temporary of
-    1-200 KiB freed at once, one small block kept a while (about 20 live).
-    Returns the page count after every 1000 rounds."""
-    rng = random.Random(seed)
-    kept, pages = [], []
-    for r in range(rounds):
-        temp = heap.malloc(rng.randint(1024, 200 * 1024))
-        kept.append(heap.malloc(rng.randint(16, 4096)))
-        heap.free(temp)
-        if len(kept) > 20:
-            heap.free(kept.pop(rng.randrange(len(kept))))
-        if (r + 1) % 1000 == 0:
-            pages.append(heap.memory.pages)
-    heap.check()
-    return pages
+def pages_over(run, samples=4):
+    """Memory pages at `samples` evenly spaced points of a run, the last at its end."""
+    n = run.events
+    return [run.heap_bytes[k * n // samples - 1] // 65536 for k in range(1, samples + 1)]
 
 
 # -- the leak -----------------------------------------------------------------
@@ -40,8 +27,11 @@ def varying_churn(heap, rounds, seed):
 
 @pytest.mark.parametrize("other", COALESCING)
 def test_memory_grows_without_bound_where_a_coalescing_allocator_stays_flat(other):
-    wee = varying_churn(Heap("wee-alloc"), 4000, seed=5)
-    flat = varying_churn(Heap(other), 4000, seed=5)
+    """The varying-churn scenario: a 1-200 KiB temporary freed at once and a small
+    block each round, about 20 small blocks live."""
+    trace = scenarios.varying_churn(rounds=4000, seed=5)
+    wee = pages_over(trace.replay("wee-alloc"))
+    flat = pages_over(trace.replay(other))
     assert flat[-1] == flat[0], f"{other} should stay flat once warmed up: {flat}"
     assert all(b > a for a, b in zip(wee, wee[1:])), f"wee-alloc should keep growing: {wee}"
     assert wee[-1] > 3 * wee[0] and wee[-1] > 10 * flat[-1]
@@ -86,16 +76,34 @@ def test_fresh_memory_comes_from_memory_grow_only():
 
 def test_size_classes_reuse_their_own_cells_only():
     h = Heap("wee-alloc")
-    a = h.malloc(40)
+    a = h.malloc(40, align=1)                    # a byte buffer, as Box<[u8; 40]> asks
     h.free(a)
-    assert h.malloc(37) == a                     # 10 words either way: same class, LIFO
-    b = h.malloc(100)
+    assert h.malloc(37, align=4) == a            # 10 words either way: same class, LIFO
+    b = h.malloc(100, align=1)
     h.free(b)
-    assert h.malloc(40) != b                     # another class never takes it
+    assert h.malloc(40, align=1) != b            # another class never takes it
     big = NUM_SIZE_CLASSES * WORD + 1            # past the last class: main list
-    c = h.malloc(big)
+    c = h.malloc(big, align=1)
     assert c not in h.allocator.reachable(NUM_SIZE_CLASSES - 1)
     h.check()
+
+
+def test_malloc_asks_align_8_and_so_never_reaches_the_size_classes():
+    h = Heap("wee-alloc")
+    a = h.malloc(40)
+    assert a % 8 == 0 and h.allocator.layout[a] == (10, 8)
+    h.free(a)
+    assert not any(h.allocator.reachable(k) for k in range(NUM_SIZE_CLASSES))
+    assert h.allocator.reachable(MAIN)
+
+
+def test_a_fresh_grant_is_at_least_8_times_align_plus_2_kib():
+    # (align + MIN_CELL_SIZE) * Words(2) with Words(2) counted as 8 bytes
+    for align, pages in ((8192, 2), (16384, 3), (65536, 9)):
+        h = Heap("wee-alloc", heap_base=1024, initial_pages=1)
+        assert h.malloc(100, align)
+        grant = 8 * (align + 2048) + HEADER
+        assert h.memory.pages - 1 == -(-grant // 65536) == pages
 
 
 def test_freeing_next_to_a_free_left_neighbour_merges_at_once():
@@ -147,11 +155,49 @@ def test_invariants_hold_on_random_traffic(seed):
                 live.append((p, align))
         if k % 200 == 0:
             h.check()
-        if k == 1000:
-            h.spans()                            # from here on the free runs are kept
+        if k % 500 == 0:
+            assert_spans_are_the_reachable_cells(h)
     h.check()
+    assert_spans_are_the_reachable_cells(h)
+
+
+def assert_spans_are_the_reachable_cells(h):
+    """Free spans are exactly the cells some free list reaches: lost cells and the
+    initial pages count as the allocator's (used), never as free."""
+    wee = h.allocator
+    reachable = {c for k in range(NUM_SIZE_CLASSES + 1) for c in wee.reachable(k)}
+    free = [(s, s + n) for s, n, used in h.spans() if not used]
+    cells = sorted((c, wee.end[c]) for c in reachable)
+    covered = sum(b - a for a, b in cells)
+    assert sum(b - a for a, b in free) == covered
+    for a, b in cells:
+        assert any(s <= a and b <= e for s, e in free), f"reachable cell {a:#x} not free"
     spans = h.spans()
-    h.allocator._runs = None                     # what a walk of every cell gives
-    h.allocator._spans = None
-    assert h.spans() == spans
-    assert sum(n for _, n, _ in spans) == h.memory.byte_length - h.allocator.heap_base
+    assert sum(n for _, n, _ in spans) == h.memory.byte_length - wee.heap_base
+
+
+def test_lost_cells_are_overhead_not_free():
+    h = Heap("wee-alloc")
+    small = h.malloc(3000)
+    h.malloc(3000)
+    h.free(small)
+    before = h.stats().total_free
+    h.malloc(60000)                              # the walk loses the 3000-byte cell
+    assert small - HEADER not in h.allocator.reachable()
+    free = [(s, n) for s, n, used in h.spans() if not used]
+    assert not any(s <= small - HEADER < s + n for s, n in free)
+    assert h.stats().total_free < before
+
+
+def test_a_failed_request_is_judged_by_the_cells_it_found():
+    h = Heap("wee-alloc", heap_base=1024, initial_pages=1, maximum=4)
+    small = h.malloc(3000)
+    h.malloc(3000)
+    h.free(small)
+    assert h.malloc(10 * 65536) == 0                 # cannot grow: fails after the walk
+    cell = small - HEADER
+    assert cell not in h.allocator.reachable()       # lost by that walk ...
+    free_now = [(s, n) for s, n, used in h.spans() if not used]
+    found = [(s, n) for s, n, used in h.allocator.oom_spans() if not used]
+    assert not any(s <= cell < s + n for s, n in free_now)
+    assert any(s <= cell < s + n for s, n in found)  # ... but free when it was asked

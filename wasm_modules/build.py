@@ -8,17 +8,13 @@ exact build command and the toolchain that runs it. Usage:
     python wasm_modules/build.py c-dlmalloc      # rebuild some (manifest keeps the rest)
     python wasm_modules/build.py --out DIR       # build into DIR (the toolchain test)
     python wasm_modules/build.py --manifest-only # re-read the committed .wasm files
+    python wasm_modules/build.py wee-alloc --wee-alloc-src DIR --memory-units-src DIR
     python wasm_modules/build.py mimalloc --mimalloc-src DIR   # or PYFRAG_MIMALLOC_SRC=DIR
 
 The committed .wasm files are the source of truth for tests and the
 playground; nothing at test time needs a toolchain. Sizes, sha256, imports,
 exports, memory limits and __heap_base are read from each built binary, never
 typed in by hand. Missing toolchains are reported and their modules skipped.
-
-Modules built from third-party sources outside the repo name them in
-`source` (e.g. "mimalloc": Debian's source package, unpacked by `apt-get
-source mimalloc`); the directory comes from an option or an environment
-variable, and the manifest records the package and version found there.
 """
 
 import argparse
@@ -39,8 +35,20 @@ from pyfrag.wasmfile import inspect  # noqa: E402
 PY = "python3"          # how the command reads in the manifest; sys.executable runs it
 RUSTC = "/usr/bin/rustc"  # Debian's rustc: the one with the wasm32 std installed
 CRATES = "/usr/share/cargo/registry"   # Debian's librust-*-dev crate sources
-# Third-party source trees: option, environment variable, how the manifest shows the path.
-SOURCES = {"mimalloc": ("--mimalloc-src", "PYFRAG_MIMALLOC_SRC", "$PYFRAG_MIMALLOC_SRC")}
+
+# Third-party sources, never copied into the repo, each named by an option or an
+# environment variable. A git repository (a clone or a mirror): the build
+# extracts the tag into its temporary directory and the manifest records tag and
+# commit. A Debian source package (unpacked by `apt-get source`): the build reads
+# it where it is and the manifest records package and version.
+SOURCES = {
+    "wee_alloc": dict(option="--wee-alloc-src", env="WEE_ALLOC_SRC", tag="0.4.5",
+                      repository="rustwasm/wee_alloc"),
+    "memory_units": dict(option="--memory-units-src", env="MEMORY_UNITS_SRC", tag="0.4.0",
+                         repository="pepyakin/memory_units"),
+    "mimalloc": dict(option="--mimalloc-src", env="PYFRAG_MIMALLOC_SRC",
+                     package="mimalloc"),
+}
 
 # Every C module shares src/abi.c: the requested-size table lives in static
 # memory, so the allocator sees exactly the sizes the trace asks for.
@@ -138,9 +146,41 @@ MODULES = [
          wrapper=("the rust-dlmalloc wrapper compiled in unchanged (src/tracking.rs); the "
                   "arenas' own chunks come from the same TrackingAllocator, so "
                   "get_live_data_size counts them")),
+    dict(name="wee-alloc", model="wee-alloc", language="Rust",
+         allocator="wee_alloc 0.4.5 (size_classes) as the global allocator",
+         toolchain="rustc-wee", sources=["wee_alloc", "memory_units"],
+         # the crates as plain rlibs (no cargo registry here); wee_alloc's build.rs
+         # only writes a size for the static-array backend, which is not built
+         pre=[["git", "-C", "{wee_alloc}", "archive", "--prefix=wee_alloc/",
+               "-o", "{tmp}/wee_alloc.tar", "0.4.5"],
+              ["tar", "-xf", "{tmp}/wee_alloc.tar", "-C", "{tmp}"],
+              ["git", "-C", "{memory_units}", "archive", "--prefix=memory_units/",
+               "-o", "{tmp}/memory_units.tar", "0.4.0"],
+              ["tar", "-xf", "{tmp}/memory_units.tar", "-C", "{tmp}"],
+              [RUSTC, "--edition", "2018", "--crate-type", "rlib", "--crate-name", "cfg_if",
+               "--target", "wasm32-unknown-unknown", "-O", "-o", "{tmp}/libcfg_if.rlib",
+               CRATES + "/cfg-if-0.1.10/src/lib.rs"],
+              [RUSTC, "--edition", "2015", "--crate-type", "rlib", "--crate-name",
+               "memory_units", "--target", "wasm32-unknown-unknown", "-O",
+               "-o", "{tmp}/libmemory_units.rlib", "{tmp}/memory_units/src/lib.rs"],
+              [RUSTC, "--edition", "2015", "--crate-type", "rlib", "--crate-name", "wee_alloc",
+               "--target", "wasm32-unknown-unknown", "-O",
+               "--cfg", 'feature="default"', "--cfg", 'feature="size_classes"',
+               "--extern", "cfg_if={tmp}/libcfg_if.rlib",
+               "--extern", "memory_units={tmp}/libmemory_units.rlib",
+               "-o", "{tmp}/libwee_alloc.rlib", "{tmp}/wee_alloc/wee_alloc/src/lib.rs"]],
+         cmd=[RUSTC, "--target", "wasm32-unknown-unknown", "--crate-type", "cdylib", "-O",
+              "--cfg", "wee_alloc", "--extern", "wee_alloc={tmp}/libwee_alloc.rlib",
+              "-L", "{tmp}", "-C", "link-arg=--export=__heap_base",
+              "-C", "link-arg=--strip-debug", "-o", "{out}", "src/tracking.rs"],
+         wrapper=("src/tracking.rs built with --cfg wee_alloc: the rust-dlmalloc wrapper "
+                  "with wee_alloc under the TrackingAllocator; malloc asks align 8 (so it "
+                  "never reaches the size classes, which serve align <= 4), aligned_alloc "
+                  "passes alignments below 8 through; pyfrag_replay runs batches of "
+                  "24576 events from the table's memory")),
     dict(name="mimalloc", model="mimalloc", language="C",
          allocator="mimalloc (MI_MALLOC_OVERRIDE: malloc, free, realloc, posix_memalign)",
-         toolchain="clang", source="mimalloc",
+         toolchain="clang", sources=["mimalloc"],
          # -DMI_MALLOC_OVERRIDE is the switch static.c reads; -DMI_OVERRIDE would
          # silently leave wasi-libc's dlmalloc in place.
          cmd=["clang-14", "--target=wasm32-wasi", "-O2", "-mexec-model=reactor",
@@ -177,6 +217,9 @@ def toolchain_versions():
     found["rustc-crates"] = found["rustc"] and all(crates) and \
         f"{found['rustc']}; librust-typed-arena-dev {crates[0]}, " \
         f"librust-bumpalo-dev {crates[1]}"
+    cfg_if = _deb("librust-cfg-if-0.1-dev")
+    found["rustc-wee"] = found["rustc"] and cfg_if and \
+        f"{found['rustc']}; librust-cfg-if-0.1-dev {cfg_if}"
     zig = _first_line([sys.executable, "-m", "ziglang", "version"])
     found["zig"] = zig and f"zig {zig} (ziglang wheel)"
     asc = _first_line(["npx", "--no-install", "asc", "--version"])
@@ -191,38 +234,59 @@ def steps(spec):
     return spec.get("pre", []) + [spec["cmd"]]
 
 
-def source_dir(spec, given):
-    """The source tree a module builds from, or None when it needs none."""
-    if "source" not in spec:
-        return None
-    option, env, _ = SOURCES[spec["source"]]
-    path = given.get(spec["source"]) or os.environ.get(env)
-    if not path or not os.path.isdir(path):
-        raise RuntimeError(f"{spec['name']}: needs the {spec['source']} source tree "
-                           f"({option} DIR or {env}=DIR; see wasm_modules/README.md), "
-                           f"got {path or 'nothing'}")
-    return os.path.abspath(path)
+def source_dirs(args):
+    """{source name: directory} from the options, else the environment."""
+    found = {}
+    for name, src in SOURCES.items():
+        path = getattr(args, name + "_src", None) or os.environ.get(src["env"])
+        if path:
+            found[name] = os.path.abspath(path)
+    return found
 
 
-def source_version(spec, src):
-    """'<package> <version>' from a Debian source tree's changelog."""
-    changelog = os.path.join(src, "debian", "changelog")
+def source_commits(spec, dirs):
+    """The manifest's record of a module's third-party sources: repository, tag and commit,
+    or Debian source package and version. Raises RuntimeError when one is missing or wrong."""
+    out = []
+    for name in spec.get("sources", []):
+        src = SOURCES[name]
+        if name not in dirs:
+            raise RuntimeError(f"{spec['name']}: source {name} missing; "
+                               f"pass {src['option']} DIR or set {src['env']} "
+                               "(see wasm_modules/README.md)")
+        out.append(_debian_version(spec, src, dirs[name]) if "package" in src
+                   else _git_commit(spec, src, dirs[name]))
+    return out
+
+
+def _git_commit(spec, src, path):
+    res = subprocess.run(["git", "-C", path, "rev-parse", "--verify", "-q",
+                          src["tag"] + "^{commit}"], capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"{spec['name']}: {path} is not a git repository "
+                           f"of {src['repository']} with tag {src['tag']}")
+    return {"repository": src["repository"], "tag": src["tag"], "commit": res.stdout.strip()}
+
+
+def _debian_version(spec, src, path):
+    """Package and version from an unpacked Debian source package's changelog."""
+    changelog = os.path.join(path, "debian", "changelog")
     try:
         with open(changelog, encoding="utf-8") as f:
             first = f.readline().split()
-        return f"Debian source package {first[0]} {first[1].strip('()')}"
+        package, version = first[0], first[1].strip("()")
     except (OSError, IndexError):
-        raise RuntimeError(f"{spec['name']}: {changelog}: cannot read the package version")
+        raise RuntimeError(f"{spec['name']}: {changelog}: cannot read the package version") \
+            from None
+    if package != src["package"]:
+        raise RuntimeError(f"{spec['name']}: {path} holds Debian source package {package}, "
+                           f"not {src['package']}")
+    return {"debian_source_package": package, "version": version}
 
 
-def _source_field(spec, value):
-    """The {<source>} placeholder of a build command, filled with `value`."""
-    return {spec["source"]: value} if "source" in spec else {}
-
-
-def run_build(spec, out, tmp, src=None):
+def run_build(spec, out, tmp, dirs=None):
     for step in steps(spec):
-        cmd = [c.format(out=out, tmp=tmp, **_source_field(spec, src)) for c in step]
+        cmd = [c.format(out=out, tmp=tmp, **(dirs or {})) for c in step]
         if cmd[0] == PY:
             cmd[0] = sys.executable
         res = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True)
@@ -233,11 +297,20 @@ def run_build(spec, out, tmp, src=None):
         raise RuntimeError(f"{spec['name']}: the build wrote no {out}")
 
 
-def describe(spec, path, version, file_name, source=None):
+def shown(step, file_name):
+    """A build step as the manifest shows it: sources as their environment variables."""
+    text = shlex.join(c.format(out=file_name, tmp="tmp",
+                               **{n: f"${s['env']}" for n, s in SOURCES.items()})
+                      for c in step)
+    for s in SOURCES.values():
+        text = text.replace(f"'${s['env']}'", f'"${s["env"]}"')
+    return text
+
+
+def describe(spec, path, version, file_name, sources=None):
     with open(path, "rb") as f:
         data = f.read()
     info = inspect(data, spec["name"])
-    shown = SOURCES[spec["source"]][2] if "source" in spec else None   # the path as documented
     missing = [e for e in ("memory", "malloc", "free", "realloc", "live_bytes")
                if e not in info["exports"]]
     if missing:
@@ -246,14 +319,12 @@ def describe(spec, path, version, file_name, source=None):
         "name": spec["name"], "file": file_name, "allocator": spec["allocator"],
         "model": spec["model"], "language": spec["language"], "toolchain": version,
         # intermediate files are shown under tmp/; build.py uses a temporary directory
-        "build": " && ".join(
-            shlex.join(c.format(out=file_name, tmp="tmp", **_source_field(spec, shown))
-                       for c in step) for step in steps(spec)),
+        "build": " && ".join(shown(step, file_name) for step in steps(spec)),
         "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
         "heap_base": info["heap_base"], "initial_pages": info["initial_pages"],
         "maximum_pages": info["maximum_pages"], "imports": info["imports"],
         "exports": info["exports"], "wrapper": spec["wrapper"],
-        **({"source": source} if source else {}),
+        **({"sources": sources} if sources else {}),
     }
 
 
@@ -263,11 +334,12 @@ def main(argv=None):
     ap.add_argument("--out", help="build into this directory instead of wasm_modules/")
     ap.add_argument("--manifest-only", action="store_true",
                     help="rewrite manifest.json from the committed binaries, build nothing")
-    for name, (option, env, _) in SOURCES.items():
-        ap.add_argument(option, dest=f"src_{name}", metavar="DIR",
-                        help=f"the {name} source tree (default: ${env})")
+    for name, src in SOURCES.items():
+        what = (f"git repository of {src['repository']} (tag {src['tag']})" if "tag" in src
+                else f"unpacked Debian source package {src['package']}")
+        ap.add_argument(src["option"], dest=name + "_src", metavar="DIR",
+                        help=f"{what}; default ${src['env']}")
     args = ap.parse_args(argv)
-    sources = {name: getattr(args, f"src_{name}") for name in SOURCES}
     known = {m["name"] for m in MODULES}
     unknown = [n for n in args.names if n not in known]
     if unknown:
@@ -283,6 +355,7 @@ def main(argv=None):
                 old = {e["name"]: e for e in json.load(f)["modules"]}
             break
     versions = {} if args.manifest_only else toolchain_versions()
+    dirs = source_dirs(args)
     entries, failed = dict(old), []
     for spec in wanted:
         file_name = f"{spec['name']}.wasm"
@@ -292,7 +365,7 @@ def main(argv=None):
                 failed.append(f"{spec['name']}: not in the manifest yet; build it first")
                 continue
             entries[spec["name"]] = describe(spec, path, old[spec["name"]]["toolchain"],
-                                             file_name, old[spec["name"]].get("source"))
+                                             file_name, old[spec["name"]].get("sources"))
             continue
         version = versions.get(spec["toolchain"])
         if not version:
@@ -301,14 +374,13 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as tmp:
             tmp_out = os.path.join(tmp, file_name)
             try:
-                src = source_dir(spec, sources)
-                source = src and source_version(spec, src)
-                run_build(spec, tmp_out, tmp, src)
+                sources = source_commits(spec, dirs)
+                run_build(spec, tmp_out, tmp, dirs)
             except RuntimeError as e:
                 failed.append(str(e))
                 continue
             shutil.copyfile(tmp_out, path)
-        entries[spec["name"]] = describe(spec, path, version, file_name, source)
+        entries[spec["name"]] = describe(spec, path, version, file_name, sources)
         e = entries[spec["name"]]
         print(f"built {spec['name']}: {e['bytes']} bytes, heap base {e['heap_base']}, "
               f"{e['initial_pages']} pages, imports {e['imports'] or 'none'}")

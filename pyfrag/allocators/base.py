@@ -13,11 +13,15 @@ Contract (what the replay engine, the metrics and the property tests rely on):
 - `realloc(ptr, size)` returns the new address, or 0 with the old block intact.
 - `spans()` describes [heap_base, memory.byte_length) as run-length
   (start, length, used) triples in address order, adjacent runs of the same
-  kind merged; "used" covers live blocks and the model's own overhead, "free"
-  is everything else (holes, the untouched top). Cost O(blocks), never O(bytes).
+  kind merged; "free" is what the model could hand out (holes, the untouched
+  top), "used" everything else: live blocks and the model's overhead (headers,
+  padding, pages it never uses, cells it lost). Cost O(blocks), never O(bytes).
 - `check()` raises AssertionError when an internal invariant is broken.
 - Optional: `tag(label)` is called with an event's tag just before a tagged
   request, for strategies that route by lifetime or reset on a marker.
+- Optional: `oom_spans()`, right after a failed request: the spans as that
+  request found them, where failing changed them (wee_alloc loses the free
+  cells its walk passes). The OOM verdict reads these, else `spans()`.
 """
 
 from ..memory import PAGE

@@ -478,7 +478,9 @@ class Dlmalloc(Allocator):
         # chunk's span runs from its head word to the next chunk's prev_foot.
         seg_end = self.seg_base + self.seg_size
         first = self.seg_base + ((-(self.seg_base + MEM_OFFSET)) & self.mask) + SIZE_T
-        raw = [(self.heap_base, self.seg_base - self.heap_base, False),   # never claimed
+        # below the first segment: never claimed, never handed out (Rust's port
+        # takes fresh pages from memory.grow above the initial memory): overhead
+        raw = [(self.heap_base, self.seg_base - self.heap_base, True),
                (self.seg_base, first - self.seg_base, True)]              # alignment pad
         raw += [(p + SIZE_T, s, used) for p, s, used in self._chunks()]
         top_end = self.top + self.topsize + SIZE_T

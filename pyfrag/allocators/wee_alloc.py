@@ -3,11 +3,12 @@
 Owns the model of the small Rust allocator the seed article warns about.
 Main entry point: `WeeAlloc.malloc`.
 
-UNVERIFIED: wee_alloc cannot be built on this machine, so no real module
-backs this model. It follows the published source, structure by structure;
-whether its addresses match a real build has not been checked.
+Address-exact against the wee-alloc module (wasm_modules/, wee_alloc 0.4.5
+built from its tagged source under src/tracking.rs's ABI): scenarios and
+generated traces give the same addresses and memory sizes, event by event
+(`benchmarks/fidelity.py`, tests/fidelity/test_wee.py).
 
-What the model does, after the published design and source:
+What the model does, after the source and the real build:
 
 - Cells. Every allocation is a cell with a two-word header (the addresses of
   the previous and next adjacent cells, tags in the low bits), so the
@@ -17,11 +18,12 @@ What the model does, after the published design and source:
   pages at a time, and each grant is a separate run of cells: cells of two
   grants never merge even when adjacent. The pages a module starts with are
   never used. Nothing is ever given back.
-- Main free list: first fit over a singly linked list. A large grant is at
-  least twice (alignment + 2 KiB), cells split only if 2 KiB (512 words)
-  would remain. (A large request with alignment above 4 can therefore fail
-  right after a grant: the grant is sized max(size, ...), not size plus
-  the slack the alignment needs. The model returns 0 there, as the source
+- Main free list: first fit over a singly linked list. A fresh grant is at
+  least 8 x (alignment + 2 KiB) (the source's `(align + MIN_CELL_SIZE) *
+  Words(2)` turns Words(2) into 8 bytes before multiplying), cells split
+  only if 2 KiB (512 words) would remain. (A large request with alignment
+  above 4 can therefore fail right after a grant: the grant is sized
+  max(size, ...), not size plus the slack the alignment needs. The model returns 0 there, as the source
   returns null.) Freeing merges with a free left neighbour at once, or is
   queued behind a free right neighbour and merged on a later walk; with both
   neighbours free only the left merge happens.
@@ -36,16 +38,15 @@ What the model does, after the published design and source:
   This is the mechanism behind the unbounded growth users reported
   (wee_alloc issue #106): repeated alloc/free of varying sizes keeps calling
   `memory.grow` where a coalescing allocator stays flat.
-- `malloc(n)` asks with alignment 1, like the article's byte buffers
-  (`Box<[u8; N]>`). Only alignments up to 4 reach the size classes, so a
-  wrapper asking with alignment 8 (as the rust-dlmalloc module's does) skips
-  them: `aligned_alloc(8, n)` models that.
+- `malloc(n)` asks with alignment 8, as the module's malloc does (the ABI
+  promises 8-aligned blocks). Only alignments up to 4 reach the size classes,
+  so malloc never does: the article's byte buffers (`Box<[u8; N]>`, align 1)
+  are `aligned_alloc(1, n)`, which the module passes through unchanged.
 - `realloc` is Rust's default: allocate, copy, free. A zero-byte request is
-  made a one-byte request here (wee_alloc itself would return the alignment
-  as a dangling pointer, which a C-style heap cannot hold twice).
+  a one-byte request, as in the module's wrapper (wee_alloc itself would
+  return the alignment as a dangling pointer, which a C-style heap cannot
+  hold twice).
 """
-
-from bisect import bisect_right
 
 from ..memory import PAGE
 from .base import Allocator, check_power_of_two, merge_spans
@@ -60,12 +61,13 @@ NUM_SIZE_CLASSES = 256              # one list per size of 1..256 words
 MAIN = NUM_SIZE_CLASSES             # index of the main list among the heads
 MIN_CELL_WORDS = 2 * NUM_SIZE_CLASSES   # LargeAllocPolicy::MIN_CELL_SIZE
 CLASS_REFILL_WORDS = 8192 // WORD   # a size class's smallest refill
+MALLOC_ALIGN = 8                    # what the wee-alloc module's malloc asks (src/tracking.rs)
 
 
 class WeeAlloc(Allocator):
     name = "wee-alloc"
-    summary = "wee_alloc 0.4.5 with size classes (unverified: modelled from its source)"
-    exact = None
+    summary = "wee_alloc 0.4.5 with size classes: cells, first fit that loses what it walks past"
+    exact = "wee-alloc"
     alignment = WORD
     # A small Rust cdylib: 1 MiB of stack, then data, in 17 initial pages
     default_start = (1048576 + 1024, 17)
@@ -83,20 +85,15 @@ class WeeAlloc(Allocator):
         self.merge_next = set() # free cells whose next_free is their left neighbour, to merge
         self.layout = {}        # live address -> (words, align), what dealloc is told
         self.class_blocks = {}  # main-list cell handed to a size class -> end of that block
-        self.first_grant = 0    # start of the first memory.grow grant, 0 = none yet
-        # spans() would walk every cell, lost ones included (a heap that has run
-        # into its memory limit holds ~150 per live block), and after an OOM the
-        # replay asks for spans at every failure: so the first call builds the
-        # free runs once and from then on every change of a cell keeps them, and
-        # the spans made from them are kept until the next change.
-        self._runs = None       # _FreeRuns once spans() has been asked for
+        # After an OOM the replay asks for spans at every failure: they are kept
+        # until the next malloc or free.
         self._spans = None
+        self._passed = []       # cells the current request's walk has lost so far
 
     # -- cells ----------------------------------------------------------------
 
     def _new_run(self, start, end):
         """A single free cell covering [start, end), alone in its run."""
-        self._bytes_free(start, end)
         self.end[start] = end
         self.prev[start] = 0
         self.last.add(start)
@@ -134,12 +131,10 @@ class WeeAlloc(Allocator):
                 self.prev[after] = new
             self.end[cell] = new
             self.used.add(new)
-            self._bytes_used(new, after)
             return split
         if data & (align - 1) == 0:
             self.heads[k] = self.next_free.pop(cell)
             self.used.add(cell)
-            self._bytes_used(cell, after)
             return data
         return 0
 
@@ -160,17 +155,19 @@ class WeeAlloc(Allocator):
             if ptr:
                 return ptr
             heads[k] = self.next_free[cell]      # the cell just passed is now lost
+            self._passed.append(cell)
 
     def _refill(self, k, words, align):
         """new_cell_for_free_list: a fresh free cell for list k, or 0 when memory is exhausted."""
         if k == MAIN:
-            size = max(words * WORD, (align + MIN_CELL_WORDS * WORD) * 2)
+            # (align + MIN_CELL_SIZE) * Words(2): memory_units turns Words(2) into
+            # 8 bytes before the multiply, so the floor is 8 x (align + 2 KiB)
+            size = max(words * WORD, (align + MIN_CELL_WORDS * WORD) * 2 * WORD)
             pages = -(-(size + HEADER) // PAGE)
             old = self.memory.grow(pages)
             if old < 0:
                 return 0
             start = old * PAGE
-            self.first_grant = self.first_grant or start
             return self._new_run(start, start + pages * PAGE)
         block_words = max((words + 2) ** 2, CLASS_REFILL_WORDS)
         data = self._alloc_with_refill(MAIN, block_words, WORD)
@@ -190,6 +187,8 @@ class WeeAlloc(Allocator):
         return self._first_fit(k, words, align)
 
     def _alloc(self, size, align):
+        self._spans = None
+        self._passed = []
         words = max(1, -(-size // WORD))
         k = words - 1 if align <= WORD and words <= NUM_SIZE_CLASSES else MAIN
         ptr = self._alloc_with_refill(k, words, align)
@@ -200,7 +199,7 @@ class WeeAlloc(Allocator):
     # -- the protocol ---------------------------------------------------------
 
     def malloc(self, size):
-        return self._alloc(size, 1)
+        return self._alloc(size, MALLOC_ALIGN)
 
     def aligned_alloc(self, align, size):
         check_power_of_two(align, self.name)
@@ -211,7 +210,7 @@ class WeeAlloc(Allocator):
         k = words - 1 if align <= WORD and words <= NUM_SIZE_CLASSES else MAIN
         cell = ptr - HEADER
         self.used.discard(cell)
-        self._bytes_free(cell, self.end[cell])
+        self._spans = None
         if k == MAIN:
             left = self.prev[cell]
             if left and left not in self.used:
@@ -242,48 +241,35 @@ class WeeAlloc(Allocator):
             cell = self.next_free[cell]
         return out
 
-    def _bytes_used(self, start, end):
-        """The free leaf cell bytes [start, end) are now a used cell."""
-        if self._runs is not None:
-            self._runs.use(start, end)
-            self._spans = None
-
-    def _bytes_free(self, start, end):
-        """[start, end) is now a free leaf cell (freed, or new)."""
-        if self._runs is not None:
-            self._runs.free(start, end)
-            self._spans = None
-
     def spans(self):
-        if self._runs is None:
-            self._runs = _FreeRuns(self._free_cells())
+        """Free: the cells a free list still reaches, all wee_alloc can hand out
+        without growing. Used: live cells and their headers, size-class blocks,
+        the cells the walk lost (free bytes no list reaches) and the initial
+        pages, which wee_alloc never touches: overhead, never counted as free."""
         if self._spans is None:
-            self._spans = self._layout_spans()
+            self._spans = self._layout_spans(self._reachable_cells())
         return list(self._spans)
 
-    def _layout_spans(self):
+    def oom_spans(self):
+        """The free blocks as the failed request found them: its own walk lost the
+        cells it passed, but they were free when it was made (the replay's verdict)."""
+        return self._layout_spans(self._reachable_cells() + self._passed)
+
+    def _reachable_cells(self):
+        # the queued-merge cells are in their lists too: reachable covers every list
+        return [c for k, head in enumerate(self.heads) if head for c in self.reachable(k)]
+
+    def _layout_spans(self, free_cells):
         total = self.memory.byte_length
-        if not self.first_grant:
-            return merge_spans([(self.heap_base, total - self.heap_base, False)])
-        # Pages before the first grant are never touched: free. Inside the
-        # grants, whatever is not a free leaf cell is a used cell, a size-class
-        # block's header or slack: used.
-        raw, cursor = [(self.heap_base, self.first_grant - self.heap_base, False)], self.first_grant
-        for start, end in self._runs.runs():
-            raw.append((cursor, start - cursor, True))
-            raw.append((start, end - start, False))
-            cursor = end
+        raw, cursor = [], self.heap_base
+        for cell in sorted(free_cells):
+            raw.append((cursor, cell - cursor, True))
+            raw.append((cell, self.end[cell] - cell, False))
+            cursor = self.end[cell]
         raw.append((cursor, total - cursor, True))
         return merge_spans(raw)
 
-    def _free_cells(self):
-        """(start, end) of every free leaf cell, in address order."""
-        return sorted((cell, self.end[cell]) for cell in self.end.keys() - self.used)
-
     def check(self):
-        if self._runs is not None:
-            assert self._runs.runs() == _FreeRuns(self._free_cells()).runs(), \
-                "free runs out of step with the cells"
         for cell, after in self.end.items():
             assert cell % WORD == 0 and cell + HEADER <= after, f"bad cell {cell:#x}..{after:#x}"
             assert after <= self.memory.byte_length, f"cell {cell:#x} runs past memory"
@@ -309,52 +295,3 @@ class WeeAlloc(Allocator):
                     assert self.end[cell] - cell - HEADER >= (k + 1) * WORD, \
                         f"cell {cell:#x} too small for size class {k + 1}"
 
-
-class _FreeRuns:
-    """The maximal runs of bytes covered by free leaf cells (cells not handed out and
-    not size-class blocks), in address order, kept up to date cell by cell. Every
-    cell boundary that a change touches is a run boundary or inside a run, so a
-    change costs a bisect and a few dict operations, not a walk of the cells."""
-
-    def __init__(self, free_cells):
-        self.starts = []            # run starts, sorted
-        self.end_of = {}            # run start -> run end
-        self.start_of = {}          # run end -> run start
-        for start, end in free_cells:       # sorted (start, end) of the free leaf cells
-            if start in self.start_of:
-                start = self._drop_end(start)
-            else:
-                self.starts.append(start)
-            self.end_of[start], self.start_of[end] = end, start
-
-    def _drop_end(self, end):
-        start = self.start_of.pop(end)
-        del self.end_of[start]
-        return start
-
-    def free(self, start, end):
-        """[start, end) becomes free: it joins the runs that end at start or begin at end."""
-        if start in self.start_of:
-            start = self._drop_end(start)
-        else:
-            self.starts.insert(bisect_right(self.starts, start), start)
-        after = self.end_of.pop(end, None)
-        if after is not None:
-            del self.start_of[after]
-            del self.starts[bisect_right(self.starts, end) - 1]
-            end = after
-        self.end_of[start], self.start_of[end] = end, start
-
-    def use(self, start, end):
-        """[start, end), inside one run, stops being free: the run splits around it."""
-        i = bisect_right(self.starts, start) - 1
-        first = self.starts[i]
-        last = self.end_of.pop(first)
-        del self.start_of[last]
-        pieces = [(a, b) for a, b in ((first, start), (end, last)) if a < b]
-        self.starts[i:i + 1] = [a for a, _ in pieces]
-        for a, b in pieces:
-            self.end_of[a], self.start_of[b] = b, a
-
-    def runs(self):
-        return [(start, self.end_of[start]) for start in self.starts]

@@ -2,14 +2,25 @@
 //! port) behind the article's TrackingAllocator, the article's
 //! `produce_fragmentation()` and `get_live_data_size()`, and pyfrag's ABI
 //! (malloc/free/realloc/aligned_alloc/live_bytes) so traces can drive it.
+//! Built with `--cfg wee_alloc` (and the wee_alloc crate), the same module
+//! runs wee_alloc instead of System: the wee-alloc module.
 //!
 //! GlobalAlloc needs the Layout back on dealloc, which a C-style free(ptr)
 //! does not carry. The Layout of each ABI block is kept in a fixed table in
 //! static memory (below __heap_base), never in the measured heap, so the
 //! allocator sees exactly the requested sizes and addresses are its own.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[cfg(wee_alloc)]
+extern crate wee_alloc;
+
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+// INNER: the allocator under the tracking wrapper.
+#[cfg(not(wee_alloc))]
+use std::alloc::System as INNER;
+#[cfg(wee_alloc)]
+static INNER: wee_alloc::WeeAlloc<'static> = wee_alloc::WeeAlloc::INIT;
 
 // ---- the article's tracking wrapper (plus realloc, so Vec growth is counted) ----
 
@@ -19,7 +30,7 @@ static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for TrackingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = System.alloc(layout);
+        let ptr = INNER.alloc(layout);
         if !ptr.is_null() {
             ALLOCATED.fetch_add(layout.size(), Ordering::SeqCst);
         }
@@ -27,12 +38,12 @@ unsafe impl GlobalAlloc for TrackingAllocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
+        INNER.dealloc(ptr, layout);
         ALLOCATED.fetch_sub(layout.size(), Ordering::SeqCst);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = System.realloc(ptr, layout, new_size);
+        let new = INNER.realloc(ptr, layout, new_size);
         if !new.is_null() {
             ALLOCATED.fetch_sub(layout.size(), Ordering::SeqCst);
             ALLOCATED.fetch_add(new_size, Ordering::SeqCst);
@@ -151,6 +162,12 @@ unsafe fn forget(p: *mut u8) -> Option<Layout> {
 
 // Rust's dlmalloc rounds every request to its 8-byte alignment anyway.
 const ALIGN: usize = 8;
+// aligned_alloc's smallest alignment. wee_alloc serves alignments up to 4 from
+// its size classes (malloc's 8 never reaches them), so those pass through.
+#[cfg(not(wee_alloc))]
+const MIN_ALIGN: usize = ALIGN;
+#[cfg(wee_alloc)]
+const MIN_ALIGN: usize = 1;
 
 // ---- the calls both ways of driving the module make: blocks given by address and Layout ----
 
@@ -211,7 +228,7 @@ pub unsafe extern "C" fn malloc(size: usize) -> *mut u8 {
 
 #[no_mangle]
 pub unsafe extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut u8 {
-    alloc_with(align.max(ALIGN), size)
+    alloc_with(align.max(MIN_ALIGN), size)
 }
 
 #[no_mangle]
@@ -284,7 +301,7 @@ pub unsafe extern "C" fn pyfrag_replay(from: u32, to: u32) -> u32 {
                 block = r;
             }
             3 => {
-                align = align.max(ALIGN);
+                align = align.max(MIN_ALIGN);
                 r = take(align, size);
                 block = r;
             }

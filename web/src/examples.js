@@ -11,6 +11,7 @@ export const EXAMPLES = [
   { id: "object-pool", title: "Object pool" },
   { id: "hot-cold", title: "Hot/cold split" },
   { id: "periodic-reset", title: "Periodic reset" },
+  { id: "wee-leak", title: "wee_alloc's slow leak (real module)" },
 ];
 
 export const DEFAULT_EXAMPLE = EXAMPLES[0].id;
