@@ -47,11 +47,13 @@ def parse_params(items):
     return params
 
 
-def source_trace(source, fmt=None, params=None):
+def source_trace(source, fmt=None, params=None, pid=None):
     if os.path.exists(source):
         if params:
             raise UsageError("-p options apply to scenarios, not to trace files")
-        return load(source, fmt)
+        return load(source, fmt, pid)
+    if pid is not None:
+        raise UsageError("--pid picks a process of a valgrind log, not of a scenario")
     if source.replace("_", "-").lower() in scenarios.names():
         generator = scenarios.SCENARIOS[source.replace("_", "-").lower()]
         return generator(**checked_params(source, generator, params or {}))
@@ -107,7 +109,7 @@ def heap_options(args):
 # -- commands --------------------------------------------------------------
 
 def cmd_run(args):
-    trace = source_trace(args.source, args.format, parse_params(args.param))
+    trace = source_trace(args.source, args.format, parse_params(args.param), args.pid)
     run = trace.replay(args.allocator, stop_at_oom=args.stop_at_oom,
                        progress=progress_printer(f"replaying on {args.allocator or args.like}"),
                        **heap_options(args))
@@ -116,7 +118,7 @@ def cmd_run(args):
 
 def cmd_real(args):
     from .real import RealModuleError, replay_real
-    trace = source_trace(args.source, args.format, parse_params(args.param))
+    trace = source_trace(args.source, args.format, parse_params(args.param), args.pid)
     try:
         run = replay_real(trace, args.module, stop_at_oom=args.stop_at_oom,
                           progress=progress_printer(f"replaying on {args.module}"))
@@ -133,7 +135,7 @@ COMPARE_START = {"heap_base": 1024, "initial_pages": 1}
 def cmd_compare(args):
     if args.like:
         raise UsageError("compare replays many allocators; --like picks one (use run --like)")
-    trace = source_trace(args.source, args.format, parse_params(args.param))
+    trace = source_trace(args.source, args.format, parse_params(args.param), args.pid)
     names = args.allocators.split(",") if args.allocators else allocators.names()
     options = {**COMPARE_START, **heap_options(args)}
     runs = [trace.replay(name.strip(), progress=progress_printer(f"replaying on {name}"),
@@ -146,7 +148,7 @@ def cmd_compare(args):
 
 
 def cmd_convert(args):
-    trace = source_trace(args.input, args.from_format, parse_params(args.param))
+    trace = source_trace(args.input, args.from_format, parse_params(args.param), args.pid)
     dump(trace, args.output, args.to_format)
     print(f"wrote {len(trace)} events to {args.output}", file=sys.stderr)
     if (trace.aligns or trace.tags) and (args.to_format or args.output).endswith("rep"):
@@ -193,6 +195,11 @@ def build_parser():
         sp.add_argument("--format", help="trace format (default: detected)")
         sp.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                         help="scenario parameter, e.g. -p rounds=500")
+        add_pid(sp)
+
+    def add_pid(sp):
+        sp.add_argument("--pid", type=int,
+                        help="the process to read from a valgrind log of several")
 
     def add_heap(sp):
         sp.add_argument("--maximum", help="memory limit: pages, 2gib, 4gib, 512mib ...")
@@ -231,6 +238,7 @@ def build_parser():
     v.add_argument("--from", dest="from_format")
     v.add_argument("--to", dest="to_format", help="pyfrag, jsonl or rep (default: by extension)")
     v.add_argument("-p", "--param", action="append", metavar="KEY=VALUE")
+    add_pid(v)
     v.set_defaults(func=cmd_convert)
 
     ls = sub.add_parser("list", help="allocators, scenarios and real modules")
