@@ -10,7 +10,9 @@ Main entry point: `main(argv)`. Commands:
     bench           simulated events per second per allocator
 
 SOURCE is a scenario name (`pyfrag list`) or a trace file in any format pyfrag
-reads. Exit codes: 0 ok, 2 bad input (the message goes to stderr).
+reads. Exit codes: 0 ok, 2 bad input or a module call stopped past its time
+budget (the message goes to stderr), 3 the real module trapped (the summary
+up to the trap, then the trap on stderr).
 """
 
 import argparse
@@ -26,6 +28,9 @@ from .trace import TraceError, dump, load
 
 class UsageError(ValueError):
     pass
+
+
+TRAPPED = 3         # exit code of `real` when the module trapped
 
 
 # -- inputs ----------------------------------------------------------------
@@ -119,12 +124,23 @@ def cmd_run(args):
 def cmd_real(args):
     from .real import RealModuleError, replay_real
     trace = source_trace(args.source, args.format, parse_params(args.param), args.pid)
+    if args.call_budget is not None and not args.call_budget > 0:
+        raise UsageError(f"--call-budget must be a number of seconds > 0, got {args.call_budget}")
     try:
         run = replay_real(trace, args.module, stop_at_oom=args.stop_at_oom,
-                          progress=progress_printer(f"replaying on {args.module}"))
+                          progress=progress_printer(f"replaying on {args.module}"),
+                          call_budget=args.call_budget)
     except RealModuleError as e:
         raise UsageError(str(e)) from None
+    if run.trap and run.trap.timeout:
+        raise UsageError(f"module {run.allocator}: {run.trap.describe()}; the replay "
+                         "stopped there")
     print("\n".join(run.address_lines()) if args.addresses else summary(run))
+    if run.trap:
+        # a trap is no OOM and no bad input: the module itself failed
+        print(f"pyfrag real: module {run.allocator}: {run.trap.describe()}; the replay "
+              "ended there", file=sys.stderr)
+        return TRAPPED
 
 
 # Every allocator of a comparison starts from the same state, so differences in
@@ -224,6 +240,9 @@ def build_parser():
     rl.add_argument("-m", "--module", required=True, help="module name from the manifest")
     rl.add_argument("--addresses", action="store_true")
     rl.add_argument("--stop-at-oom", action="store_true")
+    rl.add_argument("--call-budget", type=float, metavar="SECONDS",
+                    help="how long one call into the module may run before it is "
+                         "stopped (default 5)")
     rl.set_defaults(func=cmd_real)
 
     c = sub.add_parser("compare", help="one trace on many allocators")
@@ -255,7 +274,7 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)
     except (TraceError, UsageError, UnknownModule, allocators.UnknownAllocator,
             FileNotFoundError, ImportError, ValueError) as e:
         print(f"pyfrag {args.command}: error: {e}", file=sys.stderr)
@@ -265,4 +284,6 @@ def main(argv=None):
         return 130
     except BrokenPipeError:
         sys.stderr.close()       # `pyfrag run ... | head` is fine
+    else:
+        return status or 0
     return 0

@@ -15,6 +15,10 @@ be compared line by line. A `Run` keeps, per event i:
 Trace mistakes (free of an unknown id, double free, alloc of a live id) are
 recorded as `Issue`s and skipped, like a tracing allocator's "invalid free":
 they never reach the allocator, so they cannot corrupt it.
+
+An allocator that raises `Trapped` (a real module that trapped, or a call
+stopped for taking too long) ends the replay at that event: the `Run` stops
+there and says so in `run.trap`. A trap is never counted as a failed request.
 """
 
 from array import array
@@ -63,6 +67,30 @@ class Issue:
         return f"{self.where}: {self.message}"
 
 
+class Trapped(Exception):
+    """Raised by an allocator adapter (pyfrag.real) when the code behind a call trapped
+    or was stopped: `op` is the call, `cause` the engine's reason, `timeout` True
+    when the call was stopped for running past its time budget."""
+
+    def __init__(self, message, op, cause, timeout=False):
+        super().__init__(message)
+        self.op, self.cause, self.timeout = op, cause, timeout
+
+
+@dataclass(frozen=True, slots=True)
+class Trap:
+    """The event at which the allocator trapped; the replay ended there."""
+    index: int
+    where: str
+    op: str                 # the call that trapped: malloc, free, realloc, aligned_alloc
+    cause: str              # the engine's reason ("wasm `unreachable` instruction executed")
+    timeout: bool           # True: the call ran past its time budget and was stopped
+
+    def describe(self):
+        what = "was stopped: " if self.timeout else "trapped: "
+        return f"{self.op} at {self.where} (event {self.index}) {what}{self.cause}"
+
+
 @dataclass
 class Run:
     trace: object
@@ -79,6 +107,7 @@ class Run:
     grow_calls: int | None = None     # memory.grow calls, where they can be counted
     reported_live: int | None = None  # a real module's own live_bytes() at the end
     live_ids: dict = field(default_factory=dict)   # id -> address | size << SHIFT at the end
+    trap: Trap | None = None          # set when the replay ended at a trap (see Trapped)
 
     @property
     def events(self):
@@ -180,6 +209,7 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
         issues.append(Issue(i, trace.where(i), message))
 
     i = -1
+    trap = None
     try:
         for start in range(0, n, CHUNK):
             end = min(n, start + CHUNK)
@@ -241,7 +271,9 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
                     grew_to.append(pages)
             if progress is not None:
                 progress(end, n)
-    except _Stop:
+    except (_Stop, Trapped) as e:
+        if isinstance(e, Trapped):
+            trap = Trap(i, trace.where(i), e.op, e.cause, e.timeout)
         live_arr[i] = live
         if memory.pages != pages:
             grew_at.append(i)
@@ -255,7 +287,7 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None):
     return Run(trace, name, addresses, heap_bytes, live_arr,
                heap_base=allocator.heap_base, initial_bytes=initial_bytes,
                maximum_bytes=memory.maximum * PAGE, failures=failures, issues=issues,
-               live_ids=blocks)
+               live_ids=blocks, trap=trap)
 
 
 class _Stop(Exception):
