@@ -61,9 +61,10 @@ def parse_maximum(value, source, line):
     """A trace's memory maximum: pages (an int, or digits) or a limit name such as
     "512mib", checked here so a bad one names its line. Names are kept as written."""
     from ..memory import MEMORY64_MAX_PAGES, resolve_limit
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str):
         value = value.strip()
-        value = parse_int(value, "maximum", source, line) if len(value) < 20 else value
+        if value.isdigit() and len(value) < 20:
+            value = int(value)
     if type(value) is not int and not isinstance(value, str):
         raise TraceError(f"maximum must be pages or a size such as '512mib', got "
                          f"{shown(value)}", source, line)

@@ -74,10 +74,8 @@ def read(lines, source):
 
 
 def write(trace):
-    out = []
-    if trace.name or trace.description or trace.maximum is not None:
-        out.append(json.dumps({"trace": trace.name, "description": trace.description,
-                               "maximum": trace.maximum}))
+    out = [json.dumps({"trace": trace.name, "description": trace.description,
+                       "maximum": trace.maximum})]
     for i, (op, id, size) in enumerate(zip(trace.ops, trace.ids, trace.sizes)):
         obj = {"op": OP_NAMES[op], "id": id}
         if op != FREE:

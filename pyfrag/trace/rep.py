@@ -64,7 +64,7 @@ def write(trace):
     issued = live = peak = 0
     for op, id, size in zip(trace.ops, trace.ids, trace.sizes):
         if op == ALLOC or id not in ids:
-            ids[id] = issued          # every block lifetime gets an id of its own
+            ids[id] = issued          # every block lifetime (even a stray free's) gets its own
             issued += 1
         live += (0 if op == FREE else size) - sizes.pop(id, 0)
         peak = max(peak, live)
