@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from pyfrag.trace import ALLOC, FREE, REALLOC, Trace, TraceError, dumps, load, loads
+from pyfrag.trace import ALLOC, FREE, REALLOC, Trace, TraceError, dump, dumps, load, loads
 from pyfrag.trace.fields import SHOWN
 
 
@@ -213,3 +213,20 @@ def test_12_a_failed_convert_leaves_no_file(tmp_path):
     r = pyfrag("convert", src, old, "--to", "nope")
     assert r.returncode == 2 and old.read_text() == "a 9 9\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.trace", "keep.trace"]
+
+
+def test_12_a_tag_json_cannot_keep_is_refused_and_no_file_is_left(tmp_path):
+    # a raw lone high surrogate next to an escaped low one (only a str, never a UTF-8
+    # file, can hold it) reads as two code points, which JSON would merge into one
+    t = loads('{"op": "alloc", "id": 1, "size": 8, "tag": "\ud800\\ude74"}\n', "jsonl")
+    assert t[0].tag == "\ud800\ude74"
+    for out in ("out.trace", "out.jsonl"):
+        with pytest.raises(TraceError, match="the tag of event 0 .* cannot be written"):
+            dump(t, tmp_path / out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fuzz_finding_a_5000_digit_pid_is_not_a_process():
+    log = "--1-- malloc(8) = 0x10\n--" + "9" * 5000 + "-- malloc(8) = 0x20\n"
+    t = loads(log, "valgrind")
+    assert len(t) == 1 and t.skipped == 1

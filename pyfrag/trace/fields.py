@@ -4,6 +4,7 @@ Also `shown(value)`: how any piece of input is quoted in a message, cut to a
 readable length (a 100 MB line must not make a 100 MB error).
 """
 
+import json
 import reprlib
 
 from . import MAX_SIZE, TraceError
@@ -24,6 +25,16 @@ def shown(value):
         return _repr.repr(value)
     except ValueError:                      # an int too long to print
         return f"<{type(value).__name__} too long to show>"
+
+
+def json_text(value, what):
+    """`value` as JSON text, refused when JSON would not give it back: two lone
+    surrogates side by side (a high one, then a low one) read back as one character."""
+    text = json.dumps(value)
+    if "\\ud" in text and json.loads(text) != value:
+        raise TraceError(f"{what} {shown(value)} holds lone surrogates that JSON would "
+                         "read back as one character; it cannot be written")
+    return text
 
 
 def parse_int(token, what, source, line, minimum=0, maximum=None):

@@ -77,13 +77,15 @@ def _found(content, name):
     """What a trace without events holds instead, for the error message."""
     if not content:
         return "the input is empty"
-    lines = [line for line in content.splitlines() if line.strip()]
-    if not lines:
+    lines = (line for line in content.splitlines() if line.strip())
+    first = next(lines, None)
+    if first is None:
         return "only blank lines"
+    count = 1 + sum(1 for _ in lines)
     what = {"valgrind": "none of them a --trace-malloc=yes allocator call",
             "rep": "only the 4-line header"}.get(name, "none of them an event")
-    return (f"{len(lines)} non-blank line{'s' if len(lines) > 1 else ''} read as {name}, "
-            f"{what} (first: {shown(lines[0].strip())})")
+    return (f"{count} non-blank line{'s' if count > 1 else ''} read as {name}, "
+            f"{what} (first: {shown(first.strip())})")
 
 
 def load(path, format=None, pid=None):

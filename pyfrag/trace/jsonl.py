@@ -10,7 +10,7 @@ import json
 from array import array
 
 from . import ALLOC, FREE, OP_NAMES, Trace, TraceError
-from .fields import parse_align, parse_id, parse_maximum, parse_size, shown
+from .fields import json_text, parse_align, parse_id, parse_maximum, parse_size, shown
 
 _FIELDS = {"op", "id", "size", "align", "tag"}
 
@@ -74,8 +74,8 @@ def read(lines, source):
 
 
 def write(trace):
-    out = [json.dumps({"trace": trace.name, "description": trace.description,
-                       "maximum": trace.maximum})]
+    out = [json_text({"trace": trace.name, "description": trace.description,
+                      "maximum": trace.maximum}, "the header")]
     for i, (op, id, size) in enumerate(zip(trace.ops, trace.ids, trace.sizes)):
         obj = {"op": OP_NAMES[op], "id": id}
         if op != FREE:
@@ -83,6 +83,7 @@ def write(trace):
             if op == ALLOC and i in trace.aligns:
                 obj["align"] = trace.aligns[i]
             if i in trace.tags:
+                json_text(trace.tags[i], f"the tag of event {i}")   # refuses what JSON loses
                 obj["tag"] = trace.tags[i]
         out.append(json.dumps(obj))
     return "\n".join(out) + "\n"

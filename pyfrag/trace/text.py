@@ -20,7 +20,7 @@ import re
 from array import array
 
 from . import ALLOC, FREE, Trace, TraceError
-from .fields import parse_align, parse_id, parse_maximum, parse_size, shown
+from .fields import json_text, parse_align, parse_id, parse_maximum, parse_size, shown
 
 HEADER = "# pyfrag trace v1"
 _META = ("name", "description", "maximum")
@@ -33,8 +33,8 @@ def _plain(text):
     return text.isprintable() and text.split() == [text] and text[0] != '"'
 
 
-def quoted(text):
-    return text if _plain(text) else json.dumps(text)
+def quoted(text, what):
+    return text if _plain(text) else json_text(text, what)
 
 
 def _unquote(value, what, source, n):
@@ -115,9 +115,9 @@ def read(lines, source):
 
 
 def write(trace):
-    out = [HEADER, f"# name: {quoted(str(trace.name))}"]
+    out = [HEADER, f"# name: {quoted(str(trace.name), 'the name')}"]
     if trace.description:
-        out.append(f"# description: {quoted(str(trace.description))}")
+        out.append(f"# description: {quoted(str(trace.description), 'the description')}")
     if trace.maximum is not None:
         out.append(f"# maximum: {trace.maximum}")
     aligns, tags = trace.aligns, trace.tags
@@ -129,6 +129,6 @@ def write(trace):
         if i in aligns:
             line += f" align={aligns[i]}"
         if i in tags:
-            line += f" tag={quoted(tags[i])}"
+            line += f" tag={quoted(tags[i], f'the tag of event {i}')}"
         out.append(line)
     return "\n".join(out) + "\n"

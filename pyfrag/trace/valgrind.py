@@ -32,7 +32,7 @@ from array import array
 from . import MAX_SIZE, Trace, TraceError
 from .fields import parse_int, parse_size, shown
 
-_LINE = re.compile(r"--(\d+)--\s?(.*)")
+_LINE = re.compile(r"--(\d{1,18})--\s?(.*)")     # a pid fits in an int64
 _CALL = re.compile(r"\s*(\w+)\(([^()]*)\)")
 _RESULT = re.compile(r"\s*=\s*(0x[0-9A-Fa-f]+|\d+|\(nil\))")
 _SIZE_ONE = {"malloc", "valloc", "pvalloc", "_Znwm", "_Znam", "_Znwj", "_Znaj",
