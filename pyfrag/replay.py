@@ -88,7 +88,9 @@ class Trap:
 
     def describe(self):
         what = "was stopped: " if self.timeout else "trapped: "
-        return f"{self.op} at {self.where} (event {self.index}) {what}{self.cause}"
+        at = self.where if self.where == f"event {self.index}" else \
+            f"{self.where} (event {self.index})"
+        return f"{self.op} at {at} {what}{self.cause}"
 
 
 @dataclass

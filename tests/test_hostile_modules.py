@@ -181,6 +181,18 @@ def test_7_a_trap_after_allocating_ends_the_replay_and_exits_3(tmp_path):
     assert "malloc at " in r.stderr and "(event 4) trapped: wasm `unreachable`" in r.stderr
 
 
+def test_7_the_wrappers_live_block_limit_is_a_trap_not_an_oom():
+    # the committed wrappers keep 49,152 live blocks; the next malloc allocates, then
+    # traps (the limit may go; the rule that a trap is no OOM stays)
+    t = Trace("many-live")
+    for i in range(49_153):
+        t.alloc(i, 8)
+    run = real.replay_real(t, "c-dlmalloc")
+    assert run.trap and run.trap.index == 49_152 and not run.failures, run.trap
+    assert run.trap.describe() == ("malloc at event 49152 trapped: "
+                                   "wasm `unreachable` instruction executed")
+
+
 # -- 8: sizes and alignments past u32 fail before the module is called ----------------
 
 def huge_requests():
