@@ -347,6 +347,7 @@ class RealModule:
     def _timed(self, op, func, *args):
         """func(*args) under the call budget; a trap or a stop raises ModuleTrap."""
         wasmtime = _wasmtime()
+        self._interrupted = False        # a Ctrl-C that Python already raised is spent
         self._store.set_epoch_deadline(self._budget_ticks)
         try:
             return func(*args)

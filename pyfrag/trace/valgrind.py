@@ -126,7 +126,7 @@ class _Process:
             self.skipped += 1
             return
         if addr in self.live:
-            raise TraceError(f"{name} returned {result}, which is still live "
+            raise TraceError(f"{shown(name)} returned {shown(result)}, which is still live "
                              "(the log is missing a free)", source, n)
         self.live[addr] = self.new_id()
         self.trace.alloc(self.live[addr], size[0], size[1])
