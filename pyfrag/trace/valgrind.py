@@ -181,11 +181,13 @@ def read(lines, source, pid=None):
         if proc is None:
             proc = procs[key] = _Process()
         _line(proc, m[2], n, source)
-    pids = ", ".join(f"{p} ({procs[p].calls} calls)" for p in sorted(procs))
+    listed = sorted(procs)[:10]           # a readable list, however many processes
+    pids = ", ".join(f"{p} ({procs[p].calls} calls)" for p in listed) + \
+        (f" and {len(procs) - len(listed)} more" if len(procs) > len(listed) else "")
     if pid is None:
         if len(procs) > 1:
             raise TraceError(f"the log holds {len(procs)} processes, PIDs {pids}: "
-                             "choose one with --pid", source)
+                             "choose one with --pid N (pid=N in Python)", source)
         pid = next(iter(procs), None)
     elif pid not in procs:
         raise TraceError(f"no process {pid} in the log (PIDs: {pids or 'none'})", source)
