@@ -83,7 +83,7 @@ def test_3_processes_are_kept_apart(tmp_path):
     with pytest.raises(TraceError, match=r"no process 5 in the log \(PIDs: 100"):
         loads(FORKED, "valgrind", pid=5)
     many = "".join(f"--{p}-- malloc(8) = 0x10\n" for p in range(1, 31))
-    with pytest.raises(TraceError, match=r"30 processes, PIDs 1 \(1 calls\), .*10 \(1 calls\) "
+    with pytest.raises(TraceError, match=r"30 processes, PIDs 1 \(1 call\), .*10 \(1 call\) "
                                          r"and 20 more: choose one"):
         loads(many, "valgrind")
     with pytest.raises(TraceError, match="applies to valgrind logs"):

@@ -182,7 +182,8 @@ def read(lines, source, pid=None):
             proc = procs[key] = _Process()
         _line(proc, m[2], n, source)
     listed = sorted(procs)[:10]           # a readable list, however many processes
-    pids = ", ".join(f"{p} ({procs[p].calls} calls)" for p in listed) + \
+    pids = ", ".join(f"{p} ({procs[p].calls} call{'s' * (procs[p].calls != 1)})"
+                     for p in listed) + \
         (f" and {len(procs) - len(listed)} more" if len(procs) > len(listed) else "")
     if pid is None:
         if len(procs) > 1:
