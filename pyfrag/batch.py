@@ -24,7 +24,9 @@ Two passes, so that the semantics of a replay live in one place:
 
 The module makes the same allocator calls either way: a free of a block whose
 allocation failed reaches the module as a free of address 0, which it skips
-as the call-by-call replay skips the call.
+as the call-by-call replay skips the call. A trap (or a call stopped past its
+time budget) ends the batches at the event that trapped; the playback raises
+it there, so the run ends at the same event with the same `run.trap`.
 """
 
 from array import array
@@ -35,6 +37,10 @@ from .trace import ALLOC, FREE
 
 WORDS = 8                     # u32 words per event in the module's buffer
 MALLOC, FREE_OP, REALLOC, ALIGNED, NOTHING = 0, 1, 2, 3, 4
+CALLS = {MALLOC: "malloc", FREE_OP: "free", REALLOC: "realloc", ALIGNED: "aligned_alloc"}
+# events per host call: at most this many, so one call's time budget still means "this event
+# never returned" (pyfrag.real's CALL_BUDGET), at ~5 ns of host overhead per event
+BATCH = 4096
 REF = 0x100                   # word 1 names an earlier event of this batch
 LOW = 0xFF                    # the op's own bits
 SHIFT = 32                    # a known block: address | size << SHIFT | log2(align) << 2 * SHIFT
@@ -53,7 +59,7 @@ def execute(trace, module, progress=None):
     n = len(trace)
     ops, ids, sizes, aligns = trace.ops, trace.ids, trace.sizes, trace.aligns
     batch = module.batch
-    results, pages = array("q"), array("q")
+    results, pages = array("q"), array("q")     # per call the replay makes
     capacity = batch.capacity
     blocks = {}               # id -> address | size << SHIFT, or ~k: made by event k of this batch
     made = []                 # ids given a block by this batch, resolved after it runs
@@ -68,16 +74,16 @@ def execute(trace, module, progress=None):
             code, old, size = FREE_OP, v, 0
         else:
             align = aligns.get(i, 0) if aligns and op == ALLOC else 0
-            if size > U32 or align > MAX_ALIGN:
-                # cannot be passed to wasm32: fails without a call (the module only notes the pages)
+            code = REALLOC if op != ALLOC else batch.alloc_code(align) if align <= MAX_ALIGN \
+                else NOTHING
+            if size > U32 or code == NOTHING:
+                # fails without a call (too big for wasm32, or an alignment the module cannot
+                # give): the module only notes the pages
                 if op == ALLOC:
                     blocks.pop(id, None)          # the old block leaks, the new one fails
                 code, old, size = NOTHING, None, 0
             else:
-                if op == ALLOC:
-                    code, old = batch.alloc_code(align), None
-                else:
-                    code, old = REALLOC, blocks.get(id)
+                old = blocks.get(id) if op != ALLOC else None
                 blocks[id] = ~k
                 made.append(id)
         w = k * WORDS
@@ -93,22 +99,31 @@ def execute(trace, module, progress=None):
         words[w + 2] = size
         k += 1
         if k == capacity:
-            _run(batch, words, k, blocks, made, results, pages)
+            trap = _run(batch, words, k, blocks, made, results, pages)
+            if trap is not None:
+                return results, pages, trap
             k = 0
             if progress is not None:
                 progress(i + 1, n)
-    if k:
-        _run(batch, words, k, blocks, made, results, pages)
-    return results, pages
+    trap = _run(batch, words, k, blocks, made, results, pages) if k else None
+    return results, pages, trap
+
+
+def _called(op, address):
+    """Whether the replay loop makes this call: not a free of a block that failed."""
+    return op & LOW != FREE_OP or address != 0
 
 
 def _run(batch, words, k, blocks, made, results, pages):
-    """Runs a batch, keeps the answers to malloc-like calls, and resolves the blocks it made."""
-    out = batch.run(words, k)
+    """Runs a batch, keeps the answers to the calls the replay makes, resolves the blocks it
+    made -> the trap that ended it early, or None."""
+    out, k, trap = batch.run(words, k)
     end = k * WORDS
-    asked = bytes(map(FREE_OP.__ne__, map(LOW.__and__, out[0:end:WORDS])))   # frees answer nothing
-    results.extend(compress(out[4:end:WORDS], asked))
-    pages.extend(compress(out[6:end:WORDS], asked))
+    called = bytes(map(_called, out[0:end:WORDS], out[1:end:WORDS]))
+    results.extend(compress(out[4:end:WORDS], called))
+    pages.extend(compress(out[6:end:WORDS], called))
+    if trap is not None:
+        return trap                       # the replay ends at it: nothing more to resolve
     for id in made:
         v = blocks.get(id)
         if v is not None and v < 0:
@@ -118,6 +133,7 @@ def _run(batch, words, k, blocks, made, results, pages):
             else:
                 del blocks[id]
     made.clear()
+    return trap
 
 
 class Batch:
@@ -125,44 +141,40 @@ class Batch:
 
     def __init__(self, module):
         self.module = module
-        self.capacity = module.call("pyfrag_capacity")
+        self.capacity = min(BATCH, module.call("pyfrag_capacity"))
         self.address = module.call("pyfrag_events") & U32
 
     def alloc_code(self, align):
-        if not align or not self.module.aligned_export(align):
-            return MALLOC
-        return ALIGNED | (align.bit_length() - 1) << 16
+        """The event's op for an allocation aligned to `align` (0: malloc's own)."""
+        route = self.module.aligned_export(align) if align else False
+        if route is None:
+            return NOTHING
+        return ALIGNED | (align.bit_length() - 1) << 16 if route else MALLOC
 
     def run(self, words, k):
-        """Runs events [0, k) of `words` -> the words after, as an array of u32."""
+        """Runs events [0, k) of `words` -> (the words after, as u32, how many ran, the trap
+        that stopped the batch at the event after them or None)."""
         m = self.module
         m.write(self.address, memoryview(words)[:k * WORDS].cast("B"))
-        start = 0
-        while start < k:
-            try:
-                m.call("pyfrag_replay", start, k)
-                break
-            except ModuleTrap as e:
-                start = self._after_trap(start, k, e)
+        trap = None
+        try:
+            m.call("pyfrag_replay", 0, k)
+        except ModuleTrap as e:
+            k, trap = self._trapped(k, e)
         out = array("I")
         out.frombytes(m.read(self.address, k * WORDS * 4))
-        return out
+        return out, k, trap
 
-    def _after_trap(self, start, k, error):
-        """A trap in malloc or realloc fails that request, as in a call-by-call replay; the wrapper
-        has forgotten a block a trapped realloc named (later frees of it do nothing), so that block
-        counts as gone here too. A trap in free has no failure to record and ends the replay."""
-        m = self.module
+    def _trapped(self, k, error):
+        """(events that ran, the trap as the event that did not finish raises it)."""
         done = array("I")
-        done.frombytes(m.read(self.address, k * WORDS * 4))
-        j = next(j for j in range(start, k) if not done[j * WORDS + 6])
-        w = j * WORDS
-        op = done[w] & 0xFF
-        if op == FREE_OP:
-            raise error
-        patch = array("I", [0, 0, m.memory.pages, 0])
-        m.write(self.address + (w + 4) * 4, memoryview(patch).cast("B"))
-        return j + 1
+        done.frombytes(self.module.read(self.address, k * WORDS * 4))
+        j = next(j for j in range(k) if not done[j * WORDS + 6])
+        op = CALLS.get(done[j * WORDS] & LOW, "malloc")
+        name = self.module.name
+        message = (f"module {name}: {op} was stopped: {error.cause}" if error.timeout
+                   else f"module {name} trapped in {op}: {error.cause}")
+        return j, ModuleTrap(message, op, error.cause, error.timeout)
 
 
 class Playback:
@@ -174,11 +186,15 @@ class Playback:
         self.alignment = module.alignment
         self.memory = _PlaybackMemory(module)
 
-    def answers(self, results, pages):
+    def answers(self, results, pages, trap=None):
         self._answers = zip(results, pages)
+        self._trap = trap
 
     def _answer(self):
-        p, self.memory.pages = next(self._answers)
+        try:
+            p, self.memory.pages = next(self._answers)
+        except StopIteration:
+            raise self._trap from None          # the call that trapped: the replay ends here
         return p
 
     def malloc(self, size):
@@ -191,7 +207,7 @@ class Playback:
         return self._answer()
 
     def free(self, ptr):
-        pass
+        self._answer()
 
     def spans(self):
         raise NotImplementedError("a real module does not expose its spans")

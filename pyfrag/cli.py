@@ -10,7 +10,9 @@ Main entry point: `main(argv)`. Commands:
     bench           simulated events per second per allocator
 
 SOURCE is a scenario name (`pyfrag list`) or a trace file in any format pyfrag
-reads. Exit codes: 0 ok, 2 bad input (the message goes to stderr).
+reads. Exit codes: 0 ok, 2 bad input or a module call stopped past its time
+budget (the message goes to stderr), 3 the real module trapped (the summary
+up to the trap, then the trap on stderr).
 """
 
 import argparse
@@ -27,6 +29,9 @@ from .trace import TraceError, dump, load
 
 class UsageError(ValueError):
     pass
+
+
+TRAPPED = 3         # exit code of `real` when the module trapped
 
 
 # -- inputs ----------------------------------------------------------------
@@ -48,11 +53,13 @@ def parse_params(items):
     return params
 
 
-def source_trace(source, fmt=None, params=None):
+def source_trace(source, fmt=None, params=None, pid=None):
     if os.path.exists(source):
         if params:
             raise UsageError("-p options apply to scenarios, not to trace files")
-        return load(source, fmt)
+        return load(source, fmt, pid)
+    if pid is not None:
+        raise UsageError("--pid picks a process of a valgrind log, not of a scenario")
     if source.replace("_", "-").lower() in scenarios.names():
         generator = scenarios.SCENARIOS[source.replace("_", "-").lower()]
         return generator(**checked_params(source, generator, params or {}))
@@ -108,7 +115,7 @@ def heap_options(args):
 # -- commands --------------------------------------------------------------
 
 def cmd_run(args):
-    trace = source_trace(args.source, args.format, parse_params(args.param))
+    trace = source_trace(args.source, args.format, parse_params(args.param), args.pid)
     run = trace.replay(args.allocator, stop_at_oom=args.stop_at_oom,
                        progress=progress_printer(f"replaying on {args.allocator or args.like}"),
                        discard=args.discard, **heap_options(args))
@@ -117,14 +124,24 @@ def cmd_run(args):
 
 def cmd_real(args):
     from .real import RealModuleError, replay_real
-    trace = source_trace(args.source, args.format, parse_params(args.param))
+    trace = source_trace(args.source, args.format, parse_params(args.param), args.pid)
+    if args.call_budget is not None and not args.call_budget > 0:
+        raise UsageError(f"--call-budget must be a number of seconds > 0, got {args.call_budget}")
     try:
         run = replay_real(trace, args.module, stop_at_oom=args.stop_at_oom,
                           progress=progress_printer(f"replaying on {args.module}"),
-                          discard=args.discard)
+                          discard=args.discard, call_budget=args.call_budget)
     except RealModuleError as e:
         raise UsageError(str(e)) from None
+    if run.trap and run.trap.timeout:
+        raise UsageError(f"module {run.allocator}: {run.trap.describe()}; the replay "
+                         "stopped there")
     print("\n".join(run.address_lines()) if args.addresses else summary(run))
+    if run.trap:
+        # a trap is no OOM and no bad input: the module itself failed
+        print(f"pyfrag real: module {run.allocator}: {run.trap.describe()}; the replay "
+              "ended there", file=sys.stderr)
+        return TRAPPED
 
 
 # Every allocator of a comparison starts from the same state, so differences in
@@ -135,7 +152,7 @@ COMPARE_START = {"heap_base": 1024, "initial_pages": 1}
 def cmd_compare(args):
     if args.like:
         raise UsageError("compare replays many allocators; --like picks one (use run --like)")
-    trace = source_trace(args.source, args.format, parse_params(args.param))
+    trace = source_trace(args.source, args.format, parse_params(args.param), args.pid)
     names = args.allocators.split(",") if args.allocators else allocators.names()
     options = {**COMPARE_START, **heap_options(args)}
     runs = [trace.replay(name.strip(), progress=progress_printer(f"replaying on {name}"),
@@ -153,7 +170,7 @@ def cmd_compare(args):
 
 
 def cmd_convert(args):
-    trace = source_trace(args.input, args.from_format, parse_params(args.param))
+    trace = source_trace(args.input, args.from_format, parse_params(args.param), args.pid)
     dump(trace, args.output, args.to_format)
     print(f"wrote {len(trace)} events to {args.output}", file=sys.stderr)
     if (trace.aligns or trace.tags) and (args.to_format or args.output).endswith("rep"):
@@ -200,6 +217,11 @@ def build_parser():
         sp.add_argument("--format", help="trace format (default: detected)")
         sp.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                         help="scenario parameter, e.g. -p rounds=500")
+        add_pid(sp)
+
+    def add_pid(sp):
+        sp.add_argument("--pid", type=int,
+                        help="the process to read from a valgrind log of several")
 
     def add_discard(sp):
         sp.add_argument("--discard", choices=DISCARD_MODES, default=AT_END,
@@ -232,6 +254,9 @@ def build_parser():
     rl.add_argument("--addresses", action="store_true")
     rl.add_argument("--stop-at-oom", action="store_true")
     add_discard(rl)
+    rl.add_argument("--call-budget", type=float, metavar="SECONDS",
+                    help="how long one call into the module may run before it is "
+                         "stopped (default 5)")
     rl.set_defaults(func=cmd_real)
 
     c = sub.add_parser("compare", help="one trace on many allocators")
@@ -247,6 +272,7 @@ def build_parser():
     v.add_argument("--from", dest="from_format")
     v.add_argument("--to", dest="to_format", help="pyfrag, jsonl or rep (default: by extension)")
     v.add_argument("-p", "--param", action="append", metavar="KEY=VALUE")
+    add_pid(v)
     v.set_defaults(func=cmd_convert)
 
     ls = sub.add_parser("list", help="allocators, scenarios and real modules")
@@ -263,7 +289,7 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)
     except (TraceError, UsageError, UnknownModule, allocators.UnknownAllocator,
             FileNotFoundError, ImportError, ValueError) as e:
         print(f"pyfrag {args.command}: error: {e}", file=sys.stderr)
@@ -273,4 +299,6 @@ def main(argv=None):
         return 130
     except BrokenPipeError:
         sys.stderr.close()       # `pyfrag run ... | head` is fine
+    else:
+        return status or 0
     return 0

@@ -13,29 +13,125 @@ wasmtime is an optional dependency (`pip install pyfrag[real]`): it is
 imported on first use, never at import time, so the simulator keeps running
 where it is missing (Pyodide, a bare CPython).
 
-Failure policy: bad input (not wasm, a missing ABI export, an import pyfrag
-cannot provide) raises `RealModuleError` naming the module and what is
-missing. At run time a malloc/realloc that returns 0 *or traps* (Rust's
-alloc error handler ends in `unreachable`) is a failed request, recorded by
-`drive`; the trap message is kept in `RealModule.traps`. A trap inside free
-has no "failed" value to return, so it raises `ModuleTrap`.
+Failure policy:
+
+- Bad input raises `RealModuleError` naming the module and the cause: not
+  wasm, an ABI export missing or of the wrong kind or signature (see
+  `SIGNATURES`), an import pyfrag cannot provide, a trap or an endless loop
+  while starting (`_initialize`, the start function).
+- A malloc/realloc/aligned_alloc that returns 0 is a failed request (an OOM),
+  recorded by `drive` in `run.failures`. A request the module cannot even be
+  asked (a size or alignment past 2**32 - 1, which would wrap; an alignment
+  above what a module without `aligned_alloc` guarantees) fails the same way
+  without calling it, as the models fail it.
+- A trap is never an OOM. A call that traps raises `ModuleTrap` (a
+  `replay.Trapped`): the replay ends at that event and `run.trap` says where
+  (`index`, `where` = file:line, `op` = the export, `cause` = the engine's
+  message, `timeout` = False). The module's own count is then not asked for
+  (`run.reported_live` stays None). `RealModule.traps` keeps every trap seen.
+- Every call has a time budget (`call_budget` seconds, CALL_BUDGET unless
+  given), enforced by wasmtime's epoch interruption: a call that runs past it
+  is stopped and ends the replay the same way, with `run.trap.timeout` True.
+  Ctrl-C (SIGINT) stops a running call too and raises KeyboardInterrupt.
+
+The command line (`pyfrag real`) exits 2 when a call is stopped (an endless
+loop) and 3 when the module trapped, after printing the summary up to there.
 """
 
 import os
+import signal
+import socket
+import threading
+import weakref
 from functools import cached_property
 
 from .memory import PAGE, WASM32_MAX_PAGES, resolve_limit
+from .replay import Trapped
 
 ABI = ("memory", "malloc", "free", "realloc", "live_bytes")
+# the parameter and result types each function export must have
+SIGNATURES = {"malloc": (("i32",), ("i32",)), "free": (("i32",), ()),
+              "realloc": (("i32", "i32"), ("i32",)), "live_bytes": ((), ("i32",)),
+              "aligned_alloc": (("i32", "i32"), ("i32",)), "_initialize": ((), ())}
 WASM_MAGIC = b"\0asm"
+U32_MAX = 0xFFFFFFFF
+CALL_BUDGET = 5.0       # seconds one call into a module may run before it is stopped
+TICK = 0.05             # seconds between epoch ticks
 
 
 class RealModuleError(Exception):
     """A real module cannot be loaded or driven; the message names module and cause."""
 
 
-class ModuleTrap(RealModuleError):
-    """The module trapped where pyfrag has no failure value to record."""
+class ModuleTrap(RealModuleError, Trapped):
+    """A call into the module trapped, or was stopped past its time budget."""
+
+    def __init__(self, message, op, cause, timeout=False):
+        RealModuleError.__init__(self, message)
+        self.op, self.cause, self.timeout = op, cause, timeout
+
+
+class _Ticker:
+    """One daemon thread for all modules: advances every live module's engine epoch each
+    TICK (a call's deadline is counted in ticks), and turns Ctrl-C into an interrupt
+    of the running call: the signal's byte arrives on a wakeup socket even while
+    the main thread is inside wasm, where Python's own handler cannot run."""
+
+    def __init__(self):
+        self.modules = weakref.WeakSet()
+        self.wakeup = None
+        self.lock = threading.Lock()
+        self.thread = None
+
+    def add(self, module):
+        with self.lock:
+            self.modules.add(module)
+            if self.thread is None:
+                self._catch_sigint()
+                self.thread = threading.Thread(target=self._run, name="pyfrag-epoch",
+                                               daemon=True)
+                self.thread.start()
+
+    def _catch_sigint(self):
+        if threading.current_thread() is not threading.main_thread():
+            return                       # only the main thread may set a wakeup fd
+        read, write = socket.socketpair()
+        read.setblocking(False)
+        write.setblocking(False)
+        try:
+            old = signal.set_wakeup_fd(write.fileno(), warn_on_full_buffer=False)
+        except ValueError:
+            return
+        if old != -1:                    # someone else's (an event loop): leave it
+            signal.set_wakeup_fd(old)
+            return
+        self.wakeup = (read, write)
+
+    def _run(self):
+        import select
+        import time
+        last = time.monotonic()
+        while True:
+            sigint = False
+            if self.wakeup is None:
+                time.sleep(TICK)
+            elif select.select([self.wakeup[0]], [], [], TICK)[0]:
+                try:
+                    sigint = signal.SIGINT in self.wakeup[0].recv(64)
+                except BlockingIOError:
+                    pass
+            # ticks follow the clock, however early a wait returns
+            ticks = int((time.monotonic() - last) / TICK)
+            last += ticks * TICK
+            for module in list(self.modules):
+                if sigint:
+                    module._interrupted = True
+                    ticks = module._budget_ticks + 1
+                for _ in range(ticks):
+                    module._engine.increment_epoch()
+
+
+_ticker = _Ticker()
 
 
 def _wasmtime():
@@ -100,25 +196,29 @@ class RealModule:
 
     alignment = 8       # what every module's malloc guarantees (the Allocator protocol's name)
 
-    def __init__(self, name, path, entry=None, *, limit=None):
+    def __init__(self, name, path, entry=None, *, limit=None, call_budget=None):
         wasmtime = _wasmtime()
         self.name, self.path, self.entry = name, path, entry
+        self.call_budget = CALL_BUDGET if call_budget is None else call_budget
+        self._budget_ticks = max(1, round(self.call_budget / TICK))
+        self._interrupted = False
         with open(path, "rb") as f:
             data = f.read()
         if data[:4] != WASM_MAGIC:
             raise RealModuleError(
                 f"{path}: not a WebAssembly module (magic bytes {data[:4]!r}, "
                 f"expected {WASM_MAGIC!r})")
-        self._engine = wasmtime.Engine()
+        config = wasmtime.Config()
+        config.epoch_interruption = True          # the per-call time budget
+        self._engine = wasmtime.Engine(config)
         try:
             module = wasmtime.Module(self._engine, data)
         except wasmtime.WasmtimeError as e:
-            raise RealModuleError(f"module {name}: {path} does not validate: {e}") from None
-        exports = {e.name for e in module.exports}
-        for want in ABI:
-            if want not in exports:
-                raise RealModuleError(f"module {name} lacks export {want!r}")
+            raise RealModuleError(f"module {name}: {path} does not validate: "
+                                  f"{_msg(e)}") from None
+        exports = self._check_exports(wasmtime, module)
         self._store = wasmtime.Store(self._engine)
+        _ticker.add(self)
         self.traps = []               # (op, args, message) of every trap seen
         declared = module_limits(module)
         self.maximum_pages = declared if declared is not None else WASM32_MAX_PAGES
@@ -130,11 +230,11 @@ class RealModule:
             self.maximum_pages = min(self.maximum_pages, pages)
         linker = self._linker(wasmtime, module)
         try:
-            self._instance = linker.instantiate(self._store, module)
-        except wasmtime.Trap as e:
-            raise RealModuleError(f"module {name}: trapped while starting: {_msg(e)}") from None
+            self._instance = self._timed("start", linker.instantiate, self._store, module)
+        except ModuleTrap as e:
+            raise RealModuleError(f"module {name}: {_starting(e)}") from None
         except wasmtime.WasmtimeError as e:
-            raise RealModuleError(f"module {name}: cannot be instantiated: {e}") from None
+            raise RealModuleError(f"module {name}: cannot be instantiated: {_msg(e)}") from None
         ex = self._instance.exports(self._store)
         self._memory = ex["memory"]
         self._malloc, self._free = ex["malloc"], ex["free"]
@@ -143,10 +243,52 @@ class RealModule:
         self._exports = ex
         self.memory = RealMemory(self)
         if "_initialize" in exports:
-            self._call("_initialize", ex["_initialize"])
+            try:
+                self._call("_initialize", ex["_initialize"])
+            except ModuleTrap as e:
+                raise RealModuleError(f"module {name}: {_starting(e)}") from None
         self.heap_base = self._heap_base(ex, exports)
+        # what malloc guarantees, hence what a module without aligned_alloc can serve:
+        # the model's alignment (AssemblyScript's 16) where the manifest names one
+        model = (entry or {}).get("model")
+        if model and self._aligned is None:
+            from .allocators import get
+            self.alignment = get(model).alignment
 
     # -- start-up ---------------------------------------------------------
+
+    def _check_exports(self, wasmtime, module):
+        """The export names, after checking the ABI's are there with the right kind and
+        signature: a wrong one would crash or mislead later (a malloc(i64) "fails")."""
+        kinds = {e.name: e.type for e in module.exports}
+        for want in ABI:
+            if want not in kinds:
+                raise RealModuleError(f"module {self.name} lacks export {want!r}")
+        if not isinstance(kinds["memory"], wasmtime.MemoryType):
+            raise RealModuleError(f"module {self.name}: export 'memory' is "
+                                  f"{_kind(wasmtime, kinds['memory'])}, not a memory")
+        if kinds["memory"].is_64:
+            raise RealModuleError(f"module {self.name}: its memory is a memory64; "
+                                  "the ABI is wasm32")
+        for export, (params, results) in SIGNATURES.items():
+            if export not in kinds:
+                continue
+            ty = kinds[export]
+            want = f"({', '.join(params)}) -> ({', '.join(results)})"
+            if not isinstance(ty, wasmtime.FuncType):
+                raise RealModuleError(f"module {self.name}: export {export!r} is "
+                                      f"{_kind(wasmtime, ty)}, not a function {want}")
+            got = (tuple(map(str, ty.params)), tuple(map(str, ty.results)))
+            if got != (params, results):
+                raise RealModuleError(
+                    f"module {self.name}: export {export!r} has signature "
+                    f"({', '.join(got[0])}) -> ({', '.join(got[1])}), the ABI wants {want}")
+        base = kinds.get("__heap_base")
+        if base is not None and not (isinstance(base, wasmtime.GlobalType)
+                                     and str(base.content) == "i32"):
+            raise RealModuleError(f"module {self.name}: export '__heap_base' is "
+                                  f"{_kind(wasmtime, base)}, not an i32 global")
+        return set(kinds)
 
     def _linker(self, wasmtime, module):
         linker = wasmtime.Linker(self._engine)
@@ -171,7 +313,8 @@ class RealModule:
             def abort(*args):
                 # AssemblyScript's abort(message, file, line, column); the trap that
                 # follows carries this text back to whoever called into the module.
-                raise ModuleTrap(f"module {self.name} called env.abort{self._as_abort(args)}")
+                cause = f"called env.abort{self._as_abort(args)}"
+                raise ModuleTrap(f"module {self.name} {cause}", "abort", cause)
             return abort
         if field == "emscripten_notify_memory_growth":
             return lambda index: None     # Emscripten only refreshes its JS views here
@@ -202,30 +345,41 @@ class RealModule:
 
     # -- calls ------------------------------------------------------------
 
-    def _call(self, op, func, *args):
+    def _timed(self, op, func, *args):
+        """func(*args) under the call budget; a trap or a stop raises ModuleTrap."""
         wasmtime = _wasmtime()
+        self._interrupted = False        # a Ctrl-C that Python already raised is spent
+        self._store.set_epoch_deadline(self._budget_ticks)
         try:
-            return func(self._store, *args)
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
-            message = f"module {self.name} trapped in {op}{args}: {_msg(e)}"
-            self.traps.append((op, args, message))
-            raise ModuleTrap(message) from None
+            return func(*args)
+        except wasmtime.Trap as e:
+            if e.trap_code == wasmtime.TrapCode.INTERRUPT:
+                if self._interrupted:
+                    self._interrupted = False
+                    raise KeyboardInterrupt from None
+                cause = (f"it did not return within {self.call_budget:g} s "
+                         "(an endless loop?)")
+                error = ModuleTrap(f"module {self.name}: {op}{_args(args)} was stopped: "
+                                   f"{cause}", op, cause, timeout=True)
+            else:
+                error = ModuleTrap(f"module {self.name} trapped in {op}{_args(args)}: "
+                                   f"{_msg(e)}", op, _msg(e))
         except ModuleTrap as e:          # raised by a host function (env.abort)
-            self.traps.append((op, args, str(e)))
-            raise
+            error = ModuleTrap(str(e), op, e.cause)
+        self.traps.append((op, args[1:], str(error)))
+        raise error from None
+
+    def _call(self, op, func, *args):
+        return self._timed(op, func, self._store, *args)
 
     def _request(self, op, func, *args):
-        """A malloc-like call: a trap counts as a failed request (0).
-
-        wasm32 addresses and sizes are u32: a size past 2**32 - 1 cannot even be
-        passed (it would wrap to a small one), so it fails here, and results come
-        back from wasmtime as signed i32, so they are masked back to u32."""
-        if args[-1] > 0xFFFFFFFF:
+        """A malloc-like call. wasm32 sizes and alignments are u32: one past 2**32 - 1
+        cannot even be passed (it would wrap to a small one), so the request fails
+        here, as in the models; results come back from wasmtime as signed i32, so
+        they are masked back to u32."""
+        if max(args) > U32_MAX:
             return 0
-        try:
-            return self._call(op, func, *args) & 0xFFFFFFFF
-        except ModuleTrap:
-            return 0
+        return self._call(op, func, *args) & U32_MAX
 
     def malloc(self, size):
         return self._request("malloc", self._malloc, size)
@@ -237,18 +391,20 @@ class RealModule:
         return self._request("realloc", self._realloc, ptr, size)
 
     def aligned_export(self, align):
-        """Whether a request aligned to `align` goes to aligned_alloc (else to malloc)."""
+        """Whether a request aligned to `align` goes to aligned_alloc (True), to malloc
+        (False), or fails without a call (None)."""
         if self._aligned is None:
-            # Every module's malloc returns 8-aligned blocks (the ABI tests check it),
-            # so small alignments need no aligned_alloc export.
-            if align <= self.alignment:
-                return False
-            raise RealModuleError(f"module {self.name} lacks export 'aligned_alloc' "
-                                  f"(needed for alignment {align})")
+            # Without the export (AssemblyScript's modules) malloc's own alignment is
+            # all there is: smaller requests are plain mallocs, larger ones fail
+            # (None: without a call), as in the models of those modules.
+            return False if align <= self.alignment else None
         return True
 
     def aligned_alloc(self, align, size):
-        if not self.aligned_export(align):
+        route = self.aligned_export(align)
+        if route is None:
+            return 0
+        if not route:
             return self.malloc(size)
         return self._request("aligned_alloc", self._aligned, align, size)
 
@@ -300,6 +456,24 @@ class RealModule:
                 f"heap base {self.heap_base}>")
 
 
+def _args(args):
+    """A call's arguments (without the store) for messages: malloc(24)."""
+    return "(" + ", ".join(map(str, args[1:])) + ")"
+
+
+def _starting(trap):
+    what = "did not finish starting" if trap.timeout else "trapped while starting"
+    return f"{what} ({trap.op}): {trap.cause}"
+
+
+def _kind(wasmtime, ty):
+    for cls, name in ((wasmtime.FuncType, "a function"), (wasmtime.GlobalType, "a global"),
+                      (wasmtime.MemoryType, "a memory"), (wasmtime.TableType, "a table")):
+        if isinstance(ty, cls):
+            return name
+    return type(ty).__name__
+
+
 def _msg(e):
     """The cause of a trap in one line ("wasm `unreachable` instruction executed"),
     not wasmtime's multi-line backtrace."""
@@ -319,17 +493,17 @@ def module_limits(module):
     return None
 
 
-def load(name_or_path, *, limit=None):
+def load(name_or_path, *, limit=None, call_budget=None):
     """A fresh instance of a manifest module (by name) or of a .wasm file (by path).
 
     `limit` caps the memory (pages, or "512mib"-style text) below any maximum the
-    module declares."""
+    module declares; `call_budget` is the seconds one call may run (CALL_BUDGET)."""
     name, path, entry = _resolve(name_or_path)
-    return RealModule(name, path, entry, limit=limit)
+    return RealModule(name, path, entry, limit=limit, call_budget=call_budget)
 
 
 def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-end",
-                batched=True, model=True):
+                batched=True, model=True, call_budget=None):
     """Replay `trace` on a real module (a name, a path, or a fresh `RealModule`).
 
     Modules that export pyfrag's batched replay run thousands of events per call
@@ -339,17 +513,18 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
     speed.
 
     Returns the same `Run` the simulator returns, with `reported_live` set to the
-    module's own `live_bytes()` at the end. A name or path gets a fresh instance,
-    with the trace's memory maximum (if any) enforced by the engine, and when its
-    manifest names a model it is replayed in lockstep with it (`pyfrag.lockstep`):
-    while the two agree, the run's spans, free blocks and OOM verdicts are the
-    model's; `run.lockstep.diverged` tells where they parted, if they did.
-    `discard` is as for `pyfrag.replay.replay`."""
+    module's own `live_bytes()` at the end (None when the run ended at a trap,
+    `run.trap`). A name or path gets a fresh instance, with the trace's memory
+    maximum (if any) enforced by the engine, and when its manifest names a model
+    it is replayed in lockstep with it (`pyfrag.lockstep`): while the two agree,
+    the run's spans, free blocks and OOM verdicts are the model's;
+    `run.lockstep.diverged` tells where they parted, if they did. `discard` is as
+    for `pyfrag.replay.replay`; `call_budget` as for `load`."""
     from .lockstep import Lockstep
     from .replay import drive
     fresh = not isinstance(module, RealModule)
     if fresh:
-        module = load(module, limit=trace.maximum)
+        module = load(module, limit=trace.maximum, call_budget=call_budget)
     if batched and module.batch is not None and not stop_at_oom:
         # the module runs the trace's calls by batches; the loop then reads their answers
         from .batch import Playback, execute
@@ -362,7 +537,8 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
     stepper = Lockstep(source, _model_of(module) if fresh and model else None)
     run = drive(trace, stepper, source.memory, module.name,
                 stop_at_oom=stop_at_oom, progress=progress, discard=discard)
-    run.reported_live = module.live_bytes()
+    if run.trap is None:
+        run.reported_live = module.live_bytes()
     run.module = module
     run.lockstep = stepper
     if stepper.model is not None:

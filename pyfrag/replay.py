@@ -15,6 +15,10 @@ be compared line by line. A `Run` keeps, per event i:
 Trace mistakes (free of an unknown id, double free, alloc of a live id) are
 recorded as `Issue`s and skipped, like a tracing allocator's "invalid free":
 they never reach the allocator, so they cannot corrupt it.
+
+An allocator that raises `Trapped` (a real module that trapped, or a call
+stopped for taking too long) ends the replay at that event: the `Run` stops
+there and says so in `run.trap`. A trap is never counted as a failed request.
 """
 
 from array import array
@@ -81,6 +85,32 @@ class Issue:
         return f"{self.where}: {self.message}"
 
 
+class Trapped(Exception):
+    """Raised by an allocator adapter (pyfrag.real) when the code behind a call trapped
+    or was stopped: `op` is the call, `cause` the engine's reason, `timeout` True
+    when the call was stopped for running past its time budget."""
+
+    def __init__(self, message, op, cause, timeout=False):
+        super().__init__(message)
+        self.op, self.cause, self.timeout = op, cause, timeout
+
+
+@dataclass(frozen=True, slots=True)
+class Trap:
+    """The event at which the allocator trapped; the replay ended there."""
+    index: int
+    where: str
+    op: str                 # the call that trapped: malloc, free, realloc, aligned_alloc
+    cause: str              # the engine's reason ("wasm `unreachable` instruction executed")
+    timeout: bool           # True: the call ran past its time budget and was stopped
+
+    def describe(self):
+        what = "was stopped: " if self.timeout else "trapped: "
+        at = self.where if self.where == f"event {self.index}" else \
+            f"{self.where} (event {self.index})"
+        return f"{self.op} at {at} {what}{self.cause}"
+
+
 @dataclass
 class Run:
     trace: object
@@ -101,6 +131,7 @@ class Run:
     # with discard "on-free": flat (event, heap bytes, discardable bytes) triples over the
     # run; None otherwise, or when the allocator's spans cannot be seen
     discard_samples: array | None = None
+    trap: Trap | None = None          # set when the replay ended at a trap (see Trapped)
 
     @property
     def events(self):
@@ -227,6 +258,7 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
             samples.extend((i, memory.pages * PAGE, discardable_bytes(spans)))
 
     i = -1
+    trap = None
     try:
         for start in range(0, n, step):
             end = min(n, start + step)
@@ -292,7 +324,9 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
                 sample(end - 1)
             if progress is not None and (end == n or end // CHUNK != start // CHUNK):
                 progress(end, n)
-    except _Stop:
+    except (_Stop, Trapped) as e:
+        if isinstance(e, Trapped):
+            trap = Trap(i, trace.where(i), e.op, e.cause, e.timeout)
         live_arr[i] = live
         if memory.pages != pages:
             grew_at.append(i)
@@ -306,7 +340,7 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
     return Run(trace, name, addresses, heap_bytes, live_arr,
                heap_base=allocator.heap_base, initial_bytes=initial_bytes,
                maximum_bytes=memory.maximum * PAGE, failures=failures, issues=issues,
-               live_ids=blocks, discard=discard, discard_samples=samples)
+               live_ids=blocks, discard=discard, discard_samples=samples, trap=trap)
 
 
 class _Stop(Exception):

@@ -92,3 +92,18 @@ def test_modules_without_the_export_replay_call_by_call(tmp_path):
     module.__dict__["batch"] = None        # as a module without the export reads
     run = real.replay_real(scenarios.swiss_cheese(50), module)
     assert run.events == 151 and not run.failures
+
+
+def test_a_trap_ends_a_batched_replay_where_it_ends_a_call_by_call_one():
+    """AssemblyScript's allocator traps when memory cannot grow: both replays end at that event
+    with the same run.trap, and the same results before it."""
+    t = Trace("too big", maximum=64)          # 4 MiB
+    for i in range(300):
+        t.alloc(i, 1000)
+    t.alloc(1000, 8 << 20)                    # cannot fit: heap.alloc aborts
+    t.alloc(1001, 10)
+    per_call = real.replay_real(t, "as-tlsf", batched=False)
+    batched = real.replay_real(t, "as-tlsf")
+    assert batched.trap is not None and batched.trap == per_call.trap
+    assert batched.trap.index == 300 and batched.trap.op == "malloc"
+    assert outcome(batched) == outcome(per_call)

@@ -10,7 +10,7 @@ import json
 from array import array
 
 from . import ALLOC, FREE, OP_NAMES, Trace, TraceError
-from .fields import parse_align, parse_id, parse_size
+from .fields import json_text, parse_align, parse_id, parse_maximum, parse_size, shown
 
 _FIELDS = {"op", "id", "size", "align", "tag"}
 
@@ -18,7 +18,7 @@ _FIELDS = {"op", "id", "size", "align", "tag"}
 def _int_field(obj, key, source, n):
     value = obj.get(key)
     if type(value) is not int:
-        raise TraceError(f"field {key!r} must be an integer, got {value!r}", source, n)
+        raise TraceError(f"field {key!r} must be an integer, got {shown(value)}", source, n)
     return value
 
 
@@ -29,21 +29,29 @@ def read(lines, source):
             continue
         try:
             obj = json.loads(raw)
-        except ValueError as e:
+        except json.JSONDecodeError as e:
             raise TraceError(f"not valid JSON ({e.msg} at column {e.colno})", source, n) from None
+        except ValueError as e:        # an integer past Python's 4300-digit limit
+            raise TraceError(f"not a usable JSON value ({e})", source, n) from None
+        except RecursionError:
+            raise TraceError("not a usable JSON value (nested too deeply)", source, n) from None
         if not isinstance(obj, dict):
             raise TraceError("each line must be a JSON object", source, n)
         if "trace" in obj and "op" not in obj:
-            trace.name = str(obj["trace"])
-            trace.description = str(obj.get("description", ""))
-            trace.maximum = obj.get("maximum")
+            for key in ("trace", "description"):
+                if not isinstance(obj.get(key, ""), str):
+                    raise TraceError(f"field {key!r} must be a string, got {shown(obj[key])}",
+                                     source, n)
+            trace.name, trace.description = obj["trace"], obj.get("description", "")
+            if obj.get("maximum") is not None:
+                trace.maximum = parse_maximum(obj["maximum"], source, n)
             continue
         unknown = set(obj) - _FIELDS
         if unknown:
-            raise TraceError(f"unknown field {sorted(unknown)[0]!r}", source, n)
+            raise TraceError(f"unknown field {shown(sorted(unknown)[0])}", source, n)
         op = obj.get("op")
         if op not in OP_NAMES:
-            raise TraceError(f"field 'op' must be one of {', '.join(OP_NAMES)}, got {op!r}",
+            raise TraceError(f"field 'op' must be one of {', '.join(OP_NAMES)}, got {shown(op)}",
                              source, n)
         id = parse_id(str(_int_field(obj, "id", source, n)), source, n)
         if op == "free":
@@ -52,7 +60,7 @@ def read(lines, source):
             size = parse_size(str(_int_field(obj, "size", source, n)), source, n)
             tag = obj.get("tag")
             if tag is not None and not isinstance(tag, str):
-                raise TraceError(f"field 'tag' must be a string, got {tag!r}", source, n)
+                raise TraceError(f"field 'tag' must be a string, got {shown(tag)}", source, n)
             if op == "alloc":
                 align = obj.get("align", 0)
                 if align:
@@ -66,10 +74,8 @@ def read(lines, source):
 
 
 def write(trace):
-    out = []
-    if trace.name or trace.description or trace.maximum is not None:
-        out.append(json.dumps({"trace": trace.name, "description": trace.description,
-                               "maximum": trace.maximum}))
+    out = [json_text({"trace": trace.name, "description": trace.description,
+                      "maximum": trace.maximum}, "the header")]
     for i, (op, id, size) in enumerate(zip(trace.ops, trace.ids, trace.sizes)):
         obj = {"op": OP_NAMES[op], "id": id}
         if op != FREE:
@@ -77,6 +83,7 @@ def write(trace):
             if op == ALLOC and i in trace.aligns:
                 obj["align"] = trace.aligns[i]
             if i in trace.tags:
+                json_text(trace.tags[i], f"the tag of event {i}")   # refuses what JSON loses
                 obj["tag"] = trace.tags[i]
         out.append(json.dumps(obj))
     return "\n".join(out) + "\n"

@@ -16,7 +16,7 @@ lab's drivers expect ids 0..n-1, never reused); alignments and tags are lost.
 from array import array
 
 from . import ALLOC, FREE, Trace, TraceError
-from .fields import parse_id, parse_int, parse_size
+from .fields import parse_id, parse_int, parse_size, shown
 
 _HEADER = ("suggested heap size", "number of ids", "number of operations", "weight")
 
@@ -31,14 +31,14 @@ def read(lines, source):
             what = _HEADER[len(header)]
             if len(line.split()) != 1:
                 raise TraceError(f"header line {len(header) + 1} must be one integer "
-                                 f"({what}), got {line!r}", source, n)
+                                 f"({what}), got {shown(line)}", source, n)
             header.append(parse_int(line, what, source, n))
             continue
         parts = line.split()
         op = parts[0]
         want = {"a": 3, "r": 3, "f": 2}.get(op)
         if want is None:
-            raise TraceError(f"unknown operation {op!r} (expected a, r or f)", source, n)
+            raise TraceError(f"unknown operation {shown(op)} (expected a, r or f)", source, n)
         if len(parts) != want:
             raise TraceError(f"'{op}' takes {want - 1} field(s), got {len(parts) - 1}", source, n)
         id = parse_id(parts[1], source, n, minimum=0)
@@ -64,7 +64,7 @@ def write(trace):
     issued = live = peak = 0
     for op, id, size in zip(trace.ops, trace.ids, trace.sizes):
         if op == ALLOC or id not in ids:
-            ids[id] = issued          # every block lifetime gets an id of its own
+            ids[id] = issued          # every block lifetime (even a stray free's) gets its own
             issued += 1
         live += (0 if op == FREE else size) - sizes.pop(id, 0)
         peak = max(peak, live)

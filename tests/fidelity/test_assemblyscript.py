@@ -20,10 +20,11 @@ MODULES = ["as-tlsf", "as-stub"]
 KIB, MIB = 1 << 10, 1 << 20
 
 
-def edges():
+def edges(too_large=None):
     """Sizes at the minimum block, the small-block limit and second-level class
     edges; frees that merge left, right and both ways; reallocs that shrink,
-    grow into a free right neighbour, move, and ask for more than 1 GiB."""
+    grow into a free right neighbour and move. `too_large` ("alloc" or "realloc")
+    ends the trace with a request of more than 1 GiB: the module traps there."""
     t = Trace("as-edges")
     sizes = [0, 1, 11, 12, 13, 28, 29, SB_SIZE - 5, SB_SIZE - 4, SB_SIZE, SB_SIZE + 1]
     for k in range(9, 21):
@@ -41,11 +42,13 @@ def edges():
         t.realloc(i, sizes[i] * 2 + 100)        # grow into the free right neighbour, or move
     for i, n in enumerate(sizes):
         t.alloc(100 + i, n)                     # reuse from the lists
-    t.alloc(500, BLOCK_MAXSIZE + 1)             # too large: the module traps, both give 0
-    t.realloc(100, BLOCK_MAXSIZE + 1)
     t.alloc(501, 3 * MIB)                        # grows memory by doubling
     t.realloc(501, 5 * MIB)
     t.free(501)
+    if too_large == "alloc":
+        t.alloc(500, BLOCK_MAXSIZE + 1)
+    elif too_large == "realloc":
+        t.realloc(100, BLOCK_MAXSIZE + 1)
     return t
 
 
@@ -86,6 +89,15 @@ def top_of_memory():
 def test_size_class_edges(module):
     module_or_skip(module)
     assert_exact(edges(), module)
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("op", ["alloc", "realloc"])
+def test_too_large_request_traps_where_the_model_fails(module, op):
+    module_or_skip(module)
+    sim, real = assert_exact(edges(too_large=op), module)
+    assert real.trap.index == len(real.trace) - 1 and not real.failures
+    assert sim.failures[-1].index == real.trap.index
 
 
 @pytest.mark.parametrize("module", MODULES)

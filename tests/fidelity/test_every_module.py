@@ -28,7 +28,10 @@ def test_swiss_cheese(module):
 def test_image_task_fails_at_the_same_requests(module):
     module_or_skip(module)
     sim, real = assert_exact(scenarios.image_task(), module)
-    assert sim.failures and [f.index for f in sim.failures] == [f.index for f in real.failures]
+    # AssemblyScript's modules trap where the others return 0: the replay ends there
+    ends = [real.trap.index] if real.trap else []
+    assert sim.failures and [f.index for f in sim.failures] == \
+        [f.index for f in real.failures] + ends
 
 
 @pytest.mark.parametrize("module", MODULES)

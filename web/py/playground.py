@@ -67,6 +67,15 @@ def _run_for(x, module, allocator):
     raise TypeError(f"show() takes a pyfrag.Run or a pyfrag.Trace, not {type(x).__name__}")
 
 
+def _malloc_alignment(module):
+    """The alignment the real module's malloc gives, as its model knows it (8 by default)."""
+    from pyfrag import allocators, modules
+    try:
+        return allocators.get(modules.find(module)["model"]).alignment
+    except Exception:          # no manifest here, an upload, or no model: malloc's usual 8
+        return 8
+
+
 def _float64(a):
     # JavaScript numbers are doubles: exact for any address or size below 2**53.
     return a if getattr(a, "typecode", None) == "d" else array("d", a)
@@ -92,6 +101,8 @@ def payload(x, module=None, label=None, allocator=None):
             "n": len(trace),
             "aligns": sorted([i, a] for i, a in trace.aligns.items()),
             "maximum_bytes": run.maximum_bytes,
+            # aligned requests a module without aligned_alloc still serves with malloc
+            "malloc_alignment": _malloc_alignment(module),
         },
         "sim": {
             "like": like,

@@ -189,9 +189,11 @@ export async function instantiate(module, log = () => {}) {
 // `pyfrag real` prints: free of an id that is not live is skipped; a free after a failed malloc is
 // free(NULL); realloc of an id that is not live is a malloc; realloc(p, 0) returning NULL has freed p; alloc
 // of a live id leaks the old block. Those trace issues are counted (`skipped`), the first few listed with
-// their event (`issues`). A request the module answers with 0, or with a trap (AssemblyScript aborts when
-// memory.grow fails), is a failed request and the replay goes on; a trap in free stops it. The trace's
-// memory limit is the instance's own (see withMemoryLimit): past it memory.grow fails inside the module.
+// their event (`issues`). A request the module answers with 0 is a failed request and the replay goes on; a
+// trap in any call (AssemblyScript aborts when memory.grow fails) is never an OOM: the replay ends at that
+// event, which `trap` names. Requests a wasm32 call cannot carry (a size past 2^32 - 1, an alignment the
+// module has no aligned_alloc for, above `trace.malloc_alignment`) fail without a call. The trace's memory
+// limit is the instance's own (see withMemoryLimit): past it memory.grow fails inside the module.
 export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 65536 } = {}) {
   const { ops, ids, sizes } = trace;
   const n = ops.length;
@@ -214,18 +216,20 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
     failures.push({ index: i, op, size, kind: freeBytes >= size ? "fragmentation" : "true",
       free_bytes: freeBytes, largest_free: null, heap_bytes: heapNow, where: `event ${i}` });
   };
-  const trapText = (e) => (e instanceof ModuleError ? e.message : `${e.name}: ${e.message}`);
-  // a malloc-like call: wasm32 sizes are u32 (a larger one cannot be passed), a trap is a failed request
-  const request = (i, op, call, size) => {
-    if (size > 0xffffffff) return 0;
+  const mallocAlignment = trace.malloc_alignment ?? 8;
+  class Trapped extends Error {}
+  // a call into the module; a trap ends the replay at event i
+  const call = (i, op, fn) => {
     try {
-      return call() >>> 0;
+      return fn();
     } catch (e) {
       if (!(e instanceof WebAssembly.RuntimeError || e instanceof ModuleError)) throw e;
-      (heap.traps ??= []).push({ index: i, op, message: trapText(e) });
-      return 0;
+      trap = { index: i, op, message: e instanceof ModuleError ? e.message : `${e.name}: ${e.message}` };
+      throw new Trapped();
     }
   };
+  // a malloc-like call: wasm32 sizes are u32, a larger one cannot be passed and fails uncalled
+  const request = (i, op, fn, size) => (size > 0xffffffff ? 0 : call(i, op, fn) >>> 0);
 
   outer:
   for (let start = 0; start < n; start += chunk) {
@@ -233,16 +237,11 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
     for (let i = start; i < stop; i++) {
       const op = ops[i], id = ids[i], size = sizes[i];
       let p = 0;
+      try {
       if (op === FREE) {
         const q = blocks.get(id);
         if (q !== undefined) {
-          try {
-            free(q);
-          } catch (e) {
-            trap = { index: i, op: "free", message: trapText(e) };
-            end = i;
-            break outer;
-          }
+          call(i, "free", () => free(q));
           blocks.delete(id); live -= held.get(id); held.delete(id);
         } else if (failed.has(id)) failed.delete(id);
         else issue(i, `invalid free of id ${id}: not live (never allocated, or already freed); skipped`);
@@ -253,20 +252,27 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
           issue(i, `alloc of id ${id}, which is still live (a free is missing); the old block is leaked`);
         }
         const align = aligns.get(i);
-        if (align && !alignedAlloc && align > 8) {
-          throw new ModuleError(`the module exports no aligned_alloc, needed at event ${i} for alignment ${align}`);
-        }
-        p = request(i, "malloc", align && alignedAlloc ? () => alignedAlloc(align, size) : () => malloc(size), size);
+        if (align && (alignedAlloc ? align > 0x80000000 : align > mallocAlignment)) p = 0;   // fails uncalled
+        else if (align && alignedAlloc) p = request(i, "aligned_alloc", () => alignedAlloc(align, size), size);
+        else p = request(i, "malloc", () => malloc(size), size);
         if (p) { blocks.set(id, p); held.set(id, size); live += size; failed.delete(id); }
         else { failed.add(id); fail(i, "malloc", size); }
       } else {
         const old = blocks.get(id);
         if (old === undefined) issue(i, `realloc of id ${id}, which is not live; treated as malloc`);
-        p = request(i, "realloc", old !== undefined ? () => realloc(old, size) : () => malloc(size), size);
+        p = old !== undefined ? request(i, "realloc", () => realloc(old, size), size)
+          : request(i, "malloc", () => malloc(size), size);
         if (p) { blocks.set(id, p); live += size - (held.get(id) ?? 0); held.set(id, size); }
         else if (old !== undefined && !size) {
           blocks.delete(id); live -= held.get(id); held.delete(id); failed.add(id);
         } else fail(i, "realloc", size);
+      }
+      } catch (e) {
+        if (!(e instanceof Trapped)) throw e;
+        end = i + 1;              // the event that trapped is the run's last, with no address
+        heapBytes[i] = memory.buffer.byteLength;
+        liveBytes[i] = live;
+        break outer;
       }
       addresses[i] = p;
       heapBytes[i] = memory.buffer.byteLength;
@@ -276,9 +282,9 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 6
   }
   return {
     addresses: addresses.slice(0, end), heap_bytes: heapBytes.slice(0, end), live_bytes: liveBytes.slice(0, end),
-    failures, skipped, issues, trap, traps: heap.traps ?? [], heap_base: base, initial_bytes: initialBytes,
+    failures, skipped, issues, trap, heap_base: base, initial_bytes: initialBytes,
     maximum_bytes: maximumBytes(trace),
-    reported_live: heap.liveBytes ? Number(heap.liveBytes()) >>> 0 : null,
+    reported_live: heap.liveBytes && !trap ? Number(heap.liveBytes()) >>> 0 : null,
   };
 }
 
