@@ -14,6 +14,7 @@ reads. Exit codes: 0 ok, 2 bad input (the message goes to stderr).
 """
 
 import argparse
+import importlib.util
 import inspect
 import os
 import sys
@@ -164,16 +165,19 @@ def cmd_list(args):
     for name in scenarios.names():
         doc = " ".join((scenarios.SCENARIOS[name].__doc__ or "").split("\n\n")[0].split())
         print(f"  {name:22} {doc}")
+    print("real modules:")
+    from .modules import manifest
     try:
-        from .modules import manifest
         entries = manifest()
-    except FileNotFoundError:
-        entries = []
-    if entries:
-        print("real modules:")
-        for e in entries:
-            print(f"  {e['name']:22} {e['allocator']} ({e['language']}, {e['bytes']} bytes)"
-                  + (f"  model: {e['model']}" if e.get("model") else ""))
+    except FileNotFoundError as e:
+        print(f"  none listed: {e}")
+        return
+    if importlib.util.find_spec("wasmtime") is None:
+        print("  (replaying them needs wasmtime, which is not installed: "
+              "pip install 'pyfrag[real]')")
+    for e in entries:
+        print(f"  {e['name']:22} {e['allocator']} ({e['language']}, {e['bytes']} bytes)"
+              + (f"  model: {e['model']}" if e.get("model") else ""))
 
 
 def cmd_bench(args):
