@@ -180,6 +180,20 @@ def cmd_list(args):
               + (f"  model: {e['model']}" if e.get("model") else ""))
 
 
+def cmd_sweep(args):
+    from .sweep import expand_params, grid
+    from .sweep_run import run
+    from .sweep_table import read, table_format
+    table_format(args.out)
+    names = [n.strip() for n in args.allocators.split(",") if n.strip()] \
+        if args.allocators else allocators.names()
+    limits = [n.strip() for n in args.limits.split(",") if n.strip()]
+    cells = grid(args.sources, names, limits, expand_params(args.param))
+    ran, skipped = run(cells, args.out, scheduler=args.scheduler, workers=args.workers)
+    print(f"{args.out}: {len(read(args.out))} rows; this sweep ran {ran} of its "
+          f"{len(cells)} cells ({skipped} were there already)")
+
+
 def cmd_bench(args):
     from .bench import main as bench_main
     bench_main(args.events, args.allocators.split(",") if args.allocators else None,
@@ -239,6 +253,21 @@ def build_parser():
 
     ls = sub.add_parser("list", help="allocators, scenarios and real modules")
     ls.set_defaults(func=cmd_list)
+
+    sw = sub.add_parser("sweep", help="traces x allocators x limits on Dask: one table")
+    sw.add_argument("sources", nargs="+", metavar="TRACE_OR_SCENARIO",
+                    help="scenario names and trace files")
+    sw.add_argument("--allocators", help="comma-separated models (default: all)")
+    sw.add_argument("--limits", required=True,
+                    help="comma-separated memory limits, e.g. 256mib,512mib,2gib")
+    sw.add_argument("--out", required=True, help="results table: .csv or .parquet")
+    sw.add_argument("-p", "--param", action="append", metavar="KEY=VALUE[,VALUE...]",
+                    help="scenario parameter values to sweep, e.g. -p seed=1,2,3")
+    sw.add_argument("--scheduler", metavar="ADDRESS",
+                    help="an existing Dask scheduler (default: a local cluster)")
+    sw.add_argument("--workers", type=int,
+                    help="worker processes of the local cluster (default: one per core)")
+    sw.set_defaults(func=cmd_sweep)
 
     b = sub.add_parser("bench", help="events per second per allocator")
     b.add_argument("--events", type=int, default=1_000_000)
