@@ -185,13 +185,39 @@ def cmd_sweep(args):
     from .sweep_run import run
     from .sweep_table import read, table_format
     table_format(args.out)
+    if args.report:
+        html_path(args.report)
     names = [n.strip() for n in args.allocators.split(",") if n.strip()] \
         if args.allocators else allocators.names()
     limits = [n.strip() for n in args.limits.split(",") if n.strip()]
     cells = grid(args.sources, names, limits, expand_params(args.param))
     ran, skipped = run(cells, args.out, scheduler=args.scheduler, workers=args.workers)
-    print(f"{args.out}: {len(read(args.out))} rows; this sweep ran {ran} of its "
+    rows = read(args.out)
+    print(f"{args.out}: {len(rows)} rows; this sweep ran {ran} of its "
           f"{len(cells)} cells ({skipped} were there already)")
+    if args.report:
+        write_report(rows, args.report, args.out)
+
+
+def html_path(path):
+    if not path.lower().endswith((".html", ".htm")):
+        raise UsageError(f"{path}: a report is an HTML page; give it a .html name")
+    return path
+
+
+def write_report(rows, path, source):
+    from .sweep_report import write
+    write(rows, path, source)
+    print(f"{path}: report on {len(rows)} rows", file=sys.stderr)
+
+
+def cmd_report(args):
+    from .sweep_table import read
+    rows = read(args.table)
+    if not rows:
+        raise UsageError(f"{args.table}: no such table, or no rows in it")
+    write_report(rows, html_path(args.out or os.path.splitext(args.table)[0] + ".html"),
+                 args.table)
 
 
 def cmd_bench(args):
@@ -267,7 +293,15 @@ def build_parser():
                     help="an existing Dask scheduler (default: a local cluster)")
     sw.add_argument("--workers", type=int,
                     help="worker processes of the local cluster (default: one per core)")
+    sw.add_argument("--report", metavar="HTML",
+                    help="also write the whole table as an HTML page with charts")
     sw.set_defaults(func=cmd_sweep)
+
+    rp = sub.add_parser("report", help="a sweep's table as an HTML page with charts")
+    rp.add_argument("table", help="results of pyfrag sweep: .csv or .parquet")
+    rp.add_argument("-o", "--out", metavar="HTML",
+                    help="where to write the page (default: TABLE with .html)")
+    rp.set_defaults(func=cmd_report)
 
     b = sub.add_parser("bench", help="events per second per allocator")
     b.add_argument("--events", type=int, default=1_000_000)

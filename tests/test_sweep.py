@@ -161,3 +161,18 @@ def test_without_dask_the_error_names_the_extra(tmp_path):
                "--out", tmp_path / "r.csv", code="import sys; sys.modules['distributed'] = None; ")
     assert r.returncode == 2
     assert "pip install 'pyfrag[sweep]'" in r.stderr, r.stderr
+
+
+def test_the_command_writes_table_and_report_and_resumes(tmp_path):
+    args = ["sweep", "swiss-cheese", "-p", "rounds=30,60", "--allocators", "bump,dlmalloc",
+            "--limits", "1mib", "--out", tmp_path / "r.parquet", "--report", tmp_path / "r.html",
+            "--workers", "1"]
+    r = pyfrag(*args)
+    assert r.returncode == 0, r.stderr
+    assert "this sweep ran 4 of its 4 cells" in r.stdout
+    assert len(read(str(tmp_path / "r.parquet"))) == 4
+    assert (tmp_path / "r.html").read_text().count("<tr>") == 5
+    r = pyfrag(*args)
+    assert r.returncode == 0, r.stderr
+    assert "sweep: nothing to do, all 4 cells are in" in r.stderr
+    assert "this sweep ran 0 of its 4 cells (4 were there already)" in r.stdout
