@@ -35,20 +35,30 @@ class UsageError(ValueError):
 
 # -- inputs ----------------------------------------------------------------
 
+def param_item(item, form="key=value"):
+    """(key, text) of one -p option."""
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise UsageError(f"-p wants {form}, got {item!r}")
+    return key.replace("-", "_"), text
+
+
+def param_value(text):
+    """A -p value: an int where it looks like one, else a float, else the text."""
+    for kind in (lambda t: int(t, 0), float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def parse_params(items):
-    """`-p key=value` options for scenario generators (ints where they look like ints)."""
+    """`-p key=value` options for scenario generators."""
     params = {}
     for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"-p wants key=value, got {item!r}")
-        try:
-            params[key.replace("-", "_")] = int(value, 0)
-        except ValueError:
-            try:
-                params[key.replace("-", "_")] = float(value)
-            except ValueError:
-                params[key.replace("-", "_")] = value
+        key, text = param_item(item)
+        params[key] = param_value(text)
     return params
 
 

@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass
 
 from . import allocators, scenarios
-from .cli import COMPARE_START, UsageError, checked_params, parse_params, source_trace
+from .cli import (COMPARE_START, UsageError, checked_params, param_item, param_value,
+                  source_trace)
 from .memory import PAGE, resolve_limit
 from .replay import replay
 
@@ -55,12 +56,8 @@ def expand_params(items):
     """`-p key=v1,v2` options as {key: [values]} (each value typed as `run -p` types it)."""
     values = {}
     for item in items or ():
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"-p wants key=value[,value...], got {item!r}")
-        for one in text.split(","):
-            for k, v in parse_params([f"{key}={one}"]).items():
-                values.setdefault(k, []).append(v)
+        key, text = param_item(item, "key=value[,value...]")
+        values.setdefault(key, []).extend(param_value(one) for one in text.split(","))
     return values
 
 
