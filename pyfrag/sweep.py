@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from . import allocators, scenarios
 from .cli import (COMPARE_START, UsageError, checked_params, param_item, param_value,
                   source_trace)
-from .memory import PAGE, resolve_limit
+from .memory import PAGE, WASM32_MAX_PAGES, resolve_limit
 from .replay import replay
 
 # (name, type) of every column, in table order; None in a cell means "not applicable"
@@ -78,8 +78,13 @@ def scenario_params(source, params):
 def grid(sources, allocator_names, limits, params=None):
     """Every cell of the sweep, in a stable order; bad input raises before any work."""
     params = params or {}
-    if not sources:
-        raise UsageError("a sweep needs at least one trace file or scenario")
+    # a name given twice is one cell, not two rows with one key
+    sources, allocator_names, limits = (list(dict.fromkeys(x))
+                                        for x in (sources, allocator_names, limits))
+    for what, given in (("trace file or scenario", sources), ("allocator", allocator_names),
+                        ("memory limit", limits)):
+        if not given:
+            raise UsageError(f"a sweep needs at least one {what}")
     for source in sources:
         if not os.path.exists(source) and \
                 source.replace("_", "-").lower() not in scenarios.names():
@@ -89,9 +94,10 @@ def grid(sources, allocator_names, limits, params=None):
     sized = []
     for limit in limits:
         pages = resolve_limit(limit)
-        if not 1 <= pages <= 65536:
+        if not 1 <= pages <= WASM32_MAX_PAGES:
             raise UsageError(f"memory limit {limit!r} must lie between one page and 4gib")
-        sized.append((limit, pages * PAGE))
+        if pages * PAGE not in {nbytes for _, nbytes in sized}:
+            sized.append((limit, pages * PAGE))
     per_source = {s: scenario_params(s, params) for s in sources}
     used = {k for combos in per_source.values() for combo in combos for k, _ in combo}
     unused = sorted(set(params) - used)

@@ -80,6 +80,11 @@ def test_grid_is_the_product_and_params_go_where_they_belong(cells):
     assert len({c.key for c in cells}) == len(cells)
 
 
+def test_a_name_given_twice_is_one_cell():
+    # 16 pages is 1 MiB: the same limit, so the same key
+    assert len(grid(["churn", "churn"], ["bump", "bump"], ["1mib", "16"])) == 1
+
+
 def test_csv_rows_equal_single_replays_and_a_rerun_does_no_work(client, cells, tmp_path):
     out = tmp_path / "results.csv"
     assert run(cells, str(out), client=client) == (len(cells), 0)
@@ -128,6 +133,7 @@ def pyfrag(*args, code=""):
     (("--allocators", "dlmalloc,nonesuch"), "unknown allocator 'nonesuch'"),
     (("--limits", "lots"), "unknown memory limit 'lots'"),
     (("--limits", "8gib"), "must lie between one page and 4gib"),
+    (("--limits", ","), "a sweep needs at least one memory limit"),
     (("-p", "colour=1,2"), "-p colour: no scenario of this sweep takes it"),
     (("-p", "rounds=many"), "-p rounds=many: rounds takes a number"),
     (("--out", "r.xlsx"), "r.xlsx: unknown table format '.xlsx'; use .csv or .parquet"),
@@ -176,3 +182,12 @@ def test_the_command_writes_table_and_report_and_resumes(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "sweep: nothing to do, all 4 cells are in" in r.stderr
     assert "this sweep ran 0 of its 4 cells (4 were there already)" in r.stdout
+
+
+def test_scheduler_runs_on_an_existing_cluster_and_leaves_it_up(client, tmp_path):
+    out = tmp_path / "r.csv"
+    r = pyfrag("sweep", "swiss-cheese", "-p", "rounds=20", "--allocators", "bump,buddy",
+               "--limits", "1mib", "--out", out, "--scheduler", client.scheduler.address)
+    assert r.returncode == 0, r.stderr
+    assert sorted(row["allocator"] for row in read(str(out))) == ["buddy", "bump"]
+    assert len(client.scheduler_info()["workers"]) == 2       # still there, still ours
