@@ -23,7 +23,7 @@ import sys
 
 from . import allocators, scenarios
 from .bench import FULL_EVENTS as FULL_BENCH_EVENTS, QUICK_EVENTS as QUICK_BENCH_EVENTS
-from .modules import UnknownModule
+from .modules import UnknownModule, manifest
 from .report import summary, table
 from .trace import TraceError, dump, load
 from .trace.formats import _EXTENSIONS
@@ -195,7 +195,6 @@ def cmd_list(args):
     for name, generator in scenarios.SCENARIOS.items():
         print(f"  {name:22} {scenario_doc(generator)}")
     print("real modules:")
-    from .modules import manifest
     try:
         entries = manifest()
     except FileNotFoundError as e:
