@@ -2,8 +2,8 @@
 
 Owns: `pip install '<repo>[real]'` into a fresh virtual environment, then from
 a directory outside the repository `python -m pyfrag real ... --module
-c-dlmalloc` and `python -m pyfrag list` reach the real modules the wheel
-carries; `list` says why when it cannot list them; tests/run.py explains a pip
+c-dlmalloc`, `run --like c-dlmalloc` and `python -m pyfrag list` reach the
+real modules the wheel carries; `list` says why when it cannot list them; tests/run.py explains a pip
 that refuses to install instead of printing a traceback.
 
 The venv is a plain one (no system site-packages), so nothing from this
@@ -66,6 +66,12 @@ def test_real_module_runs_from_another_directory(installed):
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("swiss-cheese on c-dlmalloc: 3001 events")
     assert "live_bytes() " in r.stdout        # the module itself answered
+
+
+def test_run_like_a_real_module_from_another_directory(installed):
+    r = run_in(installed, "-m", "pyfrag", "run", "swiss-cheese", "--like", "c-dlmalloc")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("swiss-cheese on dlmalloc: 3001 events")
 
 
 def test_list_shows_the_real_modules(installed):
