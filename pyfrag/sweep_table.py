@@ -29,10 +29,14 @@ class TableError(ValueError):
 
 
 def table_format(path):
+    """".csv" or ".parquet", by extension; a Parquet name without pyarrow is refused
+    here, before a sweep starts any work."""
     ext = os.path.splitext(str(path))[1].lower()
     if ext not in FORMATS:
         raise TableError(f"{path}: unknown table format {ext or '(no extension)'!r}; "
                          f"use {' or '.join(FORMATS)}")
+    if ext == ".parquet":
+        _pyarrow()
     return ext
 
 

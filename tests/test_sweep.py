@@ -162,6 +162,14 @@ def test_a_table_that_is_not_a_sweep_is_refused(tmp_path):
     assert out.read_text() == "name,score\nx,1\n"
 
 
+def test_parquet_without_pyarrow_is_refused_before_any_work(tmp_path):
+    r = pyfrag("sweep", "swiss-cheese", "--allocators", "bump", "--limits", "1mib",
+               "--out", tmp_path / "r.parquet", code="import sys; sys.modules['pyarrow'] = None; ")
+    assert r.returncode == 2, r.stderr
+    assert "Parquet tables need pyarrow: pip install 'pyfrag[sweep]'" in r.stderr
+    assert "cells to run" not in r.stderr            # no cell was started
+
+
 def test_without_dask_the_error_names_the_extra(tmp_path):
     r = pyfrag("sweep", "swiss-cheese", "--allocators", "bump", "--limits", "1mib",
                "--out", tmp_path / "r.csv", code="import sys; sys.modules['distributed'] = None; ")
