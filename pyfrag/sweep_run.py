@@ -32,8 +32,8 @@ def _distributed():
 
 
 class Progress:
-    """`sweep: 12/72 cells` on stderr: redrawn in place on a terminal, otherwise a line
-    at every tenth of the work."""
+    """`sweep: 12/72 cells, 9.1 s, about 46 s left` on stderr: redrawn in place on a
+    terminal, otherwise a line at every tenth of the work."""
 
     def __init__(self, total, skipped, out):
         self.total, self.done, self.start = total, 0, time.perf_counter()
@@ -48,10 +48,13 @@ class Progress:
         if not self.tty and tenth == self.shown:
             return
         self.shown = tenth
-        line = (f"sweep: {self.done}/{self.total} cells, "
-                f"{time.perf_counter() - self.start:.1f} s")
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / self.done * (self.total - self.done)
+        line = (f"sweep: {self.done}/{self.total} cells, {elapsed:.1f} s"
+                + (f", about {left:.0f} s left" if self.done < self.total else ""))
         end = "\n" if not self.tty or self.done == self.total else ""
-        print(("\r" if self.tty else "") + line, end=end, file=sys.stderr, flush=True)
+        # on a terminal: back to the line's start, and clear what a longer line left
+        print(f"\r{line}\033[K" if self.tty else line, end=end, file=sys.stderr, flush=True)
 
 
 def _client(distributed, scheduler, workers):
