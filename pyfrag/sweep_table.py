@@ -5,7 +5,8 @@ Main entry points: `read(path) -> [row dict]` (an absent file reads as no rows),
 context manager whose `write(row)` stores one row as its cell finishes.
 
 CSV rows are appended and flushed one by one, so a sweep killed at any point
-keeps every finished row. A Parquet file cannot be appended to: its rows go as
+keeps every finished row (a row cut short by the kill is dropped and its cell
+runs again). A Parquet file cannot be appended to: its rows go as
 row groups into PATH.partial (the rows already in PATH first), which replaces
 PATH when the writer closes, also on Ctrl-C or an error; only a hard kill
 loses the rows of that run. Parquet needs pyarrow (the `sweep` extra).
@@ -13,6 +14,7 @@ loses the rows of that run. Parquet needs pyarrow (the `sweep` extra).
 
 import contextlib
 import csv
+import io
 import os
 
 from .sweep import COLUMNS, KEY
@@ -80,7 +82,11 @@ def read(path):
         return []
     if fmt == ".csv":
         with open(path, newline="", encoding="utf-8") as f:
-            return [_typed(path, i + 2, raw) for i, raw in enumerate(csv.DictReader(f))]
+            text = f.read()
+        # a row cut short (the sweep was killed while writing it) is not a row: its
+        # cell runs again, and the writer overwrites it
+        lines = io.StringIO(text[:text.rfind("\n") + 1])
+        return [_typed(path, i + 2, raw) for i, raw in enumerate(csv.DictReader(lines))]
     pa = _pyarrow()
     try:
         table = pa.parquet.read_table(path)
@@ -110,9 +116,11 @@ def writer(path):
 
 @contextlib.contextmanager
 def _csv_writer(path):
-    fresh = not os.path.exists(path) or os.path.getsize(path) == 0
-    if not fresh:
+    if os.path.exists(path):
         read(path)              # refuses a file that is not a sweep table before appending
+        with open(path, "rb+") as f:
+            f.truncate(f.read().rfind(b"\n") + 1)      # drops a row cut short
+    fresh = not os.path.exists(path) or os.path.getsize(path) == 0
     with open(path, "a", newline="", encoding="utf-8") as f:
         out = csv.DictWriter(f, NAMES)
         if fresh:
