@@ -14,6 +14,7 @@ Dask comes from the optional `sweep` extra and is imported only here.
 """
 
 import importlib.util
+import logging
 import os
 import sys
 import time
@@ -60,9 +61,11 @@ class Progress:
 def _client(distributed, scheduler, workers):
     if scheduler:
         return distributed.Client(scheduler)
+    # worker logs stay quiet: a failing cell's error reaches the client, which reports
+    # it once, as the command's error
     cluster = distributed.LocalCluster(n_workers=workers or os.cpu_count() or 1,
                                        threads_per_worker=1, processes=True,
-                                       dashboard_address=":0")
+                                       dashboard_address=":0", silence_logs=logging.CRITICAL)
     return distributed.Client(cluster)
 
 

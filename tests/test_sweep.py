@@ -199,3 +199,14 @@ def test_scheduler_runs_on_an_existing_cluster_and_leaves_it_up(client, tmp_path
     assert r.returncode == 0, r.stderr
     assert sorted(row["allocator"] for row in read(str(out))) == ["buddy", "bump"]
     assert len(client.scheduler_info()["workers"]) == 2       # still there, still ours
+
+
+def test_a_bad_trace_file_fails_with_its_line_and_exit_2(tmp_path):
+    bad = tmp_path / "bad.rep"
+    bad.write_text("0\n2\n3\n1\na 0 10\nf 0\nr zero 5\n")
+    r = pyfrag("sweep", bad, "--allocators", "bump", "--limits", "1mib",
+               "--out", tmp_path / "r.csv", "--workers", "1")
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.splitlines()[-1] == \
+        f"pyfrag sweep: error: {bad}:7: id must be an integer, got 'zero'"
+    assert "Traceback" not in r.stderr and "distributed.worker" not in r.stderr
