@@ -240,10 +240,13 @@ def write_report(rows, path, source):
 
 
 def cmd_report(args):
-    from .sweep_table import read
+    from .sweep_table import read, table_format
+    table_format(args.table)
+    if not os.path.exists(args.table):
+        raise UsageError(f"{args.table}: no such file")
     rows = read(args.table)
     if not rows:
-        raise UsageError(f"{args.table}: no such table, or no rows in it")
+        raise UsageError(f"{args.table}: no rows in it")
     write_report(rows, html_path(args.out or os.path.splitext(args.table)[0] + ".html"),
                  args.table)
 

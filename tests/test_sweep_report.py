@@ -74,9 +74,11 @@ def test_report_command_writes_the_page_beside_the_table(rows, tmp_path):
 
 
 @pytest.mark.parametrize("name,message", [
-    ("missing.csv", "missing.csv: no such table, or no rows in it"),
+    ("missing.csv", "missing.csv: no such file"),
     ("results.txt", "unknown table format '.txt'; use .csv or .parquet"),
+    ("empty.csv", "empty.csv: no rows in it"),
 ])
 def test_report_refuses_what_is_no_table(tmp_path, name, message):
+    (tmp_path / "empty.csv").write_text("")
     r = pyfrag("report", tmp_path / name)
     assert r.returncode == 2 and message in r.stderr, r.stderr
