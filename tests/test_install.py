@@ -14,6 +14,7 @@ them.
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -38,9 +39,18 @@ def installed(tmp_path_factory):
     python = str(where / "venv" / "bin" / "python")
     elsewhere = where / "elsewhere"
     elsewhere.mkdir()
-    res = subprocess.run([python, "-m", "pip", "install", "-q", f"{ROOT}[real]"],
-                         cwd=elsewhere, env=clean_env(), capture_output=True, text=True,
-                         timeout=600)
+    # setuptools builds inside the tree; what it leaves there is removed again, so no
+    # stale build/lib can slip removed files into a later wheel
+    leftovers = [path for path in (os.path.join(ROOT, "build"),
+                                   os.path.join(ROOT, "pyfrag.egg-info"))
+                 if not os.path.exists(path)]
+    try:
+        res = subprocess.run([python, "-m", "pip", "install", "-q", f"{ROOT}[real]"],
+                             cwd=elsewhere, env=clean_env(), capture_output=True, text=True,
+                             timeout=600)
+    finally:
+        for path in leftovers:
+            shutil.rmtree(path, ignore_errors=True)
     assert res.returncode == 0, res.stdout + res.stderr
     return python, elsewhere
 
