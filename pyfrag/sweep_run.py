@@ -58,9 +58,17 @@ class Progress:
         print(f"\r{line}\033[K" if self.tty else line, end=end, file=sys.stderr, flush=True)
 
 
+class SchedulerError(ValueError):
+    pass
+
+
 def _client(distributed, scheduler, workers):
     if scheduler:
-        return distributed.Client(scheduler)
+        try:
+            return distributed.Client(scheduler)
+        except OSError as e:
+            raise SchedulerError(f"--scheduler {scheduler}: no Dask scheduler answers "
+                                 f"there ({e})") from None
     # worker logs stay quiet: a failing cell's error reaches the client, which reports
     # it once, as the command's error
     cluster = distributed.LocalCluster(n_workers=workers or os.cpu_count() or 1,

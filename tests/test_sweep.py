@@ -9,6 +9,7 @@ extra to install.
 
 import csv
 import os
+import socket
 import subprocess
 import sys
 
@@ -123,10 +124,11 @@ def test_parquet_holds_the_same_rows(client, cells, tmp_path):
         assert rows[cell.key] == pytest.approx(expected_row(cell)), cell
 
 
-def pyfrag(*args, code=""):
+def pyfrag(*args, code="", env=None):
     return subprocess.run([sys.executable, "-c", code + "import sys; from pyfrag.cli import "
                            "main; sys.exit(main(sys.argv[1:]))", *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+                          capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env={**os.environ, **(env or {})})
 
 
 @pytest.mark.parametrize("args,message", [
@@ -199,6 +201,18 @@ def test_scheduler_runs_on_an_existing_cluster_and_leaves_it_up(client, tmp_path
     assert r.returncode == 0, r.stderr
     assert sorted(row["allocator"] for row in read(str(out))) == ["buddy", "bump"]
     assert len(client.scheduler_info()["workers"]) == 2       # still there, still ours
+
+
+def test_a_scheduler_that_does_not_answer_is_a_clear_error(tmp_path):
+    with socket.socket() as s:          # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = pyfrag("sweep", "swiss-cheese", "--allocators", "bump", "--limits", "1mib",
+               "--out", tmp_path / "r.csv", "--scheduler", f"tcp://127.0.0.1:{port}",
+               env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})   # not Dask's 30 s
+    assert r.returncode == 2, r.stderr
+    assert f"--scheduler tcp://127.0.0.1:{port}: no Dask scheduler answers there" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_a_bad_trace_file_fails_with_its_line_and_exit_2(tmp_path):
