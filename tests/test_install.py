@@ -39,18 +39,25 @@ def installed(tmp_path_factory):
     python = str(where / "venv" / "bin" / "python")
     elsewhere = where / "elsewhere"
     elsewhere.mkdir()
-    # setuptools builds inside the tree; what it leaves there is removed again, so no
-    # stale build/lib can slip removed files into a later wheel
-    leftovers = [path for path in (os.path.join(ROOT, "build"),
-                                   os.path.join(ROOT, "pyfrag.egg-info"))
-                 if not os.path.exists(path)]
+    # setuptools builds inside the tree (build/lib, build/bdist.*, pyfrag.egg-info);
+    # what it adds there is removed again, so no stale build/lib can slip removed
+    # files into a later wheel. Other things in build/ (other tests' caches) stay.
+    build = os.path.join(ROOT, "build")
+    before = set(os.listdir(build)) if os.path.isdir(build) else None
+    egg_info = os.path.join(ROOT, "pyfrag.egg-info")
+    had_egg_info = os.path.exists(egg_info)
     try:
         res = subprocess.run([python, "-m", "pip", "install", "-q", f"{ROOT}[real]"],
                              cwd=elsewhere, env=clean_env(), capture_output=True, text=True,
                              timeout=600)
     finally:
-        for path in leftovers:
-            shutil.rmtree(path, ignore_errors=True)
+        if not had_egg_info:
+            shutil.rmtree(egg_info, ignore_errors=True)
+        if before is None:
+            shutil.rmtree(build, ignore_errors=True)
+        elif os.path.isdir(build):
+            for name in set(os.listdir(build)) - before:
+                shutil.rmtree(os.path.join(build, name), ignore_errors=True)
     assert res.returncode == 0, res.stdout + res.stderr
     return python, elsewhere
 
