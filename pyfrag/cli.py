@@ -6,8 +6,10 @@ Main entry point: `main(argv)`. Commands:
     compare SOURCE  the same trace on many allocators: one table
     real SOURCE     replay on a real WebAssembly module (needs the wasmtime extra)
     convert IN OUT  between trace formats
-    list            allocators, scenarios, real modules
-    bench           simulated events per second per allocator
+    list            allocators, scenarios (--scenarios: with parameters), real modules
+    sweep SOURCE... traces x allocators x limits on Dask (pyfrag.sweep*): one table
+    report TABLE    a sweep's table as an HTML page
+    bench           simulated events per second per allocator (--full: the long run)
 
 SOURCE is a scenario name (`pyfrag list`) or a trace file in any format pyfrag
 reads. Exit codes: 0 ok, 2 bad input or a module call stopped past its time
@@ -16,15 +18,18 @@ up to the trap, then the trap on stderr).
 """
 
 import argparse
+import importlib.util
 import inspect
 import os
 import sys
 
 from . import allocators, scenarios
+from .bench import FULL_EVENTS as FULL_BENCH_EVENTS, QUICK_EVENTS as QUICK_BENCH_EVENTS
 from .metrics import AT_END, DISCARD_MODES, ON_FREE
-from .modules import UnknownModule
+from .modules import UnknownModule, manifest
 from .report import summary, table
 from .trace import TraceError, dump, load
+from .trace.formats import _EXTENSIONS
 
 
 class UsageError(ValueError):
@@ -36,20 +41,30 @@ TRAPPED = 3         # exit code of `real` when the module trapped
 
 # -- inputs ----------------------------------------------------------------
 
+def param_item(item, form="key=value"):
+    """(key, text) of one -p option."""
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise UsageError(f"-p wants {form}, got {item!r}")
+    return key.replace("-", "_"), text
+
+
+def param_value(text):
+    """A -p value: an int where it looks like one, else a float, else the text."""
+    for kind in (lambda t: int(t, 0), float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def parse_params(items):
-    """`-p key=value` options for scenario generators (ints where they look like ints)."""
+    """`-p key=value` options for scenario generators."""
     params = {}
     for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"-p wants key=value, got {item!r}")
-        try:
-            params[key.replace("-", "_")] = int(value, 0)
-        except ValueError:
-            try:
-                params[key.replace("-", "_")] = float(value)
-            except ValueError:
-                params[key.replace("-", "_")] = value
+        key, text = param_item(item)
+        params[key] = param_value(text)
     return params
 
 
@@ -78,6 +93,9 @@ def checked_params(scenario, generator, params):
             raise UsageError(f"scenario {scenario} has no parameter {key!r} "
                              f"(it takes: {', '.join(signature)})")
         default = signature[key].default
+        if not settable(default):
+            raise UsageError(f"-p {key}={value}: {key} is {default!r} and cannot be set "
+                             "with -p")
         if isinstance(default, (int, float)) and not isinstance(value, (int, float)):
             raise UsageError(f"-p {key}={value}: {key} takes a number")
         if isinstance(default, int) and not isinstance(value, int):
@@ -144,6 +162,9 @@ def cmd_real(args):
         return TRAPPED
 
 
+# extensions `convert` picks an output format by (the valgrind log is read-only)
+WRITABLE = [ext for ext, fmt in _EXTENSIONS.items() if fmt != "valgrind"]
+
 # Every allocator of a comparison starts from the same state, so differences in
 # the table come from the allocators, not from the modules they were built into.
 COMPARE_START = {"heap_base": 1024, "initial_pages": 1}
@@ -170,6 +191,12 @@ def cmd_compare(args):
 
 
 def cmd_convert(args):
+    if not args.to_format:
+        ext = os.path.splitext(args.output)[1].lower()
+        if ext not in WRITABLE:
+            raise UsageError(f"{args.output}: unknown trace file extension "
+                             f"{ext or '(none)'!r}; use {', '.join(WRITABLE)}, or name a "
+                             "format with --to")
     trace = source_trace(args.input, args.from_format, parse_params(args.param), args.pid)
     dump(trace, args.output, args.to_format)
     print(f"wrote {len(trace)} events to {args.output}", file=sys.stderr)
@@ -179,44 +206,140 @@ def cmd_convert(args):
 
 
 def cmd_list(args):
+    if args.scenarios:
+        for name, generator in scenarios.SCENARIOS.items():
+            print(f"{name}\n  {scenario_doc(generator)}\n  -p {scenario_params(generator)}")
+        return
     print("allocators:")
     for name in allocators.names():
         cls = allocators.get(name)
         exact = f"  [address-exact: {cls.exact}]" if cls.exact else ""
         print(f"  {name:22} {cls.summary}{exact}")
-    print("scenarios:")
-    for name in scenarios.names():
-        doc = " ".join((scenarios.SCENARIOS[name].__doc__ or "").split("\n\n")[0].split())
-        print(f"  {name:22} {doc}")
+    print("scenarios (their parameters: pyfrag list --scenarios):")
+    for name, generator in scenarios.SCENARIOS.items():
+        print(f"  {name:22} {scenario_doc(generator)}")
+    print("real modules:")
     try:
-        from .modules import manifest
         entries = manifest()
-    except FileNotFoundError:
-        entries = []
-    if entries:
-        print("real modules:")
-        for e in entries:
-            print(f"  {e['name']:22} {e['allocator']} ({e['language']}, {e['bytes']} bytes)"
-                  + (f"  model: {e['model']}" if e.get("model") else ""))
+    except FileNotFoundError as e:
+        print(f"  none listed: {e}")
+        return
+    if importlib.util.find_spec("wasmtime") is None:
+        print("  (replaying them needs wasmtime, which is not installed: "
+              "pip install 'pyfrag[real]')")
+    for e in entries:
+        print(f"  {e['name']:22} {e['allocator']} ({e['language']}, {e['bytes']} bytes)"
+              + (f"  model: {e['model']}" if e.get("model") else ""))
+
+
+def cmd_sweep(args):
+    from .sweep import expand_params, grid
+    from .sweep_run import run
+    from .sweep_table import read, table_format
+    table_format(args.out)
+    if args.report:
+        html_path(args.report)
+    names = [n.strip() for n in args.allocators.split(",") if n.strip()] \
+        if args.allocators else allocators.names()
+    limits = [n.strip() for n in args.limits.split(",") if n.strip()]
+    cells = grid(args.sources, names, limits, expand_params(args.param))
+    ran, skipped = run(cells, args.out, scheduler=args.scheduler, workers=args.workers)
+    rows = read(args.out)
+    print(f"{args.out}: {len(rows)} rows; this sweep ran {ran} of its "
+          f"{len(cells)} cells ({skipped} were there already)")
+    if args.report:
+        write_report(rows, args.report, args.out)
+
+
+def html_path(path):
+    if not path.lower().endswith((".html", ".htm")):
+        raise UsageError(f"{path}: a report is an HTML page; give it a .html name")
+    return path
+
+
+def write_report(rows, path, source):
+    from .sweep_report import write
+    write(rows, path, source)
+    print(f"{path}: report on {len(rows)} rows", file=sys.stderr)
+
+
+def cmd_report(args):
+    from .sweep_table import read, table_format
+    table_format(args.table)
+    if not os.path.exists(args.table):
+        raise UsageError(f"{args.table}: no such file")
+    rows = read(args.table)
+    if not rows:
+        raise UsageError(f"{args.table}: no rows in it")
+    write_report(rows, html_path(args.out or os.path.splitext(args.table)[0] + ".html"),
+                 args.table)
 
 
 def cmd_bench(args):
     from .bench import main as bench_main
     bench_main(args.events, args.allocators.split(",") if args.allocators else None,
-               args.seed)
+               args.seed, full=args.full)
 
 
 # -- wiring ----------------------------------------------------------------
 
+EXAMPLES = """\
+examples:
+  pyfrag list --scenarios                          models, scenarios and their parameters
+  pyfrag run image-task --allocator dlmalloc       summary and the article's audit lines
+  pyfrag run swiss-cheese -p rounds=500 -a wee-alloc
+  pyfrag compare image-task                        every allocator, one table
+  pyfrag real swiss-cheese --module c-dlmalloc     the same on a real module (pyfrag[real])
+  pyfrag convert trace.rep trace.jsonl             between trace formats
+  pyfrag sweep churn image-task --allocators dlmalloc,buddy --limits 64mib,512mib \\
+      --out results.csv --report results.html      a grid on Dask (pyfrag[sweep])
+  pyfrag report results.csv                        a sweep's table as an HTML page
+  pyfrag bench                                     simulated events per second
+
+SOURCE is a scenario name or a trace file (.trace, .jsonl, .rep, valgrind log).
+Exit codes: 0 ok, 2 bad input (the message names the file, line and field)."""
+
+
+def scenario_doc(generator):
+    return " ".join((generator.__doc__ or "").split("\n\n")[0].split())
+
+
+def scenario_params(generator):
+    """`key=default ...` for every parameter of a scenario generator that -p can set."""
+    return " ".join(f"{key}={param.default}"
+                    for key, param in inspect.signature(generator).parameters.items()
+                    if settable(param.default))
+
+
+def settable(default):
+    """-p gives numbers and text, so only parameters with such defaults take it."""
+    return isinstance(default, (int, float, str))
+
+
 def build_parser():
-    p = argparse.ArgumentParser(prog="pyfrag", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(
+        prog="pyfrag", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="pyfrag: a fragmentation lab for WebAssembly linear memory. A Wasm heap "
+                    "cannot be compacted, so a module can fail malloc while most of its heap "
+                    "is free; pyfrag replays allocation traces on simulated and real "
+                    "allocators and shows when and why.",
+        epilog=EXAMPLES)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    scenario_help = "scenarios and their parameters (-p KEY=VALUE):\n" + \
+        "\n".join(f"  {name:14} -p {scenario_params(generator)}"
+                  for name, generator in scenarios.SCENARIOS.items())
+
+    def command(name, summary, **kw):
+        return sub.add_parser(name, help=summary, description=summary,
+                              formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
 
     def add_source(sp, name="source"):
-        sp.add_argument(name, help="scenario name or trace file")
-        sp.add_argument("--format", help="trace format (default: detected)")
+        sp.add_argument(name, metavar=name.upper(), help="scenario name or trace file")
+        sp.add_argument("--format", help="trace format: pyfrag, jsonl, rep or valgrind "
+                                         "(default: detected from the content)")
         sp.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
-                        help="scenario parameter, e.g. -p rounds=500")
+                        help="scenario parameter, e.g. -p rounds=500 (see pyfrag list "
+                             "--scenarios)")
         add_pid(sp)
 
     def add_pid(sp):
@@ -229,59 +352,107 @@ def build_parser():
                              "end (default) or as soon as they are free (samples the heap "
                              "over the run)")
 
-    def add_heap(sp):
-        sp.add_argument("--maximum", help="memory limit: pages, 2gib, 4gib, 512mib ...")
-        sp.add_argument("--heap-base", type=int)
-        sp.add_argument("--initial-pages", type=int)
-        sp.add_argument("--like", metavar="MODULE",
-                        help="start in a real module's state, with its model unless "
-                             "--allocator names another")
+    def add_start(sp):
+        sp.add_argument("--maximum", help="memory limit: pages, or 2gib, 4gib, 512mib ...")
+        sp.add_argument("--heap-base", type=int, metavar="BYTES",
+                        help="address where the heap starts (default: the model's own)")
+        sp.add_argument("--initial-pages", type=int, metavar="N",
+                        help="64 KiB pages the memory starts with (default: the model's own)")
 
-    r = sub.add_parser("run", help="replay on one allocator")
+    r = command("run", "replay a scenario or trace on one allocator: summary and audit",
+                epilog=scenario_help)
     add_source(r)
-    add_heap(r)
+    add_start(r)
+    r.add_argument("--like", metavar="MODULE",
+                   help="start in a real module's state, with its model unless "
+                        "--allocator names another")
     r.add_argument("-a", "--allocator",
                    help="allocator model (default: dlmalloc, or the --like module's model)")
     r.add_argument("--addresses", action="store_true",
                    help="print 'event address memory_bytes' per alloc/realloc instead")
-    r.add_argument("--stop-at-oom", action="store_true")
+    r.add_argument("--stop-at-oom", action="store_true",
+                   help="stop at the first failed request instead of replaying on")
     add_discard(r)
     r.set_defaults(func=cmd_run)
 
-    rl = sub.add_parser("real", help="replay on a real WebAssembly module")
+    rl = command("real", "replay on a real WebAssembly module (needs pyfrag[real])",
+                 epilog="modules: pyfrag list")
     add_source(rl)
-    rl.add_argument("-m", "--module", required=True, help="module name from the manifest")
-    rl.add_argument("--addresses", action="store_true")
-    rl.add_argument("--stop-at-oom", action="store_true")
+    rl.add_argument("-m", "--module", required=True,
+                    help="module name from the manifest, or a .wasm file")
+    rl.add_argument("--addresses", action="store_true",
+                    help="print 'event address memory_bytes' per alloc/realloc instead")
+    rl.add_argument("--stop-at-oom", action="store_true",
+                    help="stop at the first failed request instead of replaying on")
     add_discard(rl)
     rl.add_argument("--call-budget", type=float, metavar="SECONDS",
                     help="how long one call into the module may run before it is "
                          "stopped (default 5)")
     rl.set_defaults(func=cmd_real)
 
-    c = sub.add_parser("compare", help="one trace on many allocators")
+    c = command("compare", "one trace on many allocators: one table")
     add_source(c)
-    add_heap(c)
-    c.add_argument("--allocators", help="comma-separated (default: all)")
+    add_start(c)
+    # not offered: compare compares many models; kept only to say so (use run --like)
+    c.add_argument("--like", help=argparse.SUPPRESS)
+    c.add_argument("--allocators", help="comma-separated models (default: all)")
     add_discard(c)
     c.set_defaults(func=cmd_compare)
 
-    v = sub.add_parser("convert", help="convert a trace between formats")
+    v = command("convert", "convert a trace between formats")
     v.add_argument("input", help="trace file or scenario name")
-    v.add_argument("output")
-    v.add_argument("--from", dest="from_format")
-    v.add_argument("--to", dest="to_format", help="pyfrag, jsonl or rep (default: by extension)")
-    v.add_argument("-p", "--param", action="append", metavar="KEY=VALUE")
+    v.add_argument("output", help="file to write; its extension picks the format unless "
+                                  "--to names one (.trace/.txt, .jsonl/.json, .rep)")
+    v.add_argument("--from", dest="from_format", metavar="FORMAT",
+                   help="input format: pyfrag, jsonl, rep or valgrind (default: detected)")
+    v.add_argument("--to", dest="to_format", metavar="FORMAT",
+                   help="output format: pyfrag, jsonl or rep (default: by extension)")
+    v.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                   help="scenario parameter when INPUT is a scenario")
     add_pid(v)
     v.set_defaults(func=cmd_convert)
 
-    ls = sub.add_parser("list", help="allocators, scenarios and real modules")
+    ls = command("list", "allocators, scenarios and real modules")
+    ls.add_argument("--scenarios", action="store_true",
+                    help="only the scenarios, with every parameter and its default")
     ls.set_defaults(func=cmd_list)
 
-    b = sub.add_parser("bench", help="events per second per allocator")
-    b.add_argument("--events", type=int, default=1_000_000)
-    b.add_argument("--seed", type=int, default=1)
-    b.add_argument("--allocators", help="comma-separated (default: all)")
+    sw = command("sweep", "traces x allocators x limits on Dask: one table (pyfrag[sweep])",
+                 epilog=scenario_help)
+    sw.add_argument("sources", nargs="+", metavar="TRACE_OR_SCENARIO",
+                    help="scenario names and trace files")
+    sw.add_argument("--allocators", help="comma-separated models, strategy:parent names "
+                                         "too, e.g. dlmalloc,arena:dlmalloc (default: all)")
+    sw.add_argument("--limits", required=True,
+                    help="comma-separated memory limits, e.g. 256mib,512mib,2gib")
+    sw.add_argument("--out", required=True,
+                    help="results table, .csv or .parquet; rows already there are kept "
+                         "and their cells skipped")
+    sw.add_argument("-p", "--param", action="append", metavar="KEY=VALUE[,VALUE...]",
+                    help="scenario parameter values to sweep, e.g. -p seed=1,2,3")
+    sw.add_argument("--scheduler", metavar="ADDRESS",
+                    help="an existing Dask scheduler (default: a local cluster)")
+    sw.add_argument("--workers", type=int,
+                    help="worker processes of the local cluster (default: one per core)")
+    sw.add_argument("--report", metavar="HTML",
+                    help="also write the whole table as an HTML page with charts")
+    sw.set_defaults(func=cmd_sweep)
+
+    rp = command("report", "a sweep's table as an HTML page with charts")
+    rp.add_argument("table", help="results of pyfrag sweep: .csv or .parquet")
+    rp.add_argument("-o", "--out", metavar="HTML",
+                    help="where to write the page (default: TABLE with .html)")
+    rp.set_defaults(func=cmd_report)
+
+    b = command("bench", "simulated events per second and memory per allocator")
+    b.add_argument("--full", action="store_true",
+                   help=f"the full run: {FULL_BENCH_EVENTS:,} events, as README reports "
+                        "(several minutes)")
+    b.add_argument("--events", type=int,
+                   help=f"events in the random trace (default: {QUICK_BENCH_EVENTS:,}; "
+                        f"with --full {FULL_BENCH_EVENTS:,})")
+    b.add_argument("--seed", type=int, default=1, help="seed of the random trace")
+    b.add_argument("--allocators", help="comma-separated models (default: all)")
     b.set_defaults(func=cmd_bench)
     return p
 
