@@ -6,6 +6,8 @@ Main entry point: `main(argv)`. Commands:
     compare SOURCE  the same trace on many allocators: one table
     real SOURCE     replay on a real WebAssembly module (needs the wasmtime extra)
     convert IN OUT  between trace formats
+    record          record a native program (valgrind) or a WebAssembly app (wasmtime)
+    instrument      wrap a WebAssembly app's allocator so every call reports to a hook
     list            allocators, scenarios, real modules
     bench           simulated events per second per allocator
 
@@ -108,6 +110,11 @@ def heap_options(args):
 
 def cmd_run(args):
     trace = source_trace(args.source, args.format, parse_params(args.param))
+    if args.verify:
+        from .verify import verify
+        verdict = verify(trace, args.allocator)
+        print(verdict.describe())
+        return 0 if verdict.identical else 1
     run = trace.replay(args.allocator, stop_at_oom=args.stop_at_oom,
                        progress=progress_printer(f"replaying on {args.allocator or args.like}"),
                        **heap_options(args))
@@ -143,6 +150,34 @@ def cmd_compare(args):
     print(f"every allocator starts with heap base {options['heap_base']} in "
           f"{options['initial_pages']} page(s)")
     print(table(runs))
+
+
+def cmd_record(args):
+    from .record import record_native, record_wasm
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if args.wasm:
+        recorded = record_wasm(args.wasm, command, args.invoke, heap_base=args.heap_base)
+        default = os.path.splitext(os.path.basename(args.wasm))[0] + ".trace"
+    else:
+        if args.invoke or args.heap_base is not None:
+            raise UsageError("--invoke and --heap-base apply to --wasm recordings")
+        recorded = record_native(command)
+        default = os.path.basename(command[0]) + ".trace"
+    out = args.output or default
+    dump(recorded.trace, out, "pyfrag")
+    print(recorded.summary(out), file=sys.stderr)
+
+
+def cmd_instrument(args):
+    from .instrument import instrument
+    with open(args.wasm, "rb") as f:
+        result = instrument(f.read(), args.wasm)
+    out = args.output or os.path.splitext(args.wasm)[0] + ".recording.wasm"
+    with open(out, "wb") as f:
+        f.write(result.data)
+    print(result.describe(), file=sys.stderr)
+    print(f"wrote {out} ({len(result.data)} bytes); it imports pyfrag.record(op, a, b, c, "
+          "result, pages)", file=sys.stderr)
 
 
 def cmd_convert(args):
@@ -210,7 +245,30 @@ def build_parser():
     r.add_argument("--addresses", action="store_true",
                    help="print 'event address memory_bytes' per alloc/realloc instead")
     r.add_argument("--stop-at-oom", action="store_true")
+    r.add_argument("--verify", action="store_true",
+                   help="a recorded trace: replay it on the model started like the app and "
+                        "report the first event whose address or memory size differs (exit 1)")
     r.set_defaults(func=cmd_run)
+
+    rec = sub.add_parser("record", help="record a program's or a WebAssembly app's allocations",
+                         usage="pyfrag record [-o OUT] -- CMD ARGS...\n"
+                               "       pyfrag record --wasm APP.wasm [--invoke EXPORT] "
+                               "[-o OUT] [-- ARGS...]")
+    rec.add_argument("-o", "--output", help="trace file to write (default: NAME.trace)")
+    rec.add_argument("--wasm", metavar="APP.wasm",
+                     help="instrument this app and run it with WASI under wasmtime")
+    rec.add_argument("--invoke", metavar="EXPORT",
+                     help="call this export (integer ARGS) instead of the command's _start")
+    rec.add_argument("--heap-base", type=int,
+                     help="the app's __heap_base, when the module does not tell")
+    rec.add_argument("command", nargs=argparse.REMAINDER,
+                     help="the native command, or the app's arguments")
+    rec.set_defaults(func=cmd_record)
+
+    ins = sub.add_parser("instrument", help="make a recording build of a WebAssembly app")
+    ins.add_argument("wasm", metavar="APP.wasm")
+    ins.add_argument("-o", "--output", help="default: APP.recording.wasm")
+    ins.set_defaults(func=cmd_instrument)
 
     rl = sub.add_parser("real", help="replay on a real WebAssembly module")
     add_source(rl)
@@ -246,9 +304,13 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from .instrument import InstrumentError
+    from .record import RecordError
+    from .verify import NotRecorded
     try:
-        args.func(args)
+        status = args.func(args)
     except (TraceError, UsageError, UnknownModule, allocators.UnknownAllocator,
+            InstrumentError, RecordError, NotRecorded,
             FileNotFoundError, ImportError, ValueError) as e:
         print(f"pyfrag {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -257,4 +319,4 @@ def main(argv=None):
         return 130
     except BrokenPipeError:
         sys.stderr.close()       # `pyfrag run ... | head` is fine
-    return 0
+    return status or 0
