@@ -150,11 +150,14 @@ def cmd_compare(args):
     print(f"every allocator starts with heap base {options['heap_base']} in "
           f"{options['initial_pages']} page(s)")
     print(table(runs))
+    from .recommend import describe, recommend
+    print()
+    print(describe(recommend(trace, runs, **options)))
 
 
 def cmd_record(args):
     from .record import record_native, record_wasm
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if args.wasm:
         recorded = record_wasm(args.wasm, command, args.invoke, heap_base=args.heap_base)
         default = os.path.splitext(os.path.basename(args.wasm))[0] + ".trace"
@@ -261,7 +264,7 @@ def build_parser():
                      help="call this export (integer ARGS) instead of the command's _start")
     rec.add_argument("--heap-base", type=int,
                      help="the app's __heap_base, when the module does not tell")
-    rec.add_argument("command", nargs=argparse.REMAINDER,
+    rec.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS",
                      help="the native command, or the app's arguments")
     rec.set_defaults(func=cmd_record)
 

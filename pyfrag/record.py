@@ -41,6 +41,7 @@ class Recorded:
     exit_code: int | None = None   # the program's, or None for an --invoke
     returned: object = None        # what an --invoke returned
     found: str = ""                # what instrumentation found (wasm only)
+    native: bool = False
 
     def peak_live(self):
         """Most bytes requested and not yet freed at any point of the trace."""
@@ -62,6 +63,8 @@ class Recorded:
                  f"wrote {out}"]
         if self.found:
             lines.insert(0, self.found)
+        if self.native:
+            lines.append("child processes were not followed (valgrind --trace-children=no)")
         if self.exit_code:
             lines.append(f"note: the program exited with status {self.exit_code}")
         if self.returned is not None:
@@ -226,8 +229,10 @@ def record_native(command, *, log=None):
         pids = sorted(set(_PID.findall(text)), key=int)
         if len(pids) > 1:
             raise RecordError(f"the valgrind log of {command[0]} holds {len(pids)} processes "
-                              f"({', '.join(pids)}); their heaps are separate and pyfrag "
-                              "does not merge them")
+                              f"({', '.join(pids)}): a process that forks keeps its "
+                              "children under valgrind, their heaps are separate and pyfrag "
+                              "does not merge them; record the program itself rather than a "
+                              "shell or a launcher that forks")
         if "malloc(" not in text and "free(" not in text and code:
             raise RecordError(f"valgrind could not run {' '.join(command)} "
                               f"(exit status {code}): {text.strip()[-500:]}")
@@ -235,4 +240,4 @@ def record_native(command, *, log=None):
     trace.name = os.path.basename(command[0])
     trace.description = "recorded natively: " + " ".join(command)
     trace.source = f"valgrind log of {command[0]}"
-    return Recorded(trace, seconds, code)
+    return Recorded(trace, seconds, code, native=True)

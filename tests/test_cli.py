@@ -56,7 +56,7 @@ def test_compare_on_a_malloc_lab_trace_lists_every_allocator(tmp_path):
     assert r.returncode == 0, r.stderr
     from pyfrag import allocators
     assert "every allocator starts with heap base 1024 in 1 page(s)" in r.stdout
-    rows = r.stdout.splitlines()[4:]
+    rows = r.stdout.split("\n\n")[0].splitlines()[4:]      # the table, then the recommendation
     assert [row.split()[0] for row in rows] == allocators.names()
     assert "peak heap" in r.stdout and "OOM" in r.stdout
 
