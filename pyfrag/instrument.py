@@ -19,9 +19,13 @@ dlmalloc are one event), to the import
 with the trace's op codes (0 alloc: a=size b=align; 1 free: a=ptr; 2 realloc:
 a=ptr b=size c=align), the address returned and the memory size in pages
 after the call. `pyfrag.record` (wasmtime) and web/recorder.js (a browser)
-supply that import.
+supply that import. The start state a verification needs (heap base, initial
+and maximum pages, allocator guessed from the names) travels in the module
+itself, as JSON in a custom section named "pyfrag.recording", so a recorder
+anywhere writes the same trace header.
 """
 
+import json
 import re
 import shutil
 import subprocess
@@ -29,7 +33,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .wasmfile import inspect
+
 HOOK_MODULE, HOOK_NAME = "pyfrag", "record"
+START_SECTION = "pyfrag.recording"
 ALLOC, FREE, REALLOC = 0, 1, 2      # pyfrag.trace's op codes
 
 # entry point -> (parameter count, result?, how the hook's arguments are built).
@@ -98,6 +105,13 @@ class Instrumented:
     allocator: str | None = None             # pyfrag model guessed from the names
     heap_base: int | None = None             # __heap_base (export, name, or wasm-ld layout)
     heap_base_source: str = ""
+    initial_pages: int | None = None
+    maximum_pages: int | None = None
+
+    def start(self):
+        """The start state written into the module's "pyfrag.recording" section."""
+        return {"heap_base": self.heap_base, "initial_pages": self.initial_pages,
+                "maximum_pages": self.maximum_pages, "allocator": self.allocator}
 
     def describe(self):
         lines = ["wrapped: " + ", ".join(
@@ -222,7 +236,26 @@ def instrument(data, where="module"):
         if done.returncode:
             raise InstrumentError(f"{where}: the instrumented module does not validate "
                                   f"(wasm-as): {done.stderr.strip()[-2000:]}")
-        return Instrumented(data=out.read_bytes(), **result)
+        facts = inspect(data, where)
+        done = Instrumented(data=b"", initial_pages=facts["initial_pages"],
+                            maximum_pages=facts["maximum_pages"], **result)
+        done.data = out.read_bytes() + _custom_section(START_SECTION, json.dumps(done.start()))
+        return done
+
+
+def _uleb(n):
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _custom_section(name, text):
+    """A custom section (id 0) appended after the others: engines ignore it."""
+    body = _uleb(len(name.encode())) + name.encode() + text.encode()
+    return b"\0" + _uleb(len(body)) + body
 
 
 def _rewrite(wat, where):

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from .memory import PAGE
 from .trace import ALLOC, FREE, REALLOC, Trace
 from .trace.recording import Recording
-from .wasmfile import inspect
 
 # Alignments up to this are what every wasm32 malloc gives anyway; only larger
 # ones are kept in the trace (Rust passes its Layout's alignment on every call).
@@ -186,14 +185,13 @@ def record_wasm(path, args=(), invoke=None, *, heap_base=None, stdout=None):
         data = f.read()
     name = os.path.splitext(os.path.basename(path))[0]
     inst = instrument(data, path)
-    facts = inspect(data, path)
     recording = Recording(heap_base=heap_base if heap_base is not None else inst.heap_base,
-                          initial_pages=facts["initial_pages"], module=name,
+                          initial_pages=inst.initial_pages, module=name,
                           allocator=inst.allocator)
     trace = Trace(name, f"recorded from {os.path.basename(path)}"
                   + (f" --invoke {invoke}" if invoke else "")
                   + (f" {' '.join(args)}" if args else ""),
-                  maximum=facts["maximum_pages"])
+                  maximum=inst.maximum_pages)
     trace.recorded = recording
     builder = TraceBuilder(trace, recording)
     start = time.perf_counter()
