@@ -203,9 +203,10 @@ def record_wasm(path, args=(), invoke=None, *, heap_base=None, stdout=None):
 _PID = re.compile(r"^(?:==|--)(\d+)(?:==|--)", re.M)
 
 
-def record_native(command, *, log=None):
+def record_native(command, *, stdout=None):
     """Run `command` under valgrind --trace-malloc=yes (child processes are not
-    followed: their calls would be another heap) and read its log."""
+    followed: their calls would be another heap) and read its log. The program's
+    output goes to `stdout` (a file object; default: this process's)."""
     from .trace import load
     valgrind = shutil.which("valgrind")
     if valgrind is None:
@@ -214,11 +215,11 @@ def record_native(command, *, log=None):
     if not command:
         raise RecordError("no command to record: pyfrag record -o OUT -- CMD ARGS...")
     with tempfile.TemporaryDirectory(prefix="pyfrag-record-") as tmp:
-        log = log or os.path.join(tmp, "valgrind.log")
+        log = os.path.join(tmp, "valgrind.log")
         start = time.perf_counter()
         try:
             code = subprocess.run([valgrind, "--trace-malloc=yes", "--trace-children=no",
-                                   f"--log-file={log}", *command]).returncode
+                                   f"--log-file={log}", *command], stdout=stdout).returncode
         except OSError as e:
             raise RecordError(f"cannot run valgrind: {e}") from None
         seconds = time.perf_counter() - start
