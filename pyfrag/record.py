@@ -208,12 +208,12 @@ def record_native(command, *, stdout=None):
     followed: their calls would be another heap) and read its log. The program's
     output goes to `stdout` (a file object; default: this process's)."""
     from .trace import load
+    if not command:
+        raise RecordError("no command to record: pyfrag record -o OUT -- CMD ARGS...")
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise RecordError("valgrind not found: recording a native program needs it "
                           "(Debian/Ubuntu: apt-get install valgrind)")
-    if not command:
-        raise RecordError("no command to record: pyfrag record -o OUT -- CMD ARGS...")
     with tempfile.TemporaryDirectory(prefix="pyfrag-record-") as tmp:
         log = os.path.join(tmp, "valgrind.log")
         start = time.perf_counter()
