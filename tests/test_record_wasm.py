@@ -5,7 +5,9 @@ return value), recordings of our own C app (wasi-libc dlmalloc) and Rust app
 (Rust std's dlmalloc) verify identical against their models, a changed
 address or the wrong model is reported at the first differing event (exit 1),
 nested allocator calls are reported once, and an app without names or
-exports gets the clear refusal. The apps are built from tests/apps/ here;
+exports gets the clear refusal, and an Emscripten build of the C app recorded
+by web/recorder.js through Emscripten's instantiateWasm (in Node) verifies
+on `emmalloc`. The apps are built from tests/apps/ here;
 skipped when a toolchain, Binaryen or wasmtime is missing.
 """
 
@@ -21,12 +23,13 @@ if shutil.which("wasm-dis") is None or shutil.which("wasm-as") is None:
     pytest.skip("needs Binaryen's wasm-dis and wasm-as", allow_module_level=True)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "apps"))
-from build import ToolchainMissing, build_c, build_rust  # noqa: E402
+from build import ToolchainMissing, build_c, build_emscripten, build_rust  # noqa: E402
 
 from pyfrag import cli  # noqa: E402
 from pyfrag.instrument import InstrumentError, instrument  # noqa: E402
 from pyfrag.record import run_wasm  # noqa: E402
 from pyfrag.trace import load  # noqa: E402
+from pyfrag.verify import verify  # noqa: E402
 
 
 def _built(builder, tmp_path_factory, **kw):
@@ -201,3 +204,23 @@ def test_instrumenting_twice_is_refused(tmp_path):
     once = instrument(_read(wasm)).data
     with pytest.raises(InstrumentError, match="instrumented already"):
         instrument(once)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_emscripten_app_recorded_through_instantiate_wasm_verifies_on_emmalloc(
+        tmp_path_factory, tmp_path):
+    wasm = _built(build_emscripten, tmp_path_factory)
+    result = instrument(_read(wasm), wasm)
+    assert result.allocator == "emmalloc" and "malloc" in result.wrapped
+    recording = tmp_path / "lists-em.recording.wasm"
+    recording.write_bytes(result.data)
+    out = tmp_path / "em.trace"
+    script = os.path.join(os.path.dirname(__file__), "apps", "emscripten_record.mjs")
+    done = subprocess.run(["node", script, wasm[:-len(".wasm")] + ".js", str(recording),
+                           str(out), "300"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "300 nodes' text" in done.stdout            # the app ran and printed
+    trace = load(str(out))
+    assert trace.recorded.allocator == "emmalloc" and trace.counts()["alloc"] > 300
+    verdict = verify(trace)
+    assert verdict.identical, verdict.describe()

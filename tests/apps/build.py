@@ -1,13 +1,17 @@
 """Build the recording tests' own apps from the sources beside this file.
 
-Main entry points: `build_c(out_dir, strip=False)` and `build_rust(out_dir)`,
+Main entry points: `build_c(out_dir, strip=False)`, `build_rust(out_dir)` and
+`build_emscripten(out_dir)` (the C app with Emscripten's JS glue and emmalloc),
 each returning the .wasm path, or raising `ToolchainMissing` naming what to
 install (tests skip on it). Used by tests/test_record_wasm.py, the browser
 test and benchmarks/record_corpus.py.
 
 The C app is compiled with -O2 but linked without clang's -O, which would run
 wasm-opt and drop the name section the instrumentation looks the allocator up
-in; `strip=True` links with --strip-all to get an app without names.
+in; `strip=True` links with --strip-all to get an app without names. The
+Emscripten build keeps names with --profiling-funcs and stays at -O1: at -O2
+wasm-opt inlines malloc into its callers, so there is no entry point left
+to wrap.
 """
 
 import os
@@ -47,3 +51,14 @@ def build_rust(out_dir):
     _run([RUSTC, "--target", "wasm32-unknown-unknown", "--crate-type", "cdylib", "-O",
           os.path.join(HERE, "collections.rs"), "-o", out])
     return out
+
+
+def build_emscripten(out_dir):
+    """lists.c as an Emscripten app: lists-em.js (MODULARIZE, createApp) + lists-em.wasm."""
+    if shutil.which("emcc") is None:
+        raise ToolchainMissing("needs emscripten (emcc)")
+    out = os.path.join(out_dir, "lists-em.js")
+    _run(["emcc", "-O1", "-sMALLOC=emmalloc", "--profiling-funcs", "-sENVIRONMENT=web,node",
+          "-sMODULARIZE", "-sEXPORT_NAME=createApp", "-sINVOKE_RUN=0",
+          "-sEXPORTED_RUNTIME_METHODS=callMain", os.path.join(HERE, "lists.c"), "-o", out])
+    return os.path.join(out_dir, "lists-em.wasm")
