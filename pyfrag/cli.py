@@ -112,7 +112,11 @@ def cmd_run(args):
     trace = source_trace(args.source, args.format, parse_params(args.param))
     if args.verify:
         from .verify import verify
-        verdict = verify(trace, args.allocator)
+        if args.like or args.maximum:
+            raise UsageError("--verify starts the model like the recorded app; "
+                             "--like and --maximum do not apply")
+        verdict = verify(trace, args.allocator, heap_base=args.heap_base,
+                         initial_pages=args.initial_pages)
         print(verdict.describe())
         return 0 if verdict.identical else 1
     run = trace.replay(args.allocator, stop_at_oom=args.stop_at_oom,

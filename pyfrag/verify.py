@@ -36,7 +36,9 @@ class Verdict:
         return f"{head}: first difference at {self.detail}"
 
 
-def verify(trace, allocator=None):
+def verify(trace, allocator=None, **start):
+    """Replay `trace` on `allocator` (default: the recording's) from the recorded start
+    state, or from `start` (heap_base, initial_pages) where given, and compare."""
     rec = trace.recorded
     if rec is None:
         raise NotRecorded(f"{trace.source or trace.name} is not a recording: it has no "
@@ -45,7 +47,7 @@ def verify(trace, allocator=None):
     if not allocator:
         raise NotRecorded(f"{trace.source or trace.name}: the recording names no allocator "
                           "(none was recognised in the module); pass --allocator")
-    start = rec.start()
+    start = {**rec.start(), **{k: v for k, v in start.items() if v is not None}}
     run = trace.replay(allocator, **start)
     verdict = Verdict(len(trace), run.allocator, start)
     for i, op in enumerate(trace.ops):

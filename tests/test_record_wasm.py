@@ -224,3 +224,10 @@ def test_emscripten_app_recorded_through_instantiate_wasm_verifies_on_emmalloc(
     assert trace.recorded.allocator == "emmalloc" and trace.counts()["alloc"] > 300
     verdict = verify(trace)
     assert verdict.identical, verdict.describe()
+    assert not verify(trace, heap_base=trace.recorded.heap_base + 16).identical
+
+
+def test_an_app_needing_js_imports_is_refused_under_wasmtime(tmp_path_factory, capsys):
+    wasm = _built(build_emscripten, tmp_path_factory)
+    status, _, err = _cli(capsys, "record", "--wasm", wasm, "--", "3")
+    assert status == 2 and "imports env." in err and "provides WASI" in err
