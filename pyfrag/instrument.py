@@ -262,7 +262,8 @@ def _rewrite(wat, where):
     if f'(import "{HOOK_MODULE}" "{HOOK_NAME}"' in wat:
         raise InstrumentError(f"{where} is instrumented already (it imports "
                               f"{HOOK_MODULE}.{HOOK_NAME})")
-    funcs = {m.group(1): m for m in _FUNC.finditer(wat)}
+    funcs = {m.group(1): (re.findall(r"\(param \$\S+ (\w+)\)", m.group(2)), m.group(3))
+             for m in _FUNC.finditer(wat)}
     exports = {m.group(1): m.group(2) for m in _EXPORT.finditer(wat)}
     wrapped, skipped, targets = {}, {}, {}
     for name in ENTRY_POINTS:
@@ -275,8 +276,7 @@ def _rewrite(wat, where):
         if func in targets:
             skipped[name] = f"same function as {targets[func]}"
             continue
-        params = re.findall(r"\(param \$\S+ (\w+)\)", funcs[func].group(2))
-        result = funcs[func].group(3)
+        params, result = funcs[func]
         if (not _arity(name, len(params)) or any(t != "i32" for t in params)
                 or bool(result) != ENTRY_POINTS[name][1] or result not in (None, "i32")):
             skipped[name] = (f"unexpected signature ({' '.join(params) or 'no params'}"
@@ -286,16 +286,14 @@ def _rewrite(wat, where):
         wrapped[name] = func
     if not wrapped:
         raise InstrumentError(REFUSAL.format(where=where, names=", ".join(ENTRY_POINTS)))
-    if "(memory " not in wat and '(memory $' not in wat:
+    if not re.search(r"^ \((import .*)?\(?memory ", wat, re.M):
         raise InstrumentError(f"{where} has no memory")
-    wrappers = []
-    for func, name in targets.items():
-        inner = f"pyfrag_inner.{func}"
-        m = funcs[func]
-        wat = wat[:m.start()] + f" (func ${inner}" + wat[m.start() + len(f" (func ${func}"):]
-        funcs = {k: v for k, v in ((f.group(1), f) for f in _FUNC.finditer(wat))}
-        params = re.findall(r"\(param \$\S+ (\w+)\)", funcs[inner].group(2))
-        wrappers.append(_wrapper(name, func, inner, params, funcs[inner].group(3)))
+    # the definition takes the inner name; its original name now means the wrapper
+    wat = re.sub(r"^ \(func \$(\S+?)(?=[ \n])",
+                 lambda m: f" (func $pyfrag_inner.{m.group(1)}" if m.group(1) in targets
+                 else m.group(0), wat, flags=re.M)
+    wrappers = [_wrapper(name, func, f"pyfrag_inner.{func}", *funcs[func])
+                for func, name in targets.items()]
     hook = (f' (import "{HOOK_MODULE}" "{HOOK_NAME}" (func $pyfrag_record '
             "(param i32 i32 i32 i32 i32 i32)))\n"
             " (global $pyfrag_depth (mut i32) (i32.const 0))\n")
