@@ -2,7 +2,8 @@
 
 Owns: the instrumented app behaves like the original (same output, same
 return value), recordings of our own C app (wasi-libc dlmalloc) and Rust app
-(Rust std's dlmalloc) verify identical against their models, a changed
+(Rust std's dlmalloc; on wasm32-wasi, wasi-libc's) verify identical against
+their models, a changed
 address or the wrong model is reported at the first differing event (exit 1),
 nested allocator calls are reported once, and an app without names or
 exports gets the clear refusal, and an Emscripten build of the C app recorded
@@ -116,6 +117,19 @@ def test_rust_recording_verifies_identical(rust_app, tmp_path, capsys):
     # the same recording is not what another allocator would have returned
     status, stdout, _ = _cli(capsys, "run", out, "--verify", "--allocator", "dlmalloc")
     assert status == 1 and "first difference at event 0" in stdout
+
+
+def test_rust_on_wasi_libc_malloc_verifies_identical_on_dlmalloc(tmp_path_factory, tmp_path,
+                                                                 capsys):
+    app = _built(build_rust, tmp_path_factory, target="wasm32-wasi")
+    out = str(tmp_path / "rust-wasi.trace")
+    status, _, err = _cli(capsys, "record", "--wasm", app, "--invoke", "run", "-o", out,
+                          "--", "600")
+    assert status == 0, err
+    assert "__rust_alloc" in err and "malloc" in err    # both layers wrapped, reported once
+    assert load(out).recorded.allocator == "dlmalloc"
+    status, stdout, _ = _cli(capsys, "run", out, "--verify")
+    assert status == 0 and "events identical" in stdout
 
 
 def test_verify_names_the_first_changed_event(c_app, tmp_path, capsys):

@@ -1,6 +1,6 @@
 """Build the recording tests' own apps from the sources beside this file.
 
-Main entry points: `build_c(out_dir, strip=False)`, `build_rust(out_dir)` and
+Main entry points: `build_c(out_dir, strip=False)`, `build_rust(out_dir, target)` and
 `build_emscripten(out_dir)` (the C app with Emscripten's JS glue and emmalloc),
 each returning the .wasm path, or raising `ToolchainMissing` naming what to
 install (tests skip on it). Used by tests/test_record_wasm.py, the browser
@@ -44,11 +44,14 @@ def build_c(out_dir, strip=False):
     return out
 
 
-def build_rust(out_dir):
-    if not os.path.exists(RUSTC) or not os.path.isdir("/usr/lib/rustlib/wasm32-unknown-unknown"):
-        raise ToolchainMissing("needs Debian's rustc and libstd-rust-dev-wasm32")
-    out = os.path.join(out_dir, "collections.wasm")
-    _run([RUSTC, "--target", "wasm32-unknown-unknown", "--crate-type", "cdylib", "-O",
+def build_rust(out_dir, target="wasm32-unknown-unknown"):
+    """On wasm32-unknown-unknown Rust std allocates with dlmalloc-rs; on wasm32-wasi
+    with wasi-libc's malloc."""
+    if not os.path.exists(RUSTC) or not os.path.isdir(f"/usr/lib/rustlib/{target}"):
+        raise ToolchainMissing(f"needs Debian's rustc and its {target} standard library "
+                               "(libstd-rust-dev-wasm32)")
+    out = os.path.join(out_dir, f"collections-{target}.wasm")
+    _run([RUSTC, "--target", target, "--crate-type", "cdylib", "-O",
           os.path.join(HERE, "collections.rs"), "-o", out])
     return out
 
