@@ -23,7 +23,7 @@ import sys
 from . import allocators, scenarios
 from .modules import UnknownModule
 from .report import summary, table
-from .trace import TraceError, dump, load
+from .trace import TraceError, detect, dump, load
 
 
 class UsageError(ValueError):
@@ -194,6 +194,9 @@ def cmd_convert(args):
     if (trace.aligns or trace.tags) and (args.to_format or args.output).endswith("rep"):
         print(f"note: the rep format has no alignments or tags; {len(trace.aligns)} "
               f"alignments and {len(trace.tags)} tags were left out", file=sys.stderr)
+    if trace.recorded is not None and (args.to_format or detect("", args.output)) != "pyfrag":
+        print("note: only the pyfrag format keeps a recording's addresses, memory sizes and "
+              "start state (run --verify needs them)", file=sys.stderr)
 
 
 def cmd_list(args):

@@ -103,3 +103,14 @@ def test_compare_ends_with_the_recommendation(capsys):
                      "--allocators", "dlmalloc,first-fit,as-tlsf"]) == 0
     out = capsys.readouterr().out
     assert "\nrecommendation: " in out and "real module (size)" in out
+
+
+def test_convert_says_when_a_recording_loses_its_addresses(tmp_path, capsys):
+    trace = _built((ALLOC, 10, 0, 0, 2000, 1), (FREE, 2000, 0, 0, 0, 1))
+    src = tmp_path / "rec.trace"
+    src.write_text(dumps(trace, "pyfrag"))
+    assert cli.main(["convert", str(src), str(tmp_path / "out.jsonl")]) == 0
+    assert "only the pyfrag format keeps a recording" in capsys.readouterr().err
+    assert cli.main(["convert", str(src), str(tmp_path / "copy.trace")]) == 0
+    assert "only the pyfrag format" not in capsys.readouterr().err
+    assert loads((tmp_path / "copy.trace").read_text()).recorded == trace.recorded
