@@ -156,7 +156,8 @@ def cmd_compare(args):
     print(table(runs))
     from .recommend import describe, recommend
     print()
-    print(describe(recommend(trace, runs, **options)))
+    print(describe(recommend(trace, runs, **options),
+                   recorded=trace.recorded and trace.recorded.allocator))
 
 
 def cmd_record(args):

@@ -14,7 +14,7 @@ each is the size of the real module that carries the allocator
 
 from dataclasses import dataclass
 
-from .report import human
+from .report import human, plural
 from .strategies import periodic_reset
 
 STRATEGIES = ("arena", "pool", "hot-cold")
@@ -84,11 +84,13 @@ def recommend(trace, runs, **heap_options):
     return sorted(tried, key=Candidate.key)
 
 
-def describe(candidates, top=5):
-    """The recommendation: a sentence and the best few candidates with their cost."""
+def describe(candidates, top=5, recorded=None):
+    """The recommendation: a sentence and the best few candidates with their cost, and
+    where the allocator the app was `recorded` with stands."""
     if not candidates:
         return "recommendation: nothing to compare"
     best = candidates[0]
+    own = next((c for c in candidates if c.allocator == recorded), None)
     rows = [("allocator", "strategy", "peak heap", "OOM", "real module (size)")]
     for c in candidates[:top]:
         rows.append((c.base, c.strategy, human(c.peak_heap),
@@ -107,4 +109,8 @@ def describe(candidates, top=5):
     else:
         head = (f"recommendation: {what}: lowest peak heap without an OOM, "
                 f"{human(best.peak_heap)} ({best.peak_heap} bytes){cost}")
+    if own is not None:
+        table.append(f"  the app's own allocator, {own.base}: peak heap {human(own.peak_heap)}, "
+                     + (plural(own.failures, "failed request") if own.oom else "no OOM")
+                     + f" (rank {candidates.index(own) + 1} of {len(candidates)})")
     return "\n".join([head] + table)

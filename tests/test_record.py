@@ -105,6 +105,15 @@ def test_compare_ends_with_the_recommendation(capsys):
     assert "\nrecommendation: " in out and "real module (size)" in out
 
 
+def test_the_recommendation_places_the_recorded_allocator():
+    trace = scenarios.image_task()
+    runs = [trace.replay("dlmalloc", heap_base=1024, initial_pages=1)]
+    text = describe(recommend(trace, runs, heap_base=1024, initial_pages=1),
+                    recorded="dlmalloc")
+    assert "the app's own allocator, dlmalloc: peak heap" in text
+    assert "1 failed request " in text          # the image task's fragmentation OOM
+
+
 def test_convert_says_when_a_recording_loses_its_addresses(tmp_path, capsys):
     trace = _built((ALLOC, 10, 0, 0, 2000, 1), (FREE, 2000, 0, 0, 0, 1))
     src = tmp_path / "rec.trace"
