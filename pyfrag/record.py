@@ -41,6 +41,7 @@ class Recorded:
     returned: object = None        # what an --invoke returned
     found: str = ""                # what instrumentation found (wasm only)
     native: bool = False
+    threads: dict | None = None    # native: thread id -> allocator calls
 
     def peak_live(self):
         """Most bytes requested and not yet freed at any point of the trace."""
@@ -64,6 +65,13 @@ class Recorded:
             lines.insert(0, self.found)
         if self.native:
             lines.append("child processes were not followed (valgrind --trace-children=no)")
+        if self.threads and len(self.threads) > 1:
+            lines.append(
+                f"{len(self.threads)} threads made allocator calls ("
+                + ", ".join(f"thread {t}: {n}" for t, n in sorted(self.threads.items(),
+                                                                   key=lambda x: int(x[0])))
+                + "); they share the process's heap, so the trace keeps their calls in one "
+                "sequence, in the order valgrind ran them (one thread at a time)")
         if self.exit_code:
             lines.append(f"note: the program exited with status {self.exit_code}")
         if self.returned is not None:
@@ -201,6 +209,22 @@ def record_wasm(path, args=(), invoke=None, *, heap_base=None, stdout=None):
 
 
 _PID = re.compile(r"^(?:==|--)(\d+)(?:==|--)", re.M)
+# --trace-sched=yes: "--PID--   SCHED[TID]:  acquired lock (...)" starts a thread's turn;
+# valgrind runs one thread at a time, so each call line belongs to the last thread to acquire
+_TURN = re.compile(r"^--\d+-- +SCHED\[(\d+)\]: +acquired lock")
+_CALL_LINE = re.compile(r"^--\d+-- \w+\(")
+
+
+def thread_calls(log_text):
+    """{thread id: allocator calls it made} from a log written with --trace-sched=yes."""
+    calls, tid = {}, "1"
+    for line in log_text.splitlines():
+        m = _TURN.match(line)
+        if m:
+            tid = m.group(1)
+        elif _CALL_LINE.match(line):
+            calls[tid] = calls.get(tid, 0) + 1
+    return calls
 
 
 def record_native(command, *, stdout=None):
@@ -219,7 +243,8 @@ def record_native(command, *, stdout=None):
         start = time.perf_counter()
         try:
             code = subprocess.run([valgrind, "--trace-malloc=yes", "--trace-children=no",
-                                   f"--log-file={log}", *command], stdout=stdout).returncode
+                                   "--trace-sched=yes", f"--log-file={log}", *command],
+                                  stdout=stdout).returncode
         except OSError as e:
             raise RecordError(f"cannot run valgrind: {e}") from None
         seconds = time.perf_counter() - start
@@ -236,7 +261,8 @@ def record_native(command, *, stdout=None):
             raise RecordError(f"valgrind could not run {' '.join(command)} "
                               f"(exit status {code}): {text.strip()[-500:]}")
         trace = load(log, "valgrind")
+        threads = thread_calls(text)
     trace.name = os.path.basename(command[0])
     trace.description = "recorded natively: " + " ".join(command)
     trace.source = f"valgrind log of {command[0]}"
-    return Recorded(trace, seconds, code, native=True)
+    return Recorded(trace, seconds, code, native=True, threads=threads)

@@ -2,8 +2,9 @@
 
 Owns: `pyfrag record -o t.trace -- sort FILE` then `pyfrag compare t.trace`
 (the issue's acceptance commands), the summary's figures, the refusal of a
-log holding several processes (a shell that forks), and the clear error when
-valgrind is missing. Skipped where valgrind or sort is not installed.
+log holding several processes (a shell that forks), the threads of a
+threaded program named with their calls, and the clear error when valgrind
+is missing. Skipped where valgrind or sort is not installed.
 """
 
 import shutil
@@ -71,3 +72,27 @@ def test_missing_valgrind_says_how_to_install(monkeypatch, capsys, tmp_path):
 def test_record_without_a_command_is_a_usage_error(capsys):
     status, _, err = _cli(capsys, "record")
     assert status == 2 and "no command to record" in err
+
+
+@needs_valgrind
+def test_threads_are_named_with_their_calls_not_merged_silently(tmp_path, capsys):
+    # GNU sort sorts a large input with several threads
+    big = tmp_path / "big.txt"
+    big.write_text("".join(f"{(i * 2654435761) % 1000003}\n" for i in range(200_000)))
+    status, _, err = _cli(capsys, "record", "-o", str(tmp_path / "p.trace"), "--",
+                          "sort", "--parallel=4", str(big))
+    assert status == 0, err
+    assert "threads made allocator calls (thread 1: " in err
+    assert "share the process's heap" in err
+
+
+def test_thread_calls_follow_the_scheduler_turns():
+    log = "\n".join([
+        "--7-- malloc(8) = 0x10",
+        "--7--   SCHED[2]:  acquired lock (thread_wrapper(starting new thread))",
+        "--7-- malloc(9) = 0x20",
+        "--7-- free(0x10)",
+        "--7--   SCHED[1]: releasing lock (VG_(scheduler):timeslice) -> VgTs_Yielding",
+        "--7--   SCHED[1]:  acquired lock (VG_(scheduler):timeslice)",
+        "--7-- free(0x20)"])
+    assert record.thread_calls(log) == {"1": 2, "2": 2}
