@@ -6,6 +6,8 @@ Main entry point: `main(argv)`. Commands:
     compare SOURCE  the same trace on many allocators: one table
     real SOURCE     replay on a real WebAssembly module (needs the wasmtime extra)
     convert IN OUT  between trace formats
+    record          record a native program (valgrind) or a WebAssembly app (wasmtime)
+    instrument      wrap a WebAssembly app's allocator so every call reports to a hook
     list            allocators, scenarios (--scenarios: with parameters), real modules
     sweep SOURCE... traces x allocators x limits on Dask (pyfrag.sweep*): one table
     report TABLE    a sweep's table as an HTML page
@@ -28,7 +30,7 @@ from .bench import FULL_EVENTS as FULL_BENCH_EVENTS, QUICK_EVENTS as QUICK_BENCH
 from .metrics import AT_END, DISCARD_MODES, ON_FREE
 from .modules import UnknownModule, manifest
 from .report import summary, table
-from .trace import TraceError, dump, load
+from .trace import TraceError, detect, dump, load
 from .trace.formats import _EXTENSIONS
 
 
@@ -134,6 +136,15 @@ def heap_options(args):
 
 def cmd_run(args):
     trace = source_trace(args.source, args.format, parse_params(args.param), args.pid)
+    if args.verify:
+        from .verify import verify
+        if args.like or args.maximum:
+            raise UsageError("--verify starts the model like the recorded app; "
+                             "--like and --maximum do not apply")
+        verdict = verify(trace, args.allocator, heap_base=args.heap_base,
+                         initial_pages=args.initial_pages)
+        print(verdict.describe())
+        return 0 if verdict.identical else 1
     run = trace.replay(args.allocator, stop_at_oom=args.stop_at_oom,
                        progress=progress_printer(f"replaying on {args.allocator or args.like}"),
                        discard=args.discard, **heap_options(args))
@@ -188,6 +199,38 @@ def cmd_compare(args):
           + ("its peak with every free page discarded as it appears" if args.discard == ON_FREE
              else "once, at the end")
           + " (the address space does not shrink)")
+    from .recommend import describe, recommend
+    print()
+    print(describe(recommend(trace, runs, **options),
+                   recorded=trace.recorded and trace.recorded.allocator))
+
+
+def cmd_record(args):
+    from .record import record_native, record_wasm
+    command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if args.wasm:
+        recorded = record_wasm(args.wasm, command, args.invoke, heap_base=args.heap_base)
+        default = os.path.splitext(os.path.basename(args.wasm))[0] + ".trace"
+    else:
+        if args.invoke or args.heap_base is not None:
+            raise UsageError("--invoke and --heap-base apply to --wasm recordings")
+        recorded = record_native(command)
+        default = os.path.basename(command[0]) + ".trace"
+    out = args.output or default
+    dump(recorded.trace, out, "pyfrag")
+    print(recorded.summary(out), file=sys.stderr)
+
+
+def cmd_instrument(args):
+    from .instrument import instrument
+    with open(args.wasm, "rb") as f:
+        result = instrument(f.read(), args.wasm)
+    out = args.output or os.path.splitext(args.wasm)[0] + ".recording.wasm"
+    with open(out, "wb") as f:
+        f.write(result.data)
+    print(result.describe(), file=sys.stderr)
+    print(f"wrote {out} ({len(result.data)} bytes); it imports pyfrag.record(op, a, b, c, "
+          "result, pages)", file=sys.stderr)
 
 
 def cmd_convert(args):
@@ -203,6 +246,9 @@ def cmd_convert(args):
     if (trace.aligns or trace.tags) and (args.to_format or args.output).endswith("rep"):
         print(f"note: the rep format has no alignments or tags; {len(trace.aligns)} "
               f"alignments and {len(trace.tags)} tags were left out", file=sys.stderr)
+    if trace.recorded is not None and (args.to_format or detect("", args.output)) != "pyfrag":
+        print("note: only the pyfrag format keeps a recording's addresses, memory sizes and "
+              "start state (run --verify needs them)", file=sys.stderr)
 
 
 def cmd_list(args):
@@ -373,7 +419,30 @@ def build_parser():
     r.add_argument("--stop-at-oom", action="store_true",
                    help="stop at the first failed request instead of replaying on")
     add_discard(r)
+    r.add_argument("--verify", action="store_true",
+                   help="a recorded trace: replay it on the model started like the app and "
+                        "report the first event whose address or memory size differs (exit 1)")
     r.set_defaults(func=cmd_run)
+
+    rec = sub.add_parser("record", help="record a program's or a WebAssembly app's allocations",
+                         usage="pyfrag record [-o OUT] -- CMD ARGS...\n"
+                               "       pyfrag record --wasm APP.wasm [--invoke EXPORT] "
+                               "[-o OUT] [-- ARGS...]")
+    rec.add_argument("-o", "--output", help="trace file to write (default: NAME.trace)")
+    rec.add_argument("--wasm", metavar="APP.wasm",
+                     help="instrument this app and run it with WASI under wasmtime")
+    rec.add_argument("--invoke", metavar="EXPORT",
+                     help="call this export (integer ARGS) instead of the command's _start")
+    rec.add_argument("--heap-base", type=int,
+                     help="the app's __heap_base, when the module does not tell")
+    rec.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS",
+                     help="the native command, or the app's arguments")
+    rec.set_defaults(func=cmd_record)
+
+    ins = sub.add_parser("instrument", help="make a recording build of a WebAssembly app")
+    ins.add_argument("wasm", metavar="APP.wasm")
+    ins.add_argument("-o", "--output", help="default: APP.recording.wasm")
+    ins.set_defaults(func=cmd_instrument)
 
     rl = command("real", "replay on a real WebAssembly module (needs pyfrag[real])",
                  epilog="modules: pyfrag list")
@@ -459,9 +528,13 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from .instrument import InstrumentError
+    from .record import RecordError
+    from .verify import NotRecorded
     try:
         status = args.func(args)
     except (TraceError, UsageError, UnknownModule, allocators.UnknownAllocator,
+            InstrumentError, RecordError, NotRecorded,
             FileNotFoundError, ImportError, ValueError) as e:
         print(f"pyfrag {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -66,6 +66,7 @@ class Trace:
         self.lines = None        # array("l") when read from a file
         self.source = None       # file name when read from a file
         self.skipped = 0         # input lines a reader passed over (valgrind logs)
+        self.recorded = None     # a trace.recording.Recording when recorded from a real run
 
     # -- building ---------------------------------------------------------
 

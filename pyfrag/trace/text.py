@@ -13,6 +13,11 @@
 Blank lines and other `#` comments are ignored; `# key: value` lines set the
 trace's name, description and memory maximum. The writer quotes every tag and
 header value that would not read back as written, so write -> read keeps them.
+
+A recorded trace (pyfrag record, web/recorder.js) also keeps what the app saw:
+`addr=` (address returned) and `mem=` (memory bytes after the call) on every
+alloc and realloc, and the header keys heap_base, initial_pages, module and
+allocator (see trace/recording.py).
 """
 
 import json
@@ -20,10 +25,13 @@ import re
 from array import array
 
 from . import ALLOC, FREE, Trace, TraceError
-from .fields import json_text, parse_align, parse_id, parse_maximum, parse_size, shown
+from .fields import json_text, parse_align, parse_id, parse_int, parse_maximum, parse_size, shown
+from ..memory import PAGE
+from .recording import Recording
 
 HEADER = "# pyfrag trace v1"
 _META = ("name", "description", "maximum")
+_RECORDED_META = ("heap_base", "initial_pages", "module", "allocator")
 # one `key=value` option after the size; the value is a word or a JSON string
 _OPTION = re.compile(r'\s*([^\s=]*)=("(?:[^"\\]|\\.)*"|\S*)')
 
@@ -68,6 +76,7 @@ def read(lines, source):
     trace = Trace()
     numbers = array("l")
     add_alloc, add_free, add_realloc = trace.alloc, trace.free, trace.realloc
+    recorded, recorded_meta = {}, {}     # event index -> (addr, mem); header keys
     for n, raw in lines:
         line = raw.strip()
         if not line:
@@ -81,6 +90,11 @@ def read(lines, source):
                     trace.maximum = parse_maximum(value, source, n)
                 else:
                     setattr(trace, key, _unquote(value, key, source, n))
+            elif sep and key in _RECORDED_META:
+                value = value.strip()
+                recorded_meta[key] = (parse_int(value, key, source, n)
+                                      if key in ("heap_base", "initial_pages")
+                                      else _unquote(value, key, source, n))
             continue
         parts = line.split(None, 3)
         op = parts[0].lower()
@@ -93,8 +107,9 @@ def read(lines, source):
                     align = parse_align(value, source, n)
                 elif key == "tag" and value is not None:
                     tag = value
-                else:
-                    want = "align=N or tag=WORD" if op[0] == "a" else "tag=WORD"
+                elif not _recorded_field(key, value, recorded, len(trace), source, n):
+                    want = "align=N, tag=WORD" if op[0] == "a" else "tag=WORD"
+                    want += ", addr=N or mem=N"
                     field = key if value is None else f"{key}={value}"
                     raise TraceError(f"unknown field {shown(field)} (expected {want})",
                                      source, n)
@@ -111,6 +126,8 @@ def read(lines, source):
             raise TraceError(f"unknown event {shown(parts[0])} (expected a, f or r)", source, n)
         numbers.append(n)
     trace.lines = numbers
+    if recorded:
+        trace.recorded = _recording(trace, recorded, recorded_meta, source)
     return trace
 
 
@@ -120,6 +137,10 @@ def write(trace):
         out.append(f"# description: {quoted(str(trace.description), 'the description')}")
     if trace.maximum is not None:
         out.append(f"# maximum: {trace.maximum}")
+    recorded = trace.recorded
+    if recorded is not None:
+        out += [f"# {key}: {quoted(str(getattr(recorded, key)), key)}" for key in _RECORDED_META
+                if getattr(recorded, key) is not None]
     aligns, tags = trace.aligns, trace.tags
     for i, (op, id, size) in enumerate(zip(trace.ops, trace.ids, trace.sizes)):
         if op == FREE:
@@ -130,5 +151,33 @@ def write(trace):
             line += f" align={aligns[i]}"
         if i in tags:
             line += f" tag={quoted(tags[i], f'the tag of event {i}')}"
+        if recorded is not None:
+            line += f" addr={recorded.addresses[i]} mem={recorded.memory_bytes[i]}"
         out.append(line)
     return "\n".join(out) + "\n"
+
+
+def _recorded_field(key, value, recorded, index, source, n):
+    """Store an addr=/mem= field of event `index`; False if `key` is neither."""
+    if value is None or key not in ("addr", "mem"):
+        return False
+    addr, mem = recorded.get(index, (None, None))
+    number = parse_int(value, key, source, n)
+    recorded[index] = (number, mem) if key == "addr" else (addr, number)
+    return True
+
+
+def _recording(trace, recorded, meta, source):
+    """The `Recording` of a trace whose allocs and reallocs all carry addr= and mem=."""
+    rec = Recording(**meta)
+    mem = (meta.get("initial_pages") or 0) * PAGE
+    for i, op in enumerate(trace.ops):
+        if op == FREE:
+            rec.add(0, mem)
+            continue
+        addr, mem = recorded.get(i, (None, None))
+        if addr is None or mem is None:
+            raise TraceError("a recorded trace needs addr=N and mem=N on every alloc and "
+                             "realloc", source, trace.lines[i])
+        rec.add(addr, mem)
+    return rec
