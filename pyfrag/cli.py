@@ -237,8 +237,9 @@ def cmd_convert(args):
     if not args.to_format:
         ext = os.path.splitext(args.output)[1].lower()
         if ext not in WRITABLE:
-            raise UsageError(f"{args.output}: unknown trace file extension "
-                             f"{ext or '(none)'!r}; use {', '.join(WRITABLE)}, or name a "
+            what = (f"{_EXTENSIONS[ext]} files ({ext}) can be read but not written"
+                    if ext in _EXTENSIONS else f"unknown trace file extension {ext or '(none)'!r}")
+            raise UsageError(f"{args.output}: {what}; use {', '.join(WRITABLE)}, or name a "
                              "format with --to")
     trace = source_trace(args.input, args.from_format, parse_params(args.param), args.pid)
     dump(trace, args.output, args.to_format)
@@ -337,6 +338,10 @@ examples:
   pyfrag compare image-task                        every allocator, one table
   pyfrag real swiss-cheese --module c-dlmalloc     the same on a real module (pyfrag[real])
   pyfrag convert trace.rep trace.jsonl             between trace formats
+  pyfrag record -o t.trace -- sort /etc/services   a native program's allocations (valgrind)
+  pyfrag record --wasm app.wasm -o app.trace       a WebAssembly app's, under wasmtime
+  pyfrag instrument app.wasm -o app.recording.wasm a recording build, for web/recorder.js
+  pyfrag run app.trace --verify                    a recording against its allocator's model
   pyfrag sweep churn image-task --allocators dlmalloc,buddy --limits 64mib,512mib \\
       --out results.csv --report results.html      a grid on Dask (pyfrag[sweep])
   pyfrag report results.csv                        a sweep's table as an HTML page
@@ -424,7 +429,7 @@ def build_parser():
                         "report the first event whose address or memory size differs (exit 1)")
     r.set_defaults(func=cmd_run)
 
-    rec = sub.add_parser("record", help="record a program's or a WebAssembly app's allocations",
+    rec = command("record", "record a program's or a WebAssembly app's allocations",
                          usage="pyfrag record [-o OUT] -- CMD ARGS...\n"
                                "       pyfrag record --wasm APP.wasm [--invoke EXPORT] "
                                "[-o OUT] [-- ARGS...]")
@@ -439,8 +444,8 @@ def build_parser():
                      help="the native command, or the app's arguments")
     rec.set_defaults(func=cmd_record)
 
-    ins = sub.add_parser("instrument", help="make a recording build of a WebAssembly app")
-    ins.add_argument("wasm", metavar="APP.wasm")
+    ins = command("instrument", "make a recording build of a WebAssembly app")
+    ins.add_argument("wasm", metavar="APP.wasm", help="the app to instrument")
     ins.add_argument("-o", "--output", help="default: APP.recording.wasm")
     ins.set_defaults(func=cmd_instrument)
 

@@ -87,7 +87,7 @@ def test_a_parameter_no_option_can_set_is_refused():
 @pytest.mark.parametrize("output,message", [
     ("out.csv", "out.csv: unknown trace file extension '.csv'; use .trace, .txt, .jsonl"),
     ("out", "out: unknown trace file extension '(none)'"),
-    ("out.log", "unknown trace file extension '.log'"),
+    ("out.log", "valgrind files (.log) can be read but not written"),
 ])
 def test_convert_refuses_an_extension_it_cannot_write(tmp_path, output, message):
     r = pyfrag("convert", "swiss-cheese", tmp_path / output)
