@@ -2,7 +2,8 @@
 // decimation (from envelopes).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cellUsage, decimate, derive, growEvents, lifetimes, summary, timeline } from "../../web/src/timeline.js";
+import { cellUsage, decimate, derive, firstDifference, growEvents, lifetimes, runsPart, summary, timeline }
+  from "../../web/src/timeline.js";
 
 const A = 0, F = 1, R = 2;
 
@@ -153,4 +154,32 @@ test("summary's peaks are the run's", () => {
   const s = summary(t);
   assert.equal(s.peak_live_bytes, Math.max(...t.live));
   assert.equal(s.peak_heap_bytes, Math.max(...t.heap));
+});
+
+test("runsPart: the first event where address or memory size differ, or where one run stops", () => {
+  const run = (addresses, heap) => ({ n: heap.length, addresses: Float64Array.from(addresses), heap: Float64Array.from(heap) });
+  const sim = run([16, 32, 48], [65536, 65536, 131072]);
+  assert.equal(runsPart(sim, run([16, 32, 48], [65536, 65536, 131072])), null);
+  assert.equal(runsPart(sim, run([16, 40, 48], [65536, 65536, 131072])), 1);
+  assert.equal(runsPart(sim, run([16, 32, 48], [65536, 65536, 196608])), 2);
+  assert.equal(runsPart(sim, run([16, 32], [65536, 65536])), 2);
+});
+
+test("firstDifference takes the worker's answer for the run it compared, and works it out otherwise", () => {
+  const sim = randomRun(1000);
+  const trace = { ops: sim.ops, sizes: sim.sizes };
+  const copy = (a) => Float64Array.from(a);
+  const realRun = () => ({ addresses: copy(sim.addresses), heap_bytes: copy(sim.heap), live_bytes: copy(sim.live), initial_bytes: 65536 });
+  const worked = realRun();
+  worked.addresses[700] += 8;
+  const derived = derive({ ops: sim.ops, ids: new Float64Array(1000) }, worked);
+  assert.equal(firstDifference(sim, timeline(trace, worked, derived)), 700);
+  // the worker said where this real run parts from `sim`: that answer stands (here, made up to tell them apart)
+  const told = realRun();
+  const real = timeline(trace, told, { ...derive({ ops: sim.ops, ids: new Float64Array(1000) }, told),
+    difference: 123, comparedWith: sim.addresses });
+  assert.equal(firstDifference(sim, real), 123);
+  // ... for that simulated run only
+  const other = randomRun(1000, 99);
+  assert.equal(firstDifference(other, real), runsPart(other, real));
 });

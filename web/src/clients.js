@@ -84,6 +84,7 @@ export class RealClient {
   constructor(onLog) {
     this.onLog = onLog;
     this.pending = new Map();
+    this.simulated = new WeakMap();   // trace -> its simulated run (derive() saw it)
     this.nextId = 1;
     this.start();
   }
@@ -131,17 +132,22 @@ export class RealClient {
     return info;
   }
 
-  // -> {result, derived}
+  // -> {result, derived}. When the page is cross-origin isolated, the trace's simulated run is in shared
+  // memory: the worker reads it for nothing and finds where the two runs part (timeline.js firstDifference).
   async replay(source, trace, progress) {
     await this.load(source);
     this.replayed = null;
-    const replayed = await this.call({ type: "replay", trace }, { progress });
+    const sim = globalThis.crossOriginIsolated ? this.simulated.get(trace) : undefined;
+    const compare = sim && { addresses: sim.addresses, heap_bytes: sim.heap_bytes };
+    const replayed = await this.call({ type: "replay", trace, compare }, { progress });
+    if (sim) replayed.derived.comparedWith = sim.addresses;
     this.replayed = trace;
     return replayed;
   }
 
   // what the views derive from a simulated run (timeline.js derive(), off the page's thread) -> {derived}
   derive(trace, run) {
+    this.simulated.set(trace, run);
     return this.call({ type: "derive", trace: { ops: trace.ops, ids: trace.ids },
       run: { addresses: run.addresses, heap_bytes: run.heap_bytes, live_bytes: run.live_bytes, initial_bytes: run.initial_bytes } });
   }

@@ -5,7 +5,8 @@
 // simulated runs too.
 //
 // page -> worker: {type:"load", id, url|bytes, name, heap_base}
-//                 {type:"replay", id, trace:{ops, ids, sizes, aligns, maximum_bytes}}
+//                 {type:"replay", id, trace:{ops, ids, sizes, aligns, maximum_bytes}, compare?:{addresses, heap_bytes}}
+//                 (compare: the simulated run of the trace, to find where the two part: derived.difference)
 //                 {type:"audit", id, code, sim:{heap_bytes, live_bytes}}
 //                 {type:"derive", id, trace, run:{addresses, heap_bytes, live_bytes, initial_bytes}}  (a simulated run)
 // worker -> page: {type:"loaded", id, info} | {type:"progress", id, done, n}
@@ -15,7 +16,7 @@
 
 import { compile, describe, replayModule, ModuleError } from "./realheap.js";
 import { realExports, runSnippet, simExports } from "./audit.js";
-import { derive, derivedBuffers } from "./timeline.js";
+import { derive, derivedBuffers, runsPart } from "./timeline.js";
 
 let current = null;     // {bytes, compiled, name, heapBase, info}: compiled holds the module per memory limit
 let heap = null;        // the instance the last replay ran on: what the audit inspects
@@ -65,6 +66,11 @@ onmessage = async ({ data }) => {
     else if (data.type === "replay") {
       const result = await run(data);
       const derived = derive(data.trace, result);
+      const sim = data.compare;
+      if (sim) {
+        derived.difference = runsPart({ n: sim.heap_bytes.length, addresses: sim.addresses, heap: sim.heap_bytes },
+          { n: result.heap_bytes.length, addresses: result.addresses, heap: result.heap_bytes });
+      }
       postMessage({ type: "replayed", id, result, derived },
         [result.addresses.buffer, result.heap_bytes.buffer, result.live_bytes.buffer, ...derivedBuffers(derived)]);
     } else if (data.type === "derive") {

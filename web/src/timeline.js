@@ -106,11 +106,13 @@ export const derivedBuffers = (d) => [d.death, d.grows, d.heapEnvelope, d.liveEn
 const envelopes = new WeakMap();
 
 // trace: {ops, sizes}; run: {addresses, heap_bytes, live_bytes, failures, heap_base, initial_bytes,
-// maximum_bytes}; derived: from derive(). A real replay can stop early, so n is the run's length, not the
-// trace's.
+// maximum_bytes}; derived: from derive(), and for a real run compared in the worker with the simulated one,
+// {difference, comparedWith: the simulated run's addresses}. A real replay can stop early, so n is the run's
+// length, not the trace's.
 export function timeline(trace, run, derived) {
   envelopes.set(run.heap_bytes, derived.heapEnvelope);
   envelopes.set(run.live_bytes, derived.liveEnvelope);
+  if (derived.comparedWith) differences.set(run.addresses, [derived.comparedWith, derived.difference]);
   return {
     n: run.heap_bytes.length, ops: trace.ops, sizes: trace.sizes, addresses: run.addresses,
     death: derived.death, grows: derived.grows, checkpoints: derived.checkpoints,
@@ -210,20 +212,25 @@ export function decimate(series, n, buckets) {
   return [x, ...out];
 }
 
-const differences = new WeakMap();   // real timeline -> [simulated timeline, their first difference]
-
-// Where a simulated and a real timeline of the same trace part: the first event whose returned address or
-// memory size differs (or where one side stops), or null when they agree at every event. Remembered per
-// pair: the page asks for the verdicts and again for the sentence, and a million events take a while.
-export function firstDifference(sim, real) {
-  const known = differences.get(real);
-  if (known?.[0] === sim) return known[1];
+// Where two runs of the same trace part ({n, addresses, heap} each): the first event whose returned address
+// or memory size differs (or where one side stops), or null when they agree at every event.
+export function runsPart(sim, real) {
   const n = Math.min(sim.n, real.n);
-  let d = sim.n === real.n ? null : n;
   for (let i = 0; i < n; i++) {
-    if (sim.addresses[i] !== real.addresses[i] || sim.heap[i] !== real.heap[i]) { d = i; break; }
+    if (sim.addresses[i] !== real.addresses[i] || sim.heap[i] !== real.heap[i]) return i;
   }
-  differences.set(real, [sim, d]);
+  return sim.n === real.n ? null : n;
+}
+
+const differences = new WeakMap();   // a real run's addresses -> [the simulated run's addresses, where they part]
+
+// runsPart() of a simulated and a real timeline, remembered per pair: the real-module worker finds it while
+// it replays (derived.difference, see timeline()), and the page asks for it more than once.
+export function firstDifference(sim, real) {
+  const known = differences.get(real.addresses);
+  if (known?.[0] === sim.addresses) return known[1];
+  const d = runsPart(sim, real);
+  differences.set(real.addresses, [sim.addresses, d]);
   return d;
 }
 
