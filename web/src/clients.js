@@ -5,11 +5,26 @@
 
 const worker = (name) => new Worker(new URL(`dist/${name}.mjs`, document.baseURI), { type: "module" });
 
+// boot.js runs this before the main bundle has loaded: the Python worker starts at once, and what it says
+// before the page listens is kept for the PythonClient that adopts it.
+export function startEarlyWorker() {
+  if (globalThis.pyfragEarlyWorker !== undefined) return;    // the main bundle came first and has its worker
+  const early = { worker: worker("py-worker"), messages: [] };
+  early.worker.onmessage = ({ data }) => early.messages.push(data);
+  globalThis.pyfragEarlyWorker = early;
+}
+
+function takeEarlyWorker() {
+  const early = globalThis.pyfragEarlyWorker ?? null;
+  globalThis.pyfragEarlyWorker = null;
+  return early;
+}
+
 export class PythonClient {
   // manifest: a promise of the real modules' manifest. The worker starts loading Python as soon as it exists;
   // its init message (and any run queued behind it) goes once the page has the manifest.
-  // handlers: {starting(), status(text, progress), ready(versions), stdout(text), stderr(text), show(payload),
-  // done(msg)}
+  // handlers: {starting(), status(text, progress), ready(versions), stdout(text, dropped), stderr(text, dropped),
+  // show(payload), done(msg)}; dropped: characters of a flood the worker left out before text
   constructor(manifest, handlers) {
     this.manifest = manifest;
     this.handlers = handlers;
@@ -22,8 +37,10 @@ export class PythonClient {
     this.handlers.starting();
     // Interrupting needs memory shared with the worker, which browsers only allow when cross-origin isolated.
     this.interrupt = globalThis.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
-    const w = this.worker = worker("py-worker"), interruptBuffer = this.interrupt;
+    const early = takeEarlyWorker();
+    const w = this.worker = early?.worker ?? worker("py-worker"), interruptBuffer = this.interrupt;
     w.onmessage = ({ data }) => this.receive(data);
+    for (const msg of early?.messages ?? []) this.receive(msg);
     w.onerror = (e) => this.handlers.status(`Python worker failed: ${e.message ?? "could not start"}`, null);
     this.initialized = this.manifest.then((manifest) => w.postMessage({ type: "init", interruptBuffer, manifest }));
   }
@@ -34,7 +51,7 @@ export class PythonClient {
     else if (msg.type === "ready") h.ready(msg.versions);
     else if (msg.type === "error") h.status(msg.text, null);
     else if (msg.id !== this.running) return;        // late output of a run that was stopped
-    else if (msg.type === "stdout" || msg.type === "stderr") h[msg.type](msg.text);
+    else if (msg.type === "stdout" || msg.type === "stderr") h[msg.type](msg.text, msg.dropped ?? 0);
     else if (msg.type === "show") h.show(msg.payload);
     else if (msg.type === "done") { this.running = null; h.done(msg); }
   }
@@ -67,6 +84,7 @@ export class RealClient {
   constructor(onLog) {
     this.onLog = onLog;
     this.pending = new Map();
+    this.simulated = new WeakMap();   // trace -> its simulated run (derive() saw it)
     this.nextId = 1;
     this.start();
   }
@@ -114,19 +132,24 @@ export class RealClient {
     return info;
   }
 
-  // -> {result, derived}
+  // -> {result, derived}. When the page is cross-origin isolated, the trace's simulated run is in shared
+  // memory: the worker reads it for nothing and finds where the two runs part (timeline.js firstDifference).
   async replay(source, trace, progress) {
     await this.load(source);
     this.replayed = null;
-    const replayed = await this.call({ type: "replay", trace }, { progress });
+    const sim = globalThis.crossOriginIsolated ? this.simulated.get(trace) : undefined;
+    const compare = sim && { addresses: sim.addresses, heap_bytes: sim.heap_bytes };
+    const replayed = await this.call({ type: "replay", trace, compare }, { progress });
+    if (sim) replayed.derived.comparedWith = sim.addresses;
     this.replayed = trace;
     return replayed;
   }
 
-  // lifetimes and grow events of a simulated run (off the page's thread) -> {derived}
+  // what the views derive from a simulated run (timeline.js derive(), off the page's thread) -> {derived}
   derive(trace, run) {
+    this.simulated.set(trace, run);
     return this.call({ type: "derive", trace: { ops: trace.ops, ids: trace.ids },
-      run: { addresses: run.addresses, heap_bytes: run.heap_bytes, initial_bytes: run.initial_bytes } });
+      run: { addresses: run.addresses, heap_bytes: run.heap_bytes, live_bytes: run.live_bytes, initial_bytes: run.initial_bytes } });
   }
 
   audit(code, sim) {

@@ -15,12 +15,12 @@ import { readUpload, acceptDrops } from "./upload.js";
 import { bytes, count, percent } from "./format.js";
 import { PAGE } from "./realheap.js";
 import { addressLines, chartPng, metricsCsv, metricsJson, save, slug, traceText } from "./downloads.js";
+import { OutputPanel } from "./output.js";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const byId = (id) => document.getElementById(id);
 const embed = document.body.dataset.mode === "embed";
 const store = embed ? null : localStorage;     // widgets on a blog page must not overwrite the playground's code
-const OUTPUT_LIMIT = 200_000;                  // characters kept in the output panel
 
 // ---- theme -------------------------------------------------------------------------------------------
 
@@ -64,15 +64,11 @@ function message(text, kind = "info") {
 
 // ---- output ------------------------------------------------------------------------------------------
 
-const output = $("output");
+const output = new OutputPanel($("output"));
 
-function print(text, kind = "stdout") {
-  const span = document.createElement("span");
-  span.className = kind;
-  span.textContent = text;
-  output.append(span);
-  while (output.textContent.length > OUTPUT_LIMIT && output.firstChild) output.firstChild.remove();
-  output.scrollTop = output.scrollHeight;
+// dropped: characters the Python worker left out before `text` (a flood of output keeps only its end)
+function print(text, kind = "stdout", dropped = 0) {
+  output.write(text, kind, dropped);
 }
 
 // ---- modules -----------------------------------------------------------------------------------------
@@ -200,7 +196,7 @@ async function run() {
   setRunning(true);
   await starting;
   runPending = false;
-  output.replaceChildren();
+  output.clear();
   message("");
   views.length = 0;
   byId("view-select")?.replaceChildren();
@@ -451,8 +447,8 @@ async function start() {
       if ((embed || autoRun) && python.running === null && !views.length) run();
       autoRun = false;
     },
-    stdout: (text) => print(text, "stdout"),
-    stderr: (text) => print(text, "stderr"),
+    stdout: (text, dropped) => print(text, "stdout", dropped),
+    stderr: (text, dropped) => print(text, "stderr", dropped),
     show: onShow,
     done: onDone,
   });

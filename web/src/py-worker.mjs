@@ -8,15 +8,16 @@
 //                   {type:"run", id, code, module, files}   files: {"/abs/path": Uint8Array} written
 //                   into Python's file system before the run (uploaded traces)
 //   worker -> main  {type:"status", text, progress}  {type:"ready", versions}
-//                   {type:"stdout"|"stderr", id, text}  {type:"show", id, payload}
+//                   {type:"stdout"|"stderr", id, text, dropped}  {type:"show", id, payload}
 //                   {type:"done", id, ok, error, elapsed_ms}  {type:"error", text}
+//                   dropped: characters of a flood of output left out just before text
 
 import { snapshotDeserializer } from "../build/snapshot-refs.mjs";
+import { keepTail, OUTPUT_LIMIT } from "./output.js";
 
 // Bundled to web/dist/py-worker.mjs: everything it loads sits beside it.
 const DIST = new URL("./", import.meta.url);
-const FLUSH_MS = 50;          // stream output at least this often while Python runs
-const FLUSH_CHARS = 16384;    // ...or when this much has piled up
+const FLUSH_MS = 50;          // stream output at most this often while Python runs
 
 let pyodide = null;
 let runCode = null;        // playground.run, looked up once
@@ -28,13 +29,15 @@ let queue = Promise.resolve();
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
 const status = (text, progress) => post({ type: "status", text, progress });
 
-// Output is batched: one postMessage per write would flood the page when a
-// loop prints a million lines. Switching stream flushes the other one first,
-// so stdout and stderr stay in order.
+// Output is coalesced: one postMessage per write would flood the page when a loop prints a million
+// lines. A stream posts what piled up at most every FLUSH_MS, and never more than the page keeps: the rest
+// of a flood is counted (dropped) instead of sent. Switching stream flushes the other one first, so stdout
+// and stderr stay in order.
 class Stream {
   constructor(kind) {
     this.kind = kind;
     this.text = "";
+    this.dropped = 0;
     this.last = 0;
     this.decoder = new TextDecoder();
   }
@@ -42,14 +45,22 @@ class Stream {
     const other = this === streams.stdout ? streams.stderr : streams.stdout;
     other.flush();
     this.text += this.decoder.decode(bytes, { stream: true });
-    if (this.text.length > FLUSH_CHARS || performance.now() - this.last > FLUSH_MS) this.flush();
+    if (this.text.length > 2 * OUTPUT_LIMIT) this.trim();
+    if (performance.now() - this.last > FLUSH_MS) this.flush();
     return bytes.length;
+  }
+  trim() {
+    const kept = keepTail(this.text);
+    this.text = kept.text;
+    this.dropped += kept.dropped;
   }
   flush() {
     this.last = performance.now();
     if (!this.text) return;
-    post({ type: this.kind, id: currentId, text: this.text });
+    this.trim();
+    post({ type: this.kind, id: currentId, text: this.text, dropped: this.dropped });
     this.text = "";
+    this.dropped = 0;
   }
 }
 const streams = { stdout: new Stream("stdout"), stderr: new Stream("stderr") };
@@ -62,11 +73,18 @@ async function fetchOk(url, as) {
 }
 
 // Typed arrays from Python's array.array, via the buffer protocol: a zero-copy
-// view, copied once so it can be transferred to the page.
+// view, copied once so it can go to the page. Into shared memory when the page
+// is cross-origin isolated: the page hands a trace on to the real-module worker
+// (to replay it, to derive its run's views), and posting shared memory copies
+// nothing, where a million-event trace would otherwise be copied on the page's
+// thread each time.
 function takeBuffer(proxy) {
   const buf = proxy.getBuffer();
   try {
-    return buf.data.slice();
+    if (!self.crossOriginIsolated) return buf.data.slice();
+    const shared = new buf.data.constructor(new SharedArrayBuffer(buf.data.byteLength));
+    shared.set(buf.data);
+    return shared;
   } finally {
     buf.release();
   }
@@ -88,7 +106,7 @@ function hostShow(metaJson, names, ...arrays) {
   keys.forEach((key, i) => {
     const data = takeBuffer(arrays[i]);
     setPath(payload, key, data);
-    transfer.push(data.buffer);
+    if (data.buffer instanceof ArrayBuffer) transfer.push(data.buffer);
   });
   flushAll();   // output printed before show() reaches the page first
   post({ type: "show", id: currentId, payload }, transfer);
@@ -130,6 +148,12 @@ async function startPython() {
   status("Loading the Python runtime…", 0.05);
   const infoP = fetchOk(new URL("build-info.json", DIST), "json");
   const glueP = fetchOk(new URL("../py/playground.py", DIST), "text");
+  // Preloads: the snapshot downloads while Pyodide's own files load and compile; the wheels installed after
+  // the boot are fetched during it, so their later requests are answered from the HTTP cache.
+  const snapshotP = infoP.then((info) => (info.snapshot ? fetchSnapshot(info.snapshot) : null));
+  snapshotP.catch(() => {});      // handled where it is used
+  infoP.then((info) => Promise.all([info.pyfrag_wheel, ...Object.values(info.lock_wheels).map((f) => `pyodide/${f}`)]
+    .map((path) => fetch(new URL(path, DIST)).then((r) => r.arrayBuffer())))).catch(() => {});
   const { loadPyodide } = await import(new URL("pyodide/pyodide.mjs", DIST).href);
   mark("imported");
   status("Starting Python…", 0.15);
@@ -144,7 +168,7 @@ async function startPython() {
     // Boot from the memory snapshot serve.py made (see web/build/snapshot.mjs);
     // it downloads while Pyodide's wasm compiles. Any failure: start normally.
     try {
-      py = await loadPyodide({ ...options, _loadSnapshot: fetchSnapshot(info.snapshot),
+      py = await loadPyodide({ ...options, _loadSnapshot: snapshotP,
                                _snapshotDeserializer: snapshotDeserializer(() => pyodide) });
       mark("from-snapshot");
     } catch (e) {

@@ -1,11 +1,14 @@
 // Module worker owning the real WebAssembly instance: loads a module (by URL or uploaded bytes), replays
 // trace arrays on a fresh instance, and runs the audit snippet against it and against the simulated heap.
-// Everything heavy happens here, so a 1,000,000-event replay never blocks the page.
+// Everything heavy happens here, so a 1,000,000-event replay never blocks the page: the replay, and what the
+// views derive from a run (timeline.js derive(): lifetimes, envelopes, heap-map checkpoints), for the
+// simulated runs too.
 //
 // page -> worker: {type:"load", id, url|bytes, name, heap_base}
-//                 {type:"replay", id, trace:{ops, ids, sizes, aligns, maximum_bytes}}
+//                 {type:"replay", id, trace:{ops, ids, sizes, aligns, maximum_bytes}, compare?:{addresses, heap_bytes}}
+//                 (compare: the simulated run of the trace, to find where the two part: derived.difference)
 //                 {type:"audit", id, code, sim:{heap_bytes, live_bytes}}
-//                 {type:"derive", id, trace, run:{addresses, heap_bytes, initial_bytes}}  (a simulated run)
+//                 {type:"derive", id, trace, run:{addresses, heap_bytes, live_bytes, initial_bytes}}  (a simulated run)
 // worker -> page: {type:"loaded", id, info} | {type:"progress", id, done, n}
 //                 {type:"replayed", id, result, derived} | {type:"derived", id, derived}
 //                 {type:"audited", id, real:{text,error}, sim:{text,error}} | {type:"log", stream, text}
@@ -13,7 +16,7 @@
 
 import { compile, describe, replayModule, ModuleError } from "./realheap.js";
 import { realExports, runSnippet, simExports } from "./audit.js";
-import { growEvents, lifetimes } from "./timeline.js";
+import { derive, derivedBuffers, runsPart } from "./timeline.js";
 
 let current = null;     // {bytes, compiled, name, heapBase, info}: compiled holds the module per memory limit
 let heap = null;        // the instance the last replay ran on: what the audit inspects
@@ -47,14 +50,6 @@ async function run({ trace, id }) {
   return replayed.result;
 }
 
-// What the heap maps and charts need beyond the per-event arrays; done here because it costs a Map
-// operation per event.
-function derive(trace, run) {
-  return { death: lifetimes(trace.ops, trace.ids, run.addresses), grows: growEvents(run.heap_bytes, run.initial_bytes) };
-}
-
-const buffers = (derived) => [derived.death.buffer, derived.grows.buffer];
-
 function audit({ code, sim }) {
   return {
     real: heap ? runSnippet(code, realExports(heap.instance.exports))
@@ -71,11 +66,16 @@ onmessage = async ({ data }) => {
     else if (data.type === "replay") {
       const result = await run(data);
       const derived = derive(data.trace, result);
+      const sim = data.compare;
+      if (sim) {
+        derived.difference = runsPart({ n: sim.heap_bytes.length, addresses: sim.addresses, heap: sim.heap_bytes },
+          { n: result.heap_bytes.length, addresses: result.addresses, heap: result.heap_bytes });
+      }
       postMessage({ type: "replayed", id, result, derived },
-        [result.addresses.buffer, result.heap_bytes.buffer, result.live_bytes.buffer, ...buffers(derived)]);
+        [result.addresses.buffer, result.heap_bytes.buffer, result.live_bytes.buffer, ...derivedBuffers(derived)]);
     } else if (data.type === "derive") {
       const derived = derive(data.trace, data.run);
-      postMessage({ type: "derived", id, derived }, buffers(derived));
+      postMessage({ type: "derived", id, derived }, derivedBuffers(derived));
     } else if (data.type === "audit") postMessage({ type: "audited", id, ...audit(data) });
   } catch (e) {
     postMessage({ type: "error", id, message: e instanceof ModuleError ? e.message : `${e.name}: ${e.message}` });

@@ -13,7 +13,7 @@ function sharedScale(tls) {
   let events = 1, top = 1;
   for (const tl of tls) {
     events = Math.max(events, tl.n);
-    for (let i = 0; i < tl.n; i++) if (tl.heap[i] > top) top = tl.heap[i];
+    top = Math.max(top, tl.peakHeap);
   }
   return { events, bytes: top };
 }

@@ -1,13 +1,14 @@
 // Timeline of one replay (simulated or real): per-event arrays plus what the views derive from them:
 // block lifetimes, grow events, summary metrics, the used fraction of heap-map cells at any event, and
 // series decimated for drawing.
-// Plain functions over typed arrays; the charts and heap maps only read what these return.
+// Plain functions over typed arrays; the charts and heap maps only read what these return. Whatever costs a
+// pass over every event is done once by derive(), in a worker, so that a redraw of a million-event run on
+// the page costs about what a small one does.
 
 export const ALLOC = 0, FREE = 1;   // pyfrag.trace op codes (2 is realloc)
 
 // death[i]: the event at which the block born at event i stops being live (Infinity: never). A realloc
 // ends the old block and starts a new one; an alloc of a still-live id leaks the old block, as in pyfrag.
-// One Map operation per event: ~0.2 s for a million events, so real-worker.mjs runs it, not the page.
 export function lifetimes(ops, ids, addresses) {
   const n = addresses.length;
   const death = new Float64Array(n).fill(Infinity);
@@ -38,13 +39,84 @@ export function growEvents(heapBytes, initialBytes) {
   return Float64Array.from(grows);
 }
 
+const ENVELOPE_BLOCK = 64;   // events per min/max pair of a series' envelope
+
+// [min, max] of each ENVELOPE_BLOCK events of `series`, interleaved: what decimate() reads instead of the
+// series once a bucket spans several blocks.
+export function envelope(series) {
+  const blocks = Math.ceil(series.length / ENVELOPE_BLOCK);
+  const out = new Float64Array(2 * blocks);
+  for (let b = 0; b < blocks; b++) {
+    let min = Infinity, max = -Infinity;
+    for (let i = b * ENVELOPE_BLOCK, end = Math.min(series.length, i + ENVELOPE_BLOCK); i < end; i++) {
+      const v = series[i];
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    out[2 * b] = min; out[2 * b + 1] = max;
+  }
+  return out;
+}
+
+const CHECKPOINT_EVERY = 16384;    // events between two lists of live blocks
+const CHECKPOINT_BUDGET = 1 << 22; // block indices kept in all (16 MiB); the last event's list is always kept
+
+// Lists of the blocks live after some events, so that cellUsage() at event t walks the blocks live at the
+// checkpoint before t and at most CHECKPOINT_EVERY events, not every event since the start.
+// -> {at: event of each checkpoint, start: offset of its list in `blocks` (one more entry than `at`), blocks}
+export function checkpoints(ops, addresses, death) {
+  const n = addresses.length;
+  const at = [], start = [0], blocks = [];
+  let live = [];
+  for (let from = 0; from < n; from += CHECKPOINT_EVERY) {
+    const t = Math.min(n, from + CHECKPOINT_EVERY) - 1;
+    live = live.filter((i) => death[i] > t);
+    for (let i = from; i <= t; i++) if (addresses[i] && ops[i] !== FREE && death[i] > t) live.push(i);
+    if (t === n - 1 || blocks.length + live.length <= CHECKPOINT_BUDGET) {
+      at.push(t);
+      for (const i of live) blocks.push(i);
+      start.push(blocks.length);
+    }
+  }
+  return { at: Float64Array.from(at), start: Float64Array.from(start), blocks: Uint32Array.from(blocks) };
+}
+
+const maxOf = (a, fallback) => { let m = fallback; for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i]; return m; };
+
+// Everything the views need beyond a run's per-event arrays. trace: {ops, ids}; run: {addresses,
+// heap_bytes, live_bytes, initial_bytes}. Runs in the real-module worker (see real-worker.mjs).
+export function derive(trace, run) {
+  const death = lifetimes(trace.ops, trace.ids, run.addresses);
+  return {
+    death,
+    grows: growEvents(run.heap_bytes, run.initial_bytes),
+    peakHeap: maxOf(run.heap_bytes, run.initial_bytes),
+    peakLive: maxOf(run.live_bytes, 0),
+    heapEnvelope: envelope(run.heap_bytes),
+    liveEnvelope: envelope(run.live_bytes),
+    checkpoints: checkpoints(trace.ops, run.addresses, death),
+  };
+}
+
+// The typed arrays derive() produced, for postMessage's transfer list.
+export const derivedBuffers = (d) => [d.death, d.grows, d.heapEnvelope, d.liveEnvelope,
+  d.checkpoints.at, d.checkpoints.start, d.checkpoints.blocks].map((a) => a.buffer);
+
+// A series' envelope, found by decimate() from the series itself (the charts pass plain arrays).
+const envelopes = new WeakMap();
+
 // trace: {ops, sizes}; run: {addresses, heap_bytes, live_bytes, failures, heap_base, initial_bytes,
-// maximum_bytes}; derived: {death, grows} from lifetimes() and growEvents(). A real replay can stop
-// early, so n is the run's length, not the trace's.
+// maximum_bytes}; derived: from derive(), and for a real run compared in the worker with the simulated one,
+// {difference, comparedWith: the simulated run's addresses}. A real replay can stop early, so n is the run's
+// length, not the trace's.
 export function timeline(trace, run, derived) {
+  envelopes.set(run.heap_bytes, derived.heapEnvelope);
+  envelopes.set(run.live_bytes, derived.liveEnvelope);
+  if (derived.comparedWith) differences.set(run.addresses, [derived.comparedWith, derived.difference]);
   return {
     n: run.heap_bytes.length, ops: trace.ops, sizes: trace.sizes, addresses: run.addresses,
-    death: derived.death, grows: derived.grows,
+    death: derived.death, grows: derived.grows, checkpoints: derived.checkpoints,
+    peakHeap: derived.peakHeap, peakLive: derived.peakLive,
     heap: run.heap_bytes, live: run.live_bytes,
     failures: run.failures ?? [],
     heapBase: run.heap_base ?? 0, initialBytes: run.initial_bytes, maximumBytes: run.maximum_bytes,
@@ -52,7 +124,6 @@ export function timeline(trace, run, derived) {
 }
 
 const last = (a, fallback) => (a.length ? a[a.length - 1] : fallback);
-const maxOf = (a, fallback) => { let m = fallback; for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i]; return m; };
 
 // The article's numbers and the ones the charts need, same definitions as pyfrag.metrics.
 export function summary(tl) {
@@ -60,7 +131,7 @@ export function summary(tl) {
   const oom = tl.failures[0] ?? null;
   return {
     events: tl.n, heap_bytes: heap, live_bytes: live,
-    peak_heap_bytes: maxOf(tl.heap, tl.initialBytes), peak_live_bytes: maxOf(tl.live, 0),
+    peak_heap_bytes: tl.peakHeap, peak_live_bytes: tl.peakLive,
     utilization: heap ? live / heap : 0, wasted_bytes: heap - live,
     // the article's audit counts static data and the stack (below the heap base) as wasted; these do not
     static_bytes: tl.heapBase, heap_only_utilization: heap > tl.heapBase ? live / (heap - tl.heapBase) : 0,
@@ -69,23 +140,32 @@ export function summary(tl) {
 }
 
 // Used fraction of each of `cells` equal slices of [0, span) at event t: live blocks are those born at
-// or before t that die after t. One pass over events plus one over cells (a difference array), so a
-// 4 GiB heap costs the same as a small one.
+// or before t that die after t, i.e. those of the last checkpoint at or before t that still live, and
+// those born since. One pass over them plus one over cells (a difference array), so a 4 GiB heap costs the
+// same as a small one.
 export function cellUsage(tl, t, span, cells) {
   const per = span / cells;
   const diff = new Float64Array(cells + 1);   // whole cells covered, as +1/-1 at the edges
   const partial = new Float64Array(cells);    // bytes in partly covered cells
-  const end = Math.min(t + 1, tl.n);
-  for (let i = 0; i < end; i++) {
+  const add = (i) => {
     const a = tl.addresses[i];
-    if (!a || tl.death[i] <= t || tl.ops[i] === FREE) continue;
     const b = Math.min(a + tl.sizes[i], span);
-    if (b <= a) continue;
+    if (b <= a) return;
     const c0 = Math.floor(a / per), c1 = Math.min(cells - 1, Math.floor((b - 1) / per));
-    if (c0 === c1) { partial[c0] += b - a; continue; }
+    if (c0 === c1) { partial[c0] += b - a; return; }
     partial[c0] += (c0 + 1) * per - a;
     partial[c1] += b - c1 * per;
     diff[c0 + 1] += 1; diff[c1] -= 1;
+  };
+  const end = Math.min(t + 1, tl.n);
+  const { at, start, blocks } = tl.checkpoints;
+  let k = at.length - 1;
+  while (k >= 0 && at[k] > t) k--;
+  for (let j = k < 0 ? 0 : start[k]; j < (k < 0 ? 0 : start[k + 1]); j++) {
+    if (tl.death[blocks[j]] > t) add(blocks[j]);
+  }
+  for (let i = k < 0 ? 0 : at[k] + 1; i < end; i++) {
+    if (tl.addresses[i] && tl.death[i] > t && tl.ops[i] !== FREE) add(i);
   }
   const used = new Float32Array(cells);
   let run = 0;
@@ -97,15 +177,31 @@ export function cellUsage(tl, t, span, cells) {
 }
 
 // Min and max of each series per bucket of events, so a million events draw as ~2 points per pixel and
-// a one-event spike still shows. Returns uPlot data: [x, ...series].
+// a one-event spike still shows. Returns uPlot data: [x, ...series]. Series of a timeline() have an
+// envelope: once every bucket spans at least two of its blocks, buckets are whole blocks and only the
+// envelope is read.
 export function decimate(series, n, buckets) {
   if (n <= 2 * buckets) {
     const x = Float64Array.from({ length: n }, (_, i) => i);
     return [x, ...series.map((s) => s.subarray(0, n))];
   }
-  const width = n / buckets;
   const x = new Float64Array(2 * buckets);
   const out = series.map(() => new Float64Array(2 * buckets));
+  const envs = series.map((s) => (s.length === n ? envelopes.get(s) : undefined));
+  const blocks = Math.ceil(n / ENVELOPE_BLOCK);
+  if (blocks >= 2 * buckets && envs.every(Boolean)) {
+    for (let b = 0; b < buckets; b++) {
+      const lo = Math.floor((b * blocks) / buckets), hi = Math.floor(((b + 1) * blocks) / buckets);
+      x[2 * b] = lo * ENVELOPE_BLOCK; x[2 * b + 1] = Math.min(n, hi * ENVELOPE_BLOCK) - 1;
+      envs.forEach((e, k) => {
+        let min = Infinity, max = -Infinity;
+        for (let j = lo; j < hi; j++) { if (e[2 * j] < min) min = e[2 * j]; if (e[2 * j + 1] > max) max = e[2 * j + 1]; }
+        out[k][2 * b] = min; out[k][2 * b + 1] = max;
+      });
+    }
+    return [x, ...out];
+  }
+  const width = n / buckets;
   for (let b = 0; b < buckets; b++) {
     const lo = Math.floor(b * width), hi = Math.min(n, Math.floor((b + 1) * width));
     x[2 * b] = lo; x[2 * b + 1] = Math.max(lo, hi - 1);
@@ -118,14 +214,26 @@ export function decimate(series, n, buckets) {
   return [x, ...out];
 }
 
-// Where a simulated and a real timeline of the same trace part: the first event whose returned address or
-// memory size differs (or where one side stops), or null when they agree at every event.
-export function firstDifference(sim, real) {
+// Where two runs of the same trace part ({n, addresses, heap} each): the first event whose returned address
+// or memory size differs (or where one side stops), or null when they agree at every event.
+export function runsPart(sim, real) {
   const n = Math.min(sim.n, real.n);
   for (let i = 0; i < n; i++) {
     if (sim.addresses[i] !== real.addresses[i] || sim.heap[i] !== real.heap[i]) return i;
   }
   return sim.n === real.n ? null : n;
+}
+
+const differences = new WeakMap();   // a real run's addresses -> [the simulated run's addresses, where they part]
+
+// runsPart() of a simulated and a real timeline, remembered per pair: the real-module worker finds it while
+// it replays (derived.difference, see timeline()), and the page asks for it more than once.
+export function firstDifference(sim, real) {
+  const known = differences.get(real.addresses);
+  if (known?.[0] === sim.addresses) return known[1];
+  const d = runsPart(sim, real);
+  differences.set(real.addresses, [sim.addresses, d]);
+  return d;
 }
 
 const OPS = ["malloc", "free", "realloc"];
