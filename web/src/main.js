@@ -300,7 +300,8 @@ async function replayReal(view) {
     setStatus(`replaying on ${source.name}…`, 0);
     const { result, derived } = await real.replay(source, trace, (done, n) => setStatus(`replaying on ${source.name}…`, done / n));
     const tl = timeline(trace, result, derived);
-    const extra = { reported_live: result.reported_live, issues: result.issues, issue_count: result.skipped };
+    const extra = { reported_live: result.reported_live, issues: result.issues, issue_count: result.skipped,
+      trap: result.trap };
     // the simulation started like this very module: where the two agree, the model's free blocks are the
     // module's, so its verdict and largest free block stand for the real side's
     const like = view.payload.sim.like, exact = like === source.name;
@@ -315,7 +316,7 @@ async function replayReal(view) {
       text: agreementText(view.sim.tl, tl, { like, module: source.name, fmt: { bytes, count } }),
       agree: exact ? differs === null : "n/a",     // not comparable event by event: neither good nor bad
     };
-    if (result.trap) message(`Real module ${source.name} trapped in ${result.trap.op} at event ${count(result.trap.index)}: ${result.trap.message}; the replay stopped there.`, "error");
+    if (result.trap) message(`Real module ${source.name} trapped in ${result.trap.op} at event ${count(result.trap.index)}: ${result.trap.message}; the replay stopped there (a trap is no OOM: the module itself failed).`, "info");
     view.realSource = source;
     if (current === view) { results.set(view.sim, view.real, undefined, view.agreement); updateDownloads(); }
   } catch (e) {

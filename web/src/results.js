@@ -24,6 +24,9 @@ function oomText(oom) {
   return `${oom.kind} OOM at event ${count(oom.index)}: ${oom.op}(${bytes(oom.size)})${why}`;
 }
 
+// A trap is never an OOM: the module itself failed (AssemblyScript aborts when memory cannot grow)
+const trapText = (trap) => `trap at event ${count(trap.index)} in ${trap.op}: ${trap.message}; the replay ended there`;
+
 // A value the real module does not show, unless the address-exact model stood in for it.
 const modelValue = (v, x, fmt) => (v == null ? "not visible" : `${fmt(v)}${x.from_model ? " (the model's: exact here)" : ""}`);
 
@@ -46,7 +49,7 @@ const ROWS = [
   ["wasted (heap − live, the article's)", (s) => bytes(s.wasted_bytes)],
   ["memory.grow events", (s) => count(s.grow_events)],
   ["failed requests", (s) => count(s.failures)],
-  ["first failure", (s) => oomText(s.oom)],
+  ["first failure", (s, x) => (x.trap && (!s.oom || x.trap.index <= s.oom.index) ? trapText(x.trap) : oomText(s.oom))],
   ["largest free block", (s, x) => modelValue(x.largest_free_block, x, bytes)],
   ["external fragmentation", (s, x) => modelValue(x.external_fragmentation, x, percent)],
   ["module's own live_bytes()", (s, x) => (x.reported_live == null ? "–" : bytes(x.reported_live))],
