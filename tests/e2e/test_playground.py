@@ -424,6 +424,33 @@ def test_bad_upload_shows_an_error_and_the_page_keeps_working(playground, shot):
     expect(page.get_by_test_id("output")).to_contain_text("still alive")
 
 
+LOOPING_MODULE = """(module
+  (memory (export "memory") 2)
+  (func (export "malloc") (param i32) (result i32) (loop $forever (br $forever)) (i32.const 0))
+  (func (export "free") (param i32))
+  (func (export "realloc") (param i32 i32) (result i32) (i32.const 0)))"""
+
+
+def test_an_uploaded_module_that_loops_forever_is_stopped(playground):
+    """A module whose malloc never returns: the real replay is stopped with a message that
+    says so, and the page goes on working (the next module replays)."""
+    wasmtime = pytest.importorskip("wasmtime")
+    page = playground
+    page.get_by_test_id("module-select").select_option("c-dlmalloc")
+    set_code(page, "from pyfrag import scenarios\nshow(scenarios.swiss_cheese(rounds=20))\n")
+    run_and_wait(page)
+    expect(page.locator("#caption-real")).to_have_text("real: c-dlmalloc", timeout=RUN_TIMEOUT_MS)
+    # a module picked (here: uploaded) runs the code again, on it
+    page.get_by_test_id("upload").set_input_files(
+        files=[{"name": "loops.wasm", "mimeType": "application/wasm",
+                "buffer": wasmtime.wat2wasm(LOOPING_MODULE)}])
+    expect(page.locator("#message")).to_contain_text(
+        re.compile(r"loops\.wasm: made no progress for 15 s after event 0 \(an endless loop"),
+        timeout=40_000)
+    page.get_by_test_id("module-select").select_option("c-dlmalloc")
+    expect(page.locator("#caption-real")).to_have_text("real: c-dlmalloc", timeout=RUN_TIMEOUT_MS)
+
+
 def test_a_trace_with_invalid_frees_says_so(playground, shot):
     page = playground
     page.get_by_test_id("upload").set_input_files(

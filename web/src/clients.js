@@ -80,6 +80,8 @@ export class PythonClient {
   }
 }
 
+const STALL_MS = 15_000;     // a replay that finishes no event for this long is stopped
+
 export class RealClient {
   constructor(onLog) {
     this.onLog = onLog;
@@ -104,22 +106,39 @@ export class RealClient {
     };
   }
 
-  call(msg, { transfer = [], progress = null, timeout = 0 } = {}) {
+  // timeout: ms the whole call may take; stall: ms it may go without a progress message (a replay reports
+  // every few thousand events, so a module that loops forever in one call is found without limiting how
+  // long a big trace may take)
+  call(msg, { transfer = [], progress = null, timeout = 0, stall = 0 } = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, progress });
+      let timer = null;
+      const watch = (ms, why) => {
+        clearTimeout(timer);
+        timer = setTimeout(() => this.stuck(id, why), ms);
+      };
+      const stalled = (done) => watch(stall, `made no progress for ${stall / 1000} s after event ${done} ` +
+        "(an endless loop in the module?); stopped");
+      const onProgress = (done, n) => {
+        if (stall) stalled(done);
+        progress?.(done, n);
+      };
+      this.pending.set(id, { resolve: (v) => { clearTimeout(timer); resolve(v); },
+        reject: (e) => { clearTimeout(timer); reject(e); }, progress: onProgress });
       this.worker.postMessage({ ...msg, id }, transfer);
-      if (timeout) {
-        setTimeout(() => {
-          if (!this.pending.has(id)) return;
-          // the worker is stuck in user code: replace it; callers replay again when they need the instance
-          this.worker.terminate();
-          for (const [, p] of this.pending) p.reject(new Error(`did not finish in ${timeout / 1000} s; stopped`));
-          this.pending.clear();
-          this.start();
-        }, timeout);
-      }
+      if (timeout) watch(timeout, `did not finish in ${timeout / 1000} s; stopped`);
+      else if (stall) stalled(0);
     });
+  }
+
+  // The worker is stuck in the module's or the snippet's code: replace it (callers replay again when they
+  // need the instance) and fail what was waiting on it.
+  stuck(id, why) {
+    if (!this.pending.has(id)) return;
+    this.worker.terminate();
+    for (const [, p] of this.pending) p.reject(new Error(why));
+    this.pending.clear();
+    this.start();
   }
 
   // source: {name, url, heap_base} or {name, bytes}
@@ -139,7 +158,7 @@ export class RealClient {
     this.replayed = null;
     const sim = globalThis.crossOriginIsolated ? this.simulated.get(trace) : undefined;
     const compare = sim && { addresses: sim.addresses, heap_bytes: sim.heap_bytes };
-    const replayed = await this.call({ type: "replay", trace, compare }, { progress });
+    const replayed = await this.call({ type: "replay", trace, compare }, { progress, stall: STALL_MS });
     if (sim) replayed.derived.comparedWith = sim.addresses;
     this.replayed = trace;
     return replayed;

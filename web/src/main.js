@@ -309,7 +309,8 @@ async function replayReal(view) {
     if (exact) tl.failures = adoptVerdicts(tl.failures, view.sim.tl.failures, differs ?? Infinity);
     if (exact && differs === null) {
       const m = view.payload.sim.metrics;
-      Object.assign(extra, { largest_free_block: m.largest_free_block, external_fragmentation: m.external_fragmentation, from_model: true });
+      Object.assign(extra, { largest_free_block: m.largest_free_block, external_fragmentation: m.external_fragmentation,
+        overhead_bytes: m.overhead_bytes, resident_bytes: m.resident_bytes, from_model: true });
     }
     view.real = { tl, title: `real: ${source.name}`, extra };
     view.agreement = {

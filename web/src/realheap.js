@@ -194,7 +194,7 @@ export async function instantiate(module, log = () => {}) {
 // event, which `trap` names. Requests a wasm32 call cannot carry (a size past 2^32 - 1, an alignment the
 // module has no aligned_alloc for, above `trace.malloc_alignment`) fail without a call. The trace's memory
 // limit is the instance's own (see withMemoryLimit): past it memory.grow fails inside the module.
-export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 65536 } = {}) {
+export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 16384 } = {}) {
   const { ops, ids, sizes } = trace;
   const n = ops.length;
   const aligns = new Map(trace.aligns ?? []);

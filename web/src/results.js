@@ -52,6 +52,9 @@ const ROWS = [
   ["first failure", (s, x) => (x.trap && (!s.oom || x.trap.index <= s.oom.index) ? trapText(x.trap) : oomText(s.oom))],
   ["largest free block", (s, x) => modelValue(x.largest_free_block, x, bytes)],
   ["external fragmentation", (s, x) => modelValue(x.external_fragmentation, x, percent)],
+  ["allocator overhead (headers, padding, lost cells)", (s, x) => modelValue(x.overhead_bytes, x, bytes)],
+  ["resident with memory.discard of whole free pages (the address space stays)",
+    (s, x) => modelValue(x.resident_bytes, x, bytes)],
   ["module's own live_bytes()", (s, x) => (x.reported_live == null ? "–" : bytes(x.reported_live))],
   ["trace issues (skipped or repaired events)", (s, x) => issuesText(x.issues, x.issue_count)],
 ];
