@@ -159,7 +159,8 @@ def cmd_real(args):
     try:
         run = replay_real(trace, args.module, stop_at_oom=args.stop_at_oom,
                           progress=progress_printer(f"replaying on {args.module}"),
-                          discard=args.discard, call_budget=args.call_budget)
+                          discard=args.discard, call_budget=args.call_budget,
+                          model=not args.no_model)
     except RealModuleError as e:
         raise UsageError(str(e)) from None
     if run.trap and run.trap.timeout:
@@ -459,6 +460,9 @@ def build_parser():
     rl.add_argument("--stop-at-oom", action="store_true",
                     help="stop at the first failed request instead of replaying on")
     add_discard(rl)
+    rl.add_argument("--no-model", action="store_true",
+                    help="leave the module's model out: faster, but failures are judged by "
+                         "heap - live and free blocks are not shown")
     rl.add_argument("--call-budget", type=float, metavar="SECONDS",
                     help="how long one call into the module may run before it is "
                          "stopped (default 5)")

@@ -117,3 +117,16 @@ def test_converting_to_rep_says_what_it_leaves_out(tmp_path):
     r = pyfrag("convert", src, tmp_path / "t.rep")
     assert r.returncode == 0
     assert "1 alignments and 1 tags were left out" in r.stderr
+
+
+def test_real_reads_the_verdict_from_the_model_unless_told_not_to():
+    """Zig's power-of-two classes: at the image task's OOM the free bytes heap - live suggests are
+    padding inside the classes. With its model beside it `real` says so (a true OOM); with
+    --no-model it can only estimate."""
+    import pytest
+    pytest.importorskip("wasmtime")
+    with_model = pyfrag("real", "image-task", "-m", "zig-wasm")
+    alone = pyfrag("real", "image-task", "-m", "zig-wasm", "--no-model")
+    assert with_model.returncode == alone.returncode == 0, with_model.stderr + alone.stderr
+    assert "true OOM at event 124" in with_model.stdout and "allocator overhead" in with_model.stdout
+    assert "fragmentation OOM at event 124" in alone.stdout and "(estimated)" in alone.stdout
