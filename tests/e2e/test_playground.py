@@ -34,10 +34,20 @@ def run_and_wait(page, timeout=RUN_TIMEOUT_MS):
     expect(page.get_by_test_id("stop")).to_be_disabled(timeout=timeout)
 
 
+EXAMPLE_MARKS = {"image-task": "scenarios.image_task()", "arena": "Arena vs global heap"}
+
+
+def pick_example(page, example):
+    """Load an example into the editor and wait for it: the page fetches its code, and a Run
+    pressed before it arrives runs the previous code."""
+    page.get_by_test_id("example-select").select_option(example)
+    expect(page.get_by_test_id("editor")).to_contain_text(EXAMPLE_MARKS[example])
+
+
 def ensure_drawn(page, testid):
     """Run the image task unless an earlier test on the shared page already drew `testid`."""
     if page.get_by_test_id(testid).get_attribute("data-drawn") != "true":
-        page.get_by_test_id("example-select").select_option("image-task")
+        pick_example(page, "image-task")
         run_and_wait(page)
 
 
@@ -168,7 +178,7 @@ def test_every_module_real_audit_equals_the_engine_run(playground, shot):
     pytest.importorskip("wasmtime")
     from pyfrag import scenarios
     page = playground
-    page.get_by_test_id("example-select").select_option("image-task")
+    pick_example(page, "image-task")
     select = page.get_by_test_id("module-select")
     select.select_option("c-dlmalloc")
     run_and_wait(page)
@@ -204,7 +214,7 @@ def test_every_module_real_audit_equals_the_engine_run(playground, shot):
 
 def test_switching_the_view_audits_that_views_real_instance(playground):
     page = playground
-    page.get_by_test_id("example-select").select_option("arena")
+    pick_example(page, "arena")
     run_and_wait(page)
     views = page.locator("#view-select")
     expect(views.locator("option")).to_have_count(2)
@@ -226,7 +236,7 @@ def test_downloads_parse_back(playground, tmp_path):
     from pyfrag.real import replay_real
     page = playground
     page.get_by_test_id("module-select").select_option("c-dlmalloc")
-    page.get_by_test_id("example-select").select_option("image-task")
+    pick_example(page, "image-task")
     run_and_wait(page)
     expect(page.get_by_test_id("agreement")).to_contain_text("agree", timeout=RUN_TIMEOUT_MS)
 
@@ -259,7 +269,7 @@ def test_downloads_parse_back(playground, tmp_path):
 def test_share_link_restores_module_and_view(playground, shared_context):
     page = playground
     page.get_by_test_id("module-select").select_option("as-tlsf")
-    page.get_by_test_id("example-select").select_option("arena")
+    pick_example(page, "arena")
     run_and_wait(page)
     page.locator("#view-select").select_option("1")
     expect(page.locator("#caption-real")).to_have_text("real: as-tlsf", timeout=RUN_TIMEOUT_MS)
