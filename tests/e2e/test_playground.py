@@ -212,6 +212,21 @@ def test_every_module_real_audit_equals_the_engine_run(playground, shot):
     expect(page.locator("#caption-real")).to_have_text("real: c-dlmalloc", timeout=RUN_TIMEOUT_MS)
 
 
+def test_run_pressed_right_after_picking_an_example_runs_that_example(playground):
+    page = playground
+    set_code(page, "print('the code before')\n")
+    # pick and press Run in one go, before the example's code can have arrived
+    page.evaluate("""() => {
+        const menu = document.querySelector('[data-testid="example-select"]');
+        menu.value = "arena";
+        menu.dispatchEvent(new Event("change"));
+        document.querySelector('[data-testid="run"]').click();
+    }""")
+    expect(page.get_by_test_id("stop")).to_be_disabled(timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_test_id("output")).to_contain_text("scratch arena")
+    assert "the code before" not in page.get_by_test_id("output").text_content()
+
+
 def test_switching_the_view_audits_that_views_real_instance(playground):
     page = playground
     pick_example(page, "arena")

@@ -134,17 +134,18 @@ function setupExamples() {
   if (!select) return;
   select.add(new Option("Examples…", ""));
   for (const e of EXAMPLES) select.add(new Option(e.title, e.id));
-  select.addEventListener("change", async () => {
+  select.addEventListener("change", () => {
     if (!select.value) return;
-    try {
-      editor.set(await loadExample(select.value));
+    loadingExample = loadExample(select.value).then((code) => {
+      editor.set(code);
       message("Example loaded (Ctrl+Z brings your previous code back).");
-    } catch (e) {
-      message(e.message, "error");
-    }
+    }, (e) => message(e.message, "error"));
     select.value = "";
   });
 }
+
+// an example whose code is on its way: a Run pressed meanwhile runs it, not the code it replaces
+let loadingExample = null;
 
 function setupShare() {
   const button = $("share");
@@ -195,6 +196,7 @@ async function run() {
   runPending = true;
   setRunning(true);
   await starting;
+  await loadingExample;
   runPending = false;
   output.clear();
   message("");
