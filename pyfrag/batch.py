@@ -48,11 +48,6 @@ U32 = 0xFFFFFFFF
 MAX_ALIGN = 1 << 31
 
 
-def supports(module):
-    """Whether the module exports the batched replay (uploads may not)."""
-    return module.batch is not None
-
-
 def execute(trace, module, progress=None):
     """Pass 1: run the trace's calls in the module -> (results, pages): the address returned by each
     malloc-like call the replay makes, in trace order, and the memory pages after it."""
@@ -63,6 +58,7 @@ def execute(trace, module, progress=None):
     capacity = batch.capacity
     blocks = {}               # id -> address | size << SHIFT, or ~k: made by event k of this batch
     made = []                 # ids given a block by this batch, resolved after it runs
+    # the host writes words 0-3 of each event; 4-7, the module's answers, go in as 0
     words = array("I", [0]) * (capacity * WORDS)
     k = 0
     for i in range(n):
@@ -133,7 +129,7 @@ def _run(batch, words, k, blocks, made, results, pages):
             else:
                 del blocks[id]
     made.clear()
-    return trap
+    return None
 
 
 class Batch:
@@ -160,17 +156,19 @@ class Batch:
         try:
             m.call("pyfrag_replay", 0, k)
         except ModuleTrap as e:
-            k, trap = self._trapped(k, e)
+            trap = e
         out = array("I")
         out.frombytes(m.read(self.address, k * WORDS * 4))
+        if trap is not None:
+            k, trap = self._trapped(out, k, trap)
         return out, k, trap
 
-    def _trapped(self, k, error):
-        """(events that ran, the trap as the event that did not finish raises it)."""
-        done = array("I")
-        done.frombytes(self.module.read(self.address, k * WORDS * 4))
-        j = next(j for j in range(k) if not done[j * WORDS + 6])
-        op = CALLS.get(done[j * WORDS] & LOW, "malloc")
+    def _trapped(self, out, k, error):
+        """(events that ran, the trap as the event that did not finish raises it). The host
+        writes word 6 as 0 and the module sets it after each event, so the first 0 is where
+        the batch stopped."""
+        j = next(j for j in range(k) if not out[j * WORDS + 6])
+        op = CALLS.get(out[j * WORDS] & LOW, "malloc")
         name = self.module.name
         message = (f"module {name}: {op} was stopped: {error.cause}" if error.timeout
                    else f"module {name} trapped in {op}: {error.cause}")

@@ -398,6 +398,13 @@ def build_parser():
         sp.add_argument("--pid", type=int,
                         help="the process to read from a valgrind log of several")
 
+    def add_replay_output(sp):
+        sp.add_argument("--addresses", action="store_true",
+                        help="print 'event address memory_bytes' per alloc/realloc instead")
+        sp.add_argument("--stop-at-oom", action="store_true",
+                        help="stop at the first failed request instead of replaying on")
+        add_discard(sp)
+
     def add_discard(sp):
         sp.add_argument("--discard", choices=DISCARD_MODES, default=AT_END,
                         help="when memory.discard would give whole free pages back: at the "
@@ -420,20 +427,16 @@ def build_parser():
                         "--allocator names another")
     r.add_argument("-a", "--allocator",
                    help="allocator model (default: dlmalloc, or the --like module's model)")
-    r.add_argument("--addresses", action="store_true",
-                   help="print 'event address memory_bytes' per alloc/realloc instead")
-    r.add_argument("--stop-at-oom", action="store_true",
-                   help="stop at the first failed request instead of replaying on")
-    add_discard(r)
+    add_replay_output(r)
     r.add_argument("--verify", action="store_true",
                    help="a recorded trace: replay it on the model started like the app and "
                         "report the first event whose address or memory size differs (exit 1)")
     r.set_defaults(func=cmd_run)
 
     rec = command("record", "record a program's or a WebAssembly app's allocations",
-                         usage="pyfrag record [-o OUT] -- CMD ARGS...\n"
-                               "       pyfrag record --wasm APP.wasm [--invoke EXPORT] "
-                               "[-o OUT] [-- ARGS...]")
+                  usage="pyfrag record [-o OUT] -- CMD ARGS...\n"
+                        "       pyfrag record --wasm APP.wasm [--invoke EXPORT] "
+                        "[-o OUT] [-- ARGS...]")
     rec.add_argument("-o", "--output", help="trace file to write (default: NAME.trace)")
     rec.add_argument("--wasm", metavar="APP.wasm",
                      help="instrument this app and run it with WASI under wasmtime")
@@ -455,11 +458,7 @@ def build_parser():
     add_source(rl)
     rl.add_argument("-m", "--module", required=True,
                     help="module name from the manifest, or a .wasm file")
-    rl.add_argument("--addresses", action="store_true",
-                    help="print 'event address memory_bytes' per alloc/realloc instead")
-    rl.add_argument("--stop-at-oom", action="store_true",
-                    help="stop at the first failed request instead of replaying on")
-    add_discard(rl)
+    add_replay_output(rl)
     rl.add_argument("--no-model", action="store_true",
                     help="leave the module's model out: faster, but failures are judged by "
                          "heap - live and free blocks are not shown")

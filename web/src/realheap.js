@@ -236,47 +236,47 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 1
     const stop = Math.min(n, start + chunk);
     for (let i = start; i < stop; i++) {
       const op = ops[i], id = ids[i], size = sizes[i];
-      let p = 0;
+      let p = 0;     // stays 0 for a free, a failure, or a call that trapped
       try {
-      if (op === FREE) {
-        const q = blocks.get(id);
-        if (q !== undefined) {
-          call(i, "free", () => free(q));
-          blocks.delete(id); live -= held.get(id); held.delete(id);
-        } else if (failed.has(id)) failed.delete(id);
-        else issue(i, `invalid free of id ${id}: not live (never allocated, or already freed); skipped`);
-      } else if (op === ALLOC) {
-        if (blocks.has(id)) {
-          live -= held.get(id);
-          blocks.delete(id);
-          issue(i, `alloc of id ${id}, which is still live (a free is missing); the old block is leaked`);
+        if (op === FREE) {
+          const q = blocks.get(id);
+          if (q !== undefined) {
+            call(i, "free", () => free(q));
+            blocks.delete(id); live -= held.get(id); held.delete(id);
+          } else if (failed.has(id)) failed.delete(id);
+          else issue(i, `invalid free of id ${id}: not live (never allocated, or already freed); skipped`);
+        } else if (op === ALLOC) {
+          if (blocks.has(id)) {
+            live -= held.get(id);
+            blocks.delete(id);
+            issue(i, `alloc of id ${id}, which is still live (a free is missing); the old block is leaked`);
+          }
+          const align = aligns.get(i);
+          if (align && (alignedAlloc ? align > 0x80000000 : align > mallocAlignment)) p = 0;   // fails uncalled
+          else if (align && alignedAlloc) p = request(i, "aligned_alloc", () => alignedAlloc(align, size), size);
+          else p = request(i, "malloc", () => malloc(size), size);
+          if (p) { blocks.set(id, p); held.set(id, size); live += size; failed.delete(id); }
+          else { failed.add(id); fail(i, "malloc", size); }
+        } else {
+          const old = blocks.get(id);
+          if (old === undefined) issue(i, `realloc of id ${id}, which is not live; treated as malloc`);
+          p = old !== undefined ? request(i, "realloc", () => realloc(old, size), size)
+            : request(i, "malloc", () => malloc(size), size);
+          if (p) { blocks.set(id, p); live += size - (held.get(id) ?? 0); held.set(id, size); }
+          else if (old !== undefined && !size) {
+            blocks.delete(id); live -= held.get(id); held.delete(id); failed.add(id);
+          } else fail(i, "realloc", size);
         }
-        const align = aligns.get(i);
-        if (align && (alignedAlloc ? align > 0x80000000 : align > mallocAlignment)) p = 0;   // fails uncalled
-        else if (align && alignedAlloc) p = request(i, "aligned_alloc", () => alignedAlloc(align, size), size);
-        else p = request(i, "malloc", () => malloc(size), size);
-        if (p) { blocks.set(id, p); held.set(id, size); live += size; failed.delete(id); }
-        else { failed.add(id); fail(i, "malloc", size); }
-      } else {
-        const old = blocks.get(id);
-        if (old === undefined) issue(i, `realloc of id ${id}, which is not live; treated as malloc`);
-        p = old !== undefined ? request(i, "realloc", () => realloc(old, size), size)
-          : request(i, "malloc", () => malloc(size), size);
-        if (p) { blocks.set(id, p); live += size - (held.get(id) ?? 0); held.set(id, size); }
-        else if (old !== undefined && !size) {
-          blocks.delete(id); live -= held.get(id); held.delete(id); failed.add(id);
-        } else fail(i, "realloc", size);
-      }
       } catch (e) {
         if (!(e instanceof Trapped)) throw e;
-        end = i + 1;              // the event that trapped is the run's last, with no address
-        heapBytes[i] = memory.buffer.byteLength;
-        liveBytes[i] = live;
-        break outer;
       }
       addresses[i] = p;
       heapBytes[i] = memory.buffer.byteLength;
       liveBytes[i] = live;
+      if (trap) {
+        end = i + 1;        // the event that trapped is the run's last
+        break outer;
+      }
     }
     onProgress?.(stop, n);
   }
