@@ -305,6 +305,8 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
                         blocks[id] = p | size << SHIFT
                         live += size - (v >> SHIFT)
                         addresses[i] = p
+                        if failed:
+                            failed.discard(id)      # it holds a block again: a second free is invalid
                     elif v and not size:
                         # realloc(p, 0) returning NULL has freed p (what C allocators
                         # do); the program now holds NULL, so a later free is free(NULL)

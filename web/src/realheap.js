@@ -262,7 +262,7 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 1
           if (old === undefined) issue(i, `realloc of id ${id}, which is not live; treated as malloc`);
           p = old !== undefined ? request(i, "realloc", () => realloc(old, size), size)
             : request(i, "malloc", () => malloc(size), size);
-          if (p) { blocks.set(id, p); live += size - (held.get(id) ?? 0); held.set(id, size); }
+          if (p) { blocks.set(id, p); live += size - (held.get(id) ?? 0); held.set(id, size); failed.delete(id); }
           else if (old !== undefined && !size) {
             blocks.delete(id); live -= held.get(id); held.delete(id); failed.add(id);
           } else fail(i, "realloc", size);
