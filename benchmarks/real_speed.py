@@ -1,23 +1,30 @@
-"""Real-module replay speed, side by side in one run: call by call, batched (pyfrag_replay), batched
-with the model in lockstep (what `pyfrag real` does by default), and the model alone.
+"""Real-module replay speed, side by side in one run: call by call, host batches (pyfrag_replay),
+the replay inside the module (pyfrag_run, what `pyfrag real` does by default), the same with the
+model beside it over the whole run (`pyfrag real --model`), and the model alone.
 
     python benchmarks/real_speed.py [--events 1000000] [--module c-dlmalloc] [--per-call 50000]
+                                    [--cli]
 
 The call-by-call path is timed on the first --per-call events (it runs at wasmtime's per-call
-speed, ~20 µs an event); the others on the whole trace. CPU time, so a busy machine
-slows all of them alike; the ratios are the figures to quote. Every path's addresses are checked
-equal to the model's on the events they share.
+speed, ~20 µs an event); the others on the whole trace. CPU time, so a busy machine slows all of
+them alike; the ratios are the figures to quote. Every path's addresses, memory sizes and live
+bytes are checked equal to the model's on the events they share. --cli also times the commands
+end to end (wall time, loading the trace file included): `pyfrag real` and `pyfrag run --like`.
 """
 
 import argparse
 import os
+import subprocess
 import sys
+import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 from pyfrag import Trace, replay, scenarios  # noqa: E402
-from pyfrag.real import replay_real  # noqa: E402
+from pyfrag.real import load, replay_real  # noqa: E402
+from pyfrag.trace import dump  # noqa: E402
 
 
 def timed(f):
@@ -26,31 +33,55 @@ def timed(f):
     return result, time.process_time() - t
 
 
+def wall(*args):
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pyfrag", *args], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--module", default="c-dlmalloc")
     ap.add_argument("--per-call", type=int, default=50_000, help="events timed call by call")
+    ap.add_argument("--cli", action="store_true", help="also time the commands end to end")
     args = ap.parse_args(argv)
-    trace = scenarios.random_trace(args.events, seed=1)
-    head = Trace(trace.name).extend(trace, 0, min(args.per_call, len(trace)))
+    name, n = args.module, args.events
+    trace = scenarios.random_trace(n, seed=1)
+    head = Trace(trace.name).extend(trace, 0, min(args.per_call, n))
 
-    model, t_model = timed(lambda: replay(trace, like=args.module))
-    per_call, t_call = timed(lambda: replay_real(head, args.module, batched=False, model=False))
-    batched, t_batch = timed(lambda: replay_real(trace, args.module, model=False))
-    stepped, t_step = timed(lambda: replay_real(trace, args.module))
-    for run in (per_call, batched, stepped):
-        n = run.events
-        assert list(run.addresses[:n]) == list(model.addresses[:n]), "addresses differ"
-
-    rates = {"model": args.events / t_model, "call by call": len(head) / t_call,
-             "batched": args.events / t_batch, "batched + model (pyfrag real)": args.events / t_step}
-    print(f"{args.events} random events (seed 1) on {args.module}; CPU time")
-    for name, rate in rates.items():
-        print(f"  {name:32} {rate:>12,.0f} events/s")
-    print(f"batched / call by call: {rates['batched'] / rates['call by call']:.1f}x;"
-          f" batched / model: {rates['batched'] / rates['model']:.2f}x;"
-          f" pyfrag real / call by call: {rates['batched + model (pyfrag real)'] / rates['call by call']:.1f}x")
+    paths = {
+        "model": lambda: replay(trace, like=name),
+        "call by call": lambda: replay_real(head, name, batched=False, model=False),
+        "host batches": lambda: replay_real(trace, load(name), model=False),
+        "inside the module (pyfrag real)": lambda: replay_real(trace, name, model="failures"),
+        "inside + model (pyfrag real --model)": lambda: replay_real(trace, name, model=True),
+    }
+    runs, rates = {}, {}
+    for label, path in paths.items():
+        runs[label], t = timed(path)
+        rates[label] = runs[label].events / t
+    model = runs["model"]
+    for label, run in runs.items():
+        k = run.events
+        for field in ("addresses", "heap_bytes", "live_bytes"):
+            assert getattr(run, field)[:k] == getattr(model, field)[:k], (label, field)
+    print(f"{n} random events (seed 1) on {name}; CPU time")
+    for label, rate in rates.items():
+        print(f"  {label:38} {rate:>12,.0f} events/s")
+    inside = rates["inside the module (pyfrag real)"]
+    print(f"inside / call by call: {inside / rates['call by call']:.1f}x; "
+          f"inside / model: {inside / rates['model']:.2f}x; "
+          f"host batches / call by call: {rates['host batches'] / rates['call by call']:.1f}x")
+    if args.cli:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "t.trace")
+            dump(trace, path)
+            real_s = wall("real", path, "--module", name)
+            run_s = wall("run", path, "--like", name)
+        print(f"end to end, trace file included (wall): pyfrag real {real_s:.2f} s, "
+              f"pyfrag run --like {run_s:.2f} s ({run_s / real_s:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -160,7 +160,7 @@ def cmd_real(args):
         run = replay_real(trace, args.module, stop_at_oom=args.stop_at_oom,
                           progress=progress_printer(f"replaying on {args.module}"),
                           discard=args.discard, call_budget=args.call_budget,
-                          model=not args.no_model)
+                          model=args.model)
     except RealModuleError as e:
         raise UsageError(str(e)) from None
     if run.trap and run.trap.timeout:
@@ -459,9 +459,14 @@ def build_parser():
     rl.add_argument("-m", "--module", required=True,
                     help="module name from the manifest, or a .wasm file")
     add_replay_output(rl)
-    rl.add_argument("--no-model", action="store_true",
-                    help="leave the module's model out: faster, but failures are judged by "
-                         "heap - live and free blocks are not shown")
+    beside = rl.add_mutually_exclusive_group()
+    beside.add_argument("--model", action="store_const", const=True, default="failures",
+                        help="replay the module's model beside it over the whole run, for "
+                             "its free blocks, overhead and discard figures (by default the "
+                             "model only judges failed requests, when there are any)")
+    beside.add_argument("--no-model", dest="model", action="store_const", const=False,
+                        help="leave the model out: failed requests are judged by "
+                             "heap - live")
     rl.add_argument("--call-budget", type=float, metavar="SECONDS",
                     help="how long one call into the module may run before it is "
                          "stopped (default 5)")

@@ -22,7 +22,7 @@ Main entry points: `run_metrics(run)` and `heap_metrics(heap)`, both giving a
                             discardable at the run's samples; with "at-end" the peak heap
 
 Span-based numbers are None for a real module, whose free spans cannot be seen
-(unless its model ran in step with it: see pyfrag.lockstep).
+(unless its model ran in step with it: see pyfrag.beside).
 """
 
 from dataclasses import dataclass

@@ -417,6 +417,11 @@ class RealModule:
             raise RealModuleError(f"module {self.name} lacks export {export!r}")
         return self._call(export, self._exports[export], *args)
 
+    @property
+    def runs(self):
+        """Whether the module replays whole traces itself (pyfrag.runner)."""
+        return "pyfrag_run" in self._exports
+
     @cached_property
     def batch(self):
         """The module's batched replay (pyfrag.batch.Batch), or None when it has none."""
@@ -506,50 +511,47 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
                 batched=True, model=True, call_budget=None):
     """Replay `trace` on a real module (a name, a path, or a fresh `RealModule`).
 
-    Modules that export pyfrag's batched replay run thousands of events per call
-    (pyfrag.batch), with the same result as `batched=False`, one call per event;
-    stopping at the first OOM needs the latter (a batch runs past it).
-    `model=False` leaves the model out (estimated verdicts, no free blocks), for
-    speed.
+    The fastest way the module offers, each giving the same `Run`: modules built on
+    wasm_modules/src/abi.c replay whole traces themselves (pyfrag.runner); every
+    module built here runs thousands of events per host call (pyfrag.batch);
+    `batched=False`, an uploaded module, or `stop_at_oom` (a batch runs past the
+    first OOM) drive it one call per event.
 
     Returns the same `Run` the simulator returns, with `reported_live` set to the
     module's own `live_bytes()` at the end (None when the run ended at a trap,
     `run.trap`). A name or path gets a fresh instance, with the trace's memory
-    maximum (if any) enforced by the engine, and when its manifest names a model
-    it is replayed in lockstep with it (`pyfrag.lockstep`): while the two agree,
-    the run's spans, free blocks and OOM verdicts are the model's;
-    `run.lockstep.diverged` tells where they parted, if they did. `discard` is as
-    for `pyfrag.replay.replay`; `call_budget` as for `load`."""
-    from .lockstep import Lockstep
+    maximum (if any) enforced by the engine; when its manifest names a model, that
+    model is replayed beside it (pyfrag.beside): where the two agree, failed
+    requests are judged from the model's free blocks, and with `model=True` the
+    run's spans and discard figures are the model's. `model="failures"` replays
+    the model only when requests failed, up to them; `model=False` never (the
+    verdicts are estimates). `run.beside` says how far the model went along.
+    `discard` is as for `pyfrag.replay.replay`; `call_budget` as for `load`."""
+    from .beside import judge
     from .replay import drive
     fresh = not isinstance(module, RealModule)
+    source, run = module, None
     if fresh:
-        module = load(module, limit=trace.maximum, call_budget=call_budget)
-    if batched and module.batch is not None and not stop_at_oom:
-        # the module runs the trace's calls by batches; the loop then reads their answers
-        from .batch import Playback, execute
-        source = Playback(module)
-        source.answers(*execute(trace, module, progress))
-        progress = None
-    else:
-        source = module
-    # a module handed in may have been used already: its model cannot know how
-    stepper = Lockstep(source, _model_of(module) if fresh and model else None)
-    run = drive(trace, stepper, source.memory, module.name,
-                stop_at_oom=stop_at_oom, progress=progress, discard=discard)
+        module = load(source, limit=trace.maximum, call_budget=call_budget)
+        if batched and module.runs and not stop_at_oom:
+            from .runner import run_in_module
+            run = run_in_module(trace, module, progress=progress, discard=discard)
+            if run is None:     # not a trace it can replay itself: the host's turn, afresh
+                module = load(source, limit=trace.maximum, call_budget=call_budget)
+    if run is None:
+        if batched and module.batch is not None and not stop_at_oom:
+            # the module runs the trace's calls by batches; the loop then reads their answers
+            from .batch import Playback, execute
+            allocator = Playback(module)
+            allocator.answers(*execute(trace, module, progress))
+            progress = None
+        else:
+            allocator = module
+        run = drive(trace, allocator, allocator.memory, module.name,
+                    stop_at_oom=stop_at_oom, progress=progress, discard=discard)
     if run.trap is None:
         run.reported_live = module.live_bytes()
     run.module = module
-    run.lockstep = stepper
-    if stepper.model is not None:
-        run.spans = stepper.spans()
+    # a module handed in may have been used already: its model cannot know how
+    run.beside = judge(run, module, model, discard) if fresh else None
     return run
-
-
-def _model_of(module):
-    """A fresh model in the module's start state and memory limit, or None."""
-    from .heap import Heap
-    entry = module.entry
-    if not entry or not entry.get("model"):
-        return None
-    return Heap.like(entry, maximum=module.memory.maximum).allocator

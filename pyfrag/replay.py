@@ -272,14 +272,12 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
                     elif id in failed:
                         failed.discard(id)           # free(NULL) after a failed malloc
                     else:
-                        issue(i, f"invalid free of id {id}: not live "
-                                 "(never allocated, or already freed); skipped")
+                        issue(i, issue_text("free", id))
                     live_arr[i] = live
                     continue                 # a free never grows memory: skip the check
                 if op == ALLOC:
                     if id in blocks:
-                        issue(i, f"alloc of id {id}, which is still live (a free is "
-                                 "missing); the old block is leaked")
+                        issue(i, issue_text("alloc", id))
                         live -= blocks.pop(id) >> SHIFT
                     if tags and i in tags:
                         tag(tags[i])
@@ -297,7 +295,7 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
                 else:
                     v = blocks.get(id, 0)
                     if not v:
-                        issue(i, f"realloc of id {id}, which is not live; treated as malloc")
+                        issue(i, issue_text("realloc", id))
                     if tags and i in tags:
                         tag(tags[i])
                     p = realloc(v & MASK, size) if v else malloc(size)
@@ -335,14 +333,30 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
             grew_to.append(memory.pages)
         n = i + 1
         del addresses[n:], live_arr[n:]
-    heap_bytes = array("q", [0]) * n
-    grew_at.append(n)
-    for a, b, pg in zip(grew_at, grew_at[1:], grew_to):
-        heap_bytes[a:b] = array("q", [pg * PAGE]) * (b - a)
-    return Run(trace, name, addresses, heap_bytes, live_arr,
+    return Run(trace, name, addresses, grown(grew_at, grew_to, n), live_arr,
                heap_base=allocator.heap_base, initial_bytes=initial_bytes,
                maximum_bytes=memory.maximum * PAGE, failures=failures, issues=issues,
                live_ids=blocks, discard=discard, discard_samples=samples, trap=trap)
+
+
+def grown(grew_at, grew_to, n):
+    """heap_bytes of an n-event run from its memory sizes: grew_to[k] pages from event grew_at[k]."""
+    heap_bytes = array("q", [0]) * n
+    for a, b, pg in zip(grew_at, [*grew_at[1:], n], grew_to):
+        heap_bytes[a:b] = array("q", [pg * PAGE]) * (b - a)
+    return heap_bytes
+
+
+ISSUES = {
+    "free": "invalid free of id {}: not live (never allocated, or already freed); skipped",
+    "alloc": "alloc of id {}, which is still live (a free is missing); the old block is leaked",
+    "realloc": "realloc of id {}, which is not live; treated as malloc",
+}
+
+
+def issue_text(op, id):
+    """The message of a trace event the loop skips (or treats as a malloc): see ISSUES."""
+    return ISSUES[op].format(id)
 
 
 class _Stop(Exception):

@@ -35,18 +35,17 @@ def summary(run):
                 if m.grow_calls is not None else ""),
              f"  live         {human(m.live_bytes)} at the end, peak {human(m.peak_live_bytes)}",
              f"  utilization  {m.utilization:.2%}, wasted {human(m.wasted_bytes)}"]
-    stepper = getattr(run, "lockstep", None)
-    if stepper is not None and stepper.diverged:
-        op, args, want, got = stepper.diverged
-        lines.append(f"  model        left behind: {op}{args} gave {want} on the module, "
-                     f"{got} on its model; free blocks from there on are estimates")
+    beside = getattr(run, "beside", None)
+    if beside is not None and beside.parted:
+        lines.append(f"  model        left behind: {beside.difference}; free blocks from "
+                     "there on are estimates")
     if m.total_free is not None:
         lines.append(f"  free         {human(m.total_free)} in "
                      f"{plural(m.free_blocks, 'block')}, largest "
                      f"{human(m.largest_free_block)}, external fragmentation "
                      f"{m.external_fragmentation:.2%}"
                      + (" (the module's model, in step at every event)"
-                        if stepper is not None else ""))
+                        if beside is not None else ""))
         lines.append(f"  overhead     {human(m.overhead_bytes)}: heap - heap base - live - free "
                      "(headers, padding, lost cells, pages never used)")
         lines.append("  discard      " + discard_line(m))

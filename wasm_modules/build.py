@@ -57,7 +57,8 @@ C_WRAPPER = ("src/abi.c: exports forward to the libc malloc family unchanged; re
              "at most 49152 live blocks, then it traps), never in the measured heap, "
              "so addresses are the allocator's own; pyfrag_replay runs batches of "
              "32768 events from the same memory, the host keeping ids and sizes (no "
-             "live-block limit)")
+             "live-block limit); pyfrag_run replays whole traces there, ids and all "
+             "(up to 24576 live ids, then the host's batches take over)")
 
 AS_WRAPPER = ("src/abi.ts: heap.alloc/heap.free/heap.realloc (no GC objects); "
               "requested sizes in a static 65536-slot table (512 KiB of static data "

@@ -18,18 +18,35 @@
 /* Open addressing, linear probing, keyed by address (0 = empty slot).
  * 2^16 slots = 512 KiB of zeroed static memory; filled to 3/4 at most so
  * probes stay short. Past that the wrapper traps rather than fake an OOM.
- * The same memory holds the batches of pyfrag_replay (below): a module is
- * driven either call by call or by batches, and mixing the two traps. */
+ * The same memory holds the batches of pyfrag_replay and pyfrag_run (below): a
+ * module is driven one way only (call by call, by batches, or by runs), and
+ * mixing them traps. */
 #define BITS 16
 #define SLOTS (1u << BITS)
 #define MASK (SLOTS - 1)
 #define MAX_LIVE (SLOTS / 4 * 3)
 #define BATCHED UINT32_MAX          /* `count` once batches have run */
+#define RUNNING (UINT32_MAX - 1)    /* `count` once pyfrag_run has run */
 #define EVENT_WORDS 8
+/* pyfrag_run (below): events per call, and the ids' table (key = id + 1, 0 = empty) */
+#define RUN_EVENTS 3072u
+#define RUN_BITS 15
+#define RUN_SLOTS (1u << RUN_BITS)
+#define RUN_MASK (RUN_SLOTS - 1)
+#define RUN_MAX_IDS (RUN_SLOTS / 4 * 3)
+#define RUN_EVENT_BYTES 39u          /* i64 id, size, result, live; u32 pages; u8 op, align, status */
+
+struct run_slot { uint32_t key, ptr, size; };   /* ptr 0: the id's last request failed */
 
 static union {
     struct { uint32_t ptr, size; } slot[SLOTS];
     uint32_t event[SLOTS * 2 / EVENT_WORDS][EVENT_WORDS];
+    struct {
+        uint8_t events[RUN_EVENTS * RUN_EVENT_BYTES];
+        struct run_slot slot[RUN_SLOTS];
+        uint32_t ids;                   /* keys in slot[]: in the union, so static memory stays put */
+        uint32_t leaked;                /* bytes of blocks whose id was allocated again */
+    } run;
 } table;
 static uint32_t count;
 static size_t live;
@@ -48,7 +65,7 @@ static void remember(void *p, size_t n) {
 
 static void forget(void *p) {
     uint32_t k = (uint32_t)(uintptr_t)p, i = home(k), j;
-    if (count == BATCHED) __builtin_trap();
+    if (count >= RUNNING) __builtin_trap();
     while (table.slot[i].ptr != k) {
         if (!table.slot[i].ptr) return;          /* not ours: nothing to forget */
         i = (i + 1) & MASK;
@@ -86,6 +103,8 @@ EXPORT("realloc") void *pf_realloc(void *p, size_t n) {
     if (q) {                 /* on failure the old block stays live and counted */
         forget(p);
         remember(q, n);
+    } else if (!n) {
+        forget(p);           /* realloc(p, 0) returning NULL has freed p */
     }
     return q;
 }
@@ -156,6 +175,7 @@ EXPORT("pyfrag_replay") uint32_t pf_replay(uint32_t from, uint32_t to) {
             if (r) { live += size; if (p) live -= e[3]; }
             /* a failed realloc leaves the block as it was; realloc(p, 0) returning NULL has freed it */
             else if (p && size) { block = p; size = e[3]; }
+            else if (p) live -= e[3];
             if (r) block = r;
             break;
         }
@@ -163,6 +183,111 @@ EXPORT("pyfrag_replay") uint32_t pf_replay(uint32_t from, uint32_t to) {
         e[5] = (uint32_t)(uintptr_t)block;
         e[6] = __builtin_wasm_memory_size(0);
         e[7] = block ? size : 0;
+    }
+    return to;
+}
+
+/* ---- the replay inside the module -----------------------------------------
+ * pyfrag_run(from, to) replays events [from, to) with the rules of pyfrag's replay loop
+ * (pyfrag/replay.py, drive): the module keeps each id's block in its own table, so the host
+ * only copies the trace's arrays in and the run's arrays out, with no work per event.
+ * At pyfrag_run_events(), RUN_EVENTS events as arrays, in this order:
+ *   in:  i64 id, i64 size, then (after the outputs) u8 op (0 alloc, 1 free, 2 realloc) and
+ *        u8 align (0: malloc; k: aligned_alloc(1 << (k - 1)); 255: fails without a call)
+ *   out: i64 result (the address returned, 0 for a free or a failure), i64 live (requested
+ *        bytes of live blocks after the event, as the loop counts them: not leaked ones),
+ *        u32 pages (memory size after it), u8 status (RUN_* bits below)
+ * The 64-bit outputs are laid out as the host's own arrays, so they are copied as they are.
+ * The table holds up to RUN_MAX_IDS ids: pyfrag_run returns the first event that would
+ * need one more (the host then replays elsewhere), else `to`. */
+enum { RUN_FAILED = 1, RUN_BAD_FREE = 2, RUN_LEAKED = 4, RUN_NOT_LIVE = 8 };
+#define UNCALLED 255u
+
+static uint32_t run_home(uint32_t k) { return (k * 2654435761u) >> (32 - RUN_BITS); }
+
+static struct run_slot *run_find(uint32_t key) {    /* its slot, or the empty one it would take */
+    uint32_t i = run_home(key);
+    while (table.run.slot[i].key && table.run.slot[i].key != key) i = (i + 1) & RUN_MASK;
+    return &table.run.slot[i];
+}
+
+static void run_forget(struct run_slot *s) {        /* backward-shift deletion, as forget() */
+    uint32_t i = (uint32_t)(s - table.run.slot), j;
+    for (j = i;;) {
+        j = (j + 1) & RUN_MASK;
+        if (!table.run.slot[j].key) break;
+        uint32_t h = run_home(table.run.slot[j].key);
+        if (i <= j ? (h <= i || h > j) : (h <= i && h > j)) {
+            table.run.slot[i] = table.run.slot[j];
+            i = j;
+        }
+    }
+    table.run.slot[i].key = 0;
+    table.run.ids--;
+}
+
+static void *run_request(uint32_t align, uint64_t size) {
+    void *r = 0;
+    if (size > UINT32_MAX || align == UNCALLED) return 0;
+    if (!align) return malloc((size_t)size);
+    if (posix_memalign(&r, (size_t)1 << (align - 1), (size_t)size)) return 0;
+    return r;
+}
+
+EXPORT("pyfrag_run_events") uint8_t *pf_run_events(void) { return table.run.events; }
+EXPORT("pyfrag_run_capacity") uint32_t pf_run_capacity(void) { return RUN_EVENTS; }
+
+EXPORT("pyfrag_run") uint32_t pf_run(uint32_t from, uint32_t to) {
+    uint8_t *ev = table.run.events;
+    int64_t *ids = (int64_t *)ev, *sizes = ids + RUN_EVENTS;
+    int64_t *result = sizes + RUN_EVENTS, *lives = result + RUN_EVENTS;
+    uint32_t *pages = (uint32_t *)(lives + RUN_EVENTS);
+    uint8_t *ops = (uint8_t *)(pages + RUN_EVENTS), *aligns = ops + RUN_EVENTS,
+            *status = aligns + RUN_EVENTS;
+    if (count != RUNNING) {
+        if (count) __builtin_trap();        /* another way of driving it has run */
+        count = RUNNING;
+    }
+    for (uint32_t i = from; i < to; i++) {
+        uint32_t key = (uint32_t)ids[i] + 1, st = 0;
+        uint64_t size = (uint64_t)sizes[i];
+        struct run_slot *s = run_find(key);
+        void *old = s->key ? (void *)(uintptr_t)s->ptr : 0, *r = 0;
+        if (!s->key && ops[i] != OP_FREE && table.run.ids >= RUN_MAX_IDS) return i;
+        switch (ops[i]) {
+        case OP_FREE:
+            if (!s->key) { st = RUN_BAD_FREE; break; }
+            if (old) { free(old); live -= s->size; }
+            run_forget(s);
+            break;
+        case OP_MALLOC:
+            if (old) { st = RUN_LEAKED; table.run.leaked += s->size; }   /* still live_bytes() */
+            r = run_request(aligns[i], size);
+            if (!s->key) { s->key = key; table.run.ids++; }
+            s->ptr = (uint32_t)(uintptr_t)r;
+            s->size = r ? (uint32_t)size : 0;
+            if (r) live += (size_t)size; else st |= RUN_FAILED;
+            break;
+        case OP_REALLOC:
+            if (!old) st = RUN_NOT_LIVE;
+            if (size <= UINT32_MAX) r = old ? realloc(old, (size_t)size) : malloc((size_t)size);
+            if (r) {
+                if (!s->key) { s->key = key; table.run.ids++; }
+                live += (size_t)size - (old ? s->size : 0);
+                s->ptr = (uint32_t)(uintptr_t)r;
+                s->size = (uint32_t)size;
+            } else if (old && !size) {      /* realloc(p, 0) returning NULL has freed p */
+                live -= s->size;
+                s->ptr = s->size = 0;
+            } else {
+                st |= RUN_FAILED;           /* the block, if any, stays as it was */
+            }
+            break;
+        }
+        result[i] = (int64_t)(uintptr_t)r;
+        lives[i] = (int64_t)(live - table.run.leaked);
+        pages[i] = (uint32_t)__builtin_wasm_memory_size(0);
+        status[i] = (uint8_t)st;
     }
     return to;
 }
