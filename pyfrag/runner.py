@@ -3,12 +3,13 @@
 Main entry point: `run_in_module(trace, module) -> Run | None`, which
 `pyfrag.real.replay_real` tries first.
 
-A module built on wasm_modules/src/abi.c also exports `pyfrag_run(from, to)`:
-it replays events with the replay loop's own rules (pyfrag.replay.drive),
-keeping each id's block in a table of its own below `__heap_base`, so the heap
-and the allocator's calls are those of any other replay. The host copies the
-trace's arrays in and the run's arrays out a few thousand events per call, and
-looks only at the events the module flags: trace issues and failed requests.
+Every module built here (wasm_modules/src/abi.c documents the layout) also
+exports `pyfrag_run(from, to)`: it replays events with the replay loop's own
+rules (pyfrag.replay.drive), keeping each id's block in a table of its own
+below `__heap_base`, so the heap and the allocator's calls are those of any
+other replay. The host copies the trace's arrays in and the run's arrays out
+a few thousand events per call, and looks only at the events the module
+flags: trace issues and failed requests.
 The `Run` equals the replay loop's on the same module, event for event.
 
 It returns None where this path cannot tell the loop's answer; the caller then

@@ -24,7 +24,8 @@ def per_call(t, name):
 def inside(t, name):
     module = real.load(name, limit=t.maximum)
     run = run_in_module(t, module)
-    run.reported_live = module.live_bytes()
+    if run is not None:
+        run.reported_live = module.live_bytes()
     return run
 
 
@@ -43,8 +44,8 @@ def rules():
     return t
 
 
-def test_every_c_module_replays_whole_traces():
-    assert {"c-dlmalloc", "zig-libc", "emmalloc", "emscripten-dlmalloc", "mimalloc"} <= set(RUNS)
+def test_every_module_built_here_replays_whole_traces():
+    assert set(RUNS) == {m["name"] for m in modules.manifest()}
 
 
 @pytest.mark.parametrize("name", RUNS)
@@ -54,6 +55,12 @@ def test_every_c_module_replays_whole_traces():
 def test_inside_equals_call_by_call(name, make):
     t = make()
     got, want = inside(t, name), per_call(t, name)
+    if want.trap is not None:
+        # AssemblyScript aborts when memory runs out: what the loop did inside that event is the
+        # loop's to say, so the module declines and replay_real replays on the host
+        assert got is None
+        got = real.replay_real(t, name, model=False)
+        assert got.trap == want.trap
     assert outcome(got) == outcome(want)
     assert got.failures == want.failures and got.issues == want.issues
     assert got.live_ids == want.live_ids

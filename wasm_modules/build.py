@@ -50,6 +50,10 @@ SOURCES = {
                      package="mimalloc"),
 }
 
+# Every wrapper also replays whole traces itself (pyfrag_run, see src/abi.c)
+RUN_TEXT = ("; pyfrag_run replays whole traces there, ids and all (up to 24576 live ids, "
+            "then the host's batches take over)")
+
 # Every C module shares src/abi.c: the requested-size table lives in static
 # memory, so the allocator sees exactly the sizes the trace asks for.
 C_WRAPPER = ("src/abi.c: exports forward to the libc malloc family unchanged; requested "
@@ -57,13 +61,12 @@ C_WRAPPER = ("src/abi.c: exports forward to the libc malloc family unchanged; re
              "at most 49152 live blocks, then it traps), never in the measured heap, "
              "so addresses are the allocator's own; pyfrag_replay runs batches of "
              "32768 events from the same memory, the host keeping ids and sizes (no "
-             "live-block limit); pyfrag_run replays whole traces there, ids and all "
-             "(up to 24576 live ids, then the host's batches take over)")
+             "live-block limit)" + RUN_TEXT)
 
 AS_WRAPPER = ("src/abi.ts: heap.alloc/heap.free/heap.realloc (no GC objects); "
               "requested sizes in a static 65536-slot table (512 KiB of static data "
               "below __heap_base, at most 49152 live blocks); pyfrag_replay runs "
-              "batches of 16384 events from the same memory")
+              "batches of 16384 events from the same memory" + RUN_TEXT)
 
 MODULES = [
     dict(name="c-dlmalloc", model="dlmalloc", language="C",
@@ -83,7 +86,7 @@ MODULES = [
                   "call it with align 8 (malloc(0) asks for 1 byte, counted as 0) and keep "
                   "each block's Layout in a static 65536-slot table (768 KiB below "
                   "__heap_base, at most 49152 live blocks), never in the measured heap; "
-                  "pyfrag_replay runs batches of 24576 events from the same memory")),
+                  "pyfrag_replay runs batches of 24576 events from the same memory" + RUN_TEXT)),
     dict(name="zig-wasm", model="zig-wasm", language="Zig",
          allocator="std.heap.wasm_allocator (Zig's BrkAllocator: power-of-two size classes)",
          toolchain="zig",
@@ -94,7 +97,7 @@ MODULES = [
                   "length and alignment each free needs are kept in a static 65536-slot table "
                   "(768 KiB below __heap_base, at most 49152 live blocks), never in the measured heap; realloc that "
                   "cannot remap in place is alloc + copy + free; pyfrag_replay runs batches "
-                  "of 24576 events from the same memory")),
+                  "of 24576 events from the same memory" + RUN_TEXT)),
     dict(name="zig-libc", model="zig-libc", language="C",
          allocator=("Zig's own libc malloc (zig cc, wasm32-wasi): std.heap.WasmAllocator "
                     "behind a 16-byte size/alignment header in front of each block"),
@@ -178,7 +181,7 @@ MODULES = [
                   "with wee_alloc under the TrackingAllocator; malloc asks align 8 (so it "
                   "never reaches the size classes, which serve align <= 4), aligned_alloc "
                   "passes alignments below 8 through; pyfrag_replay runs batches of "
-                  "24576 events from the table's memory")),
+                  "24576 events from the table's memory" + RUN_TEXT)),
     dict(name="mimalloc", model="mimalloc", language="C",
          allocator="mimalloc (MI_MALLOC_OVERRIDE: malloc, free, realloc, posix_memalign)",
          toolchain="clang", sources=["mimalloc"],

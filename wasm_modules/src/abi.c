@@ -37,17 +37,17 @@
 #define RUN_EVENT_BYTES 39u          /* i64 id, size, result, live; u32 pages; u8 op, align, status */
 
 struct run_slot { uint32_t key, ptr, size; };   /* ptr 0: the id's last request failed */
+struct run_state { uint32_t ids, leaked; };      /* keys in the table; bytes of leaked blocks */
+/* 8 bytes of slack so the i64 arrays start 8-aligned, the events, the ids' table, the state */
+#define RUN_BYTES (8 + RUN_EVENTS * RUN_EVENT_BYTES + RUN_SLOTS * sizeof(struct run_slot) \
+                   + sizeof(struct run_state))
 
 static union {
     struct { uint32_t ptr, size; } slot[SLOTS];
     uint32_t event[SLOTS * 2 / EVENT_WORDS][EVENT_WORDS];
-    struct {
-        uint8_t events[RUN_EVENTS * RUN_EVENT_BYTES];
-        struct run_slot slot[RUN_SLOTS];
-        uint32_t ids;                   /* keys in slot[]: in the union, so static memory stays put */
-        uint32_t leaked;                /* bytes of blocks whose id was allocated again */
-    } run;
+    uint8_t run[RUN_BYTES];             /* in the union, so static memory stays put */
 } table;
+_Static_assert(RUN_BYTES <= sizeof(table.slot), "pyfrag_run's arrays fit the size table's memory");
 static uint32_t count;
 static size_t live;
 
@@ -203,27 +203,35 @@ EXPORT("pyfrag_replay") uint32_t pf_replay(uint32_t from, uint32_t to) {
 enum { RUN_FAILED = 1, RUN_BAD_FREE = 2, RUN_LEAKED = 4, RUN_NOT_LIVE = 8 };
 #define UNCALLED 255u
 
+static uint8_t *run_events(void) { return (uint8_t *)(((uintptr_t)table.run + 7) & ~(uintptr_t)7); }
+static struct run_slot *run_slots(void) {
+    return (struct run_slot *)(run_events() + RUN_EVENTS * RUN_EVENT_BYTES);
+}
+static struct run_state *run_state(void) { return (struct run_state *)(run_slots() + RUN_SLOTS); }
+
 static uint32_t run_home(uint32_t k) { return (k * 2654435761u) >> (32 - RUN_BITS); }
 
 static struct run_slot *run_find(uint32_t key) {    /* its slot, or the empty one it would take */
+    struct run_slot *slot = run_slots();
     uint32_t i = run_home(key);
-    while (table.run.slot[i].key && table.run.slot[i].key != key) i = (i + 1) & RUN_MASK;
-    return &table.run.slot[i];
+    while (slot[i].key && slot[i].key != key) i = (i + 1) & RUN_MASK;
+    return &slot[i];
 }
 
 static void run_forget(struct run_slot *s) {        /* backward-shift deletion, as forget() */
-    uint32_t i = (uint32_t)(s - table.run.slot), j;
+    struct run_slot *slot = run_slots();
+    uint32_t i = (uint32_t)(s - slot), j;
     for (j = i;;) {
         j = (j + 1) & RUN_MASK;
-        if (!table.run.slot[j].key) break;
-        uint32_t h = run_home(table.run.slot[j].key);
+        if (!slot[j].key) break;
+        uint32_t h = run_home(slot[j].key);
         if (i <= j ? (h <= i || h > j) : (h <= i && h > j)) {
-            table.run.slot[i] = table.run.slot[j];
+            slot[i] = slot[j];
             i = j;
         }
     }
-    table.run.slot[i].key = 0;
-    table.run.ids--;
+    slot[i].key = 0;
+    run_state()->ids--;
 }
 
 static void *run_request(uint32_t align, uint64_t size) {
@@ -234,11 +242,12 @@ static void *run_request(uint32_t align, uint64_t size) {
     return r;
 }
 
-EXPORT("pyfrag_run_events") uint8_t *pf_run_events(void) { return table.run.events; }
+EXPORT("pyfrag_run_events") uint8_t *pf_run_events(void) { return run_events(); }
 EXPORT("pyfrag_run_capacity") uint32_t pf_run_capacity(void) { return RUN_EVENTS; }
 
 EXPORT("pyfrag_run") uint32_t pf_run(uint32_t from, uint32_t to) {
-    uint8_t *ev = table.run.events;
+    uint8_t *ev = run_events();
+    struct run_state *state = run_state();
     int64_t *ids = (int64_t *)ev, *sizes = ids + RUN_EVENTS;
     int64_t *result = sizes + RUN_EVENTS, *lives = result + RUN_EVENTS;
     uint32_t *pages = (uint32_t *)(lives + RUN_EVENTS);
@@ -253,7 +262,7 @@ EXPORT("pyfrag_run") uint32_t pf_run(uint32_t from, uint32_t to) {
         uint64_t size = (uint64_t)sizes[i];
         struct run_slot *s = run_find(key);
         void *old = s->key ? (void *)(uintptr_t)s->ptr : 0, *r = 0;
-        if (!s->key && ops[i] != OP_FREE && table.run.ids >= RUN_MAX_IDS) return i;
+        if (!s->key && ops[i] != OP_FREE && state->ids >= RUN_MAX_IDS) return i;
         switch (ops[i]) {
         case OP_FREE:
             if (!s->key) { st = RUN_BAD_FREE; break; }
@@ -261,9 +270,9 @@ EXPORT("pyfrag_run") uint32_t pf_run(uint32_t from, uint32_t to) {
             run_forget(s);
             break;
         case OP_MALLOC:
-            if (old) { st = RUN_LEAKED; table.run.leaked += s->size; }   /* still live_bytes() */
+            if (old) { st = RUN_LEAKED; state->leaked += s->size; }   /* still live_bytes() */
             r = run_request(aligns[i], size);
-            if (!s->key) { s->key = key; table.run.ids++; }
+            if (!s->key) { s->key = key; state->ids++; }
             s->ptr = (uint32_t)(uintptr_t)r;
             s->size = r ? (uint32_t)size : 0;
             if (r) live += (size_t)size; else st |= RUN_FAILED;
@@ -272,7 +281,7 @@ EXPORT("pyfrag_run") uint32_t pf_run(uint32_t from, uint32_t to) {
             if (!old) st = RUN_NOT_LIVE;
             if (size <= UINT32_MAX) r = old ? realloc(old, (size_t)size) : malloc((size_t)size);
             if (r) {
-                if (!s->key) { s->key = key; table.run.ids++; }
+                if (!s->key) { s->key = key; state->ids++; }
                 live += (size_t)size - (old ? s->size : 0);
                 s->ptr = (uint32_t)(uintptr_t)r;
                 s->size = (uint32_t)size;
@@ -285,7 +294,7 @@ EXPORT("pyfrag_run") uint32_t pf_run(uint32_t from, uint32_t to) {
             break;
         }
         result[i] = (int64_t)(uintptr_t)r;
-        lives[i] = (int64_t)(live - table.run.leaked);
+        lives[i] = (int64_t)(live - state->leaked);
         pages[i] = (uint32_t)__builtin_wasm_memory_size(0);
         status[i] = (uint8_t)st;
     }

@@ -110,6 +110,7 @@ struct Slot {
 static mut TABLE: [Slot; SLOTS] = [Slot { ptr: 0, size: 0, align: 0 }; SLOTS];
 static mut COUNT: usize = 0;
 const BATCHED: usize = usize::MAX; // COUNT once batches have run: the table holds events then
+const RUNNING: usize = usize::MAX - 1; // COUNT once pyfrag_run has run
 
 fn home(p: u32) -> usize {
     (p.wrapping_mul(2654435761) >> (32 - BITS)) as usize
@@ -129,7 +130,7 @@ unsafe fn remember(p: *mut u8, layout: Layout) {
 
 /// Removes `p` from the table and returns the Layout it was allocated with.
 unsafe fn forget(p: *mut u8) -> Option<Layout> {
-    if COUNT == BATCHED {
+    if COUNT >= RUNNING {
         core::arch::wasm32::unreachable();
     }
     let k = p as u32;
@@ -336,6 +337,189 @@ pub unsafe extern "C" fn pyfrag_replay(from: u32, to: u32) -> u32 {
         e[5] = block as u32;
         e[6] = core::arch::wasm32::memory_size(0) as u32;
         e[7] = if block.is_null() { 0 } else { size as u32 };
+    }
+    to
+}
+
+// ---- the whole replay inside the module: ids kept here (src/abi.c has the layout and the rules) ----
+
+const RUN_EVENTS: usize = 3072;
+const RUN_BITS: u32 = 15;
+const RUN_SLOTS: usize = 1 << RUN_BITS;
+const RUN_MAX_IDS: u32 = (RUN_SLOTS / 4 * 3) as u32;
+const RUN_EVENT_BYTES: usize = 39; // i64 id, size, result, live; u32 pages; u8 op, align, status
+const RUN_FAILED: u8 = 1;
+const RUN_BAD_FREE: u8 = 2;
+const RUN_LEAKED: u8 = 4;
+const RUN_NOT_LIVE: u8 = 8;
+const UNCALLED: u8 = 255;
+// slack to 8-align the events, the events, the (id + 1, address, size) slots, each slot's log2
+// alignment, then the ids in the table and the bytes of leaked blocks
+const RUN_BYTES: usize = 8 + RUN_EVENTS * RUN_EVENT_BYTES + RUN_SLOTS * 13 + 8;
+const _: () = assert!(RUN_BYTES <= SLOTS * 12, "pyfrag_run's arrays fit the table's memory");
+
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct RunSlot {
+    key: u32, // id + 1; 0: empty
+    ptr: u32, // 0: the id's last request failed
+    size: u32,
+}
+
+unsafe fn run_events() -> *mut u8 {
+    ((TABLE.as_mut_ptr() as usize + 7) & !7) as *mut u8
+}
+
+unsafe fn run_slots() -> *mut RunSlot {
+    run_events().add(RUN_EVENTS * RUN_EVENT_BYTES) as *mut RunSlot
+}
+
+unsafe fn run_aligns() -> *mut u8 {
+    run_slots().add(RUN_SLOTS) as *mut u8
+}
+
+unsafe fn run_state() -> *mut u32 {
+    run_aligns().add(RUN_SLOTS) as *mut u32
+}
+
+fn run_home(k: u32) -> usize {
+    (k.wrapping_mul(2654435761) >> (32 - RUN_BITS)) as usize
+}
+
+/// The slot of `key`, or the empty one it would take.
+unsafe fn run_find(key: u32) -> usize {
+    let slots = run_slots();
+    let mut i = run_home(key);
+    while (*slots.add(i)).key != 0 && (*slots.add(i)).key != key {
+        i = (i + 1) & (RUN_SLOTS - 1);
+    }
+    i
+}
+
+/// Backward-shift deletion, as forget().
+unsafe fn run_forget(mut i: usize) {
+    let (slots, aligns) = (run_slots(), run_aligns());
+    let mut j = i;
+    loop {
+        j = (j + 1) & (RUN_SLOTS - 1);
+        if (*slots.add(j)).key == 0 {
+            break;
+        }
+        let h = run_home((*slots.add(j)).key);
+        let movable = if i <= j { h <= i || h > j } else { h <= i && h > j };
+        if movable {
+            *slots.add(i) = *slots.add(j);
+            *aligns.add(i) = *aligns.add(j);
+            i = j;
+        }
+    }
+    (*slots.add(i)).key = 0;
+    *run_state() -= 1;
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pyfrag_run_events() -> *mut u8 {
+    run_events()
+}
+
+#[no_mangle]
+pub extern "C" fn pyfrag_run_capacity() -> u32 {
+    RUN_EVENTS as u32
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pyfrag_run(from: u32, to: u32) -> u32 {
+    if COUNT != RUNNING {
+        if COUNT != 0 {
+            core::arch::wasm32::unreachable(); // another way of driving it has run
+        }
+        COUNT = RUNNING;
+    }
+    let ids = run_events() as *const i64;
+    let sizes = ids.add(RUN_EVENTS);
+    let result = sizes.add(RUN_EVENTS) as *mut i64;
+    let lives = result.add(RUN_EVENTS);
+    let pages = lives.add(RUN_EVENTS) as *mut u32;
+    let ops = pages.add(RUN_EVENTS) as *const u8;
+    let aligns = ops.add(RUN_EVENTS);
+    let status = aligns.add(RUN_EVENTS) as *mut u8;
+    let (slots, slot_aligns, state) = (run_slots(), run_aligns(), run_state());
+    let leaked = state.add(1);
+    for i in from as usize..to as usize {
+        let key = (*ids.add(i) as u32).wrapping_add(1);
+        let size = *sizes.add(i) as u64;
+        let op = *ops.add(i);
+        let k = run_find(key);
+        let s = slots.add(k);
+        let found = (*s).key != 0;
+        let old = if found { (*s).ptr as usize as *mut u8 } else { std::ptr::null_mut() };
+        if !found && op != 1 && *state >= RUN_MAX_IDS {
+            return i as u32;
+        }
+        let layout = Layout::from_size_align_unchecked((*s).size as usize, 1 << *slot_aligns.add(k));
+        let (mut st, mut r) = (0u8, std::ptr::null_mut());
+        match op {
+            1 => {
+                if !found {
+                    st = RUN_BAD_FREE;
+                } else {
+                    if !old.is_null() {
+                        give_back(old, layout);
+                    }
+                    run_forget(k);
+                }
+            }
+            0 => {
+                if !old.is_null() {
+                    st = RUN_LEAKED; // the old block stays allocated, and in live_bytes()
+                    *leaked += (*s).size;
+                }
+                let a = *aligns.add(i);
+                let align = if a == 0 || a == UNCALLED { ALIGN } else { (1usize << (a - 1)).max(MIN_ALIGN) };
+                if size <= u32::MAX as u64 && a != UNCALLED {
+                    r = take(align, size as usize);
+                }
+                if !found {
+                    (*s).key = key;
+                    *state += 1;
+                }
+                (*s).ptr = r as u32;
+                (*s).size = if r.is_null() { 0 } else { size as u32 };
+                *slot_aligns.add(k) = align.trailing_zeros() as u8;
+                if r.is_null() {
+                    st |= RUN_FAILED;
+                }
+            }
+            _ => {
+                if old.is_null() {
+                    st = RUN_NOT_LIVE;
+                }
+                if size <= u32::MAX as u64 {
+                    r = if old.is_null() { take(ALIGN, size as usize) } else { resize(old, layout, size as usize) };
+                }
+                if !r.is_null() {
+                    if !found {
+                        (*s).key = key;
+                        *state += 1;
+                    }
+                    if old.is_null() {
+                        *slot_aligns.add(k) = ALIGN.trailing_zeros() as u8;
+                    }
+                    (*s).ptr = r as u32;
+                    (*s).size = size as u32;
+                } else if !old.is_null() && size == 0 {
+                    *leaked += (*s).size; // realloc(p, 0) failing has let it go, still allocated
+                    (*s).ptr = 0;
+                    (*s).size = 0;
+                } else {
+                    st |= RUN_FAILED; // the block, if any, stays as it was
+                }
+            }
+        }
+        *result.add(i) = r as usize as i64;
+        *lives.add(i) = (get_live_data_size() - *leaked as usize) as i64;
+        *pages.add(i) = core::arch::wasm32::memory_size(0) as u32;
+        *status.add(i) = st;
     }
     to
 }

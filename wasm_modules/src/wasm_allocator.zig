@@ -24,6 +24,7 @@ var table: [slots]Slot = @splat(.{});
 var count: u32 = 0;
 var live: usize = 0;
 const batched: u32 = std.math.maxInt(u32); // count once batches have run: the table holds events then
+const running: u32 = batched - 1; // count once pyfrag_run has run
 
 fn home(p: u32) u32 {
     return (p *% 2654435761) >> (32 - bits);
@@ -40,7 +41,7 @@ fn remember(p: [*]u8, n: usize, a: Alignment) void {
 }
 
 fn forget(p: [*]u8) ?Slot {
-    if (count == batched) @trap();
+    if (count >= running) @trap();
     const k: u32 = @intCast(@intFromPtr(p));
     var i = home(k);
     while (table[i].ptr != k) {
@@ -191,6 +192,177 @@ export fn pyfrag_replay(from: u32, to: u32) u32 {
         e[5] = @intCast(@intFromPtr(block));
         e[6] = @intCast(@wasmMemorySize(0));
         e[7] = if (block != null) @intCast(size) else 0;
+    }
+    return to;
+}
+
+// ---- the whole replay inside the module: ids kept here (src/abi.c has the layout and the rules) ----
+
+const run_events = 3072;
+const run_bits = 15;
+const run_slots = 1 << run_bits;
+const run_max_ids = run_slots / 4 * 3;
+const run_event_bytes = 39; // i64 id, size, result, live; u32 pages; u8 op, align, status
+const run_failed: u8 = 1;
+const run_bad_free: u8 = 2;
+const run_leaked: u8 = 4;
+const run_not_live: u8 = 8;
+const uncalled: u8 = 255;
+// slack to 8-align the events, the events, the (id + 1, address, size) slots, each slot's log2
+// alignment, then the ids in the table and the bytes of leaked blocks
+comptime {
+    if (8 + run_events * run_event_bytes + run_slots * 13 + 8 > @sizeOf(@TypeOf(table)))
+        @compileError("pyfrag_run's arrays must fit the table's memory");
+}
+
+const RunSlot = extern struct { key: u32, ptr: u32, size: u32 }; // key: id + 1; ptr 0: failed
+
+fn runEvents() [*]u8 {
+    return @ptrFromInt(std.mem.alignForward(usize, @intFromPtr(&table), 8));
+}
+
+fn runSlots() [*]RunSlot {
+    return @ptrCast(@alignCast(runEvents() + run_events * run_event_bytes));
+}
+
+fn runAligns() [*]u8 {
+    return @ptrCast(runSlots() + run_slots);
+}
+
+fn runState() *[2]u32 {
+    return @ptrCast(@alignCast(runAligns() + run_slots));
+}
+
+fn runHome(k: u32) u32 {
+    return (k *% 2654435761) >> (32 - run_bits);
+}
+
+// The slot of `key`, or the empty one it would take.
+fn runFind(key: u32) u32 {
+    const s = runSlots();
+    var i = runHome(key);
+    while (s[i].key != 0 and s[i].key != key) i = (i + 1) & (run_slots - 1);
+    return i;
+}
+
+// Backward-shift deletion, as forget().
+fn runForget(slot: u32) void {
+    const s = runSlots();
+    const al = runAligns();
+    var i = slot;
+    var j = slot;
+    while (true) {
+        j = (j + 1) & (run_slots - 1);
+        if (s[j].key == 0) break;
+        const h = runHome(s[j].key);
+        const movable = if (i <= j) (h <= i or h > j) else (h <= i and h > j);
+        if (movable) {
+            s[i] = s[j];
+            al[i] = al[j];
+            i = j;
+        }
+    }
+    s[i].key = 0;
+    runState()[0] -= 1;
+}
+
+export fn pyfrag_run_events() [*]u8 {
+    return runEvents();
+}
+
+export fn pyfrag_run_capacity() u32 {
+    return run_events;
+}
+
+export fn pyfrag_run(from: u32, to: u32) u32 {
+    if (count != running) {
+        if (count != 0) @trap(); // another way of driving it has run
+        count = running;
+    }
+    const ev = runEvents();
+    const ids: [*]const i64 = @ptrCast(@alignCast(ev));
+    const sizes = ids + run_events;
+    const result: [*]i64 = @ptrCast(@alignCast(ev + 16 * run_events));
+    const lives = result + run_events;
+    const pages: [*]u32 = @ptrCast(@alignCast(ev + 32 * run_events));
+    const ops = ev + 36 * run_events;
+    const aligns = ev + 37 * run_events;
+    const status = ev + 38 * run_events;
+    const s = runSlots();
+    const sa = runAligns();
+    const state = runState();
+    var i = from;
+    while (i < to) : (i += 1) {
+        const key: u32 = @as(u32, @truncate(@as(u64, @bitCast(ids[i])))) +% 1;
+        const size: u64 = @bitCast(sizes[i]);
+        const op = ops[i];
+        const k = runFind(key);
+        const found = s[k].key != 0;
+        const old: ?[*]u8 = if (found) @ptrFromInt(s[k].ptr) else null;
+        if (!found and op != 1 and state[0] >= run_max_ids) return i;
+        const a_old: Alignment = @enumFromInt(@as(u5, @intCast(sa[k] & 0x1f)));
+        var st: u8 = 0;
+        var r: ?[*]u8 = null;
+        switch (op) {
+            1 => {
+                if (!found) {
+                    st = run_bad_free;
+                } else {
+                    if (old) |ptr| {
+                        gpa.rawFree(ptr[0..s[k].size], a_old, @returnAddress());
+                        live -= s[k].size;
+                    }
+                    runForget(k);
+                }
+            },
+            0 => {
+                if (old != null) {
+                    st = run_leaked; // the old block stays allocated, and in live_bytes()
+                    state[1] += s[k].size;
+                }
+                const ac = aligns[i];
+                const a: Alignment = if (ac == 0 or ac == uncalled) default_align else
+                    Alignment.fromByteUnits(@max(@as(usize, 1) << @as(u5, @intCast(ac - 1)), 8));
+                if (size <= std.math.maxInt(u32) and ac != uncalled) {
+                    r = gpa.rawAlloc(@intCast(size), a, @returnAddress());
+                }
+                if (!found) {
+                    s[k].key = key;
+                    state[0] += 1;
+                }
+                s[k].ptr = @intCast(@intFromPtr(r));
+                s[k].size = if (r != null) @intCast(size) else 0;
+                sa[k] = @intFromEnum(a);
+                if (r != null) live += @intCast(size) else st |= run_failed;
+            },
+            else => {
+                if (old == null) st = run_not_live;
+                if (size <= std.math.maxInt(u32)) {
+                    r = if (old) |ptr| resize(ptr, s[k].size, a_old, @intCast(size)) else
+                        gpa.rawAlloc(@intCast(size), default_align, @returnAddress());
+                }
+                if (r != null) {
+                    if (!found) {
+                        s[k].key = key;
+                        state[0] += 1;
+                    }
+                    if (old == null) sa[k] = @intFromEnum(default_align);
+                    live = live + @as(usize, @intCast(size)) - (if (old != null) s[k].size else 0);
+                    s[k].ptr = @intCast(@intFromPtr(r));
+                    s[k].size = @intCast(size);
+                } else if (old != null and size == 0) {
+                    state[1] += s[k].size; // realloc(p, 0) failing has let it go, still counted
+                    s[k].ptr = 0;
+                    s[k].size = 0;
+                } else {
+                    st |= run_failed; // the block, if any, stays as it was
+                }
+            },
+        }
+        result[i] = @intCast(@intFromPtr(r));
+        lives[i] = @intCast(live - state[1]);
+        pages[i] = @intCast(@wasmMemorySize(0));
+        status[i] = st;
     }
     return to;
 }
