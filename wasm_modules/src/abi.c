@@ -51,6 +51,14 @@ _Static_assert(RUN_BYTES <= sizeof(table.slot), "pyfrag_run's arrays fit the siz
 static uint32_t count;
 static size_t live;
 
+/* The table serves one way of driving the module: the first batch or run claims it (call-by-call
+ * use has left it empty, or it traps), and any other way traps from then on. */
+static void drive_by(uint32_t mode) {
+    if (count == mode) return;
+    if (count) __builtin_trap();
+    count = mode;
+}
+
 static uint32_t home(uint32_t p) { return (p * 2654435761u) >> (32 - BITS); }
 
 static void remember(void *p, size_t n) {
@@ -142,10 +150,7 @@ EXPORT("pyfrag_events") uint32_t *pf_events(void) { return table.event[0]; }
 EXPORT("pyfrag_capacity") uint32_t pf_capacity(void) { return SLOTS * 2 / EVENT_WORDS; }
 
 EXPORT("pyfrag_replay") uint32_t pf_replay(uint32_t from, uint32_t to) {
-    if (count != BATCHED) {
-        if (count) __builtin_trap();        /* blocks from call-by-call use are in the table */
-        count = BATCHED;
-    }
+    drive_by(BATCHED);
     for (uint32_t i = from; i < to; i++) {
         uint32_t *e = table.event[i], op = e[0];
         if (op & REF) {          /* resolved in place: after a trap the host reads plain words */
@@ -253,10 +258,7 @@ EXPORT("pyfrag_run") uint32_t pf_run(uint32_t from, uint32_t to) {
     uint32_t *pages = (uint32_t *)(lives + RUN_EVENTS);
     uint8_t *ops = (uint8_t *)(pages + RUN_EVENTS), *aligns = ops + RUN_EVENTS,
             *status = aligns + RUN_EVENTS;
-    if (count != RUNNING) {
-        if (count) __builtin_trap();        /* another way of driving it has run */
-        count = RUNNING;
-    }
+    drive_by(RUNNING);
     for (uint32_t i = from; i < to; i++) {
         uint32_t key = (uint32_t)ids[i] + 1, st = 0;
         uint64_t size = (uint64_t)sizes[i];

@@ -23,6 +23,14 @@ const RUNNING: u32 = BATCHED - 1;  // count once pyfrag_run has run
 // @ts-ignore: decorator
 @inline function slotAt(i: u32): usize { return TABLE + (<usize>i << 3); }
 
+// The table serves one way of driving the module: the first batch or run claims it (call-by-call
+// use has left it empty, or it traps), and any other way traps from then on.
+function driveBy(mode: u32): void {
+  if (count == mode) return;
+  if (count != 0) unreachable();
+  count = mode;
+}
+
 function home(p: u32): u32 { return (p * 2654435761) >> (32 - BITS); }
 
 function remember(p: usize, n: usize): void {
@@ -100,10 +108,7 @@ export function pyfrag_capacity(): u32 {
 }
 
 export function pyfrag_replay(from: u32, to: u32): u32 {
-  if (count != BATCHED) {
-    if (count != 0) unreachable();   // blocks from call-by-call use are in the table
-    count = BATCHED;
-  }
+  driveBy(BATCHED);
   for (let i = from; i < to; i++) {
     let e = TABLE + (<usize>(i * WORDS) << 2);
     let op = load<u32>(e);
@@ -211,10 +216,7 @@ export function pyfrag_run_capacity(): u32 {
 }
 
 export function pyfrag_run(from: u32, to: u32): u32 {
-  if (count != RUNNING) {
-    if (count != 0) unreachable();   // another way of driving it has run
-    count = RUNNING;
-  }
+  driveBy(RUNNING);
   for (let i = from; i < to; i++) {
     let at = <usize>i;
     let key = <u32>load<u64>(TABLE + (at << 3)) + 1;

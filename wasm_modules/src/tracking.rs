@@ -112,6 +112,17 @@ static mut COUNT: usize = 0;
 const BATCHED: usize = usize::MAX; // COUNT once batches have run: the table holds events then
 const RUNNING: usize = usize::MAX - 1; // COUNT once pyfrag_run has run
 
+/// The table serves one way of driving the module: the first batch or run claims it (call-by-call
+/// use has left it empty, or it traps), and any other way traps from then on.
+unsafe fn drive_by(mode: usize) {
+    if COUNT != mode {
+        if COUNT != 0 {
+            core::arch::wasm32::unreachable();
+        }
+        COUNT = mode;
+    }
+}
+
 fn home(p: u32) -> usize {
     (p.wrapping_mul(2654435761) >> (32 - BITS)) as usize
 }
@@ -275,12 +286,7 @@ pub extern "C" fn pyfrag_capacity() -> u32 {
 
 #[no_mangle]
 pub unsafe extern "C" fn pyfrag_replay(from: u32, to: u32) -> u32 {
-    if COUNT != BATCHED {
-        if COUNT != 0 {
-            core::arch::wasm32::unreachable(); // blocks from call-by-call use are in the table
-        }
-        COUNT = BATCHED;
-    }
+    drive_by(BATCHED);
     let events = pyfrag_events();
     for i in from as usize..to as usize {
         let e = std::slice::from_raw_parts_mut(events.add(i * WORDS), WORDS);
@@ -429,12 +435,7 @@ pub extern "C" fn pyfrag_run_capacity() -> u32 {
 
 #[no_mangle]
 pub unsafe extern "C" fn pyfrag_run(from: u32, to: u32) -> u32 {
-    if COUNT != RUNNING {
-        if COUNT != 0 {
-            core::arch::wasm32::unreachable(); // another way of driving it has run
-        }
-        COUNT = RUNNING;
-    }
+    drive_by(RUNNING);
     let ids = run_events() as *const i64;
     let sizes = ids.add(RUN_EVENTS);
     let result = sizes.add(RUN_EVENTS) as *mut i64;

@@ -26,6 +26,14 @@ var live: usize = 0;
 const batched: u32 = std.math.maxInt(u32); // count once batches have run: the table holds events then
 const running: u32 = batched - 1; // count once pyfrag_run has run
 
+// The table serves one way of driving the module: the first batch or run claims it (call-by-call
+// use has left it empty, or it traps), and any other way traps from then on.
+fn driveBy(mode: u32) void {
+    if (count == mode) return;
+    if (count != 0) @trap();
+    count = mode;
+}
+
 fn home(p: u32) u32 {
     return (p *% 2654435761) >> (32 - bits);
 }
@@ -133,10 +141,7 @@ export fn pyfrag_capacity() u32 {
 }
 
 export fn pyfrag_replay(from: u32, to: u32) u32 {
-    if (count != batched) {
-        if (count != 0) @trap(); // blocks from call-by-call use are in the table
-        count = batched;
-    }
+    driveBy(batched);
     const all = pyfrag_events();
     var i = from;
     while (i < to) : (i += 1) {
@@ -275,10 +280,7 @@ export fn pyfrag_run_capacity() u32 {
 }
 
 export fn pyfrag_run(from: u32, to: u32) u32 {
-    if (count != running) {
-        if (count != 0) @trap(); // another way of driving it has run
-        count = running;
-    }
+    driveBy(running);
     const ev = runEvents();
     const ids: [*]const i64 = @ptrCast(@alignCast(ev));
     const sizes = ids + run_events;
