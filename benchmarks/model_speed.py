@@ -1,0 +1,90 @@
+"""Model replay speed against an earlier commit, in one run: events per second of
+`replay(trace, model)` for this tree's pyfrag and for the one at --base.
+
+    python benchmarks/model_speed.py [--events 1000000] [--base 256a5ee] [--repeat 3]
+                                     [--model dlmalloc] [--like c-dlmalloc]
+
+The base commit's `pyfrag/` is extracted with `git archive` to a temporary folder and
+imported under another package name, so both run in this process on the same trace,
+alternately, a few times each; CPU time, best of --repeat. A busy machine slows both
+alike: the ratio is the figure to quote. The two runs' addresses and heap sizes are
+checked equal, so a faster model that drifts from the old one fails here too.
+"""
+
+import argparse
+import gc
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from pyfrag import scenarios  # noqa: E402
+from pyfrag.replay import replay  # noqa: E402
+
+
+def load_base(commit, folder):
+    """This repository's pyfrag at `commit`, imported as the package `pyfrag_base`."""
+    archive = subprocess.run(["git", "-C", ROOT, "archive", commit, "pyfrag",
+                              "wasm_modules/manifest.json"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+    spec = importlib.util.spec_from_file_location(
+        "pyfrag_base", os.path.join(folder, "pyfrag", "__init__.py"),
+        submodule_search_locations=[os.path.join(folder, "pyfrag")])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["pyfrag_base"] = package
+    spec.loader.exec_module(package)
+    return importlib.import_module("pyfrag_base.replay").replay
+
+
+def cpu_seconds(run):
+    gc.collect()
+    start = time.process_time()
+    result = run()
+    return time.process_time() - start, result
+
+
+def same(a, b):
+    return (list(a.addresses) == list(b.addresses) and list(a.heap_bytes) == list(b.heap_bytes)
+            and list(a.live_bytes) == list(b.live_bytes))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--base", default="256a5ee", help="commit to compare with")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--model", default="dlmalloc", help="model replayed by name")
+    ap.add_argument("--like", default="c-dlmalloc", help="module whose start state and model "
+                                                        "are replayed ('' to skip)")
+    args = ap.parse_args(argv)
+    trace = scenarios.random_trace(args.events, seed=args.seed)
+    cases = [(f"replay(trace, {args.model!r})", {"allocator": args.model})]
+    if args.like:
+        cases.append((f"replay(trace, like={args.like!r})", {"like": args.like}))
+    with tempfile.TemporaryDirectory() as folder:
+        base_replay = load_base(args.base, folder)
+        print(f"{len(trace)} events of {trace.description}; CPU seconds, best of {args.repeat}")
+        for label, options in cases:
+            best = {"base": float("inf"), "now": float("inf")}
+            runs = {}
+            for _ in range(args.repeat):
+                for key, fn in (("now", replay), ("base", base_replay)):
+                    runs[key] = None            # both runs start with the same memory in use
+                    seconds, runs[key] = cpu_seconds(lambda: fn(trace, **options))
+                    best[key] = min(best[key], seconds)
+            if not same(runs["base"], runs["now"]):
+                sys.exit(f"{label}: the runs differ from {args.base}'s")
+            rate = {k: len(trace) / s for k, s in best.items()}
+            print(f"{label}: {args.base} {rate['base']:,.0f} events/s, "
+                  f"now {rate['now']:,.0f} events/s, {rate['now'] / rate['base']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
