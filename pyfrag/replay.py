@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from .heap import Heap
-from .memory import PAGE
+from .memory import PAGE, Memory
 from .metrics import AT_END, DISCARD_MODES, ON_FREE, discardable_bytes
 from .trace import ALLOC, FREE
 
@@ -207,8 +207,8 @@ def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=A
 
 def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
           discard=AT_END):
-    """The replay loop. `allocator` follows the Allocator protocol; `memory.pages` is read
-    after every event. Kept flat and local-variable heavy: it is the hot path."""
+    """The replay loop. `allocator` follows the Allocator protocol; `memory` is the one it
+    grows. Kept flat and local-variable heavy: it is the hot path."""
     if discard not in DISCARD_MODES:
         raise ValueError(f"discard must be one of {', '.join(DISCARD_MODES)}, not {discard!r}")
     n = len(trace)
@@ -220,18 +220,27 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
     addresses = array("q", [0]) * n
     live_arr = array("q", [0]) * n
     failures, issues = [], []
-    # id -> address | size << SHIFT: one int per live block instead of two dicts,
-    # which halves the replay's memory per live block
+    # id -> the event that gave its block (addresses[j], sizes[j]): a small int per
+    # live block, nothing to pack or unpack per event
     blocks = {}
     failed = set()               # ids whose allocation failed: their free is free(NULL)
     malloc, free, realloc = allocator.malloc, allocator.free, allocator.realloc
+    aligned_alloc = getattr(allocator, "aligned_alloc", None)    # needed for aligned requests
     live = 0
     pages = memory.pages
     initial_bytes = pages * PAGE
     # the first event of each memory size: cheaper than storing every event's size
     grew_at, grew_to = array("q", [0]), array("q", [pages])
+    # the page count after each growth, as the memory reports it (a pyfrag Memory
+    # keeps this log itself; any other memory is watched around each request)
+    grown = []
+    if isinstance(memory, Memory):
+        memory.grown = grown
+    else:
+        malloc, realloc, aligned_alloc = (call and _watched(call, memory, grown)
+                                          for call in (malloc, realloc, aligned_alloc))
 
-    def fail(i, op, size):
+    def fail(i, op, size, live):
         exact = len(failures) < EXACT_FAILURES
         failures.append(classify(allocator, memory, trace, i, op, size, live, exact,
                                  failures[-1] if failures else None))
@@ -259,16 +268,17 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
 
     i = -1
     trap = None
+    free_op, alloc_op = FREE, ALLOC      # fast locals in the loop
     try:
         for start in range(0, n, step):
             end = min(n, start + step)
             for i, op, id, size in zip(range(start, end), ops[start:end], ids[start:end],
                                        sizes[start:end]):
-                if op == FREE:
-                    v = blocks.pop(id, 0)
-                    if v:
-                        free(v & MASK)
-                        live -= v >> SHIFT
+                if op == free_op:
+                    j = blocks.pop(id, -1)
+                    if j >= 0:
+                        free(addresses[j])
+                        live -= sizes[j]
                     elif id in failed:
                         failed.discard(id)           # free(NULL) after a failed malloc
                     else:
@@ -276,48 +286,49 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
                                  "(never allocated, or already freed); skipped")
                     live_arr[i] = live
                     continue                 # a free never grows memory: skip the check
-                if op == ALLOC:
+                if op == alloc_op:
                     if id in blocks:
                         issue(i, f"alloc of id {id}, which is still live (a free is "
                                  "missing); the old block is leaked")
-                        live -= blocks.pop(id) >> SHIFT
+                        live -= sizes[blocks.pop(id)]
                     if tags and i in tags:
                         tag(tags[i])
-                    p = allocator.aligned_alloc(aligns[i], size) if aligns and i in aligns \
+                    p = aligned_alloc(aligns[i], size) if aligns and i in aligns \
                         else malloc(size)
                     if p:
-                        blocks[id] = p | size << SHIFT
+                        blocks[id] = i
                         live += size
                         addresses[i] = p
                         if failed:
                             failed.discard(id)
                     else:
                         failed.add(id)
-                        fail(i, "malloc", size)
+                        fail(i, "malloc", size, live)
                 else:
-                    v = blocks.get(id, 0)
-                    if not v:
+                    j = blocks.get(id, -1)
+                    if j < 0:
                         issue(i, f"realloc of id {id}, which is not live; treated as malloc")
                     if tags and i in tags:
                         tag(tags[i])
-                    p = realloc(v & MASK, size) if v else malloc(size)
+                    p = realloc(addresses[j], size) if j >= 0 else malloc(size)
                     if p:
-                        blocks[id] = p | size << SHIFT
-                        live += size - (v >> SHIFT)
+                        blocks[id] = i
+                        live += size - (sizes[j] if j >= 0 else 0)
                         addresses[i] = p
                         if failed:
                             failed.discard(id)      # it holds a block again: a second free is invalid
-                    elif v and not size:
+                    elif j >= 0 and not size:
                         # realloc(p, 0) returning NULL has freed p (what C allocators
                         # do); the program now holds NULL, so a later free is free(NULL)
                         del blocks[id]
-                        live -= v >> SHIFT
+                        live -= sizes[j]
                         failed.add(id)
                     else:
-                        fail(i, "realloc", size)
+                        fail(i, "realloc", size, live)
                 live_arr[i] = live
-                if memory.pages != pages:
-                    pages = memory.pages
+                if grown:
+                    pages = grown[-1]
+                    grown.clear()
                     grew_at.append(i)
                     grew_to.append(pages)
                     if sample is not None:
@@ -335,14 +346,33 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
             grew_to.append(memory.pages)
         n = i + 1
         del addresses[n:], live_arr[n:]
+    finally:
+        if isinstance(memory, Memory):
+            memory.grown = None
     heap_bytes = array("q", [0]) * n
     grew_at.append(n)
     for a, b, pg in zip(grew_at, grew_at[1:], grew_to):
         heap_bytes[a:b] = array("q", [pg * PAGE]) * (b - a)
+    live_ids = {id: addresses[j] | sizes[j] << SHIFT for id, j in blocks.items()}
     return Run(trace, name, addresses, heap_bytes, live_arr,
                heap_base=allocator.heap_base, initial_bytes=initial_bytes,
                maximum_bytes=memory.maximum * PAGE, failures=failures, issues=issues,
-               live_ids=blocks, discard=discard, discard_samples=samples, trap=trap)
+               live_ids=live_ids, discard=discard, discard_samples=samples, trap=trap)
+
+
+def _watched(call, memory, grown):
+    """`call`, noting in `grown` the page count after it whenever memory's size changed:
+    for memories that keep no growth log themselves (pyfrag.real's)."""
+    last = [memory.pages]
+
+    def watched(*args):
+        result = call(*args)
+        pages = memory.pages
+        if pages != last[0]:
+            last[0] = pages
+            grown.append(pages)
+        return result
+    return watched
 
 
 class _Stop(Exception):
