@@ -9,8 +9,11 @@ it an adapter with the same protocol), so both produce the same `Run` and can
 be compared line by line. A `Run` keeps, per event i:
 
     addresses[i]   address returned by alloc/realloc (0 for free, or on failure)
-    heap_bytes[i]  memory.buffer.byteLength after the event
+    heap_bytes[i]  memory.buffer.byteLength after the event (a `Steps`: stored as
+                   the grow points, read like an array)
     live_bytes[i]  sum of requested sizes of live blocks after the event
+
+addresses and live_bytes are array("I") where 32 bits hold them (wasm32), else "q".
 
 Trace mistakes (free of an unknown id, double free, alloc of a live id) are
 recorded as `Issue`s and skipped, like a tracing allocator's "invalid free":
@@ -28,6 +31,7 @@ from functools import cached_property
 from .heap import Heap
 from .memory import PAGE, Memory
 from .metrics import AT_END, DISCARD_MODES, ON_FREE, discardable_bytes
+from .steps import Steps
 from .trace import ALLOC, FREE
 
 CHUNK = 1 << 16     # events between progress reports
@@ -158,9 +162,8 @@ class Run:
 
     def address_lines(self):
         """`event_index address memory_bytes` for every alloc/realloc: diffable across runs."""
-        ops = self.trace.ops
-        return [f"{i} {self.addresses[i]} {self.heap_bytes[i]}"
-                for i in range(self.events) if ops[i] != FREE]
+        return [f"{i} {address} {heap}" for i, (op, address, heap)
+                in enumerate(zip(self.trace.ops, self.addresses, self.heap_bytes)) if op != FREE]
 
     def __repr__(self):
         m = self.metrics
@@ -217,8 +220,11 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
     # tags reach only models that have the optional `tag(label)` hook (allocators/layered.py)
     tag = getattr(allocator, "tag", None)
     tags = trace.tags if tag is not None else None
-    addresses = array("q", [0]) * n
-    live_arr = array("q", [0]) * n
+    # wasm32 addresses, and the live bytes of a model's blocks (disjoint, inside at most
+    # 4 GiB), fit 32 bits: half the bytes per event of "q" (a real module could lie)
+    wide = memory.maximum * PAGE > 1 << 32
+    addresses = array("q" if wide else "I", [0]) * n
+    live_arr = array("q" if wide or not isinstance(memory, Memory) else "I", [0]) * n
     failures, issues = [], []
     # id -> the event that gave its block (addresses[j], sizes[j]): a small int per
     # live block, nothing to pack or unpack per event
@@ -229,7 +235,7 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
     live = 0
     pages = memory.pages
     initial_bytes = pages * PAGE
-    # the first event of each memory size: cheaper than storing every event's size
+    # the first event of each memory size: the run's heap_bytes (a Steps)
     grew_at, grew_to = array("q", [0]), array("q", [pages])
     # the page count after each growth, as the memory reports it (a pyfrag Memory
     # keeps this log itself; any other memory is watched around each request)
@@ -349,10 +355,7 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
     finally:
         if isinstance(memory, Memory):
             memory.grown = None
-    heap_bytes = array("q", [0]) * n
-    grew_at.append(n)
-    for a, b, pg in zip(grew_at, grew_at[1:], grew_to):
-        heap_bytes[a:b] = array("q", [pg * PAGE]) * (b - a)
+    heap_bytes = Steps(grew_at, [pg * PAGE for pg in grew_to], n)
     live_ids = {id: addresses[j] | sizes[j] << SHIFT for id, j in blocks.items()}
     return Run(trace, name, addresses, heap_bytes, live_arr,
                heap_base=allocator.heap_base, initial_bytes=initial_bytes,
