@@ -154,7 +154,7 @@ class Dlmalloc(Allocator):
 
     def _untree(self, s, i):
         """The tree node of size s (tsizes[i]) leaves: the oldest of its ring takes its place."""
-        same = self.ring.get(s) if self.ring else None
+        same = self.ring.get(s)
         if same is None:
             del self.tree[s]
             del self.tsizes[i]
@@ -237,7 +237,7 @@ class Dlmalloc(Allocator):
                 if nb > dvsize or rsize < dvsize - nb:
                     tree = self.tree
                     p = tree[s]
-                    if self.ring:
+                    if s in self.ring:
                         self._untree(s, i)
                     else:
                         del tree[s]
