@@ -2,13 +2,19 @@
 `replay(trace, model)` for this tree's pyfrag and for the one at --base.
 
     python benchmarks/model_speed.py [--events 1000000] [--base 256a5ee] [--repeat 3]
-                                     [--model dlmalloc] [--like c-dlmalloc]
+                                     [--model dlmalloc] [--like c-dlmalloc] [--rss 4000000]
 
 The base commit's `pyfrag/` is extracted with `git archive` to a temporary folder and
 imported under another package name, so both run in this process on the same trace,
 alternately, a few times each; CPU time, best of --repeat. A busy machine slows both
 alike: the ratio is the figure to quote. The two runs' addresses and heap sizes are
 checked equal, so a faster model that drifts from the old one fails here too.
+
+--rss N also writes a random trace of N events to the temporary folder and, for both
+trees, prints the peak RSS of `python -m pyfrag run T --allocator dlmalloc` (/usr/bin/time)
+and, in bytes per event, what replaying it and its metrics add to the process once the
+trace is loaded (the peak is reset after loading: /proc/self/clear_refs), which is the
+run's own share.
 """
 
 import argparse
@@ -25,6 +31,7 @@ sys.path.insert(0, ROOT)
 
 from pyfrag import scenarios  # noqa: E402
 from pyfrag.replay import replay  # noqa: E402
+from pyfrag.trace import dump  # noqa: E402
 
 
 def load_base(commit, folder):
@@ -40,6 +47,32 @@ def load_base(commit, folder):
     sys.modules["pyfrag_base"] = package
     spec.loader.exec_module(package)
     return importlib.import_module("pyfrag_base.replay").replay
+
+
+# after loading the trace: the resident bytes, then the peak of replay + metrics above them
+RUN_SHARE = """
+import sys
+from pyfrag.trace import load
+from pyfrag.replay import replay
+def status(key):
+    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(key))
+trace = load(sys.argv[1])
+loaded = status("VmRSS")
+open("/proc/self/clear_refs", "w").write("5")
+replay(trace, "dlmalloc").metrics
+print((status("VmHWM") - loaded) / len(trace))
+"""
+
+
+def memory(tree, path, folder):
+    """(peak RSS bytes of `pyfrag run`, the run's bytes per event) with `tree` on the path."""
+    env = dict(os.environ, PYTHONPATH=tree)
+    timed = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "pyfrag", "run",
+                            path, "--allocator", "dlmalloc"], cwd=folder, env=env,
+                           capture_output=True, text=True, check=True)
+    share = subprocess.run([sys.executable, "-c", RUN_SHARE, path], cwd=folder, env=env,
+                           capture_output=True, text=True, check=True)
+    return int(timed.stderr.split()[-1]) * 1024, float(share.stdout)
 
 
 def cpu_seconds(run):
@@ -63,13 +96,17 @@ def main(argv=None):
     ap.add_argument("--model", default="dlmalloc", help="model replayed by name")
     ap.add_argument("--like", default="c-dlmalloc", help="module whose start state and model "
                                                         "are replayed ('' to skip)")
+    ap.add_argument("--rss", type=int, default=0, metavar="N",
+                    help="also measure memory on a trace of N events")
     args = ap.parse_args(argv)
     trace = scenarios.random_trace(args.events, seed=args.seed)
     cases = [(f"replay(trace, {args.model!r})", {"allocator": args.model})]
     if args.like:
         cases.append((f"replay(trace, like={args.like!r})", {"like": args.like}))
     with tempfile.TemporaryDirectory() as folder:
-        base_replay = load_base(args.base, folder)
+        base_tree = os.path.join(folder, "base")       # not the cwd of the --rss runs
+        os.mkdir(base_tree)
+        base_replay = load_base(args.base, base_tree)
         print(f"{len(trace)} events of {trace.description}; CPU seconds, best of {args.repeat}")
         for label, options in cases:
             best = {"base": float("inf"), "now": float("inf")}
@@ -84,6 +121,14 @@ def main(argv=None):
             rate = {k: len(trace) / s for k, s in best.items()}
             print(f"{label}: {args.base} {rate['base']:,.0f} events/s, "
                   f"now {rate['now']:,.0f} events/s, {rate['now'] / rate['base']:.2f}x")
+        if args.rss:
+            path = os.path.join(folder, "rss.trace")
+            dump(scenarios.random_trace(args.rss, seed=args.seed), path)
+            for label, tree in ((args.base, base_tree), ("now", ROOT)):
+                peak, share = memory(tree, path, folder)
+                print(f"{args.rss} events, {label}: `pyfrag run` peak RSS {peak / 1e6:,.0f} MB "
+                      f"({peak / args.rss:.0f} B/event); replay + metrics after loading "
+                      f"{share:.1f} B/event")
 
 
 if __name__ == "__main__":
