@@ -3,12 +3,16 @@
 
     python benchmarks/model_speed.py [--events 1000000] [--base 256a5ee] [--repeat 3]
                                      [--model dlmalloc] [--like c-dlmalloc] [--rss 4000000]
+                                     [--instructions 20000]
 
 The base commit's `pyfrag/` is extracted with `git archive` to a temporary folder and
 imported under another package name, so both run in this process on the same trace,
 alternately, a few times each; CPU time, best of --repeat. A busy machine slows both
 alike: the ratio is the figure to quote. The two runs' addresses and heap sizes are
 checked equal, so a faster model that drifts from the old one fails here too.
+
+--instructions N counts machine instructions per replayed event under valgrind
+(callgrind) for both trees, N events each: a figure a busy machine does not move.
 
 --rss N also writes a random trace of N events to the temporary folder and, for both
 trees, prints the peak RSS of `python -m pyfrag run T --allocator dlmalloc` (/usr/bin/time)
@@ -21,6 +25,7 @@ import argparse
 import gc
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -75,6 +80,30 @@ def memory(tree, path, folder):
     return int(timed.stderr.split()[-1]) * 1024, float(share.stdout)
 
 
+# replays a trace of argv[1] events on argv[2] when argv[3] is "1"; everything else
+# (imports, compiling, a warm-up replay, generating the trace) happens either way
+REPLAY = """
+import sys
+from pyfrag import scenarios
+from pyfrag.replay import replay
+replay(scenarios.random_trace(200, seed=2), sys.argv[2]).metrics
+trace = scenarios.random_trace(int(sys.argv[1]), seed=1)
+if sys.argv[3] == "1":
+    replay(trace, sys.argv[2]).metrics
+"""
+
+
+def instructions(tree, events, model, folder):
+    """Machine instructions per replayed event (valgrind's count: the same on a busy machine)."""
+    def count(flag):
+        out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                              sys.executable, "-c", REPLAY, str(events), model, flag],
+                             cwd=folder, env=dict(os.environ, PYTHONPATH=tree),
+                             capture_output=True, text=True, check=True).stderr
+        return int(re.search(r"Collected : (\d+)", out).group(1))
+    return (count("1") - count("0")) / events
+
+
 def cpu_seconds(run):
     gc.collect()
     start = time.process_time()
@@ -98,6 +127,8 @@ def main(argv=None):
                                                         "are replayed ('' to skip)")
     ap.add_argument("--rss", type=int, default=0, metavar="N",
                     help="also measure memory on a trace of N events")
+    ap.add_argument("--instructions", type=int, default=0, metavar="N",
+                    help="also count instructions per event under valgrind on N events")
     args = ap.parse_args(argv)
     trace = scenarios.random_trace(args.events, seed=args.seed)
     cases = [(f"replay(trace, {args.model!r})", {"allocator": args.model})]
@@ -121,6 +152,12 @@ def main(argv=None):
             rate = {k: len(trace) / s for k, s in best.items()}
             print(f"{label}: {args.base} {rate['base']:,.0f} events/s, "
                   f"now {rate['now']:,.0f} events/s, {rate['now'] / rate['base']:.2f}x")
+        if args.instructions:
+            counts = {label: instructions(tree, args.instructions, args.model, folder)
+                      for label, tree in (("base", base_tree), ("now", ROOT))}
+            print(f"replay(trace, {args.model!r}) under valgrind, {args.instructions} events: "
+                  f"{args.base} {counts['base']:,.0f} instructions/event, now "
+                  f"{counts['now']:,.0f}, {counts['base'] / counts['now']:.2f}x")
         if args.rss:
             path = os.path.join(folder, "rss.trace")
             dump(scenarios.random_trace(args.rss, seed=args.seed), path)
