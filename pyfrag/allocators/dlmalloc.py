@@ -191,8 +191,8 @@ class Dlmalloc(Allocator):
     # -- malloc ---------------------------------------------------------------
 
     def malloc(self, nbytes):
-        # The hot paths (a tree chunk for a large request, dv, top) are written out
-        # here rather than in helpers: a call costs as much as the work it does.
+        # The common paths (a tree chunk for a large request, dv) are written out here
+        # rather than in helpers: fewer calls and attribute lookups per request.
         inuse = self.inuse
         if nbytes <= self.max_small_request:
             nb = self.min_chunk if nbytes < self.min_request else (nbytes + self.pad_add) & self.neg
@@ -243,13 +243,12 @@ class Dlmalloc(Allocator):
                         del tree[s]
                         del ts[i]
                     edge = self.edge
+                    del edge[p]
                     if rsize < self.min_chunk:
-                        del edge[p]
                         del edge[p + s]
                         inuse[p] = s
                     else:
                         # the remainder keeps the chunk's end
-                        del edge[p]
                         r = p + nb
                         edge[r] = rsize
                         edge[p + s] = -r
@@ -391,9 +390,7 @@ class Dlmalloc(Allocator):
             if p == dv:
                 self.dvsize = psize
                 return
-        edge[p] = psize
-        edge[p + psize] = -p
-        self._bin(p, psize)
+        self._insert(p, psize)
 
     _free = free        # the chunk-level free, which RustDlmalloc's `free` wraps
 
