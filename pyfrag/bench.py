@@ -17,6 +17,7 @@ this machine as it is now (a busy machine runs everything slower).
 """
 
 import gc
+import sys
 import time
 import tracemalloc
 
@@ -57,8 +58,7 @@ def bytes_per_live_block(trace, name):
         current = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-    timeline = sum(a.buffer_info()[1] * a.itemsize
-                   for a in (run.addresses, run.heap_bytes, run.live_bytes))
+    timeline = sum(map(sys.getsizeof, (run.addresses, run.heap_bytes, run.live_bytes)))
     live = len(run.live_ids)
     return (current - timeline) / live if live else float("nan")
 

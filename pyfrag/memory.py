@@ -48,7 +48,7 @@ def resolve_limit(limit):
 class Memory:
     """One linear memory. `byte_length` is what JS sees as `memory.buffer.byteLength`."""
 
-    __slots__ = ("pages", "maximum", "memory64", "grow_calls")
+    __slots__ = ("pages", "maximum", "memory64", "grow_calls", "grown")
 
     def __init__(self, initial=1, maximum="wasm32", memory64=False):
         # asking for the memory64 limit is asking for a 64-bit memory
@@ -64,6 +64,9 @@ class Memory:
         self.maximum = maximum
         self.memory64 = memory64
         self.grow_calls = 0          # successful and failed memory.grow calls alike
+        # a list to append the page count to whenever the memory grows (the replay
+        # loop's, which reads it after each request), or None
+        self.grown = None
 
     @property
     def byte_length(self):
@@ -80,6 +83,8 @@ class Memory:
         if delta < 0 or old + delta > self.maximum:
             return -1
         self.pages = old + delta
+        if delta and self.grown is not None:
+            self.grown.append(self.pages)
         return old
 
     def __repr__(self):

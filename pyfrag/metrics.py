@@ -28,6 +28,7 @@ Span-based numbers are None for a real module, whose free spans cannot be seen
 from dataclasses import dataclass
 
 from .memory import PAGE
+from .steps import Steps
 
 ON_FREE, AT_END = "on-free", "at-end"        # when whole free pages are discarded
 DISCARD_MODES = (AT_END, ON_FREE)
@@ -117,6 +118,8 @@ def _build(events, heap, live, peak_heap, peak_live, grow_events, grow_calls, sp
 
 def grow_indices(run):
     """Event indices at which the memory grew."""
+    if isinstance(run.heap_bytes, Steps):
+        return run.heap_bytes.changes(run.initial_bytes)
     out, before = [], run.initial_bytes
     for i, b in enumerate(run.heap_bytes):
         if b != before:

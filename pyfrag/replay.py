@@ -9,8 +9,11 @@ it an adapter with the same protocol), so both produce the same `Run` and can
 be compared line by line. A `Run` keeps, per event i:
 
     addresses[i]   address returned by alloc/realloc (0 for free, or on failure)
-    heap_bytes[i]  memory.buffer.byteLength after the event
+    heap_bytes[i]  memory.buffer.byteLength after the event (a `Steps`: stored as
+                   the grow points, read like an array)
     live_bytes[i]  sum of requested sizes of live blocks after the event
+
+addresses and live_bytes are array("I") where 32 bits hold them (wasm32), else "q".
 
 Trace mistakes (free of an unknown id, double free, alloc of a live id) are
 recorded as `Issue`s and skipped, like a tracing allocator's "invalid free":
@@ -26,8 +29,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from .heap import Heap
-from .memory import PAGE
+from .memory import PAGE, Memory
 from .metrics import AT_END, DISCARD_MODES, ON_FREE, discardable_bytes
+from .steps import Steps
 from .trace import ALLOC, FREE
 
 CHUNK = 1 << 16     # events between progress reports
@@ -158,9 +162,8 @@ class Run:
 
     def address_lines(self):
         """`event_index address memory_bytes` for every alloc/realloc: diffable across runs."""
-        ops = self.trace.ops
-        return [f"{i} {self.addresses[i]} {self.heap_bytes[i]}"
-                for i in range(self.events) if ops[i] != FREE]
+        return [f"{i} {address} {heap}" for i, (op, address, heap)
+                in enumerate(zip(self.trace.ops, self.addresses, self.heap_bytes)) if op != FREE]
 
     def __repr__(self):
         m = self.metrics
@@ -207,8 +210,8 @@ def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=A
 
 def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
           discard=AT_END):
-    """The replay loop. `allocator` follows the Allocator protocol; `memory.pages` is read
-    after every event. Kept flat and local-variable heavy: it is the hot path."""
+    """The replay loop. `allocator` follows the Allocator protocol; `memory` is the one it
+    grows. Kept flat and local-variable heavy: it is the hot path."""
     if discard not in DISCARD_MODES:
         raise ValueError(f"discard must be one of {', '.join(DISCARD_MODES)}, not {discard!r}")
     n = len(trace)
@@ -217,21 +220,33 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
     # tags reach only models that have the optional `tag(label)` hook (allocators/layered.py)
     tag = getattr(allocator, "tag", None)
     tags = trace.tags if tag is not None else None
-    addresses = array("q", [0]) * n
-    live_arr = array("q", [0]) * n
+    # wasm32 addresses, and the live bytes of a model's blocks (disjoint, inside at most
+    # 4 GiB), fit 32 bits: half the bytes per event of "q" (a real module could lie)
+    wide = memory.maximum * PAGE > 1 << 32
+    addresses = array("q" if wide else "I", [0]) * n
+    live_arr = array("q" if wide or not isinstance(memory, Memory) else "I", [0]) * n
     failures, issues = [], []
-    # id -> address | size << SHIFT: one int per live block instead of two dicts,
-    # which halves the replay's memory per live block
+    # id -> the event that gave its block (addresses[j], sizes[j]): a small int per
+    # live block, nothing to pack or unpack per event
     blocks = {}
     failed = set()               # ids whose allocation failed: their free is free(NULL)
     malloc, free, realloc = allocator.malloc, allocator.free, allocator.realloc
+    aligned_alloc = getattr(allocator, "aligned_alloc", None)    # needed for aligned requests
     live = 0
     pages = memory.pages
     initial_bytes = pages * PAGE
-    # the first event of each memory size: cheaper than storing every event's size
+    # the first event of each memory size: the run's heap_bytes (a Steps)
     grew_at, grew_to = array("q", [0]), array("q", [pages])
+    # the page count after each growth, as the memory reports it (a pyfrag Memory
+    # keeps this log itself; any other memory is watched around each request)
+    grown = []
+    if isinstance(memory, Memory):
+        memory.grown = grown
+    else:
+        malloc, realloc, aligned_alloc = (call and _watched(call, memory, grown)
+                                          for call in (malloc, realloc, aligned_alloc))
 
-    def fail(i, op, size):
+    def fail(i, op, size, live):
         exact = len(failures) < EXACT_FAILURES
         failures.append(classify(allocator, memory, trace, i, op, size, live, exact,
                                  failures[-1] if failures else None))
@@ -259,63 +274,65 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
 
     i = -1
     trap = None
+    free_op, alloc_op = FREE, ALLOC      # fast locals in the loop
     try:
         for start in range(0, n, step):
             end = min(n, start + step)
             for i, op, id, size in zip(range(start, end), ops[start:end], ids[start:end],
                                        sizes[start:end]):
-                if op == FREE:
-                    v = blocks.pop(id, 0)
-                    if v:
-                        free(v & MASK)
-                        live -= v >> SHIFT
+                if op == free_op:
+                    j = blocks.pop(id, -1)
+                    if j >= 0:
+                        free(addresses[j])
+                        live -= sizes[j]
                     elif id in failed:
                         failed.discard(id)           # free(NULL) after a failed malloc
                     else:
                         issue(i, issue_text("free", id))
                     live_arr[i] = live
                     continue                 # a free never grows memory: skip the check
-                if op == ALLOC:
+                if op == alloc_op:
                     if id in blocks:
                         issue(i, issue_text("alloc", id))
-                        live -= blocks.pop(id) >> SHIFT
+                        live -= sizes[blocks.pop(id)]
                     if tags and i in tags:
                         tag(tags[i])
-                    p = allocator.aligned_alloc(aligns[i], size) if aligns and i in aligns \
+                    p = aligned_alloc(aligns[i], size) if aligns and i in aligns \
                         else malloc(size)
                     if p:
-                        blocks[id] = p | size << SHIFT
+                        blocks[id] = i
                         live += size
                         addresses[i] = p
                         if failed:
                             failed.discard(id)
                     else:
                         failed.add(id)
-                        fail(i, "malloc", size)
+                        fail(i, "malloc", size, live)
                 else:
-                    v = blocks.get(id, 0)
-                    if not v:
+                    j = blocks.get(id, -1)
+                    if j < 0:
                         issue(i, issue_text("realloc", id))
                     if tags and i in tags:
                         tag(tags[i])
-                    p = realloc(v & MASK, size) if v else malloc(size)
+                    p = realloc(addresses[j], size) if j >= 0 else malloc(size)
                     if p:
-                        blocks[id] = p | size << SHIFT
-                        live += size - (v >> SHIFT)
+                        blocks[id] = i
+                        live += size - (sizes[j] if j >= 0 else 0)
                         addresses[i] = p
                         if failed:
                             failed.discard(id)      # it holds a block again: a second free is invalid
-                    elif v and not size:
+                    elif j >= 0 and not size:
                         # realloc(p, 0) returning NULL has freed p (what C allocators
                         # do); the program now holds NULL, so a later free is free(NULL)
                         del blocks[id]
-                        live -= v >> SHIFT
+                        live -= sizes[j]
                         failed.add(id)
                     else:
-                        fail(i, "realloc", size)
+                        fail(i, "realloc", size, live)
                 live_arr[i] = live
-                if memory.pages != pages:
-                    pages = memory.pages
+                if grown:
+                    pages = grown[-1]
+                    grown.clear()
                     grew_at.append(i)
                     grew_to.append(pages)
                     if sample is not None:
@@ -333,18 +350,30 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
             grew_to.append(memory.pages)
         n = i + 1
         del addresses[n:], live_arr[n:]
-    return Run(trace, name, addresses, grown(grew_at, grew_to, n), live_arr,
+    finally:
+        if isinstance(memory, Memory):
+            memory.grown = None
+    heap_bytes = Steps(grew_at, [pg * PAGE for pg in grew_to], n)
+    live_ids = {id: addresses[j] | sizes[j] << SHIFT for id, j in blocks.items()}
+    return Run(trace, name, addresses, heap_bytes, live_arr,
                heap_base=allocator.heap_base, initial_bytes=initial_bytes,
                maximum_bytes=memory.maximum * PAGE, failures=failures, issues=issues,
-               live_ids=blocks, discard=discard, discard_samples=samples, trap=trap)
+               live_ids=live_ids, discard=discard, discard_samples=samples, trap=trap)
 
 
-def grown(grew_at, grew_to, n):
-    """heap_bytes of an n-event run from its memory sizes: grew_to[k] pages from event grew_at[k]."""
-    heap_bytes = array("q", [0]) * n
-    for a, b, pg in zip(grew_at, [*grew_at[1:], n], grew_to):
-        heap_bytes[a:b] = array("q", [pg * PAGE]) * (b - a)
-    return heap_bytes
+def _watched(call, memory, grown):
+    """`call`, noting in `grown` the page count after it whenever memory's size changed:
+    for memories that keep no growth log themselves (pyfrag.real's)."""
+    last = [memory.pages]
+
+    def watched(*args):
+        result = call(*args)
+        pages = memory.pages
+        if pages != last[0]:
+            last[0] = pages
+            grown.append(pages)
+        return result
+    return watched
 
 
 ISSUES = {

@@ -26,14 +26,15 @@ from types import SimpleNamespace
 from .memory import PAGE
 from .metrics import AT_END
 from .real import ModuleTrap
-from .replay import SHIFT, Issue, Run, classify, grown, issue_text
+from .replay import SHIFT, Issue, Run, classify, issue_text
+from .steps import Steps
 from .trace import ALLOC, FREE
 
 # the status bits the module sets per event (abi.c's RUN_*)
 FAILED, BAD_FREE, LEAKED, NOT_LIVE = 1, 2, 4, 8
 UNCALLED = 0xFF       # an align byte: the request fails without a call
 TABLE_SLOTS = 1 << 15  # abi.c's RUN_SLOTS: (id + 1, address, size) u32 triples after the events
-EVENT_BYTES = 39       # i64 id, size, result, live; u32 pages; u8 op, align, status
+EVENT_BYTES = 35       # i64 id, size, live; u32 result, pages; u8 op, align, status
 U32 = 0xFFFFFFFF
 
 
@@ -43,13 +44,14 @@ def run_in_module(trace, module, *, progress=None, discard=AT_END):
     ops, ids, sizes = trace.ops, trace.ids, trace.sizes
     cap = module.call("pyfrag_run_capacity")
     base = module.call("pyfrag_run_events") & U32
-    at_size, at_result, at_live, at_pages = (base + w * cap for w in (8, 16, 24, 32))
-    at_op, at_align, at_status = (base + w * cap for w in (36, 37, 38))   # abi.c's layout
+    at_size, at_live, at_result, at_pages = (base + w * cap for w in (8, 16, 24, 28))
+    at_op, at_align, at_status = (base + w * cap for w in (32, 33, 34))   # abi.c's layout
     read, write = module.read, module.write
     aligned = sorted(i for i, op in zip(trace.aligns, map(ops.__getitem__, trace.aligns))
                      if op == ALLOC)
     codes = {}
-    addresses, live = array("q"), array("q")
+    # the replay loop's arrays for a real module: wasm32 addresses, live bytes as it reports them
+    addresses, live = array("I"), array("q")
     pages = module.memory.pages
     grew_at, grew_to = [0], [pages]
     failures, issues = [], []
@@ -77,7 +79,7 @@ def run_in_module(trace, module, *, progress=None, discard=AT_END):
                 return None                          # its table is full
         except ModuleTrap:
             return None
-        addresses.frombytes(read(at_result, 8 * k))
+        addresses.frombytes(read(at_result, 4 * k))
         live.frombytes(read(at_live, 8 * k))
         pages_after = _u32(read(at_pages, 4 * k))
         if pages_after[-1] != pages:
@@ -93,7 +95,8 @@ def run_in_module(trace, module, *, progress=None, discard=AT_END):
                          failures, issues)
         if progress is not None:
             progress(end, n)
-    return Run(trace, module.name, addresses, grown(grew_at, grew_to, n), live,
+    heap_bytes = Steps(grew_at, [pg * PAGE for pg in grew_to], n)
+    return Run(trace, module.name, addresses, heap_bytes, live,
                heap_base=module.heap_base, initial_bytes=grew_to[0] * PAGE,
                maximum_bytes=module.memory.maximum * PAGE, failures=failures, issues=issues,
                live_ids=_live_ids(module, base + cap * EVENT_BYTES), discard=discard)

@@ -26,7 +26,8 @@ def periodic_reset(trace, allocator="dlmalloc", every=10_000, **heap_options):
     reset (op "restore")."""
     if every <= 0:
         raise ValueError(f"every must be a positive number of events, got {every}")
-    addresses, heap_bytes, live_bytes = array("q"), array("q"), array("q")
+    addresses = live_bytes = None       # typed as the runs' own (array.extend needs that)
+    heap_bytes = array("q")
     failures, issues, survivors = [], [], {}
     first = last = None
     grow_calls = 0
@@ -39,6 +40,8 @@ def periodic_reset(trace, allocator="dlmalloc", every=10_000, **heap_options):
         last = run = replay(segment, allocator, **heap_options)
         first = first or run
         grow_calls += run.grow_calls or 0
+        if addresses is None:
+            addresses, live_bytes = array(run.addresses.typecode), array(run.live_bytes.typecode)
         addresses.extend(run.addresses[restored:])
         heap_bytes.extend(run.heap_bytes[restored:])
         live_bytes.extend(run.live_bytes[restored:])

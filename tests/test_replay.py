@@ -3,8 +3,10 @@
 import pytest
 
 from pyfrag import Heap, InvalidFree, Trace, replay, scenarios
-from pyfrag.memory import PAGE
+from pyfrag.allocators.dlmalloc import Dlmalloc
+from pyfrag.memory import PAGE, Memory
 from pyfrag.metrics import grow_indices
+from pyfrag.replay import drive
 
 
 def test_heap_counts_requested_bytes_and_rejects_bad_frees():
@@ -279,3 +281,48 @@ def test_discard_on_free_samples_the_run():
     # the 200 KiB temporaries come and go: whole pages are free most of the time
     assert sum(d > 0 for d in samples[2::3]) > len(events) // 2
     assert m.resident_bytes < m.peak_resident_bytes <= m.peak_heap_bytes
+
+
+def test_run_arrays_are_32_bit_in_a_wasm32_memory_and_64_bit_in_memory64():
+    t = Trace()
+    t.alloc(1, 5 << 30).alloc(2, 16).free(1)          # 5 GiB: only memory64 holds it
+    small = replay(t, "bump", heap_base=1024)
+    assert (small.addresses.typecode, small.live_bytes.typecode) == ("I", "I")
+    assert small.oom.index == 0 and list(small.live_bytes) == [0, 16, 16]
+    big = replay(t, "bump", heap_base=1024, maximum="memory64")
+    assert (big.addresses.typecode, big.live_bytes.typecode) == ("q", "q")
+    assert big.addresses[1] > 1 << 32 and list(big.live_bytes) == [5 << 30, (5 << 30) + 16, 16]
+    assert big.heap_bytes[-1] > 5 << 30 and big.metrics.peak_heap_bytes == big.heap_bytes[0]
+
+
+class PlainMemory:
+    """A memory that keeps no growth log (as pyfrag.real's do not): the loop watches it."""
+
+    def __init__(self, initial, maximum):
+        self._memory = Memory(initial, maximum)
+
+    def grow(self, delta):
+        return self._memory.grow(delta)
+
+    pages = property(lambda self: self._memory.pages)
+    maximum = property(lambda self: self._memory.maximum)
+    byte_length = property(lambda self: self._memory.byte_length)
+
+
+def test_growth_of_a_memory_without_a_log_is_seen_at_the_event_that_grew():
+    t = scenarios.random_trace(3000, seed=4, align_rate=0.1)
+    want = replay(t, "dlmalloc", maximum=100)
+    memory = PlainMemory(*Dlmalloc.default_start[1:], maximum=100)
+    got = drive(t, Dlmalloc(memory, Dlmalloc.default_start[0]), memory, "dlmalloc")
+    assert got.heap_bytes == want.heap_bytes and len(grow_indices(got)) > 10
+    assert got.addresses == want.addresses and list(got.live_bytes) == list(want.live_bytes)
+    assert [f.index for f in got.failures] == [f.index for f in want.failures] != []
+    assert got.live_bytes.typecode == "q"       # a memory it cannot vouch for
+
+
+def test_a_memory_logs_its_page_count_when_it_grows():
+    m = Memory(1, maximum=4)
+    assert m.grown is None
+    m.grown = log = []
+    assert m.grow(0) == 1 and m.grow(2) == 1 and m.grow(5) == -1 and m.grow(1) == 3
+    assert log == [3, 4] and m.grow_calls == 4

@@ -81,6 +81,7 @@ class Dlmalloc(Allocator):
         super().__init__(memory, heap_base)
         a = self.alignment
         self.mask = a - 1
+        self.pad_add, self.neg = CHUNK_OVERHEAD + self.mask, -a  # pad: (req + pad_add) & neg
         self.min_chunk = (16 + a - 1) & -a                       # MIN_CHUNK_SIZE
         self.min_request = self.min_chunk - CHUNK_OVERHEAD - 1    # MIN_REQUEST
         self.max_small_request = MAX_SMALL_SIZE - self.mask - CHUNK_OVERHEAD
@@ -90,11 +91,14 @@ class Dlmalloc(Allocator):
         self.sys_pad = self.top_foot + a                          # SYS_ALLOC_PADDING
         # -- chunk state --
         self.inuse = {}          # in-use chunk -> size
-        self.free_at = {}        # binned free chunk -> size (dv and top are not binned)
-        self.free_end = {}       # end of a binned free chunk -> its start (prev_foot)
+        # binned free chunks (dv and top are not binned), by both edges: start -> size
+        # and end -> -start (its prev_foot). Binned chunks are never adjacent, so one
+        # chunk's end is never another's start: one dict serves both lookups.
+        self.edge = {}
         self.small = [{} for _ in range(NSMALLBINS)]   # LIFO: newest last
         self.smallmap = 0
-        self.tree = {}           # size -> [chunk, ...], oldest first (a list: a third of a small dict)
+        self.tree = {}           # size -> its tree node: the oldest free chunk of that size
+        self.ring = {}           # size -> the newer chunks of that size, oldest first (rare)
         self.tsizes = []         # sorted sizes present in `tree`
         self.dv = self.dvsize = 0       # designated victim; dv is 0 exactly when dvsize is
         self.top = self.topsize = 0
@@ -103,7 +107,7 @@ class Dlmalloc(Allocator):
 
     def pad(self, req):
         """pad_request: chunk size for `req` payload bytes."""
-        return (req + CHUNK_OVERHEAD + self.mask) & ~self.mask
+        return (req + self.pad_add) & self.neg
 
     def request2size(self, req):
         return self.min_chunk if req < self.min_request else self.pad(req)
@@ -112,36 +116,52 @@ class Dlmalloc(Allocator):
 
     def _insert(self, p, s):
         """insert_chunk: bin a free chunk."""
-        self.free_at[p] = s
-        self.free_end[p + s] = p
-        if s >= MIN_LARGE_SIZE:
-            same = self.tree.get(s)
-            if same is None:
-                self.tree[s] = [p]
-                insort(self.tsizes, s)
-            else:
-                same.append(p)
-        else:
+        edge = self.edge
+        edge[p] = s
+        edge[p + s] = -p
+        self._bin(p, s)
+
+    def _bin(self, p, s):
+        """The bin part of insert_chunk: smallbin, tree node, or the node's ring."""
+        if s < MIN_LARGE_SIZE:
             idx = s >> SMALLBIN_SHIFT
             self.small[idx][p] = None
             self.smallmap |= 1 << idx
+        elif s in self.tree:
+            self.ring.setdefault(s, []).append(p)
+        else:
+            self.tree[s] = p
+            insort(self.tsizes, s)
 
     def _unlink(self, p, s):
         """unlink_chunk: take a binned free chunk out of its bin."""
-        del self.free_at[p]
-        del self.free_end[p + s]
+        edge = self.edge
+        del edge[p]
+        del edge[p + s]
         if s < MIN_LARGE_SIZE:
             idx = s >> SMALLBIN_SHIFT
             b = self.small[idx]
             del b[p]
             if not b:
                 self.smallmap &= ~(1 << idx)
+        elif self.tree[s] == p:
+            self._untree(s, bisect_left(self.tsizes, s))
         else:
-            same = self.tree[s]
+            same = self.ring[s]
             same.remove(p)
             if not same:
-                del self.tree[s]
-                del self.tsizes[bisect_left(self.tsizes, s)]
+                del self.ring[s]
+
+    def _untree(self, s, i):
+        """The tree node of size s (tsizes[i]) leaves: the oldest of its ring takes its place."""
+        same = self.ring.get(s)
+        if same is None:
+            del self.tree[s]
+            del self.tsizes[i]
+        else:
+            self.tree[s] = same.pop(0)
+            if not same:
+                del self.ring[s]
 
     def _take_small(self, idx):
         """The first chunk of smallbin idx (the most recently binned one)."""
@@ -149,18 +169,17 @@ class Dlmalloc(Allocator):
         p = b.popitem()[0]
         if not b:
             self.smallmap &= ~(1 << idx)
-        del self.free_end[p + self.free_at.pop(p)]
+        edge = self.edge
+        del edge[p + edge.pop(p)]
         return p
 
     def _take_tree(self, s, i):
         """The tree node of size s (tsizes[i]): the oldest free chunk of that size."""
-        same = self.tree[s]
-        p = same.pop(0)
-        if not same:
-            del self.tree[s]
-            del self.tsizes[i]
-        del self.free_at[p]
-        del self.free_end[p + s]
+        p = self.tree[s]
+        self._untree(s, i)
+        edge = self.edge
+        del edge[p]
+        del edge[p + s]
         return p
 
     def _replace_dv(self, p, s):
@@ -172,9 +191,11 @@ class Dlmalloc(Allocator):
     # -- malloc ---------------------------------------------------------------
 
     def malloc(self, nbytes):
+        # The common paths (a tree chunk for a large request, dv) are written out here
+        # rather than in helpers: fewer calls and attribute lookups per request.
         inuse = self.inuse
         if nbytes <= self.max_small_request:
-            nb = self.request2size(nbytes)
+            nb = self.min_chunk if nbytes < self.min_request else (nbytes + self.pad_add) & self.neg
             idx = nb >> SMALLBIN_SHIFT
             smallbits = self.smallmap >> idx
             if smallbits & 3:
@@ -205,11 +226,35 @@ class Dlmalloc(Allocator):
         elif nbytes >= self.max_request:
             nb = M32                          # sys_alloc refuses it
         else:
-            nb = self.pad(nbytes)
-            if self.tsizes:
-                mem = self._tmalloc_large(nb)
-                if mem:
-                    return mem
+            nb = (nbytes + self.pad_add) & self.neg
+            ts = self.tsizes
+            i = bisect_left(ts, nb)
+            if i < len(ts):
+                # tmalloc_large: the best-fitting tree chunk, unless dv fits at least as well
+                s = ts[i]
+                rsize = s - nb
+                dvsize = self.dvsize
+                if nb > dvsize or rsize < dvsize - nb:
+                    tree = self.tree
+                    p = tree[s]
+                    if s in self.ring:
+                        self._untree(s, i)
+                    else:
+                        del tree[s]
+                        del ts[i]
+                    edge = self.edge
+                    del edge[p]
+                    if rsize < self.min_chunk:
+                        del edge[p + s]
+                        inuse[p] = s
+                    else:
+                        # the remainder keeps the chunk's end
+                        r = p + nb
+                        edge[r] = rsize
+                        edge[p + s] = -r
+                        self._bin(r, rsize)
+                        inuse[p] = nb
+                    return p + MEM_OFFSET
         dvsize = self.dvsize
         if nb <= dvsize:
             p = self.dv
@@ -222,24 +267,6 @@ class Dlmalloc(Allocator):
                 inuse[p] = dvsize
             return p + MEM_OFFSET
         return self._take_top(nb) or self._sys_alloc(nb)
-
-    def _tmalloc_large(self, nb):
-        """Best-fitting tree chunk for a large request, or 0 when dv fits at least as well."""
-        ts = self.tsizes
-        i = bisect_left(ts, nb)
-        if i == len(ts):
-            return 0
-        s = ts[i]
-        rsize = s - nb
-        if nb <= self.dvsize and rsize >= self.dvsize - nb:
-            return 0
-        p = self._take_tree(s, i)
-        if rsize < self.min_chunk:
-            self.inuse[p] = s
-        else:
-            self.inuse[p] = nb
-            self._insert(p + nb, rsize)
-        return p + MEM_OFFSET
 
     # -- obtaining memory -----------------------------------------------------
 
@@ -328,15 +355,15 @@ class Dlmalloc(Allocator):
     # -- free -----------------------------------------------------------------
 
     def free(self, mem):
+        """free(), which is dispose_chunk: merge with free neighbours, then bin."""
         p = mem - MEM_OFFSET
-        self._dispose(p, self.inuse.pop(p))
-
-    def _dispose(self, p, psize):
-        """dispose_chunk (and the body of free): merge with free neighbours, then bin."""
+        psize = self.inuse.pop(p)
         nxt = p + psize
         dv = self.dv
-        prev = self.free_end.get(p)
+        edge = self.edge
+        prev = edge.get(p)
         if prev is not None:                            # a binned chunk before p
+            prev = -prev
             self._unlink(prev, p - prev)
             psize += p - prev
             p = prev
@@ -356,7 +383,7 @@ class Dlmalloc(Allocator):
             self.dv = p
             self.dvsize += psize
             return
-        nsize = self.free_at.get(nxt)
+        nsize = edge.get(nxt)
         if nsize is not None:
             self._unlink(nxt, nsize)
             psize += nsize
@@ -364,6 +391,13 @@ class Dlmalloc(Allocator):
                 self.dvsize = psize
                 return
         self._insert(p, psize)
+
+    _free = free        # the chunk-level free, which RustDlmalloc's `free` wraps
+
+    def _dispose(self, p, psize):
+        """dispose_chunk of a chunk that is no block (a remainder, a leader): freed as one."""
+        self.inuse[p] = psize
+        self._free(p + MEM_OFFSET)
 
     # -- realloc --------------------------------------------------------------
 
@@ -405,7 +439,7 @@ class Dlmalloc(Allocator):
                 inuse[p] = room
                 self.dv = self.dvsize = 0
             return True
-        nsize = self.free_at.get(nxt)
+        nsize = self.edge.get(nxt)
         if nsize is None or oldsize + nsize < nb:
             return False
         self._unlink(nxt, nsize)
@@ -459,10 +493,14 @@ class Dlmalloc(Allocator):
 
     # -- inspection -----------------------------------------------------------
 
+    def _binned(self):
+        """start -> size of every binned free chunk."""
+        return {p: s for p, s in self.edge.items() if s > 0}
+
     def _chunks(self):
         """(start, size, used) of every chunk, dv and top included, in address order."""
         out = [(p, s, True) for p, s in self.inuse.items()]
-        out += [(p, s, False) for p, s in self.free_at.items()]
+        out += [(p, s, False) for p, s in self._binned().items()]
         if self.dvsize:
             out.append((self.dv, self.dvsize, False))
         out.sort()
@@ -491,7 +529,7 @@ class Dlmalloc(Allocator):
     def check(self):
         """dlmalloc's check_malloc_state: chunk walk, bin membership, top and footprint."""
         if not self.top:
-            assert not (self.inuse or self.free_at or self.dvsize), "chunks before any segment"
+            assert not (self.inuse or self.edge or self.dvsize), "chunks before any segment"
             return
         a, mc = self.alignment, self.min_chunk
         seg_end = self.seg_base + self.seg_size
@@ -509,21 +547,24 @@ class Dlmalloc(Allocator):
         assert cursor + self.top_foot == seg_end, \
             f"top {self.top:#x}+{self.topsize} is not last in the segment ending {seg_end:#x}"
         assert bool(self.dv) == bool(self.dvsize), "dv and dvsize disagree"
-        assert self.dv not in self.free_at, "dv is also binned"
-        for p, s in self.free_at.items():
-            assert self.free_end.get(p + s) == p, f"free chunk {p:#x}: foot missing"
+        binned = self._binned()
+        assert self.dv not in binned, "dv is also binned"
+        for p, s in binned.items():
+            assert self.edge.get(p + s) == -p, f"free chunk {p:#x}: foot missing"
             if s < MIN_LARGE_SIZE:
                 assert p in self.small[s >> SMALLBIN_SHIFT], f"free chunk {p:#x} not in its smallbin"
             else:
-                assert p in self.tree.get(s, ()), f"free chunk {p:#x} not in its treebin"
-        assert len(self.free_end) == len(self.free_at), "stale chunk feet"
+                assert self.tree.get(s) == p or p in self.ring.get(s, ()), \
+                    f"free chunk {p:#x} not in its treebin"
+        assert len(self.edge) == 2 * len(binned), "stale chunk feet"
         for idx, b in enumerate(self.small):
             assert bool(b) == bool(self.smallmap >> idx & 1), f"smallmap bit {idx} is wrong"
             for p in b:
-                assert self.free_at.get(p) == idx << SMALLBIN_SHIFT, f"{p:#x} in wrong smallbin"
+                assert binned.get(p) == idx << SMALLBIN_SHIFT, f"{p:#x} in wrong smallbin"
         assert self.tsizes == sorted(self.tree), "tree sizes out of order"
-        assert sum(map(len, self.tree.values())) + sum(map(len, self.small)) == \
-            len(self.free_at), "a binned chunk is in two bins"
+        assert all(s in self.tree and same for s, same in self.ring.items()), "a ring without a node"
+        assert len(self.tree) + sum(map(len, self.ring.values())) + sum(map(len, self.small)) == \
+            len(binned), "a binned chunk is in two bins"
 
 
 # ---------------------------------------------------------------------------

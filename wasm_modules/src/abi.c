@@ -34,7 +34,7 @@
 #define RUN_SLOTS (1u << RUN_BITS)
 #define RUN_MASK (RUN_SLOTS - 1)
 #define RUN_MAX_IDS (RUN_SLOTS / 4 * 3)
-#define RUN_EVENT_BYTES 39u          /* i64 id, size, result, live; u32 pages; u8 op, align, status */
+#define RUN_EVENT_BYTES 35u          /* i64 id, size, live; u32 result, pages; u8 op, align, status */
 
 struct run_slot { uint32_t key, ptr, size; };   /* ptr 0: the id's last request failed */
 struct run_state { uint32_t ids, leaked; };      /* keys in the table; bytes of leaked blocks */
@@ -197,12 +197,12 @@ EXPORT("pyfrag_replay") uint32_t pf_replay(uint32_t from, uint32_t to) {
  * (pyfrag/replay.py, drive): the module keeps each id's block in its own table, so the host
  * only copies the trace's arrays in and the run's arrays out, with no work per event.
  * At pyfrag_run_events(), RUN_EVENTS events as arrays, in this order:
- *   in:  i64 id, i64 size, then (after the outputs) u8 op (0 alloc, 1 free, 2 realloc) and
- *        u8 align (0: malloc; k: aligned_alloc(1 << (k - 1)); 255: fails without a call)
- *   out: i64 result (the address returned, 0 for a free or a failure), i64 live (requested
- *        bytes of live blocks after the event, as the loop counts them: not leaked ones),
- *        u32 pages (memory size after it), u8 status (RUN_* bits below)
- * The 64-bit outputs are laid out as the host's own arrays, so they are copied as they are.
+ *   i64 id, i64 size (in); i64 live (out: requested bytes of live blocks after the event, as
+ *   the loop counts them, so not leaked ones); u32 result (out: the address returned, 0 for a
+ *   free or a failure); u32 pages (out: memory size after the event); u8 op (in: 0 alloc,
+ *   1 free, 2 realloc); u8 align (in: 0 malloc, k aligned_alloc(1 << (k - 1)), 255 fails
+ *   without a call); u8 status (out: RUN_* bits below).
+ * Each array has the element type of the host's own (pyfrag.runner), so it is copied as is.
  * The table holds up to RUN_MAX_IDS ids: pyfrag_run returns the first event that would
  * need one more (the host then replays elsewhere), else `to`. */
 enum { RUN_FAILED = 1, RUN_BAD_FREE = 2, RUN_LEAKED = 4, RUN_NOT_LIVE = 8 };
@@ -254,8 +254,8 @@ EXPORT("pyfrag_run") uint32_t pf_run(uint32_t from, uint32_t to) {
     uint8_t *ev = run_events();
     struct run_state *state = run_state();
     int64_t *ids = (int64_t *)ev, *sizes = ids + RUN_EVENTS;
-    int64_t *result = sizes + RUN_EVENTS, *lives = result + RUN_EVENTS;
-    uint32_t *pages = (uint32_t *)(lives + RUN_EVENTS);
+    int64_t *lives = sizes + RUN_EVENTS;
+    uint32_t *result = (uint32_t *)(lives + RUN_EVENTS), *pages = result + RUN_EVENTS;
     uint8_t *ops = (uint8_t *)(pages + RUN_EVENTS), *aligns = ops + RUN_EVENTS,
             *status = aligns + RUN_EVENTS;
     drive_by(RUNNING);
@@ -295,7 +295,7 @@ EXPORT("pyfrag_run") uint32_t pf_run(uint32_t from, uint32_t to) {
             }
             break;
         }
-        result[i] = (int64_t)(uintptr_t)r;
+        result[i] = (uint32_t)(uintptr_t)r;
         lives[i] = (int64_t)(live - state->leaked);
         pages[i] = (uint32_t)__builtin_wasm_memory_size(0);
         status[i] = (uint8_t)st;

@@ -162,14 +162,14 @@ const RUN_BITS: u32 = 15;
 const RUN_SLOTS: u32 = 1 << RUN_BITS;
 const RUN_MASK: u32 = RUN_SLOTS - 1;
 const RUN_MAX_IDS: u32 = RUN_SLOTS / 4 * 3;
-const RUN_EVENT_BYTES: u32 = 39;   // i64 id, size, result, live; u32 pages; u8 op, align, status
+const RUN_EVENT_BYTES: u32 = 35;   // i64 id, size, live; u32 result, pages; u8 op, align, status
 const RUN_FAILED: u8 = 1;
 const RUN_BAD_FREE: u8 = 2;
 const RUN_LEAKED: u8 = 4;
 const RUN_NOT_LIVE: u8 = 8;
 const UNCALLED: u8 = 255;
 // after the events (TABLE is 16-aligned): the (id + 1, address, size) slots, then the ids in the
-// table and the bytes of leaked blocks; 513,032 bytes of the table's 524,288
+// table and the bytes of leaked blocks; 500,744 bytes of the table's 524,288
 const RUN_TABLE: usize = TABLE + <usize>(RUN_EVENTS * RUN_EVENT_BYTES);
 const RUN_STATE: usize = RUN_TABLE + <usize>(RUN_SLOTS * 12);
 const N: usize = <usize>RUN_EVENTS;
@@ -221,7 +221,7 @@ export function pyfrag_run(from: u32, to: u32): u32 {
     let at = <usize>i;
     let key = <u32>load<u64>(TABLE + (at << 3)) + 1;
     let size = load<u64>(TABLE + ((N + at) << 3));
-    let op = load<u8>(TABLE + 36 * N + at);
+    let op = load<u8>(TABLE + 32 * N + at);
     let k = runFind(key);
     let s = runSlot(k);
     let found = load<u32>(s) != 0;
@@ -243,7 +243,7 @@ export function pyfrag_run(from: u32, to: u32): u32 {
         st = RUN_LEAKED;
         store<u32>(RUN_STATE, load<u32>(RUN_STATE, 4) + load<u32>(s, 8), 4);
       }
-      if (size <= 0xFFFFFFFF && load<u8>(TABLE + 37 * N + at) != UNCALLED) {
+      if (size <= 0xFFFFFFFF && load<u8>(TABLE + 33 * N + at) != UNCALLED) {
         r = heap.alloc(<usize>size);
         live += <usize>size;
       }
@@ -270,10 +270,10 @@ export function pyfrag_run(from: u32, to: u32): u32 {
         store<u32>(s, <u32>size, 8);
       } else st |= RUN_FAILED;       // too big for wasm32: the block, if any, stays as it was
     }
-    store<i64>(TABLE + ((2 * N + at) << 3), <i64>r);
-    store<i64>(TABLE + ((3 * N + at) << 3), <i64>(live - <usize>load<u32>(RUN_STATE, 4)));
-    store<u32>(TABLE + 32 * N + (at << 2), <u32>memory.size());
-    store<u8>(TABLE + 38 * N + at, st);
+    store<i64>(TABLE + ((2 * N + at) << 3), <i64>(live - <usize>load<u32>(RUN_STATE, 4)));
+    store<u32>(TABLE + 24 * N + (at << 2), <u32>r);
+    store<u32>(TABLE + 28 * N + (at << 2), <u32>memory.size());
+    store<u8>(TABLE + 34 * N + at, st);
   }
   return to;
 }

@@ -353,7 +353,7 @@ const RUN_EVENTS: usize = 3072;
 const RUN_BITS: u32 = 15;
 const RUN_SLOTS: usize = 1 << RUN_BITS;
 const RUN_MAX_IDS: u32 = (RUN_SLOTS / 4 * 3) as u32;
-const RUN_EVENT_BYTES: usize = 39; // i64 id, size, result, live; u32 pages; u8 op, align, status
+const RUN_EVENT_BYTES: usize = 35; // i64 id, size, live; u32 result, pages; u8 op, align, status
 const RUN_FAILED: u8 = 1;
 const RUN_BAD_FREE: u8 = 2;
 const RUN_LEAKED: u8 = 4;
@@ -438,9 +438,9 @@ pub unsafe extern "C" fn pyfrag_run(from: u32, to: u32) -> u32 {
     drive_by(RUNNING);
     let ids = run_events() as *const i64;
     let sizes = ids.add(RUN_EVENTS);
-    let result = sizes.add(RUN_EVENTS) as *mut i64;
-    let lives = result.add(RUN_EVENTS);
-    let pages = lives.add(RUN_EVENTS) as *mut u32;
+    let lives = sizes.add(RUN_EVENTS) as *mut i64;
+    let result = lives.add(RUN_EVENTS) as *mut u32;
+    let pages = result.add(RUN_EVENTS);
     let ops = pages.add(RUN_EVENTS) as *const u8;
     let aligns = ops.add(RUN_EVENTS);
     let status = aligns.add(RUN_EVENTS) as *mut u8;
@@ -517,7 +517,7 @@ pub unsafe extern "C" fn pyfrag_run(from: u32, to: u32) -> u32 {
                 }
             }
         }
-        *result.add(i) = r as usize as i64;
+        *result.add(i) = r as u32;
         *lives.add(i) = (get_live_data_size() - *leaked as usize) as i64;
         *pages.add(i) = core::arch::wasm32::memory_size(0) as u32;
         *status.add(i) = st;
