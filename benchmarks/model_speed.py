@@ -39,10 +39,10 @@ from pyfrag.replay import replay  # noqa: E402
 from pyfrag.trace import dump  # noqa: E402
 
 
-def load_base(commit, folder):
-    """This repository's pyfrag at `commit`, imported as the package `pyfrag_base`."""
-    archive = subprocess.run(["git", "-C", ROOT, "archive", commit, "pyfrag",
-                              "wasm_modules/manifest.json"],
+def load_base(commit, folder, paths=("wasm_modules/manifest.json",)):
+    """This repository's pyfrag at `commit` (and `paths` beside it), imported as the package
+    `pyfrag_base`; returns its replay()."""
+    archive = subprocess.run(["git", "-C", ROOT, "archive", commit, "pyfrag", *paths],
                              check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
     spec = importlib.util.spec_from_file_location(

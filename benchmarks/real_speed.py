@@ -3,16 +3,20 @@ the replay inside the module (pyfrag_run, what `pyfrag real` does by default), t
 model beside it over the whole run (`pyfrag real --model`), and the model alone.
 
     python benchmarks/real_speed.py [--events 1000000] [--module c-dlmalloc] [--per-call 50000]
-                                    [--cli]
+                                    [--base 256a5ee] [--cli]
 
 The call-by-call path is timed on the first --per-call events (it runs at wasmtime's per-call
 speed, ~20 µs an event); the others on the whole trace. CPU time, so a busy machine slows all of
 them alike; the ratios are the figures to quote. Every path's addresses, memory sizes and live
-bytes are checked equal to the model's on the events they share. --cli also times the commands
-end to end (wall time, loading the trace file included): `pyfrag real` and `pyfrag run --like`.
+bytes are checked equal to the model's on the events they share. --base also times the
+call-by-call path of an earlier commit (its pyfrag and modules, extracted with `git archive`):
+the path as it was before the replay moved into the module and the loop got leaner. --cli also
+times the commands end to end (wall time, loading the trace file included): `pyfrag real` and
+`pyfrag run --like`.
 """
 
 import argparse
+import importlib
 import os
 import subprocess
 import sys
@@ -21,6 +25,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+
+from model_speed import load_base  # noqa: E402
 
 from pyfrag import Trace, replay, scenarios  # noqa: E402
 from pyfrag.real import load, replay_real  # noqa: E402
@@ -45,8 +52,10 @@ def main(argv=None):
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--module", default="c-dlmalloc")
     ap.add_argument("--per-call", type=int, default=50_000, help="events timed call by call")
+    ap.add_argument("--base", help="also time this commit's call-by-call path")
     ap.add_argument("--cli", action="store_true", help="also time the commands end to end")
     args = ap.parse_args(argv)
+    tmp = tempfile.TemporaryDirectory()
     name, n = args.module, args.events
     trace = scenarios.random_trace(n, seed=1)
     head = Trace(trace.name).extend(trace, 0, min(args.per_call, n))
@@ -58,6 +67,15 @@ def main(argv=None):
         "inside the module (pyfrag real)": lambda: replay_real(trace, name, model="failures"),
         "inside + model (pyfrag real --model)": lambda: replay_real(trace, name, model=True),
     }
+    if args.base:
+        load_base(args.base, tmp.name, ("wasm_modules",))
+        base_real = importlib.import_module("pyfrag_base.real").replay_real
+        base_head = importlib.import_module("pyfrag_base.trace").Trace(trace.name)
+        for op, id, size in zip(head.ops, head.ids, head.sizes):    # its own Trace type
+            (base_head.free(id) if op == 1 else base_head.alloc(id, size) if op == 0
+             else base_head.realloc(id, size))
+        paths[f"call by call at {args.base}"] = \
+            lambda: base_real(base_head, name, batched=False, model=False)
     runs, rates = {}, {}
     for label, path in paths.items():
         runs[label], t = timed(path)
@@ -74,12 +92,14 @@ def main(argv=None):
     print(f"inside / call by call: {inside / rates['call by call']:.1f}x; "
           f"inside / model: {inside / rates['model']:.2f}x; "
           f"host batches / call by call: {rates['host batches'] / rates['call by call']:.1f}x")
+    if args.base:
+        print(f"inside / call by call at {args.base}: "
+              f"{inside / rates[f'call by call at {args.base}']:.1f}x")
     if args.cli:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "t.trace")
-            dump(trace, path)
-            real_s = wall("real", path, "--module", name)
-            run_s = wall("run", path, "--like", name)
+        path = os.path.join(tmp.name, "t.trace")
+        dump(trace, path)
+        real_s = wall("real", path, "--module", name)
+        run_s = wall("run", path, "--like", name)
         print(f"end to end, trace file included (wall): pyfrag real {real_s:.2f} s, "
               f"pyfrag run --like {run_s:.2f} s ({run_s / real_s:.2f}x)")
 

@@ -42,16 +42,21 @@ def run_in_module(trace, module, *, progress=None, discard=AT_END):
     """Replay `trace` inside a fresh `module` -> the `Run`, or None (see the module docstring)."""
     n = len(trace)
     ops, ids, sizes = trace.ops, trace.ids, trace.sizes
+    if not _u32_ids(_q(ids)):
+        return None
     cap = module.call("pyfrag_run_capacity")
     base = module.call("pyfrag_run_events") & U32
-    at_size, at_live, at_result, at_pages = (base + w * cap for w in (8, 16, 24, 28))
-    at_op, at_align, at_status = (base + w * cap for w in (32, 33, 34))   # abi.c's layout
+    # abi.c's layout: i64 id, size, live; u32 result, pages; u8 op, align, status
+    at_size, at_live, at_op, at_align = (base + w * cap for w in (8, 16, 32, 33))
+    # the outputs, read at once from at_live: offsets of result, pages and status from there
+    out_result, out_pages, out_status = 8 * cap, 12 * cap, 18 * cap
     read, write = module.read, module.write
     aligned = sorted(i for i, op in zip(trace.aligns, map(ops.__getitem__, trace.aligns))
                      if op == ALLOC)
     codes = {}
     # the replay loop's arrays for a real module: wasm32 addresses, live bytes as it reports them
-    addresses, live = array("I"), array("q")
+    addresses, live = array("I", bytes(4 * n)), array("q", bytes(8 * n))
+    into_addresses, into_live = memoryview(addresses).cast("B"), memoryview(live).cast("B")
     pages = module.memory.pages
     grew_at, grew_to = [0], [pages]
     failures, issues = [], []
@@ -59,10 +64,7 @@ def run_in_module(trace, module, *, progress=None, discard=AT_END):
     for start in range(0, n, cap):
         end = min(n, start + cap)
         k = end - start
-        part = _q(ids[start:end])
-        if not _u32_ids(part):
-            return None
-        write(base, part)
+        write(base, _q(ids[start:end]))
         write(at_size, _q(sizes[start:end]))
         write(at_op, ops[start:end].tobytes())
         align = bytearray(k)
@@ -79,16 +81,17 @@ def run_in_module(trace, module, *, progress=None, discard=AT_END):
                 return None                          # its table is full
         except ModuleTrap:
             return None
-        addresses.frombytes(read(at_result, 4 * k))
-        live.frombytes(read(at_live, 8 * k))
-        pages_after = _u32(read(at_pages, 4 * k))
+        out = memoryview(read(at_live, out_status + k))
+        into_live[8 * start:8 * end] = out[:8 * k]
+        into_addresses[4 * start:4 * end] = out[out_result:out_result + 4 * k]
+        pages_after = _u32(out[out_pages:out_pages + 4 * k])
         if pages_after[-1] != pages:
             j = 0
             while (j := bisect_right(pages_after, pages, j)) < k:
                 pages = pages_after[j]
                 grew_at.append(start + j)
                 grew_to.append(pages)
-        status = read(at_status, k)
+        status = out[out_status:].tobytes()
         if status.count(0) != k:
             for j in compress(range(k), status):
                 _flagged(trace, start + j, status[j], module, live[start + j], pages_after[j],
@@ -137,10 +140,11 @@ def _q(part):
     return (part if part.typecode == "q" else array("q", part)).tobytes()
 
 
-def _u32_ids(part):
-    """Whether the i64 ids in `part` all fit the module's table (0..2**32-2): their high halves
+def _u32_ids(data):
+    """Whether the i64 ids in `data` all fit the module's table (0..2**32-2): their high halves
     are zero bytes, so four 0xff bytes in a row can only be an id of 2**32-1."""
-    return not bytes(memoryview(part).cast("I")[1::2]).strip(b"\0") and b"\xff" * 4 not in part
+    high = _u32(data)[1::2].tobytes()
+    return high == bytes(len(high)) and b"\xff" * 4 not in data
 
 
 def _u32(data):
