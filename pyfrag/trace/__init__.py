@@ -9,7 +9,8 @@ arrays, one slot per event, so replaying a million events costs no objects:
     size   bytes requested (0 for FREE)
     align  sparse: event index -> alignment, for aligned requests only
     tag    sparse: event index -> a short label ("anchor", "temp", ...)
-    line   source line of each event when read from a file (for messages)
+    line   source line of each event when read from a file (for messages),
+           kept as runs of consecutive lines (trace.lines.Lines)
 
 Malformed input raises `TraceError` naming the file, the line and the reason.
 """
@@ -63,7 +64,7 @@ class Trace:
         self.sizes = array("q")
         self.aligns = {}
         self.tags = {}
-        self.lines = None        # array("l") when read from a file
+        self.lines = None        # a trace.lines.Lines when read from a file
         self.source = None       # file name when read from a file
         self.skipped = 0         # input lines a reader passed over (valgrind logs)
         self.recorded = None     # a trace.recording.Recording when recorded from a real run

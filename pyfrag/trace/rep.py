@@ -13,27 +13,29 @@ Writing renumbers blocks so that each allocation gets an id of its own (the
 lab's drivers expect ids 0..n-1, never reused); alignments and tags are lost.
 """
 
-from array import array
-
 from . import ALLOC, FREE, Trace, TraceError
 from .fields import parse_id, parse_int, parse_size, shown
+from .lines import Lines
+from .stream import events, parse
 
 _HEADER = ("suggested heap size", "number of ids", "number of operations", "weight")
 
 
-def read(lines, source):
-    trace, numbers, header = Trace(), array("l"), []
-    for n, raw in lines:
+def read(pieces, source):
+    trace, header = Trace(), []
+    trace.lines = numbers = Lines()
+
+    def line(n, raw):
         line = raw.strip()
         if not line:
-            continue
+            return
         if len(header) < 4:
             what = _HEADER[len(header)]
             if len(line.split()) != 1:
                 raise TraceError(f"header line {len(header) + 1} must be one integer "
                                  f"({what}), got {shown(line)}", source, n)
             header.append(parse_int(line, what, source, n))
-            continue
+            return
         parts = line.split()
         op = parts[0]
         want = {"a": 3, "r": 3, "f": 2}.get(op)
@@ -49,13 +51,15 @@ def read(lines, source):
         else:
             trace.realloc(id, parse_size(parts[2], source, n))
         numbers.append(n)
+
+    # the header is read line by line; the operations after it in blocks
+    parse(pieces, lambda data, n: len(header) == 4 and events(data, trace, n, min_id=0), line)
     if len(header) < 4:
         raise TraceError(f"the 4-line header is incomplete: missing {_HEADER[len(header)]}",
                          source, None)
     if header[2] != len(numbers):
         raise TraceError(f"header says {header[2]} operations, the file has {len(numbers)}",
                          source, None)
-    trace.lines = numbers
     return trace
 
 

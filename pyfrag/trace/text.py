@@ -22,12 +22,13 @@ allocator (see trace/recording.py).
 
 import json
 import re
-from array import array
 
 from . import ALLOC, FREE, Trace, TraceError
 from .fields import json_text, parse_align, parse_id, parse_int, parse_maximum, parse_size, shown
+from .lines import Lines
 from ..memory import PAGE
 from .recording import Recording
+from .stream import events, parse
 
 HEADER = "# pyfrag trace v1"
 _META = ("name", "description", "maximum")
@@ -72,15 +73,16 @@ def _options(rest, source, n):
     return out
 
 
-def read(lines, source):
+def read(pieces, source):
     trace = Trace()
-    numbers = array("l")
+    trace.lines = numbers = Lines()
     add_alloc, add_free, add_realloc = trace.alloc, trace.free, trace.realloc
     recorded, recorded_meta = {}, {}     # event index -> (addr, mem); header keys
-    for n, raw in lines:
+
+    def line(n, raw):
         line = raw.strip()
         if not line:
-            continue
+            return
         if line[0] == "#":
             key, sep, value = line[1:].partition(":")
             key = key.strip().lower()
@@ -95,7 +97,7 @@ def read(lines, source):
                 recorded_meta[key] = (parse_int(value, key, source, n)
                                       if key in ("heap_base", "initial_pages")
                                       else _unquote(value, key, source, n))
-            continue
+            return
         parts = line.split(None, 3)
         op = parts[0].lower()
         if op in ("a", "alloc", "r", "realloc"):
@@ -125,7 +127,8 @@ def read(lines, source):
         else:
             raise TraceError(f"unknown event {shown(parts[0])} (expected a, f or r)", source, n)
         numbers.append(n)
-    trace.lines = numbers
+
+    parse(pieces, lambda data, n: events(data, trace, n), line)
     if recorded:
         trace.recorded = _recording(trace, recorded, recorded_meta, source)
     return trace

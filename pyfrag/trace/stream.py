@@ -1,0 +1,158 @@
+"""Reading a trace piece by piece: no whole-file string, no list of every line.
+
+Main entry points: `file_pieces(path)` / `text_pieces(text)` (the input as
+text pieces of about CHUNK characters, each cut after a newline), `parse(pieces,
+fast, line)` (feeds a format's reader), and `events(data, trace, first)` (the
+fast path most formats share).
+
+A reader gives `parse` two things: `line(n, text)`, its exact parser of one
+line, and optionally `fast(data, n)`, which takes a whole block of lines at
+C speed (bytes.translate, json.loads, map) or declines it. A block declined is
+halved down to SMALL characters, and what is left goes line by line, so a
+comment, a tagged event or a bad line costs one small block of slow parsing,
+and every error is the line parser's own (file:line:reason).
+
+Pieces are cut after "\\n", where `str.splitlines` always ends a line, so
+numbering lines piece by piece gives the numbers a whole-file read gave.
+"""
+
+import json
+from array import array
+from itertools import accumulate
+from operator import add, mul
+
+from . import MAX_SIZE, TraceError
+
+CHUNK = 1 << 20          # characters read at a time
+SMALL = 1 << 14          # a block the fast path declines is halved down to this
+
+
+def _decode(data, offset, source):
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TraceError(f"not a text file ({e.reason} at byte {offset + e.start})",
+                         source) from None
+
+
+def file_pieces(path, chunk=CHUNK):
+    """The file's text in pieces cut after a newline (the last one may not end
+    with one); a file that is not UTF-8 says at which byte."""
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise TraceError(e.strerror or str(e), path) from None
+    with f:
+        offset, held = 0, []         # held: blocks of a line longer than a chunk
+        while True:
+            try:
+                block = f.read(chunk)
+            except OSError as e:
+                raise TraceError(e.strerror or str(e), path) from None
+            if not block:
+                break
+            cut = block.rfind(b"\n") + 1
+            if not cut:
+                held.append(block)
+                continue
+            if held:
+                held.append(block)
+                block = b"".join(held)
+                cut += len(block) - len(held[-1])
+                held = []
+            yield _decode(block[:cut], offset, path)
+            offset += cut
+            if cut < len(block):
+                held.append(block[cut:])
+        if held:
+            yield _decode(b"".join(held), offset, path)
+
+
+def text_pieces(text, chunk=CHUNK):
+    """`text` in pieces cut after a newline, as `file_pieces` gives a file."""
+    pos = 0
+    while pos < len(text):
+        cut = text.rfind("\n", pos, pos + chunk) + 1 or text.find("\n", pos + chunk) + 1
+        cut = cut if cut > pos else len(text)
+        yield text if pos == 0 and cut == len(text) else text[pos:cut]
+        pos = cut
+
+
+def parse(pieces, fast, line):
+    """Give every line of `pieces` to the reader: blocks to `fast` where it takes
+    them, the rest to `line(n, text)`. A file that is not text says so before
+    any error in its lines, as it did when files were read whole."""
+    pieces = iter(pieces)
+    n = 1
+    try:
+        for piece in pieces:
+            n = _block(piece, n, fast, line)
+    except TraceError:
+        for _ in pieces:
+            pass
+        raise
+
+
+def _block(text, n, fast, line):
+    """Lines of `text`, the first being line n; returns the number of the next."""
+    if fast is not None and text.isascii():
+        cut = len(text) if text.endswith("\n") else text.rfind("\n") + 1
+        if cut < len(text):                  # the file's last line, without a newline
+            return _block(text[cut:], _block(text[:cut], n, fast, line) if cut else n,
+                          None, line)
+        data = text.encode("ascii")
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")
+        if fast(data, n):
+            return n + data.count(b"\n")
+        mid = text.find("\n", len(text) // 2) + 1
+        if len(text) > SMALL and 0 < mid < len(text):
+            return _block(text[mid:], _block(text[:mid], n, fast, line), fast, line)
+    for s in text.splitlines():
+        line(n, s)
+        n += 1
+    return n
+
+
+_ALLOWED = b"afr0123456789- \n"
+_OPS = bytes.maketrans(b"afr", b"\0\1\2")            # ALLOC, FREE, REALLOC
+_NUMBERS = bytes.maketrans(b" \n", b", ")            # fields -> a JSON list
+_STEPS = bytes.maketrans(b"afr", b"\2\1\2")          # numbers on the line
+_SIZED = bytes.maketrans(b"afr", b"\1\0\1")
+
+
+def events(data, trace, first, min_id=None):
+    """Append the events of `data` to `trace` if every line is `a ID SIZE`,
+    `r ID SIZE` or `f ID` with single spaces and plain decimal numbers in range,
+    and return True; otherwise append nothing and return False.
+
+    Lines that pass read to exactly what the line readers give them: each line
+    is one letter then its numbers (checked on the text with digits removed),
+    and the numbers are read by json.loads, which refuses what int(x, 0) does
+    (leading zeros, signs in the middle, digits glued to a letter)."""
+    if data.translate(None, _ALLOWED):
+        return False
+    letters = data.translate(None, b"0123456789- \n")
+    shape = data.translate(None, b"0123456789-")
+    if shape.replace(b"a  \n", b"a").replace(b"r  \n", b"r").replace(b"f \n", b"f") != letters:
+        return False
+    try:
+        numbers = json.loads(b"[0" + data.translate(_NUMBERS, b"afr") + b"]")
+    except ValueError:
+        return False
+    at = list(accumulate(letters.translate(_STEPS), initial=1))   # index of each id
+    at.pop()
+    sized = map(mul, map(add, at, letters.translate(_SIZED)), letters.translate(_SIZED))
+    try:
+        ids = array("q", map(numbers.__getitem__, at))
+        sizes = array("q", map(numbers.__getitem__, sized))    # a free's is numbers[0] = 0
+    except OverflowError:
+        return False
+    if ids and (min(sizes) < 0 or max(sizes) >= MAX_SIZE
+                or min_id is not None and min(ids) < min_id):
+        return False
+    trace.ops.frombytes(letters.translate(_OPS))
+    trace.ids.extend(ids)
+    trace.sizes.extend(sizes)
+    trace.lines.run(first, len(letters))
+    return True
