@@ -35,9 +35,10 @@ def _decode(data, offset, source):
                          source) from None
 
 
-def file_pieces(path, chunk=CHUNK):
+def file_pieces(path):
     """The file's text in pieces cut after a newline (the last one may not end
     with one); a file that is not UTF-8 says at which byte."""
+    chunk = CHUNK
     try:
         f = open(path, "rb")
     except OSError as e:
@@ -68,9 +69,9 @@ def file_pieces(path, chunk=CHUNK):
             yield _decode(b"".join(held), offset, path)
 
 
-def text_pieces(text, chunk=CHUNK):
+def text_pieces(text):
     """`text` in pieces cut after a newline, as `file_pieces` gives a file."""
-    pos = 0
+    pos, chunk = 0, CHUNK
     while pos < len(text):
         cut = text.rfind("\n", pos, pos + chunk) + 1 or text.find("\n", pos + chunk) + 1
         cut = cut if cut > pos else len(text)
