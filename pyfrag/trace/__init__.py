@@ -50,6 +50,12 @@ class Event:
 MAX_SIZE = 1 << 48   # larger than any memory, small enough to stay exact everywhere
 
 
+def _check_size(op, id, size):
+    if not 0 <= size < MAX_SIZE:
+        raise ValueError(f"{op} {id}: size must be >= 0 and below 2**48 (larger than any "
+                         f"memory), got {size}")
+
+
 class Trace:
     """An ordered list of allocation events (see the module docstring)."""
 
@@ -72,8 +78,7 @@ class Trace:
     # -- building ---------------------------------------------------------
 
     def alloc(self, id, size, align=0, tag=None):
-        if size < 0:
-            raise ValueError(f"alloc {id}: size must be >= 0, got {size}")
+        _check_size("alloc", id, size)
         if align:
             if align < 0 or align & (align - 1):
                 raise ValueError(f"alloc {id}: align must be a power of two, got {align}")
@@ -92,8 +97,7 @@ class Trace:
         return self
 
     def realloc(self, id, size, tag=None):
-        if size < 0:
-            raise ValueError(f"realloc {id}: size must be >= 0, got {size}")
+        _check_size("realloc", id, size)
         if tag:
             self.tags[len(self.ops)] = tag
         self.ops.append(REALLOC)
