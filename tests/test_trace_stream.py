@@ -6,8 +6,6 @@ events, tags, names, line numbers, or the same error. Also: pieces cut mid-line,
 CRLF files, no final newline, what the fast path must decline, `Lines`.
 """
 
-import importlib.util
-import os
 from contextlib import contextmanager
 from unittest import mock
 
@@ -18,12 +16,8 @@ from hypothesis import strategies as st
 from pyfrag import scenarios
 from pyfrag.trace import Trace, TraceError, dump, dumps, jsonl, load, loads, rep, stream, text
 from pyfrag.trace.lines import Lines
+from test_fuzz import fuzz     # benchmarks/fuzz.py's generators, loaded once
 
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                     "benchmarks", "fuzz.py")
-_spec = importlib.util.spec_from_file_location("pyfrag_fuzz", _PATH)
-fuzz = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fuzz)
 
 SLICE = settings(max_examples=200, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -22,7 +22,7 @@ class Lines:
         self.count = 0
         self.next = None             # the line that would continue the last run
 
-    def run(self, line, count):
+    def run(self, line, count=1):
         """Events on `count` consecutive lines, the first on `line`."""
         if count <= 0:
             return
@@ -32,8 +32,7 @@ class Lines:
         self.count += count
         self.next = line + count
 
-    def append(self, line):
-        self.run(line, 1)
+    append = run          # one event, on `line`: called per line, so no second call
 
     def __len__(self):
         return self.count
