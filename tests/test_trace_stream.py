@@ -198,3 +198,27 @@ def test_lines_keeps_runs_and_answers_every_index():
     assert lines[-1] == 6 and len(lines.starts) == 4     # 2 then 3..6 is one run
     with pytest.raises(IndexError):
         lines[len(numbers)]
+
+
+@pytest.mark.parametrize("fmt", fuzz.WRITABLE)
+def test_writers_give_pieces_that_make_the_same_file(tmp_path, fmt):
+    t = scenarios.random_trace(500, seed=3, align_rate=0.2)
+    t.tags.update({i: f"tag {i}" for i in range(0, 500, 7) if t.ops[i] != 1})
+    whole = dumps(t, fmt)
+    with mock.patch.object(stream, "BATCH", 7):
+        pieces = list({"pyfrag": text, "jsonl": jsonl, "rep": rep}[fmt].write(t))
+        dump(t, tmp_path / "t", fmt)
+    assert len(pieces) > 50 and "".join(pieces) == whole
+    assert (tmp_path / "t").read_text() == whole
+    back = load(tmp_path / "t", fmt)
+    assert (back.ops, back.sizes) == (t.ops, t.sizes)
+
+
+def test_a_character_utf8_cannot_hold_is_named_where_it_is_and_no_file_is_left(tmp_path):
+    t = scenarios.random_trace(100, seed=1)
+    t.maximum = "5\ud800"            # set in code: the reader would refuse it
+    at = dumps(t).index("\ud800")
+    with mock.patch.object(stream, "BATCH", 3), pytest.raises(TraceError) as e:
+        dump(t, tmp_path / "t.trace")
+    assert f"cannot be written as UTF-8 (surrogates not allowed at character {at})" in str(e.value)
+    assert list(tmp_path.iterdir()) == []

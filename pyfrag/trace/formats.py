@@ -3,8 +3,8 @@
 Main entry points: `load(path)`, `loads(text)`, `dump(trace, path)`,
 `dumps(trace)`. Each format is a module with `read(pieces, source) -> Trace`
 (the input's text in pieces cut after a newline: see trace.stream, which
-files are read with, a few MB at a time) and, where writing makes sense,
-`write(trace) -> str`. Rules every format follows here: a file with no events
+files are read with, 64 KiB at a time) and, where writing makes sense,
+`write(trace)`, the text in pieces (`dump` writes them as they come). Rules every format follows here: a file with no events
 is an error that says what it holds instead, and `dump` replaces its output
 file whole or not at all.
 
@@ -130,22 +130,22 @@ def load(path, format=None, pid=None):
 
 
 def dumps(trace, format="pyfrag"):
+    return "".join(_writer(format)(trace))
+
+
+def _writer(format):
     fmt = _format(format, None)
     if not hasattr(fmt, "write"):
         raise TraceError(f"the {format} format can be read but not written")
-    return fmt.write(trace)
+    return fmt.write
 
 
 def dump(trace, path, format=None):
-    """Write `trace` to `path`: through a temporary file beside it, renamed over `path`
-    once complete, so a failure leaves no partial file."""
+    """Write `trace` to `path` piece by piece: through a temporary file beside it,
+    renamed over `path` once complete, so a failure leaves no partial file."""
     path = os.fspath(path)
     format = format or _EXTENSIONS.get(os.path.splitext(path)[1].lower(), "pyfrag")
-    try:
-        data = dumps(trace, format).encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise TraceError(f"cannot be written as UTF-8 ({e.reason} at character {e.start})",
-                         path) from None
+    pieces = _writer(format)(trace)
     folder, base = os.path.split(os.path.abspath(path))
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{base}.", suffix=".part", dir=folder)
@@ -153,7 +153,14 @@ def dump(trace, path, format=None):
         raise TraceError(e.strerror or str(e), path) from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            at = 0                            # characters written, for the message
+            for piece in pieces:
+                try:
+                    f.write(piece.encode("utf-8"))
+                except UnicodeEncodeError as e:
+                    raise TraceError(f"cannot be written as UTF-8 ({e.reason} at character "
+                                     f"{at + e.start})", path) from None
+                at += len(piece)
         os.replace(temp, path)
     except BaseException as e:
         os.unlink(temp)

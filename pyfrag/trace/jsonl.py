@@ -11,7 +11,7 @@ import json
 from . import ALLOC, FREE, OP_NAMES, Trace, TraceError
 from .fields import json_text, parse_align, parse_id, parse_maximum, parse_size, shown
 from .lines import Lines
-from .stream import events, parse
+from .stream import events, joined, parse
 
 _FIELDS = {"op", "id", "size", "align", "tag"}
 
@@ -100,8 +100,13 @@ def _fast(data, trace, n):
 
 
 def write(trace):
-    out = [json_text({"trace": trace.name, "description": trace.description,
-                      "maximum": trace.maximum}, "the header")]
+    """The trace as text pieces (see trace.stream.joined)."""
+    return joined(_lines(trace))
+
+
+def _lines(trace):
+    yield json_text({"trace": trace.name, "description": trace.description,
+                     "maximum": trace.maximum}, "the header")
     for i, (op, id, size) in enumerate(zip(trace.ops, trace.ids, trace.sizes)):
         obj = {"op": OP_NAMES[op], "id": id}
         if op != FREE:
@@ -111,5 +116,4 @@ def write(trace):
             if i in trace.tags:
                 json_text(trace.tags[i], f"the tag of event {i}")   # refuses what JSON loses
                 obj["tag"] = trace.tags[i]
-        out.append(json.dumps(obj))
-    return "\n".join(out) + "\n"
+        yield json.dumps(obj)

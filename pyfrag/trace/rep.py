@@ -13,10 +13,12 @@ Writing renumbers blocks so that each allocation gets an id of its own (the
 lab's drivers expect ids 0..n-1, never reused); alignments and tags are lost.
 """
 
+import itertools
+
 from . import ALLOC, FREE, Trace, TraceError
 from .fields import parse_id, parse_int, parse_size, shown
 from .lines import Lines
-from .stream import events, parse
+from .stream import events, joined, parse
 
 _HEADER = ("suggested heap size", "number of ids", "number of operations", "weight")
 
@@ -64,7 +66,20 @@ def read(pieces, source):
 
 
 def write(trace):
-    ids, sizes, body = {}, {}, []
+    """The trace as text pieces: the header needs a first pass over the events."""
+    totals = {}
+    for _ in _renumbered(trace, totals):
+        pass
+    header = (str(totals["peak"]), str(totals["issued"]), str(len(trace)), "1")
+    return joined(itertools.chain(header, (
+        f"f {id}" if op == FREE else f"{'a' if op == ALLOC else 'r'} {id} {size}"
+        for op, id, size in _renumbered(trace, totals))))
+
+
+def _renumbered(trace, totals):
+    """(op, lab id, size) of each event; at the end, `totals` holds the peak live
+    bytes and the number of ids issued."""
+    ids, sizes = {}, {}
     issued = live = peak = 0
     for op, id, size in zip(trace.ops, trace.ids, trace.sizes):
         if op == ALLOC or id not in ids:
@@ -73,8 +88,8 @@ def write(trace):
         live += (0 if op == FREE else size) - sizes.pop(id, 0)
         peak = max(peak, live)
         if op == FREE:
-            body.append(f"f {ids.pop(id)}")
+            yield op, ids.pop(id), 0
         else:
             sizes[id] = size
-            body.append(f"{'a' if op == ALLOC else 'r'} {ids[id]} {size}")
-    return "\n".join([str(peak), str(issued), str(len(body)), "1"] + body) + "\n"
+            yield op, ids[id], size
+    totals.update(peak=peak, issued=issued)

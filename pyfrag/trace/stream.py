@@ -1,9 +1,9 @@
-"""Reading a trace piece by piece: no whole-file string, no list of every line.
+"""Reading and writing a trace piece by piece: no whole-file string, no list of every line.
 
 Main entry points: `file_pieces(path)` / `text_pieces(text)` (the input as
 text pieces of about CHUNK characters, each cut after a newline), `parse(pieces,
-fast, line)` (feeds a format's reader), and `events(data, trace, first)` (the
-fast path most formats share).
+fast, line)` (feeds a format's reader), `events(data, trace, first)` (the
+fast path most formats share), and `joined(lines)` (a writer's lines as pieces).
 
 A reader gives `parse` two things: `line(n, text)`, its exact parser of one
 line, and optionally `fast(data, n)`, which takes a whole block of lines at
@@ -18,7 +18,7 @@ numbering lines piece by piece gives the numbers a whole-file read gave.
 
 import json
 from array import array
-from itertools import accumulate
+from itertools import accumulate, islice
 from operator import add, mul
 
 from . import MAX_SIZE, TraceError
@@ -29,6 +29,7 @@ from . import MAX_SIZE, TraceError
 # an event to the peak where 4 MiB adds 60).
 CHUNK = 1 << 16
 SMALL = 1 << 12          # a block the fast path declines is halved down to this
+BATCH = 1 << 13          # lines a written piece holds
 
 
 def _decode(data, offset, source):
@@ -100,16 +101,17 @@ def parse(pieces, fast, line):
 
 def _block(text, n, fast, line):
     """Lines of `text`, the first being line n; returns the number of the next."""
-    if fast is not None and text.isascii():
+    if fast is not None:
         cut = len(text) if text.endswith("\n") else text.rfind("\n") + 1
         if cut < len(text):                  # the file's last line, without a newline
             return _block(text[cut:], _block(text[:cut], n, fast, line) if cut else n,
                           None, line)
-        data = text.encode("ascii")
-        if b"\r" in data:
-            data = data.replace(b"\r\n", b"\n")
-        if fast(data, n):
-            return n + data.count(b"\n")
+        if text.isascii():
+            data = text.encode("ascii")
+            if b"\r" in data:
+                data = data.replace(b"\r\n", b"\n")
+            if fast(data, n):
+                return n + data.count(b"\n")
         mid = text.find("\n", len(text) // 2) + 1
         if len(text) > SMALL and 0 < mid < len(text):
             return _block(text[mid:], _block(text[:mid], n, fast, line), fast, line)
@@ -161,3 +163,14 @@ def events(data, trace, first, min_id=None):
     trace.sizes.extend(sizes)
     trace.lines.run(first, len(letters))
     return True
+
+
+def joined(lines):
+    """`lines` (strings without their newline) as text pieces of BATCH lines each."""
+    lines = iter(lines)
+    while True:
+        batch = list(islice(lines, BATCH))
+        if not batch:
+            return
+        batch.append("")
+        yield "\n".join(batch)

@@ -28,7 +28,7 @@ from .fields import json_text, parse_align, parse_id, parse_int, parse_maximum, 
 from .lines import Lines
 from ..memory import PAGE
 from .recording import Recording
-from .stream import events, parse
+from .stream import events, joined, parse
 
 HEADER = "# pyfrag trace v1"
 _META = ("name", "description", "maximum")
@@ -135,19 +135,25 @@ def read(pieces, source):
 
 
 def write(trace):
-    out = [HEADER, f"# name: {quoted(str(trace.name), 'the name')}"]
+    """The trace as text pieces (see trace.stream.joined)."""
+    return joined(_lines(trace))
+
+
+def _lines(trace):
+    yield HEADER
+    yield f"# name: {quoted(str(trace.name), 'the name')}"
     if trace.description:
-        out.append(f"# description: {quoted(str(trace.description), 'the description')}")
+        yield f"# description: {quoted(str(trace.description), 'the description')}"
     if trace.maximum is not None:
-        out.append(f"# maximum: {trace.maximum}")
+        yield f"# maximum: {trace.maximum}"
     recorded = trace.recorded
     if recorded is not None:
-        out += [f"# {key}: {quoted(str(getattr(recorded, key)), key)}" for key in _RECORDED_META
-                if getattr(recorded, key) is not None]
+        yield from (f"# {key}: {quoted(str(getattr(recorded, key)), key)}"
+                    for key in _RECORDED_META if getattr(recorded, key) is not None)
     aligns, tags = trace.aligns, trace.tags
     for i, (op, id, size) in enumerate(zip(trace.ops, trace.ids, trace.sizes)):
         if op == FREE:
-            out.append(f"f {id}")
+            yield f"f {id}"
             continue
         line = f"{'a' if op == ALLOC else 'r'} {id} {size}"
         if i in aligns:
@@ -156,8 +162,7 @@ def write(trace):
             line += f" tag={quoted(tags[i], f'the tag of event {i}')}"
         if recorded is not None:
             line += f" addr={recorded.addresses[i]} mem={recorded.memory_bytes[i]}"
-        out.append(line)
-    return "\n".join(out) + "\n"
+        yield line
 
 
 def _recorded_field(key, value, recorded, index, source, n):
