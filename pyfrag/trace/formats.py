@@ -4,9 +4,9 @@ Main entry points: `load(path)`, `loads(text)`, `dump(trace, path)`,
 `dumps(trace)`. Each format is a module with `read(pieces, source) -> Trace`
 (the input's text in pieces cut after a newline: see trace.stream, which
 files are read with, 64 KiB at a time) and, where writing makes sense,
-`write(trace)`, the text in pieces (`dump` writes them as they come). Rules every format follows here: a file with no events
-is an error that says what it holds instead, and `dump` replaces its output
-file whole or not at all.
+`write(trace)`, the text in pieces (`dump` writes them as they come). Rules
+every format follows here: a file with no events is an error that says what
+it holds instead, and `dump` replaces its output file whole or not at all.
 
     pyfrag     our own text format (.trace, .txt)       read + write
     jsonl      JSON lines, one event object a line      read + write

@@ -27,53 +27,55 @@ def read(pieces, source):
     trace = Trace()
     trace.lines = numbers = Lines()
 
-    def line(n, raw):
-        if not raw.strip():
-            return
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise TraceError(f"not valid JSON ({e.msg} at column {e.colno})", source, n) from None
-        except ValueError as e:        # an integer past Python's 4300-digit limit
-            raise TraceError(f"not a usable JSON value ({e})", source, n) from None
-        except RecursionError:
-            raise TraceError("not a usable JSON value (nested too deeply)", source, n) from None
-        if not isinstance(obj, dict):
-            raise TraceError("each line must be a JSON object", source, n)
-        if "trace" in obj and "op" not in obj:
-            for key in ("trace", "description"):
-                if not isinstance(obj.get(key, ""), str):
-                    raise TraceError(f"field {key!r} must be a string, got {shown(obj[key])}",
-                                     source, n)
-            trace.name, trace.description = obj["trace"], obj.get("description", "")
-            if obj.get("maximum") is not None:
-                trace.maximum = parse_maximum(obj["maximum"], source, n)
-            return
-        unknown = set(obj) - _FIELDS
-        if unknown:
-            raise TraceError(f"unknown field {shown(sorted(unknown)[0])}", source, n)
-        op = obj.get("op")
-        if op not in OP_NAMES:
-            raise TraceError(f"field 'op' must be one of {', '.join(OP_NAMES)}, got {shown(op)}",
-                             source, n)
-        id = parse_id(str(_int_field(obj, "id", source, n)), source, n)
-        if op == "free":
-            trace.free(id)
-        else:
-            size = parse_size(str(_int_field(obj, "size", source, n)), source, n)
-            tag = obj.get("tag")
-            if tag is not None and not isinstance(tag, str):
-                raise TraceError(f"field 'tag' must be a string, got {shown(tag)}", source, n)
-            if op == "alloc":
-                align = obj.get("align", 0)
-                if align:
-                    align = parse_align(str(_int_field(obj, "align", source, n)), source, n)
-                trace.alloc(id, size, align, tag)
+    def lines(pairs):
+        for n, raw in pairs:
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as e:
+                raise TraceError(f"not valid JSON ({e.msg} at column {e.colno})",
+                                 source, n) from None
+            except ValueError as e:        # an integer past Python's 4300-digit limit
+                raise TraceError(f"not a usable JSON value ({e})", source, n) from None
+            except RecursionError:
+                raise TraceError("not a usable JSON value (nested too deeply)", source, n) from None
+            if not isinstance(obj, dict):
+                raise TraceError("each line must be a JSON object", source, n)
+            if "trace" in obj and "op" not in obj:
+                for key in ("trace", "description"):
+                    if not isinstance(obj.get(key, ""), str):
+                        raise TraceError(f"field {key!r} must be a string, got {shown(obj[key])}",
+                                         source, n)
+                trace.name, trace.description = obj["trace"], obj.get("description", "")
+                if obj.get("maximum") is not None:
+                    trace.maximum = parse_maximum(obj["maximum"], source, n)
+                continue
+            unknown = set(obj) - _FIELDS
+            if unknown:
+                raise TraceError(f"unknown field {shown(sorted(unknown)[0])}", source, n)
+            op = obj.get("op")
+            if op not in OP_NAMES:
+                raise TraceError(f"field 'op' must be one of {', '.join(OP_NAMES)}, got "
+                                 f"{shown(op)}", source, n)
+            id = parse_id(str(_int_field(obj, "id", source, n)), source, n)
+            if op == "free":
+                trace.free(id)
             else:
-                trace.realloc(id, size, tag)
-        numbers.append(n)
+                size = parse_size(str(_int_field(obj, "size", source, n)), source, n)
+                tag = obj.get("tag")
+                if tag is not None and not isinstance(tag, str):
+                    raise TraceError(f"field 'tag' must be a string, got {shown(tag)}", source, n)
+                if op == "alloc":
+                    align = obj.get("align", 0)
+                    if align:
+                        align = parse_align(str(_int_field(obj, "align", source, n)), source, n)
+                    trace.alloc(id, size, align, tag)
+                else:
+                    trace.realloc(id, size, tag)
+            numbers.append(n)
 
-    parse(pieces, lambda data, n: _fast(data, trace, n), line)
+    parse(pieces, lambda data, n: _fast(data, trace, n), lines)
     return trace
 
 

@@ -27,35 +27,37 @@ def read(pieces, source):
     trace, header = Trace(), []
     trace.lines = numbers = Lines()
 
-    def line(n, raw):
-        line = raw.strip()
-        if not line:
-            return
-        if len(header) < 4:
-            what = _HEADER[len(header)]
-            if len(line.split()) != 1:
-                raise TraceError(f"header line {len(header) + 1} must be one integer "
-                                 f"({what}), got {shown(line)}", source, n)
-            header.append(parse_int(line, what, source, n))
-            return
-        parts = line.split()
-        op = parts[0]
-        want = {"a": 3, "r": 3, "f": 2}.get(op)
-        if want is None:
-            raise TraceError(f"unknown operation {shown(op)} (expected a, r or f)", source, n)
-        if len(parts) != want:
-            raise TraceError(f"'{op}' takes {want - 1} field(s), got {len(parts) - 1}", source, n)
-        id = parse_id(parts[1], source, n, minimum=0)
-        if op == "f":
-            trace.free(id)
-        elif op == "a":
-            trace.alloc(id, parse_size(parts[2], source, n))
-        else:
-            trace.realloc(id, parse_size(parts[2], source, n))
-        numbers.append(n)
+    def lines(pairs):
+        for n, raw in pairs:
+            line = raw.strip()
+            if not line:
+                continue
+            if len(header) < 4:
+                what = _HEADER[len(header)]
+                if len(line.split()) != 1:
+                    raise TraceError(f"header line {len(header) + 1} must be one integer "
+                                     f"({what}), got {shown(line)}", source, n)
+                header.append(parse_int(line, what, source, n))
+                continue
+            parts = line.split()
+            op = parts[0]
+            want = {"a": 3, "r": 3, "f": 2}.get(op)
+            if want is None:
+                raise TraceError(f"unknown operation {shown(op)} (expected a, r or f)", source, n)
+            if len(parts) != want:
+                raise TraceError(f"'{op}' takes {want - 1} field(s), got {len(parts) - 1}",
+                                 source, n)
+            id = parse_id(parts[1], source, n, minimum=0)
+            if op == "f":
+                trace.free(id)
+            elif op == "a":
+                trace.alloc(id, parse_size(parts[2], source, n))
+            else:
+                trace.realloc(id, parse_size(parts[2], source, n))
+            numbers.append(n)
 
     # the header is read line by line; the operations after it in blocks
-    parse(pieces, lambda data, n: len(header) == 4 and events(data, trace, n, min_id=0), line)
+    parse(pieces, lambda data, n: len(header) == 4 and events(data, trace, n, min_id=0), lines)
     if len(header) < 4:
         raise TraceError(f"the 4-line header is incomplete: missing {_HEADER[len(header)]}",
                          source, None)

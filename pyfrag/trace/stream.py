@@ -2,15 +2,15 @@
 
 Main entry points: `file_pieces(path)` / `text_pieces(text)` (the input as
 text pieces of about CHUNK characters, each cut after a newline), `parse(pieces,
-fast, line)` (feeds a format's reader), `events(data, trace, first)` (the
+fast, lines)` (feeds a format's reader), `events(data, trace, first)` (the
 fast path most formats share), and `joined(lines)` (a writer's lines as pieces).
 
-A reader gives `parse` two things: `line(n, text)`, its exact parser of one
-line, and optionally `fast(data, n)`, which takes a whole block of lines at
-C speed (bytes.translate, json.loads, map) or declines it. A block declined is
-halved down to SMALL characters, and what is left goes line by line, so a
-comment, a tagged event or a bad line costs one small block of slow parsing,
-and every error is the line parser's own (file:line:reason).
+A reader gives `parse` two things: `lines(pairs)`, its exact parser of lines
+as (number, text) pairs, and optionally `fast(data, n)`, which takes a whole
+block of lines at C speed (bytes.translate, json.loads, map) or declines it. A block declined is
+offered again in blocks of SMALL characters, and what is left goes line by
+line, so a comment, a tagged event or a bad line costs one small block of slow
+parsing, and every error is the line parser's own (file:line:reason).
 
 Pieces are cut after "\\n", where `str.splitlines` always ends a line, so
 numbering lines piece by piece gives the numbers a whole-file read gave.
@@ -28,7 +28,7 @@ from . import MAX_SIZE, TraceError
 # benchmarks/trace_load.py: 64 KiB loads faster than 1 or 4 MiB, and adds ~0 B
 # an event to the peak where 4 MiB adds 60).
 CHUNK = 1 << 16
-SMALL = 1 << 12          # a block the fast path declines is halved down to this
+SMALL = 1 << 12          # a block the fast path declines is offered again in these
 BATCH = 1 << 13          # lines a written piece holds
 
 
@@ -84,41 +84,56 @@ def text_pieces(text):
         pos = cut
 
 
-def parse(pieces, fast, line):
+def parse(pieces, fast, lines):
     """Give every line of `pieces` to the reader: blocks to `fast` where it takes
-    them, the rest to `line(n, text)`. A file that is not text says so before
-    any error in its lines, as it did when files were read whole."""
+    them, the rest to `lines` as (number, text) pairs. A file that is not text
+    says so before any error in its lines, as it did when files were read whole."""
     pieces = iter(pieces)
     n = 1
     try:
         for piece in pieces:
-            n = _block(piece, n, fast, line)
+            n = _block(piece, n, fast, lines)
     except TraceError:
         for _ in pieces:
             pass
         raise
 
 
-def _block(text, n, fast, line):
+def _block(text, n, fast, lines):
     """Lines of `text`, the first being line n; returns the number of the next."""
-    if fast is not None:
-        cut = len(text) if text.endswith("\n") else text.rfind("\n") + 1
-        if cut < len(text):                  # the file's last line, without a newline
-            return _block(text[cut:], _block(text[:cut], n, fast, line) if cut else n,
-                          None, line)
-        if text.isascii():
-            data = text.encode("ascii")
-            if b"\r" in data:
-                data = data.replace(b"\r\n", b"\n")
-            if fast(data, n):
-                return n + data.count(b"\n")
-        mid = text.find("\n", len(text) // 2) + 1
-        if len(text) > SMALL and 0 < mid < len(text):
-            return _block(text[mid:], _block(text[:mid], n, fast, line), fast, line)
-    for s in text.splitlines():
-        line(n, s)
-        n += 1
+    if fast is None:
+        return _lines(text, n, lines)
+    cut = len(text) if text.endswith("\n") else text.rfind("\n") + 1
+    if cut < len(text):                      # the file's last line, without a newline
+        return _lines(text[cut:], _block(text[:cut], n, fast, lines) if cut else n, lines)
+    taken = _fast(text, n, fast)
+    if taken:
+        return n + taken
+    # declined: again in blocks of SMALL, so one odd line costs one small block
+    pos = 0
+    while pos < len(text):
+        end = text.find("\n", pos + SMALL) + 1 or len(text)
+        small = text[pos:end]
+        taken = len(small) < len(text) and _fast(small, n, fast)
+        n = n + taken if taken else _lines(small, n, lines)
+        pos = end
     return n
+
+
+def _fast(text, n, fast):
+    """Lines `fast` took of `text` (complete lines), or 0."""
+    if not text.isascii():
+        return 0
+    data = text.encode("ascii")
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    return data.count(b"\n") if fast(data, n) else 0
+
+
+def _lines(text, n, lines):
+    split = text.splitlines()
+    lines(enumerate(split, n))
+    return n + len(split)
 
 
 _ALLOWED = b"afr0123456789- \n"

@@ -79,56 +79,57 @@ def read(pieces, source):
     add_alloc, add_free, add_realloc = trace.alloc, trace.free, trace.realloc
     recorded, recorded_meta = {}, {}     # event index -> (addr, mem); header keys
 
-    def line(n, raw):
-        line = raw.strip()
-        if not line:
-            return
-        if line[0] == "#":
-            key, sep, value = line[1:].partition(":")
-            key = key.strip().lower()
-            if sep and key in _META:
-                value = value.strip()
-                if key == "maximum":
-                    trace.maximum = parse_maximum(value, source, n)
+    def lines(pairs):
+        for n, raw in pairs:
+            line = raw.strip()
+            if not line:
+                continue
+            if line[0] == "#":
+                key, sep, value = line[1:].partition(":")
+                key = key.strip().lower()
+                if sep and key in _META:
+                    value = value.strip()
+                    if key == "maximum":
+                        trace.maximum = parse_maximum(value, source, n)
+                    else:
+                        setattr(trace, key, _unquote(value, key, source, n))
+                elif sep and key in _RECORDED_META:
+                    value = value.strip()
+                    recorded_meta[key] = (parse_int(value, key, source, n)
+                                          if key in ("heap_base", "initial_pages")
+                                          else _unquote(value, key, source, n))
+                continue
+            parts = line.split(None, 3)
+            op = parts[0].lower()
+            if op in ("a", "alloc", "r", "realloc"):
+                if len(parts) < 3:
+                    raise TraceError(f"{op} needs an id and a size: '{op[0]} ID SIZE'", source, n)
+                align, tag = 0, None
+                for key, value in _options(parts[3] if len(parts) == 4 else "", source, n):
+                    if key == "align" and value is not None and op[0] == "a":
+                        align = parse_align(value, source, n)
+                    elif key == "tag" and value is not None:
+                        tag = value
+                    elif not _recorded_field(key, value, recorded, len(trace), source, n):
+                        want = "align=N, tag=WORD" if op[0] == "a" else "tag=WORD"
+                        want += ", addr=N or mem=N"
+                        field = key if value is None else f"{key}={value}"
+                        raise TraceError(f"unknown field {shown(field)} (expected {want})",
+                                         source, n)
+                id, size = parse_id(parts[1], source, n), parse_size(parts[2], source, n)
+                if op[0] == "a":
+                    add_alloc(id, size, align, tag)
                 else:
-                    setattr(trace, key, _unquote(value, key, source, n))
-            elif sep and key in _RECORDED_META:
-                value = value.strip()
-                recorded_meta[key] = (parse_int(value, key, source, n)
-                                      if key in ("heap_base", "initial_pages")
-                                      else _unquote(value, key, source, n))
-            return
-        parts = line.split(None, 3)
-        op = parts[0].lower()
-        if op in ("a", "alloc", "r", "realloc"):
-            if len(parts) < 3:
-                raise TraceError(f"{op} needs an id and a size: '{op[0]} ID SIZE'", source, n)
-            align, tag = 0, None
-            for key, value in _options(parts[3] if len(parts) == 4 else "", source, n):
-                if key == "align" and value is not None and op[0] == "a":
-                    align = parse_align(value, source, n)
-                elif key == "tag" and value is not None:
-                    tag = value
-                elif not _recorded_field(key, value, recorded, len(trace), source, n):
-                    want = "align=N, tag=WORD" if op[0] == "a" else "tag=WORD"
-                    want += ", addr=N or mem=N"
-                    field = key if value is None else f"{key}={value}"
-                    raise TraceError(f"unknown field {shown(field)} (expected {want})",
-                                     source, n)
-            id, size = parse_id(parts[1], source, n), parse_size(parts[2], source, n)
-            if op[0] == "a":
-                add_alloc(id, size, align, tag)
+                    add_realloc(id, size, tag)
+            elif op in ("f", "free"):
+                if len(parts) != 2:
+                    raise TraceError("free takes exactly an id: 'f ID'", source, n)
+                add_free(parse_id(parts[1], source, n))
             else:
-                add_realloc(id, size, tag)
-        elif op in ("f", "free"):
-            if len(parts) != 2:
-                raise TraceError("free takes exactly an id: 'f ID'", source, n)
-            add_free(parse_id(parts[1], source, n))
-        else:
-            raise TraceError(f"unknown event {shown(parts[0])} (expected a, f or r)", source, n)
-        numbers.append(n)
+                raise TraceError(f"unknown event {shown(parts[0])} (expected a, f or r)", source, n)
+            numbers.append(n)
 
-    parse(pieces, lambda data, n: events(data, trace, n), line)
+    parse(pieces, lambda data, n: events(data, trace, n), lines)
     if recorded:
         trace.recorded = _recording(trace, recorded, recorded_meta, source)
     return trace

@@ -174,19 +174,20 @@ def read(pieces, source, pid=None):
     procs = {}
     other = 0                              # lines of no process: program output, banner
 
-    def line(n, raw):
+    def lines(pairs):
         nonlocal other
-        m = _LINE.search(raw)
-        if not m:
-            other += 1
-            return
-        key = int(m[1])
-        proc = procs.get(key)
-        if proc is None:
-            proc = procs[key] = _Process()
-        _line(proc, m[2], n, source)
+        for n, raw in pairs:
+            m = _LINE.search(raw)
+            if not m:
+                other += 1
+                continue
+            key = int(m[1])
+            proc = procs.get(key)
+            if proc is None:
+                proc = procs[key] = _Process()
+            _line(proc, m[2], n, source)
 
-    parse(pieces, None, line)     # each call depends on the ones before: line by line
+    parse(pieces, None, lines)     # each call depends on the ones before: line by line
     listed = sorted(procs)[:10]           # a readable list, however many processes
     pids = ", ".join(f"{p} ({procs[p].calls} call{'s' * (procs[p].calls != 1)})"
                      for p in listed) + \
