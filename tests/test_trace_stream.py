@@ -94,7 +94,8 @@ NEAR = [  # lines near the canonical forms of each format
     '{"op": "realloc", "id": -3, "size": 0}', '{"op": "alloc", "id": 1 2}',
     '{"op": "alloc", "id": 01, "size": 2}', '{"op": "alloc", "id": 1, "size": 2} ',
     '{"op": "alloc", "id": 1, "size": -2}', '{"op": "alloc", "id": 1, "size": 2, "size": 3}',
-    '{"op": "alloc", "id": 1, "size": 2, "tag": "x"}', '{"trace": "t"}', 'a {"op": "free", "id": 1}',
+    '{"op": "alloc", "id": 1, "size": 2, "tag": "x"}', '{"trace": "t"}',
+    'a {"op": "free", "id": 1}',
     '{"op": "alloc", "id": 1, "size": 2}}', '{"op": "alloc", "id": {"op": "free", "id": 1}}']
 GOOD = {"pyfrag": ["a 1 2", "f 1"], "rep": ["1", "1", "3", "1", "a 1 2", "f 1"],
         "jsonl": ['{"op": "alloc", "id": 1, "size": 2}', '{"op": "free", "id": 1}']}

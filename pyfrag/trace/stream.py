@@ -7,10 +7,11 @@ fast path most formats share), and `joined(lines)` (a writer's lines as pieces).
 
 A reader gives `parse` two things: `lines(pairs)`, its exact parser of lines
 as (number, text) pairs, and optionally `fast(data, n)`, which takes a whole
-block of lines at C speed (bytes.translate, json.loads, map) or declines it. A block declined is
-offered again in blocks of SMALL characters, and what is left goes line by
-line, so a comment, a tagged event or a bad line costs one small block of slow
-parsing, and every error is the line parser's own (file:line:reason).
+block of lines at C speed (bytes.translate, json.loads, map) or declines it.
+A block declined is offered again in blocks of SMALL characters, and what is
+left goes line by line, so a comment, a tagged event or a bad line costs one
+small block of slow parsing, and every error is the line parser's own
+(file:line:reason).
 
 Pieces are cut after "\\n", where `str.splitlines` always ends a line, so
 numbering lines piece by piece gives the numbers a whole-file read gave.
@@ -151,7 +152,8 @@ def events(data, trace, first, min_id=None):
     Lines that pass read to exactly what the line readers give them: each line
     is one letter then its numbers (checked on the text with digits removed),
     and the numbers are read by json.loads, which refuses what int(x, 0) does
-    (leading zeros, signs in the middle, digits glued to a letter)."""
+    (leading zeros, signs in the middle) and, as a newline becomes a space,
+    digits before a letter (two numbers with no comma between)."""
     if data.translate(None, _ALLOWED):
         return False
     letters = data.translate(None, b"0123456789- \n")
