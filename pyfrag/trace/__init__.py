@@ -50,10 +50,9 @@ class Event:
 MAX_SIZE = 1 << 48   # larger than any memory, small enough to stay exact everywhere
 
 
-def _check_size(op, id, size):
-    if not 0 <= size < MAX_SIZE:
-        raise ValueError(f"{op} {id}: size must be >= 0 and below 2**48 (larger than any "
-                         f"memory), got {size}")
+def _bad_size(op, id, size):
+    return ValueError(f"{op} {id}: size must be >= 0 and below 2**48 (larger than any "
+                      f"memory), got {size}")
 
 
 class Trace:
@@ -78,7 +77,8 @@ class Trace:
     # -- building ---------------------------------------------------------
 
     def alloc(self, id, size, align=0, tag=None):
-        _check_size("alloc", id, size)
+        if not 0 <= size < MAX_SIZE:
+            raise _bad_size("alloc", id, size)
         if align:
             if align < 0 or align & (align - 1):
                 raise ValueError(f"alloc {id}: align must be a power of two, got {align}")
@@ -97,7 +97,8 @@ class Trace:
         return self
 
     def realloc(self, id, size, tag=None):
-        _check_size("realloc", id, size)
+        if not 0 <= size < MAX_SIZE:
+            raise _bad_size("realloc", id, size)
         if tag:
             self.tags[len(self.ops)] = tag
         self.ops.append(REALLOC)
