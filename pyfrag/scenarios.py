@@ -3,6 +3,12 @@
 Main entry points: one function per scenario, each returning a `Trace`, and
 `get(name, **params)` / `names()` for the CLI and the playground.
 
+Each generator first estimates the memory its trace would take from its
+parameters and refuses (ValueError, exit 2 from the CLI) past MAX_TRACE_BYTES,
+before building anything: `-p rounds=100000000` is an error, not a process the
+kernel kills at 19 GB. The environment variable PYFRAG_MAX_TRACE_BYTES raises
+the limit.
+
     >>> from pyfrag import scenarios
     >>> t = scenarios.swiss_cheese()
     >>> run = t.replay("first-fit")
@@ -10,14 +16,59 @@ Main entry points: one function per scenario, each returning a `Trace`, and
     True
 """
 
+import functools
+import inspect
 import math
+import os
 import random as _random
 
 from .trace import Trace
 
 KIB, MIB = 1 << 10, 1 << 20
 
+MAX_TRACE_BYTES = 2 << 30    # default limit; PYFRAG_MAX_TRACE_BYTES overrides it
+EVENT_BYTES = 17             # a Trace event: op (1) + id (8) + size (8)
+SPARSE_BYTES = 100           # an entry of Trace.tags or Trace.aligns (dict slot + int key)
 
+
+def max_trace_bytes():
+    value = os.environ.get("PYFRAG_MAX_TRACE_BYTES")
+    if value is None:
+        return MAX_TRACE_BYTES
+    try:
+        return int(value, 0)
+    except ValueError:
+        raise ValueError(f"PYFRAG_MAX_TRACE_BYTES must be a number of bytes, got "
+                         f"{value!r}") from None
+
+
+def sized(name, param, estimate):
+    """Guard a generator: `estimate(**arguments)` gives (events, tagged events) of
+    the trace the arguments would build; past the limit, a ValueError naming
+    `param` instead of the trace."""
+    def wrap(generator):
+        signature = inspect.signature(generator)
+
+        @functools.wraps(generator)
+        def guarded(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            events, sparse = estimate(**bound.arguments)
+            need, limit = events * EVENT_BYTES + sparse * SPARSE_BYTES, max_trace_bytes()
+            if need > limit:
+                from .report import human
+                raise ValueError(
+                    f"{name}: {param}={bound.arguments[param]} would build about {events:,} "
+                    f"events, {human(int(need))} in memory, past the limit of {human(limit)} "
+                    "(set PYFRAG_MAX_TRACE_BYTES to raise it)")
+            return generator(*args, **kwargs)
+        guarded.estimate = lambda **params: estimate(**{
+            **{k: v.default for k, v in signature.parameters.items()}, **params})
+        return guarded
+    return wrap
+
+
+@sized("swiss-cheese", "rounds", lambda rounds, **_: (3 * rounds + 1, 2 * rounds + 1))
 def swiss_cheese(rounds=1000, anchor=1 * KIB, temp=100 * KIB, probe=500 * KIB):
     """The article's `produce_fragmentation()`: keep a 1 KiB anchor, drop a 100 KiB
     temporary, `rounds` times; then ask for one contiguous `probe` block."""
@@ -32,6 +83,8 @@ def swiss_cheese(rounds=1000, anchor=1 * KIB, temp=100 * KIB, probe=500 * KIB):
     return t
 
 
+@sized("image-task", "images",
+       lambda images, keep, **_: (2 * images + max(images - keep, 0) + 1, 2 * images + 1))
 def image_task(memory="512mib", images=100, keep=44, image=(4 * MIB, 5 * MIB),
                thumbnail=64 * KIB, request=64 * MIB, seed=7):
     """The article's image job: a 512 MiB memory, ~200 MiB live, and a malloc that fails.
@@ -54,6 +107,9 @@ def image_task(memory="512mib", images=100, keep=44, image=(4 * MIB, 5 * MIB),
     return t
 
 
+# a frame allocates 14.3 blocks on average (5-20 temporaries, 0-3 medium, ...), every
+# one tagged, and frees as many
+@sized("churn", "frames", lambda frames, **_: (29 * frames, 15 * frames))
 def churn(frames=2000, seed=1):
     """A long-running editor or game: per frame many short-lived small objects, some
     medium ones living a few frames, a slowly growing document, and now and then a
@@ -84,6 +140,7 @@ def churn(frames=2000, seed=1):
     return t
 
 
+@sized("random", "events", lambda events, align_rate, **_: (events, events * align_rate))
 def random_trace(events=100_000, seed=0, min_size=16, max_size=64 * KIB, live=1000,
                  realloc_rate=0.05, align_rate=0.0):
     """Random sizes (log-uniform in [min_size, max_size]) and lifetimes, holding about
@@ -112,6 +169,7 @@ def random_trace(events=100_000, seed=0, min_size=16, max_size=64 * KIB, live=10
     return t
 
 
+@sized("varying-churn", "rounds", lambda rounds, **_: (4 * rounds, 2 * rounds))
 def varying_churn(rounds=60_000, seed=5, keep=20, temp=(1 * KIB, 200 * KIB),
                   small=(16, 4 * KIB)):
     """Repeated alloc/free of varying sizes with a small live set (wee_alloc's

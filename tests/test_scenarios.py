@@ -45,3 +45,46 @@ def test_unknown_scenario_is_named():
     import pytest
     with pytest.raises(ValueError, match="unknown scenario 'nope'"):
         scenarios.get("nope")
+
+
+# -- size guards (issue 10): a parameter too large is an error, never an OOM kill ----------
+
+def test_a_scenario_too_large_is_refused_before_it_is_built(monkeypatch):
+    import pytest
+    monkeypatch.delenv("PYFRAG_MAX_TRACE_BYTES", raising=False)
+    with pytest.raises(ValueError) as e:
+        scenarios.swiss_cheese(rounds=100_000_000)      # would take ~23 GiB
+    assert "rounds=100000000" in str(e.value) and "PYFRAG_MAX_TRACE_BYTES" in str(e.value)
+    with pytest.raises(ValueError, match="events=1000000000 would build"):
+        scenarios.get("random", events=10 ** 9)
+
+
+def test_the_cli_says_which_parameter_and_exits_2(capsys, monkeypatch):
+    from pyfrag.cli import main
+    monkeypatch.delenv("PYFRAG_MAX_TRACE_BYTES", raising=False)
+    assert main(["run", "swiss-cheese", "-p", "rounds=100000000"]) == 2
+    err = capsys.readouterr().err
+    assert "swiss-cheese: rounds=100000000 would build about 300,000,001 events" in err
+    assert main(["run", "swiss-cheese", "-p", "anchor=100000000000000000000", "-p",
+                 "rounds=2"]) == 2
+    assert "below 2**48" in capsys.readouterr().err
+
+
+def test_the_limit_comes_from_the_environment(monkeypatch):
+    import pytest
+    monkeypatch.setenv("PYFRAG_MAX_TRACE_BYTES", "2000")
+    with pytest.raises(ValueError, match="varying-churn: rounds=100 "):
+        scenarios.varying_churn(rounds=100)
+    assert len(scenarios.varying_churn(rounds=5)) >= 15
+    monkeypatch.setenv("PYFRAG_MAX_TRACE_BYTES", "lots")
+    with pytest.raises(ValueError, match="must be a number of bytes, got 'lots'"):
+        scenarios.churn(frames=1)
+
+
+def test_each_estimate_is_close_to_the_trace_built():
+    for name in scenarios.names():
+        generator = scenarios.SCENARIOS[name]
+        events, sparse = generator.estimate()
+        t = generator()
+        assert 0.8 * len(t) <= events <= 1.25 * len(t), name
+        assert len(t.tags) + len(t.aligns) <= 1.25 * sparse + 1, name

@@ -9,7 +9,8 @@ arrays, one slot per event, so replaying a million events costs no objects:
     size   bytes requested (0 for FREE)
     align  sparse: event index -> alignment, for aligned requests only
     tag    sparse: event index -> a short label ("anchor", "temp", ...)
-    line   source line of each event when read from a file (for messages)
+    line   source line of each event when read from a file (for messages),
+           kept as runs of consecutive lines (trace.lines.Lines)
 
 Malformed input raises `TraceError` naming the file, the line and the reason.
 """
@@ -49,6 +50,11 @@ class Event:
 MAX_SIZE = 1 << 48   # larger than any memory, small enough to stay exact everywhere
 
 
+def _bad_size(op, id, size):
+    return ValueError(f"{op} {id}: size must be >= 0 and below 2**48 (larger than any "
+                      f"memory), got {size}")
+
+
 class Trace:
     """An ordered list of allocation events (see the module docstring)."""
 
@@ -63,7 +69,7 @@ class Trace:
         self.sizes = array("q")
         self.aligns = {}
         self.tags = {}
-        self.lines = None        # array("l") when read from a file
+        self.lines = None        # a trace.lines.Lines when read from a file
         self.source = None       # file name when read from a file
         self.skipped = 0         # input lines a reader passed over (valgrind logs)
         self.recorded = None     # a trace.recording.Recording when recorded from a real run
@@ -71,8 +77,8 @@ class Trace:
     # -- building ---------------------------------------------------------
 
     def alloc(self, id, size, align=0, tag=None):
-        if size < 0:
-            raise ValueError(f"alloc {id}: size must be >= 0, got {size}")
+        if not 0 <= size < MAX_SIZE:
+            raise _bad_size("alloc", id, size)
         if align:
             if align < 0 or align & (align - 1):
                 raise ValueError(f"alloc {id}: align must be a power of two, got {align}")
@@ -91,8 +97,8 @@ class Trace:
         return self
 
     def realloc(self, id, size, tag=None):
-        if size < 0:
-            raise ValueError(f"realloc {id}: size must be >= 0, got {size}")
+        if not 0 <= size < MAX_SIZE:
+            raise _bad_size("realloc", id, size)
         if tag:
             self.tags[len(self.ops)] = tag
         self.ops.append(REALLOC)

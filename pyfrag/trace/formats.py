@@ -1,11 +1,12 @@
 """Trace file formats: which reader/writer handles which file.
 
 Main entry points: `load(path)`, `loads(text)`, `dump(trace, path)`,
-`dumps(trace)`. Each format is a module with `read(lines, source) -> Trace`
-(lines are (number, text) pairs) and, where writing makes sense,
-`write(trace) -> str`. Rules every format follows here: a file with no events
-is an error that says what it holds instead, and `dump` replaces its output
-file whole or not at all.
+`dumps(trace)`. Each format is a module with `read(pieces, source) -> Trace`
+(the input's text in pieces cut after a newline: see trace.stream, which
+files are read with, 64 KiB at a time) and, where writing makes sense,
+`write(trace)`, the text in pieces (`dump` writes them as they come). Rules
+every format follows here: a file with no events is an error that says what
+it holds instead, and `dump` replaces its output file whole or not at all.
 
     pyfrag     our own text format (.trace, .txt)       read + write
     jsonl      JSON lines, one event object a line      read + write
@@ -13,11 +14,13 @@ file whole or not at all.
     valgrind   `valgrind --trace-malloc=yes` logs       read only
 """
 
+import itertools
 import os
 import tempfile
 
 from . import TraceError, jsonl, rep, text, valgrind
 from .fields import shown
+from .stream import file_pieces, text_pieces
 
 FORMATS = {"pyfrag": text, "jsonl": jsonl, "rep": rep, "valgrind": valgrind}
 _EXTENSIONS = {".trace": "pyfrag", ".txt": "pyfrag", ".jsonl": "jsonl",
@@ -27,6 +30,12 @@ _EXTENSIONS = {".trace": "pyfrag", ".txt": "pyfrag", ".jsonl": "jsonl",
 
 def detect(content, filename=None):
     """Guess the format from the content first, the file extension second."""
+    return _sniff(content) or _by_extension(filename)
+
+
+def _sniff(content):
+    """The format the first telling line of `content` shows; False if a line
+    shows none (go by extension), None if no line tells (look further)."""
     for line in content.splitlines():
         s = line.strip()
         if not s:
@@ -41,7 +50,11 @@ def detect(content, filename=None):
             continue
         if s.split()[0].isdigit():
             return "rep"          # malloc-lab header starts with a number
-        break
+        return False
+    return None
+
+
+def _by_extension(filename):
     if filename:
         ext = os.path.splitext(filename)[1].lower()
         if ext in _EXTENSIONS:
@@ -58,30 +71,49 @@ def _format(name, source):
 
 def loads(content, format=None, source="<string>", pid=None):
     """A trace from text. `pid` picks one process of a valgrind log."""
-    name = format or detect(content, source)
+    return _read(lambda: text_pieces(content), format, source, pid)
+
+
+def _read(pieces, format, source, pid):
+    """A trace from `pieces()`, a fresh iterator over the input's text each call."""
+    stream = pieces()
+    name = format
+    if name is None:
+        seen = []                 # pieces read to find the format, read again below
+        for piece in stream:
+            seen.append(piece)
+            name = _sniff(piece)
+            if name is not None:
+                break
+        name = name or _by_extension(source)
+        stream = itertools.chain(seen, stream)
     fmt = _format(name, source)
     if pid is None:
-        trace = fmt.read(enumerate(content.splitlines(), 1), source)
+        trace = fmt.read(stream, source)
     elif fmt is valgrind:
-        trace = fmt.read(enumerate(content.splitlines(), 1), source, pid=pid)
+        trace = fmt.read(stream, source, pid=pid)
     else:
         raise TraceError(f"a process id (--pid) applies to valgrind logs, not to the "
                          f"{name} format", source)
     if not len(trace):
-        raise TraceError(f"no allocation events: {_found(content, name)}", source)
+        raise TraceError(f"no allocation events: {_found(pieces(), name)}", source)
     trace.source = source
     return trace
 
 
-def _found(content, name):
+def _found(pieces, name):
     """What a trace without events holds instead, for the error message."""
-    if not content:
+    empty, count, first = True, 0, None
+    for piece in pieces:
+        empty = empty and not piece
+        for line in piece.splitlines():
+            if line.strip():
+                count += 1
+                first = line if first is None else first
+    if empty:
         return "the input is empty"
-    lines = (line for line in content.splitlines() if line.strip())
-    first = next(lines, None)
     if first is None:
         return "only blank lines"
-    count = 1 + sum(1 for _ in lines)
     what = {"valgrind": "none of them a --trace-malloc=yes allocator call",
             "rep": "only the 4-line header"}.get(name, "none of them an event")
     return (f"{count} non-blank line{'s' if count > 1 else ''} read as {name}, "
@@ -89,37 +121,31 @@ def _found(content, name):
 
 
 def load(path, format=None, pid=None):
+    """A trace from a file, read in pieces (see trace.stream)."""
     path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            content = f.read()
-    except UnicodeDecodeError as e:
-        raise TraceError(f"not a text file ({e.reason} at byte {e.start})", path) from None
-    except OSError as e:
-        raise TraceError(e.strerror or str(e), path) from None
-    trace = loads(content, format, path, pid)
+    trace = _read(lambda: file_pieces(path), format, path, pid)
     if trace.name == "trace":
         trace.name = os.path.splitext(os.path.basename(path))[0]
     return trace
 
 
 def dumps(trace, format="pyfrag"):
+    return "".join(_writer(format)(trace))
+
+
+def _writer(format):
     fmt = _format(format, None)
     if not hasattr(fmt, "write"):
         raise TraceError(f"the {format} format can be read but not written")
-    return fmt.write(trace)
+    return fmt.write
 
 
 def dump(trace, path, format=None):
-    """Write `trace` to `path`: through a temporary file beside it, renamed over `path`
-    once complete, so a failure leaves no partial file."""
+    """Write `trace` to `path` piece by piece: through a temporary file beside it,
+    renamed over `path` once complete, so a failure leaves no partial file."""
     path = os.fspath(path)
     format = format or _EXTENSIONS.get(os.path.splitext(path)[1].lower(), "pyfrag")
-    try:
-        data = dumps(trace, format).encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise TraceError(f"cannot be written as UTF-8 ({e.reason} at character {e.start})",
-                         path) from None
+    pieces = _writer(format)(trace)
     folder, base = os.path.split(os.path.abspath(path))
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{base}.", suffix=".part", dir=folder)
@@ -127,7 +153,14 @@ def dump(trace, path, format=None):
         raise TraceError(e.strerror or str(e), path) from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            at = 0                            # characters written, for the message
+            for piece in pieces:
+                try:
+                    f.write(piece.encode("utf-8"))
+                except UnicodeEncodeError as e:
+                    raise TraceError(f"cannot be written as UTF-8 ({e.reason} at character "
+                                     f"{at + e.start})", path) from None
+                at += len(piece)
         os.replace(temp, path)
     except BaseException as e:
         os.unlink(temp)

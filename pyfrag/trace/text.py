@@ -22,12 +22,13 @@ allocator (see trace/recording.py).
 
 import json
 import re
-from array import array
 
 from . import ALLOC, FREE, Trace, TraceError
 from .fields import json_text, parse_align, parse_id, parse_int, parse_maximum, parse_size, shown
+from .lines import Lines
 from ..memory import PAGE
 from .recording import Recording
+from .stream import events, joined, parse
 
 HEADER = "# pyfrag trace v1"
 _META = ("name", "description", "maximum")
@@ -72,79 +73,88 @@ def _options(rest, source, n):
     return out
 
 
-def read(lines, source):
+def read(pieces, source):
     trace = Trace()
-    numbers = array("l")
+    trace.lines = numbers = Lines()
     add_alloc, add_free, add_realloc = trace.alloc, trace.free, trace.realloc
     recorded, recorded_meta = {}, {}     # event index -> (addr, mem); header keys
-    for n, raw in lines:
-        line = raw.strip()
-        if not line:
-            continue
-        if line[0] == "#":
-            key, sep, value = line[1:].partition(":")
-            key = key.strip().lower()
-            if sep and key in _META:
-                value = value.strip()
-                if key == "maximum":
-                    trace.maximum = parse_maximum(value, source, n)
+
+    def lines(pairs):
+        for n, raw in pairs:
+            line = raw.strip()
+            if not line:
+                continue
+            if line[0] == "#":
+                key, sep, value = line[1:].partition(":")
+                key = key.strip().lower()
+                if sep and key in _META:
+                    value = value.strip()
+                    if key == "maximum":
+                        trace.maximum = parse_maximum(value, source, n)
+                    else:
+                        setattr(trace, key, _unquote(value, key, source, n))
+                elif sep and key in _RECORDED_META:
+                    value = value.strip()
+                    recorded_meta[key] = (parse_int(value, key, source, n)
+                                          if key in ("heap_base", "initial_pages")
+                                          else _unquote(value, key, source, n))
+                continue
+            parts = line.split(None, 3)
+            op = parts[0].lower()
+            if op in ("a", "alloc", "r", "realloc"):
+                if len(parts) < 3:
+                    raise TraceError(f"{op} needs an id and a size: '{op[0]} ID SIZE'", source, n)
+                align, tag = 0, None
+                for key, value in _options(parts[3] if len(parts) == 4 else "", source, n):
+                    if key == "align" and value is not None and op[0] == "a":
+                        align = parse_align(value, source, n)
+                    elif key == "tag" and value is not None:
+                        tag = value
+                    elif not _recorded_field(key, value, recorded, len(trace), source, n):
+                        want = "align=N, tag=WORD" if op[0] == "a" else "tag=WORD"
+                        want += ", addr=N or mem=N"
+                        field = key if value is None else f"{key}={value}"
+                        raise TraceError(f"unknown field {shown(field)} (expected {want})",
+                                         source, n)
+                id, size = parse_id(parts[1], source, n), parse_size(parts[2], source, n)
+                if op[0] == "a":
+                    add_alloc(id, size, align, tag)
                 else:
-                    setattr(trace, key, _unquote(value, key, source, n))
-            elif sep and key in _RECORDED_META:
-                value = value.strip()
-                recorded_meta[key] = (parse_int(value, key, source, n)
-                                      if key in ("heap_base", "initial_pages")
-                                      else _unquote(value, key, source, n))
-            continue
-        parts = line.split(None, 3)
-        op = parts[0].lower()
-        if op in ("a", "alloc", "r", "realloc"):
-            if len(parts) < 3:
-                raise TraceError(f"{op} needs an id and a size: '{op[0]} ID SIZE'", source, n)
-            align, tag = 0, None
-            for key, value in _options(parts[3] if len(parts) == 4 else "", source, n):
-                if key == "align" and value is not None and op[0] == "a":
-                    align = parse_align(value, source, n)
-                elif key == "tag" and value is not None:
-                    tag = value
-                elif not _recorded_field(key, value, recorded, len(trace), source, n):
-                    want = "align=N, tag=WORD" if op[0] == "a" else "tag=WORD"
-                    want += ", addr=N or mem=N"
-                    field = key if value is None else f"{key}={value}"
-                    raise TraceError(f"unknown field {shown(field)} (expected {want})",
-                                     source, n)
-            id, size = parse_id(parts[1], source, n), parse_size(parts[2], source, n)
-            if op[0] == "a":
-                add_alloc(id, size, align, tag)
+                    add_realloc(id, size, tag)
+            elif op in ("f", "free"):
+                if len(parts) != 2:
+                    raise TraceError("free takes exactly an id: 'f ID'", source, n)
+                add_free(parse_id(parts[1], source, n))
             else:
-                add_realloc(id, size, tag)
-        elif op in ("f", "free"):
-            if len(parts) != 2:
-                raise TraceError("free takes exactly an id: 'f ID'", source, n)
-            add_free(parse_id(parts[1], source, n))
-        else:
-            raise TraceError(f"unknown event {shown(parts[0])} (expected a, f or r)", source, n)
-        numbers.append(n)
-    trace.lines = numbers
+                raise TraceError(f"unknown event {shown(parts[0])} (expected a, f or r)", source, n)
+            numbers.append(n)
+
+    parse(pieces, lambda data, n: events(data, trace, n), lines)
     if recorded:
         trace.recorded = _recording(trace, recorded, recorded_meta, source)
     return trace
 
 
 def write(trace):
-    out = [HEADER, f"# name: {quoted(str(trace.name), 'the name')}"]
+    """The trace as text pieces (see trace.stream.joined)."""
+    return joined(_lines(trace))
+
+
+def _lines(trace):
+    yield HEADER
+    yield f"# name: {quoted(str(trace.name), 'the name')}"
     if trace.description:
-        out.append(f"# description: {quoted(str(trace.description), 'the description')}")
+        yield f"# description: {quoted(str(trace.description), 'the description')}"
     if trace.maximum is not None:
-        out.append(f"# maximum: {trace.maximum}")
+        yield f"# maximum: {trace.maximum}"
     recorded = trace.recorded
     if recorded is not None:
-        out += [f"# {key}: {quoted(str(getattr(recorded, key)), key)}" for key in _RECORDED_META
-                if getattr(recorded, key) is not None]
+        yield from (f"# {key}: {quoted(str(getattr(recorded, key)), key)}"
+                    for key in _RECORDED_META if getattr(recorded, key) is not None)
     aligns, tags = trace.aligns, trace.tags
     for i, (op, id, size) in enumerate(zip(trace.ops, trace.ids, trace.sizes)):
         if op == FREE:
-            out.append(f"f {id}")
+            yield f"f {id}"
             continue
         line = f"{'a' if op == ALLOC else 'r'} {id} {size}"
         if i in aligns:
@@ -153,8 +163,7 @@ def write(trace):
             line += f" tag={quoted(tags[i], f'the tag of event {i}')}"
         if recorded is not None:
             line += f" addr={recorded.addresses[i]} mem={recorded.memory_bytes[i]}"
-        out.append(line)
-    return "\n".join(out) + "\n"
+        yield line
 
 
 def _recorded_field(key, value, recorded, index, source, n):

@@ -27,10 +27,11 @@ pid is an error that lists them.
 """
 
 import re
-from array import array
 
 from . import MAX_SIZE, Trace, TraceError
 from .fields import parse_int, parse_size, shown
+from .lines import Lines
+from .stream import parse
 
 _LINE = re.compile(r"--(\d{1,18})--\s?(.*)")     # a pid fits in an int64
 _CALL = re.compile(r"\s*(\w+)\(([^()]*)\)")
@@ -78,7 +79,8 @@ class _Process:
     """One process's heap: its trace, live addresses and a call awaiting its result."""
 
     def __init__(self):
-        self.trace, self.numbers = Trace(), array("l")
+        self.trace = Trace()
+        self.trace.lines = self.numbers = Lines()
         self.live = {}           # address -> block id
         self.next_id = 0
         self.skipped = 0
@@ -168,19 +170,24 @@ def _line(proc, rest, n, source):
         proc.skipped += 1
 
 
-def read(lines, source, pid=None):
+def read(pieces, source, pid=None):
     procs = {}
     other = 0                              # lines of no process: program output, banner
-    for n, raw in lines:
-        m = _LINE.search(raw)
-        if not m:
-            other += 1
-            continue
-        key = int(m[1])
-        proc = procs.get(key)
-        if proc is None:
-            proc = procs[key] = _Process()
-        _line(proc, m[2], n, source)
+
+    def lines(pairs):
+        nonlocal other
+        for n, raw in pairs:
+            m = _LINE.search(raw)
+            if not m:
+                other += 1
+                continue
+            key = int(m[1])
+            proc = procs.get(key)
+            if proc is None:
+                proc = procs[key] = _Process()
+            _line(proc, m[2], n, source)
+
+    parse(pieces, None, lines)     # each call depends on the ones before: line by line
     listed = sorted(procs)[:10]           # a readable list, however many processes
     pids = ", ".join(f"{p} ({procs[p].calls} call{'s' * (procs[p].calls != 1)})"
                      for p in listed) + \
@@ -194,7 +201,6 @@ def read(lines, source, pid=None):
         raise TraceError(f"no process {pid} in the log (PIDs: {pids or 'none'})", source)
     proc = procs.pop(pid) if pid is not None else _Process()
     trace = proc.trace
-    trace.lines = proc.numbers
     trace.skipped = other + proc.skipped
     if procs:
         trace.description = (f"process {pid} of the log; the others (PIDs "
