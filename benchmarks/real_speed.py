@@ -70,10 +70,8 @@ def main(argv=None):
     if args.base:
         load_base(args.base, tmp.name, ("wasm_modules",))
         base_real = importlib.import_module("pyfrag_base.real").replay_real
-        base_head = importlib.import_module("pyfrag_base.trace").Trace(trace.name)
-        for op, id, size in zip(head.ops, head.ids, head.sizes):    # its own Trace type
-            (base_head.free(id) if op == 1 else base_head.alloc(id, size) if op == 0
-             else base_head.realloc(id, size))
+        # the same events in its own Trace type
+        base_head = importlib.import_module("pyfrag_base.trace").Trace(trace.name).extend(head)
         paths[f"call by call at {args.base}"] = \
             lambda: base_real(base_head, name, batched=False, model=False)
     runs, rates = {}, {}

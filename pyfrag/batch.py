@@ -45,7 +45,6 @@ REF = 0x100                   # word 1 names an earlier event of this batch
 LOW = 0xFF                    # the op's own bits
 SHIFT = 32                    # a known block: address | size << SHIFT | log2(align) << 2 * SHIFT
 U32 = 0xFFFFFFFF
-MAX_ALIGN = 1 << 31
 
 
 def execute(trace, module, progress=None):
@@ -70,8 +69,7 @@ def execute(trace, module, progress=None):
             code, old, size = FREE_OP, v, 0
         else:
             align = aligns.get(i, 0) if aligns and op == ALLOC else 0
-            code = REALLOC if op != ALLOC else batch.alloc_code(align) if align <= MAX_ALIGN \
-                else NOTHING
+            code = REALLOC if op != ALLOC else batch.alloc_code(align)
             if size > U32 or code == NOTHING:
                 # fails without a call (too big for wasm32, or an alignment the module cannot
                 # give): the module only notes the pages

@@ -21,11 +21,9 @@ Two depths, since the model costs its own replay time:
 """
 
 from dataclasses import dataclass, replace
-from types import SimpleNamespace
 
-from .memory import PAGE
 from .metrics import ON_FREE
-from .replay import EXACT_FAILURES, classify, replay
+from .replay import EXACT_FAILURES, estimate, replay
 from .trace import FREE, Trace
 
 FAILURES = "failures"
@@ -95,10 +93,8 @@ def _adopt_failures(run, judged, in_step):
         if g is not None:
             g = replace(g, where=f.where)       # the model replayed a copy of the trace's start
         else:
-            g = classify(SimpleNamespace(heap_base=run.heap_base),
-                         SimpleNamespace(pages=f.heap_bytes // PAGE), run.trace, f.index, f.op,
-                         f.size, run.live_bytes[f.index], exact=False,
-                         last=failures[-1] if failures else None)
+            g = estimate(run.trace, f.index, f.op, f.size, run.live_bytes[f.index],
+                         f.heap_bytes, run.heap_base, failures[-1] if failures else None)
         failures.append(g)
     run.failures[:] = failures
 

@@ -392,7 +392,9 @@ class RealModule:
 
     def aligned_export(self, align):
         """Whether a request aligned to `align` goes to aligned_alloc (True), to malloc
-        (False), or fails without a call (None)."""
+        (False), or fails without a call (None: also an alignment wasm32 cannot carry)."""
+        if align > U32_MAX:
+            return None
         if self._aligned is None:
             # Without the export (AssemblyScript's modules) malloc's own alignment is
             # all there is: smaller requests are plain mallocs, larger ones fail
@@ -511,9 +513,9 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
                 batched=True, model=True, call_budget=None):
     """Replay `trace` on a real module (a name, a path, or a fresh `RealModule`).
 
-    The fastest way the module offers, each giving the same `Run`: modules built on
-    wasm_modules/src/abi.c replay whole traces themselves (pyfrag.runner); every
-    module built here runs thousands of events per host call (pyfrag.batch);
+    The fastest way the module offers, each giving the same `Run`: every module
+    built here replays whole traces itself (pyfrag.runner) and, for traces it
+    declines, runs thousands of events per host call (pyfrag.batch);
     `batched=False`, an uploaded module, or `stop_at_oom` (a batch runs past the
     first OOM) drive it one call per event.
 

@@ -411,11 +411,21 @@ def classify(allocator, memory, trace, i, op, size, live, exact=True, last=None)
         except NotImplementedError:
             pass
     if spans is None:
-        overhead = last.overhead if last is not None else None
-        free_bytes, largest = heap - allocator.heap_base - live - (overhead or 0), None
-    else:
-        holes = [length for _, length, used in spans if not used]
-        free_bytes, largest = sum(holes), max(holes, default=0)
-        overhead = heap - allocator.heap_base - live - free_bytes
+        return estimate(trace, i, op, size, live, heap, allocator.heap_base, last)
+    holes = [length for _, length, used in spans if not used]
+    free_bytes = sum(holes)
+    return _failure(trace, i, op, size, free_bytes, max(holes, default=0), heap,
+                    heap - allocator.heap_base - live - free_bytes)
+
+
+def estimate(trace, i, op, size, live, heap, heap_base, last=None):
+    """`classify` without spans, from the heap's size and what is live: free bytes are
+    heap - heap base - live, less the overhead `last` (the previous failure) knew of."""
+    overhead = last.overhead if last is not None else None
+    return _failure(trace, i, op, size, heap - heap_base - live - (overhead or 0), None, heap,
+                    overhead)
+
+
+def _failure(trace, i, op, size, free_bytes, largest, heap, overhead):
     kind = "fragmentation" if free_bytes >= size else "true"
     return Failure(i, op, size, kind, free_bytes, largest, heap, trace.where(i), overhead)

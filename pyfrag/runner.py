@@ -21,14 +21,13 @@ trap (what the loop had done inside the trapped event is its own to say).
 from array import array
 from bisect import bisect_right
 from itertools import compress
-from types import SimpleNamespace
 
 from .memory import PAGE
 from .metrics import AT_END
 from .real import ModuleTrap
-from .replay import SHIFT, Issue, Run, classify, issue_text
+from .replay import SHIFT, Issue, Run, estimate, issue_text
 from .steps import Steps
-from .trace import ALLOC, FREE
+from .trace import ALLOC
 
 # the status bits the module sets per event (abi.c's RUN_*)
 FAILED, BAD_FREE, LEAKED, NOT_LIVE = 1, 2, 4, 8
@@ -115,15 +114,14 @@ def _flagged(trace, i, bits, module, live, pages, failures, issues):
         op = "malloc" if trace.ops[i] == ALLOC else "realloc"
         # a module's free blocks are out of sight: the loop's estimate (pyfrag.beside judges
         # failures again with the model where it is in step)
-        failures.append(classify(SimpleNamespace(heap_base=module.heap_base),
-                                 SimpleNamespace(pages=pages), trace, i, op, trace.sizes[i],
-                                 live, exact=False, last=failures[-1] if failures else None))
+        failures.append(estimate(trace, i, op, trace.sizes[i], live, pages * PAGE,
+                                 module.heap_base, failures[-1] if failures else None))
 
 
 def _align_code(module, align):
     """The align byte of an allocation aligned to `align`, as RealModule.aligned_alloc routes it."""
     route = module.aligned_export(align)
-    if route is None or align > U32:
+    if route is None:
         return UNCALLED
     return align.bit_length() if route else 0
 
