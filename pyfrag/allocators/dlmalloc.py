@@ -115,14 +115,10 @@ class Dlmalloc(Allocator):
     # -- bins -----------------------------------------------------------------
 
     def _insert(self, p, s):
-        """insert_chunk: bin a free chunk."""
+        """insert_chunk: bin a free chunk (smallbin, tree node, or the node's ring)."""
         edge = self.edge
         edge[p] = s
         edge[p + s] = -p
-        self._bin(p, s)
-
-    def _bin(self, p, s):
-        """The bin part of insert_chunk: smallbin, tree node, or the node's ring."""
         if s < MIN_LARGE_SIZE:
             idx = s >> SMALLBIN_SHIFT
             self.small[idx][p] = None
@@ -248,11 +244,8 @@ class Dlmalloc(Allocator):
                         del edge[p + s]
                         inuse[p] = s
                     else:
-                        # the remainder keeps the chunk's end
-                        r = p + nb
-                        edge[r] = rsize
-                        edge[p + s] = -r
-                        self._bin(r, rsize)
+                        # the remainder keeps the chunk's end (its foot is rewritten)
+                        self._insert(p + nb, rsize)
                         inuse[p] = nb
                     return p + MEM_OFFSET
         dvsize = self.dvsize
