@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 
 from .metrics import ON_FREE
 from .replay import EXACT_FAILURES, estimate, replay
+from .steps import Steps
 from .trace import FREE, Trace
 
 FAILURES = "failures"
@@ -71,8 +72,11 @@ def judge(run, module, model=True, discard=None):
 
 
 def first_difference(a, b, n):
-    """The first index below n where sequences a and b differ, or n. Slices compare in C."""
-    if a[:n] == b[:n]:
+    """The first index below n where sequences a and b differ, or n. Slices compare in C;
+    two `Steps` compare at their change points (no per-event copy)."""
+    if isinstance(a, Steps) and isinstance(b, Steps):
+        return a.first_difference(b, n)
+    if a[:n] == b[:n] if len(a) != n or len(b) != n else a == b:
         return n
     lo, hi = 0, n               # a[:lo] == b[:lo]; a difference lies in [lo, hi)
     while hi - lo > 1:

@@ -62,6 +62,16 @@ class Steps:
     def __iter__(self):
         return chain.from_iterable(repeat(v, c) for v, c in self._runs(0, self.n))
 
+    def first_difference(self, other, n):
+        """The first event below n where this and `other` (a Steps) differ, or n: both are
+        constant between their change points, so those are the only events to compare."""
+        for event in sorted(set(self.at).union(other.at)):
+            if event >= n:
+                break
+            if self[event] != other[event]:
+                return event
+        return n
+
     def changes(self, before):
         """Event indices where the value differs from the one before (`before` ahead of event 0)."""
         return [a for a, v in zip(self.at, self.values) if v != before or a]

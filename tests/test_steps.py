@@ -63,3 +63,16 @@ def test_changes_are_the_events_where_the_value_moves():
 def test_steps_must_start_at_event_zero():
     with pytest.raises(ValueError, match="event 0"):
         Steps([2], [1], 4)
+
+
+def test_first_difference_of_two_steps_is_the_first_event_their_arrays_differ():
+    """Compared at change points only, yet the same answer as an event-by-event look."""
+    pairs = [(a, b) for a in CASES for b in CASES] + [
+        (([0, 3], [1, 2], 9), ([0, 4], [1, 2], 9)),        # the same values, one grows later
+        (([0, 3, 5], [1, 2, 1], 9), ([0], [1], 9)),        # differs between equal ends
+    ]
+    for (at, values, n), (at2, values2, n2) in pairs:
+        a, b = Steps(at, values, n), Steps(at2, values2, n2)
+        for m in range(min(n, n2) + 1):
+            want = next((i for i in range(m) if a[i] != b[i]), m)
+            assert a.first_difference(b, m) == want, (at, values, at2, values2, m)
