@@ -144,7 +144,7 @@ def test_9_good_maxima_are_kept_as_written():
     ("empty.trace", "", "the input is empty"),
     ("empty.jsonl", "", "the input is empty"),
     ("blank.trace", "\n  \n", "only blank lines"),
-    ("junk.log", "==12== junk\n" * 5000, "5000 non-blank lines read as valgrind, none of "
+    ("junk.log", "==12== junk\n" * 5000, "5000 lines read as valgrind, none of "
                                          "them a --trace-malloc=yes allocator call"),
     ("header.trace", "# pyfrag trace v1\n# name: x\n", "none of them an event"),
     ("header.jsonl", '{"trace": "x"}\n', "none of them an event"),
@@ -156,6 +156,21 @@ def test_10_no_events_is_an_error_saying_what_was_found(tmp_path, name, text, fo
     with pytest.raises(TraceError, match="no allocation events"):
         load(path)
     assert_clean_exit_2(path, message=found)
+
+
+@pytest.mark.parametrize("text,found", [
+    ("", "the input is empty"),
+    ("\n  \n", "only blank lines"),
+    ("# just a comment\n\n# and another\n", "3 lines read as pyfrag, none of them "
+                                             "an event (first: '# just a comment')"),
+    ("==12== junk\n" * 5000, "5000 lines read as valgrind"),
+], ids=["empty", "blank", "comments", "junk-log"])
+def test_10_a_pipe_without_events_says_what_it_held(text, found):
+    """A pipe cannot be read twice: what it held is noted as it is read (once)."""
+    r = subprocess.run([sys.executable, "-m", "pyfrag", "run", "/dev/stdin", "-a", "bump"],
+                       input=text, capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert f"/dev/stdin: no allocation events: {found}" in r.stderr, r.stderr
 
 
 # -- 11: quoted input is cut to a readable length --------------------------------

@@ -16,6 +16,7 @@ it holds instead, and `dump` replaces its output file whole or not at all.
 
 import itertools
 import os
+import re
 import tempfile
 
 from . import TraceError, jsonl, rep, text, valgrind
@@ -26,6 +27,9 @@ FORMATS = {"pyfrag": text, "jsonl": jsonl, "rep": rep, "valgrind": valgrind}
 _EXTENSIONS = {".trace": "pyfrag", ".txt": "pyfrag", ".jsonl": "jsonl",
                ".json": "jsonl", ".rep": "rep", ".log": "valgrind",
                ".valgrind": "valgrind"}
+
+
+_NONBLANK = re.compile(r"^[^\S\n]*\S.*$", re.M)
 
 
 def detect(content, filename=None):
@@ -74,9 +78,11 @@ def loads(content, format=None, source="<string>", pid=None):
     return _read(lambda: text_pieces(content), format, source, pid)
 
 
-def _read(pieces, format, source, pid):
-    """A trace from `pieces()`, a fresh iterator over the input's text each call."""
-    stream = pieces()
+def _read(pieces, format, source, pid, once=False):
+    """A trace from `pieces()`, a fresh iterator over the input's text each call; with
+    `once` (a pipe) it is called once, and what it held is noted on the way through."""
+    seen_all = _Seen(pieces()) if once else None
+    stream = seen_all or pieces()
     name = format
     if name is None:
         seen = []                 # pieces read to find the format, read again below
@@ -96,34 +102,54 @@ def _read(pieces, format, source, pid):
         raise TraceError(f"a process id (--pid) applies to valgrind logs, not to the "
                          f"{name} format", source)
     if not len(trace):
-        raise TraceError(f"no allocation events: {_found(pieces(), name)}", source)
+        held = seen_all.held() if once else _Seen(pieces()).held()
+        raise TraceError(f"no allocation events: {_found(*held, name)}", source)
     trace.source = source
     return trace
 
 
-def _found(pieces, name):
+class _Seen:
+    """The input's pieces, passed on unchanged, noting what they held: whether anything,
+    how many lines and the first non-blank one (for the no-events message). Counted at
+    C speed: a non-empty trace never needs it."""
+
+    def __init__(self, pieces):
+        self.pieces, self.empty, self.lines, self.first = pieces, True, 0, None
+
+    def __iter__(self):
+        for piece in self.pieces:
+            if piece:
+                self.empty = False
+                self.lines += piece.count("\n", 0, len(piece) - 1) + 1   # pieces end after a newline
+                if self.first is None:
+                    line = _NONBLANK.search(piece)
+                    self.first = line and line.group()
+            yield piece
+
+    def held(self):
+        for _ in self:          # whatever the reader left unread
+            pass
+        return self.empty, self.lines, self.first
+
+
+def _found(empty, lines, first, name):
     """What a trace without events holds instead, for the error message."""
-    empty, count, first = True, 0, None
-    for piece in pieces:
-        empty = empty and not piece
-        for line in piece.splitlines():
-            if line.strip():
-                count += 1
-                first = line if first is None else first
     if empty:
         return "the input is empty"
     if first is None:
         return "only blank lines"
     what = {"valgrind": "none of them a --trace-malloc=yes allocator call",
             "rep": "only the 4-line header"}.get(name, "none of them an event")
-    return (f"{count} non-blank line{'s' if count > 1 else ''} read as {name}, "
+    return (f"{lines} line{'s' if lines > 1 else ''} read as {name}, "
             f"{what} (first: {shown(first.strip())})")
 
 
 def load(path, format=None, pid=None):
     """A trace from a file, read in pieces (see trace.stream)."""
     path = os.fspath(path)
-    trace = _read(lambda: file_pieces(path), format, path, pid)
+    # a pipe (/dev/stdin, <(...)) can be read only once
+    once = os.path.exists(path) and not os.path.isfile(path)
+    trace = _read(lambda: file_pieces(path), format, path, pid, once)
     if trace.name == "trace":
         trace.name = os.path.splitext(os.path.basename(path))[0]
     return trace
