@@ -13,8 +13,8 @@ Main entry point: `main(argv)`. Commands:
     report TABLE    a sweep's table as an HTML page
     bench           simulated events per second per allocator (--full: the long run)
 
-SOURCE is a scenario name (`pyfrag list`) or a trace file in any format pyfrag
-reads. Exit codes: 0 ok, 2 bad input or a module call stopped past its time
+SOURCE is a scenario name (`pyfrag list`), a trace file in any format pyfrag
+reads, or - for standard input. Exit codes: 0 ok, 2 bad input or a module call stopped past its time
 budget (the message goes to stderr), 3 the real module trapped (the summary
 up to the trap, then the trap on stderr).
 """
@@ -71,6 +71,8 @@ def parse_params(items):
 
 
 def source_trace(source, fmt=None, params=None, pid=None):
+    if source == "-":                       # standard input, read once as it comes
+        source = "/dev/stdin"
     if os.path.exists(source):
         if params:
             raise UsageError("-p options apply to scenarios, not to trace files")
@@ -348,7 +350,7 @@ examples:
   pyfrag report results.csv                        a sweep's table as an HTML page
   pyfrag bench                                     simulated events per second
 
-SOURCE is a scenario name or a trace file (.trace, .jsonl, .rep, valgrind log).
+SOURCE is a scenario name, a trace file (.trace, .jsonl, .rep, valgrind log) or - (stdin).
 Exit codes: 0 ok, 2 bad input (the message names the file, line and field)."""
 
 

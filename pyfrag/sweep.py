@@ -86,6 +86,9 @@ def grid(sources, allocator_names, limits, params=None):
         if not given:
             raise UsageError(f"a sweep needs at least one {what}")
     for source in sources:
+        if source == "-":
+            raise UsageError("a sweep reads each source once per cell: give a trace file, "
+                             "not - (standard input)")
         if not os.path.exists(source) and \
                 source.replace("_", "-").lower() not in scenarios.names():
             source_trace(source)            # raises the error `run` gives for it

@@ -32,6 +32,25 @@ def test_malformed_trace_exits_2_with_line_number(tmp_path):
     assert r.stdout == ""
 
 
+def test_a_dash_reads_the_trace_from_standard_input(tmp_path):
+    """`pyfrag record ... | pyfrag run -`: the same run as from the file, errors naming stdin."""
+    path = tmp_path / "churn.trace"
+    dump(scenarios.churn(frames=40), path)
+    text = path.read_text()
+    piped = subprocess.run([sys.executable, "-m", "pyfrag", "run", "-", "-a", "dlmalloc"],
+                           input=text, capture_output=True, text=True)
+    assert piped.returncode == 0, piped.stderr
+    from_file = pyfrag("run", path, "-a", "dlmalloc")
+    assert piped.stdout.split("\n", 1)[1] == from_file.stdout.split("\n", 1)[1]  # past the name
+    bad = subprocess.run([sys.executable, "-m", "pyfrag", "run", "-"], input=text + "q 1\n",
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and f"/dev/stdin:{text.count(chr(10)) + 1}: unknown event 'q'" \
+        in bad.stderr
+    r = pyfrag("sweep", "-", "--allocators", "bump", "--limits", "64mib", "--out",
+               tmp_path / "x.csv")
+    assert r.returncode == 2 and "not - (standard input)" in r.stderr
+
+
 @pytest.mark.parametrize("args,message", [
     (("run", "swiss-cheese", "--allocator", "nonesuch"), "unknown allocator 'nonesuch'"),
     (("run", "no-such-thing"), "neither a trace file nor a scenario"),
