@@ -15,6 +15,7 @@ import { readUpload, acceptDrops } from "./upload.js";
 import { bytes, count, percent } from "./format.js";
 import { PAGE } from "./realheap.js";
 import { addressLines, chartPng, metricsCsv, metricsJson, save, slug, traceText } from "./downloads.js";
+import { chartSvg } from "./chartsvg.js";
 import { OutputPanel } from "./output.js";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -376,12 +377,14 @@ const DOWNLOADS = {
   "addresses-real": (v, base) => v.real && [`${base}.real.addresses.txt`, text(addressLines(v.real.tl))],
   "chart-sim": async (v, base) => [`${base}.sim.png`, await chartPng($("chart-sim"), getComputedStyle(document.body).backgroundColor)],
   "chart-real": async (v, base) => v.real && [`${base}.real.png`, await chartPng($("chart-real"), getComputedStyle(document.body).backgroundColor)],
+  "chart-sim-svg": (v, base) => [`${base}.sim.svg`, chartSvg($("chart-sim"), v.sim.tl, v.sim.title)],
+  "chart-real-svg": (v, base) => v.real && [`${base}.real.svg`, chartSvg($("chart-real"), v.real.tl, v.real.title)],
 };
 
 // Buttons follow what the view on screen has (the real side arrives after the simulated one).
 function updateDownloads() {
   for (const button of document.querySelectorAll("[data-download]")) {
-    const needsReal = button.dataset.download.endsWith("-real");
+    const needsReal = /-real\b/.test(button.dataset.download);
     button.disabled = !current || (needsReal && !current.real);
   }
 }
