@@ -15,7 +15,7 @@ from test_playground import LOOPING_MODULE, RUN_TIMEOUT_MS, run_and_wait, set_co
 
 pytestmark = pytest.mark.e2e
 
-STALL_S = 4
+STALL_S = 6     # long enough for a step to happen while a replay hangs, on a busy machine
 STALLED = re.compile(rf"loops\.wasm: made no progress for {STALL_S} s after event 0 \(an endless loop")
 SMALL_TRACE = "from pyfrag import scenarios\nshow(scenarios.swiss_cheese(rounds=20))\n"
 
@@ -51,6 +51,8 @@ def upload_looping_module(page, python_done=True):
     expect(page.locator("#caption-real")).to_have_text("real: replaying…", timeout=RUN_TIMEOUT_MS)
     if python_done:
         expect(page.get_by_test_id("stop")).to_be_disabled(timeout=RUN_TIMEOUT_MS)
+        # Python is done, the replay is not: the status says so, not "ready"
+        expect(page.get_by_test_id("status")).to_have_text("replaying on upload: loops.wasm…")
 
 
 def expect_real_side_on_dlmalloc(page):
@@ -102,6 +104,8 @@ def test_stop_pressed_while_a_replay_hangs_and_the_page_recovers(page):
     stop.click()
     expect(page.get_by_test_id("output")).to_contain_text("KeyboardInterrupt", timeout=RUN_TIMEOUT_MS)
     expect(stop).to_be_disabled()
+    # Python has stopped, the replay goes on until it is found stalled: the status says which
+    expect(page.get_by_test_id("status")).to_have_text("replaying on upload: loops.wasm…")
     expect(page.locator("#message")).to_contain_text(STALLED, timeout=RUN_TIMEOUT_MS)
     set_code(page, SMALL_TRACE)
     page.get_by_test_id("audit-real").evaluate("el => el.textContent = ''")
