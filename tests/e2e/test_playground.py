@@ -287,20 +287,26 @@ SVG = "{http://www.w3.org/2000/svg}"
 def test_charts_download_as_standalone_svg(playground, shared_context, tmp_path, shot):
     """Each chart as an SVG file that stands alone: it parses as XML, names its axes, draws the
     heap and live lines through every point the chart on the page draws, ticks each axis, marks
-    the first failure, and renders (a screenshot of it, opened by itself, lands in artifacts/)."""
+    the first failure, and renders (a screenshot of it, opened by itself, lands in artifacts/).
+    The file is in the light theme's colours whatever the page shows."""
     import base64
     import xml.etree.ElementTree as ET
     page = playground
     pick_example(page, "image-task")
     run_and_wait(page)
-    for side in ("sim", "real"):
+
+    def download(side, name):
         button = page.locator(f'[data-download="chart-{side}-svg"]')
         expect(button).to_be_enabled(timeout=RUN_TIMEOUT_MS)
         with page.expect_download() as info:
             button.click()
         assert info.value.suggested_filename.endswith(f".{side}.svg")
-        path = tmp_path / info.value.suggested_filename
+        path = tmp_path / name
         info.value.save_as(path)
+        return path
+
+    for side in ("sim", "real"):
+        path = download(side, f"{side}.svg")
         root = ET.parse(path).getroot()
         assert root.tag == SVG + "svg"
         assert "NaN" not in path.read_text() and "undefined" not in path.read_text()
@@ -324,6 +330,15 @@ def test_charts_download_as_standalone_svg(playground, shared_context, tmp_path,
         # the image task ends in a fragmentation OOM, on both sides
         assert "fragmentation OOM @" in "".join(axes["oom"].itertext())
         assert paths["grows"].get("d").count("M") >= 1
+    theme = page.locator("#theme-toggle")
+    start = theme.text_content()
+    while theme.text_content() != "theme: dark":
+        theme.click()
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    assert download("real", "dark.svg").read_text() == path.read_text()
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"    # put back
+    while theme.text_content() != start:
+        theme.click()
     viewer = shared_context.new_page()
     try:
         # as an image, an SVG is a document of its own: it draws only when it is valid and standalone
