@@ -81,7 +81,7 @@ export class PythonClient {
 }
 
 // A replay that finishes no event for this long is stopped. Tests set globalThis.pyfragStallMs before the
-// page loads, so a module that loops forever is found in a second or two.
+// page loads, so a module that loops forever is found in seconds.
 const STALL_MS = globalThis.pyfragStallMs ?? 15_000;
 
 export class RealClient {
@@ -146,9 +146,9 @@ export class RealClient {
     this.start();
   }
 
-  // Runs job() once the jobs queued before it are over, on whichever worker is there then. A replay that
-  // hangs thus fails alone (a show() queued behind it used to be failed with it, and its view was lost),
-  // a replay starts on the module it loaded itself, and a watch starts when its call is sent.
+  // Runs job() once the jobs queued before it are over, on whichever worker is there then. So a replay that
+  // hangs fails alone (the next run's show() queued behind it still gets its view), a replay starts on the
+  // module it loaded itself, and a watch counts from when its own call is sent.
   exclusive(job) {
     const done = this.queue.then(job);
     this.queue = done.catch(() => {});
