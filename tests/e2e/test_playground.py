@@ -281,6 +281,76 @@ def test_downloads_parse_back(playground, tmp_path):
         assert download(side).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_charts_download_as_standalone_svg(playground, shared_context, tmp_path, shot):
+    """Each chart as an SVG file that stands alone: it parses as XML, names its axes, draws the
+    heap and live lines through every point the chart on the page draws, ticks each axis, marks
+    the first failure, and renders (a screenshot of it, opened by itself, lands in artifacts/).
+    The file is in the light theme's colours whatever the page shows."""
+    import base64
+    import xml.etree.ElementTree as ET
+    page = playground
+    pick_example(page, "image-task")
+    run_and_wait(page)
+
+    def download(side, name):
+        button = page.locator(f'[data-download="chart-{side}-svg"]')
+        expect(button).to_be_enabled(timeout=RUN_TIMEOUT_MS)
+        with page.expect_download() as info:
+            button.click()
+        assert info.value.suggested_filename.endswith(f".{side}.svg")
+        path = tmp_path / name
+        info.value.save_as(path)
+        return path
+
+    for side in ("sim", "real"):
+        path = download(side, f"{side}.svg")
+        root = ET.parse(path).getroot()
+        assert root.tag == SVG + "svg"
+        assert "NaN" not in path.read_text() and "undefined" not in path.read_text()
+        assert root.find(SVG + "title").text == page.locator(f"#caption-{side}").text_content()
+        labels = [t.text for t in root.iter(SVG + "text") if t.get("class") == "axis-label"]
+        assert labels == ["event (trace order)", "memory (bytes)"]
+        chart = page.get_by_test_id(f"chart-{side}")
+        points = chart.evaluate("el => el._chart.data[0].length")
+        paths = {p.get("id"): p for p in root.iter(SVG + "path")}
+        for line in ("heap", "live"):
+            d = paths[line].get("d")
+            assert d.count("M") == 1 and d.count("L") == points - 1, (line, d[:80])
+            assert all(0 <= float(v) <= float(root.get("width")) for v in re.findall(r"[ML]([\d.]+)", d))
+        # heap bytes never fall below live bytes: the heap line is never lower on the page
+        heap_y = [float(v) for v in re.findall(r"[\d.]+ ([\d.]+)", paths["heap"].get("d"))]
+        live_y = [float(v) for v in re.findall(r"[\d.]+ ([\d.]+)", paths["live"].get("d"))]
+        assert all(h <= l + 0.1 for h, l in zip(heap_y, live_y))
+        axes = {g.get("id"): g for g in root.iter(SVG + "g")}
+        for axis in ("x-axis", "y-axis"):
+            assert len(axes[axis].findall(SVG + "text")) >= 3, axis     # tick labels and the axis label
+        # the image task ends in a fragmentation OOM, on both sides
+        assert "fragmentation OOM @" in "".join(axes["oom"].itertext())
+        assert paths["grows"].get("d").count("M") >= 1
+    theme = page.locator("#theme-toggle")
+    start = theme.text_content()
+    while theme.text_content() != "theme: dark":
+        theme.click()
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    assert download("real", "dark.svg").read_text() == path.read_text()
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"    # put back
+    while theme.text_content() != start:
+        theme.click()
+    viewer = shared_context.new_page()
+    try:
+        # as an image, an SVG is a document of its own: it draws only when it is valid and standalone
+        data = base64.b64encode(path.read_bytes()).decode()
+        viewer.set_content(f'<img alt="chart" src="data:image/svg+xml;base64,{data}">')
+        viewer.wait_for_function("document.querySelector('img').complete")
+        assert viewer.evaluate("document.querySelector('img').naturalWidth") == int(root.get("width"))
+        shot(viewer, "chart-real-svg")
+    finally:
+        viewer.close()
+
+
 def test_share_link_restores_module_and_view(playground, shared_context):
     page = playground
     page.get_by_test_id("module-select").select_option("as-tlsf")

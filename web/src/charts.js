@@ -7,7 +7,11 @@ import "uplot/dist/uPlot.min.css";
 import { bytes, compact, count } from "./format.js";
 import { decimate } from "./timeline.js";
 
-const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+export const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+
+// the marks' names in the key under a chart, and the first failure's label on it (chartsvg.js draws both too)
+export const KEYS = { grow: "memory.grow", oom: "first failed request" };
+export const oomLabel = (oom) => `${oom.kind} OOM @ ${count(oom.index)}`;
 
 // Marks drawn over the plot: grow events as ticks at the bottom (one per pixel at most), the first
 // failure as a labelled vertical line.
@@ -18,7 +22,7 @@ function marksPlugin(tl) {
         const { ctx, bbox } = u;
         const dpr = devicePixelRatio;
         ctx.save();
-        ctx.strokeStyle = css("--grow");
+        ctx.strokeStyle = cssVar("--grow");
         ctx.globalAlpha = 0.8;            // hundreds of grows make a band: keep the lines above it readable
         ctx.lineWidth = dpr;
         let lastX = -1;
@@ -35,7 +39,7 @@ function marksPlugin(tl) {
         const oom = tl.failures[0];
         if (oom) {
           const x = Math.round(u.valToPos(oom.index, "x", true));
-          ctx.strokeStyle = ctx.fillStyle = css("--oom");
+          ctx.strokeStyle = ctx.fillStyle = cssVar("--oom");
           ctx.lineWidth = 2 * dpr;
           ctx.setLineDash([4 * dpr, 3 * dpr]);
           ctx.beginPath();
@@ -47,7 +51,7 @@ function marksPlugin(tl) {
           ctx.textAlign = "left";          // uPlot leaves whatever its last axis label used
           ctx.textBaseline = "top";
           // above the plot (in the padding left for it), so it never sits on the lines
-          const text = `${oom.kind} OOM @ ${count(oom.index)}`;
+          const text = oomLabel(oom);
           const w = ctx.measureText(text).width;
           const left = Math.max(bbox.left, Math.min(x - w / 2, bbox.left + bbox.width - w));
           ctx.fillText(text, left, bbox.top - LABEL_ROOM * dpr + 2 * dpr);
@@ -76,7 +80,7 @@ function keys(el) {
   if (!box) {
     box = document.createElement("div");
     box.className = "chart-keys";
-    box.innerHTML = '<span class="key-grow">memory.grow</span><span class="key-oom">first failed request</span>';
+    box.innerHTML = `<span class="key-grow">${KEYS.grow}</span><span class="key-oom">${KEYS.oom}</span>`;
   }
   el.append(box);
 }
@@ -96,7 +100,7 @@ export function drawChart(el, tl, scale, { sync = "pyfrag", onPick = null } = {}
   const width = Math.max(280, el.clientWidth);
   const height = Math.max(220, Math.min(320, Math.round(width * 0.7)));
   const data = decimate([tl.heap, tl.live], tl.n, Math.min(2000, width));
-  const axis = { stroke: css("--muted"), grid: { stroke: css("--grid"), width: 1 }, ticks: { stroke: css("--grid") } };
+  const axis = { stroke: cssVar("--muted"), grid: { stroke: cssVar("--grid"), width: 1 }, ticks: { stroke: cssVar("--grid") } };
   const chart = new uPlot({
     width, height,
     padding: [LABEL_ROOM, 12, 0, 0],
@@ -108,9 +112,9 @@ export function drawChart(el, tl, scale, { sync = "pyfrag", onPick = null } = {}
     ],
     series: [
       { label: "event", value: (u, v) => (v == null ? "–" : count(v)) },
-      { label: "heap bytes", stroke: css("--heap"), fill: css("--heap-fill"), width: 3, value: (u, v) => bytes(v) },
+      { label: "heap bytes", stroke: cssVar("--heap"), fill: cssVar("--heap-fill"), width: 3, value: (u, v) => bytes(v) },
       // dashed over the heap line, so the heap shows through where the two are equal
-      { label: "live bytes", stroke: css("--live"), width: 2, dash: [6, 4], value: (u, v) => bytes(v) },
+      { label: "live bytes", stroke: cssVar("--live"), width: 2, dash: [6, 4], value: (u, v) => bytes(v) },
     ],
     cursor: { sync: { key: sync }, drag: { x: false, y: false } },
     legend: { live: true },

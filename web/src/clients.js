@@ -80,7 +80,9 @@ export class PythonClient {
   }
 }
 
-const STALL_MS = 15_000;     // a replay that finishes no event for this long is stopped
+// A replay that finishes no event for this long is stopped. Tests set globalThis.pyfragStallMs before the
+// page loads, so a module that loops forever is found in seconds.
+const STALL_MS = globalThis.pyfragStallMs ?? 15_000;
 
 export class RealClient {
   constructor(onLog) {
@@ -88,6 +90,7 @@ export class RealClient {
     this.pending = new Map();
     this.simulated = new WeakMap();   // trace -> its simulated run (derive() saw it)
     this.nextId = 1;
+    this.queue = Promise.resolve();   // settles when the job running now is over
     this.start();
   }
 
@@ -132,17 +135,32 @@ export class RealClient {
   }
 
   // The worker is stuck in the module's or the snippet's code: replace it (callers replay again when they
-  // need the instance) and fail what was waiting on it.
+  // need the instance) and fail the call that got it stuck. Jobs run one at a time, so no other call was
+  // waiting on this worker: what was queued behind runs on the new one.
   stuck(id, why) {
-    if (!this.pending.has(id)) return;
+    const p = this.pending.get(id);
+    if (!p) return;
     this.worker.terminate();
-    for (const [, p] of this.pending) p.reject(new Error(why));
-    this.pending.clear();
+    this.pending.delete(id);
+    p.reject(new Error(why));
     this.start();
   }
 
+  // Runs job() once the jobs queued before it are over, on whichever worker is there then. So a replay that
+  // hangs fails alone (the next run's show() queued behind it still gets its view), a replay starts on the
+  // module it loaded itself, and a watch counts from when its own call is sent.
+  exclusive(job) {
+    const done = this.queue.then(job);
+    this.queue = done.catch(() => {});
+    return done;
+  }
+
   // source: {name, url, heap_base} or {name, bytes}
-  async load(source) {
+  load(source) {
+    return this.exclusive(() => this.loadNow(source));
+  }
+
+  async loadNow(source) {
     if (this.loaded === source) return this.loaded.info;
     this.replayed = null;
     const { info } = await this.call({ type: "load", ...source });
@@ -153,25 +171,27 @@ export class RealClient {
 
   // -> {result, derived}. When the page is cross-origin isolated, the trace's simulated run is in shared
   // memory: the worker reads it for nothing and finds where the two runs part (timeline.js firstDifference).
-  async replay(source, trace, progress) {
-    await this.load(source);
-    this.replayed = null;
-    const sim = globalThis.crossOriginIsolated ? this.simulated.get(trace) : undefined;
-    const compare = sim && { addresses: sim.addresses, heap_bytes: sim.heap_bytes };
-    const replayed = await this.call({ type: "replay", trace, compare }, { progress, stall: STALL_MS });
-    if (sim) replayed.derived.comparedWith = sim.addresses;
-    this.replayed = trace;
-    return replayed;
+  replay(source, trace, progress) {
+    return this.exclusive(async () => {
+      await this.loadNow(source);
+      this.replayed = null;
+      const sim = globalThis.crossOriginIsolated ? this.simulated.get(trace) : undefined;
+      const compare = sim && { addresses: sim.addresses, heap_bytes: sim.heap_bytes };
+      const replayed = await this.call({ type: "replay", trace, compare }, { progress, stall: STALL_MS });
+      if (sim) replayed.derived.comparedWith = sim.addresses;
+      this.replayed = trace;
+      return replayed;
+    });
   }
 
   // what the views derive from a simulated run (timeline.js derive(), off the page's thread) -> {derived}
   derive(trace, run) {
     this.simulated.set(trace, run);
-    return this.call({ type: "derive", trace: { ops: trace.ops, ids: trace.ids },
-      run: { addresses: run.addresses, heap_bytes: run.heap_bytes, live_bytes: run.live_bytes, initial_bytes: run.initial_bytes } });
+    return this.exclusive(() => this.call({ type: "derive", trace: { ops: trace.ops, ids: trace.ids },
+      run: { addresses: run.addresses, heap_bytes: run.heap_bytes, live_bytes: run.live_bytes, initial_bytes: run.initial_bytes } }));
   }
 
   audit(code, sim) {
-    return this.call({ type: "audit", code, sim }, { timeout: 5000 });
+    return this.exclusive(() => this.call({ type: "audit", code, sim }, { timeout: 5000 }));
   }
 }

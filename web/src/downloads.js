@@ -1,6 +1,7 @@
 // What a person takes away from a view: the metrics of both sides (CSV, JSON), the trace in pyfrag's text
 // format, the address lines of each side (as `pyfrag run/real --addresses` print them), and each chart as
-// PNG. The builders are plain functions over a view's timelines; save() hands a Blob to the browser.
+// PNG (as SVG: chartsvg.js). The builders are plain functions over a view's timelines; save() hands a Blob
+// to the browser.
 
 import { FREE, summary } from "./timeline.js";
 

@@ -15,6 +15,7 @@ import { readUpload, acceptDrops } from "./upload.js";
 import { bytes, count, percent } from "./format.js";
 import { PAGE } from "./realheap.js";
 import { addressLines, chartPng, metricsCsv, metricsJson, save, slug, traceText } from "./downloads.js";
+import { chartSvg } from "./chartsvg.js";
 import { OutputPanel } from "./output.js";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -52,6 +53,23 @@ function setStatus(text, progress = null) {
     bar.hidden = progress == null;
     if (progress != null) bar.value = progress;
   }
+}
+
+let replays = 0;                  // real replays queued or running
+let replayStatus = ["", null];    // what the latest of them said: [text, progress]
+
+function replayProgress(text, progress) {
+  replayStatus = [text, progress];
+  setStatus(text, progress);
+}
+
+// The status once Python or a replay is over: what still goes on (a replay of a module that hangs must
+// not read "ready"), else ready.
+function settledStatus() {
+  if (!pythonReady) setStatus("loading…");
+  else if (python.running !== null) setStatus("running…");
+  else if (replays) setStatus(...replayStatus);
+  else setStatus("ready");
 }
 
 function message(text, kind = "info") {
@@ -216,7 +234,7 @@ function onDone(msg) {
   if (!views.length && current) results.stale("These results are from an earlier run: this one showed nothing.");
   if (!msg.ok && msg.error) print(`${msg.error}\n`, "stderr");
   if (msg.elapsed_ms != null) print(`— ${msg.ok ? "finished" : "failed"} in ${(msg.elapsed_ms / 1000).toFixed(2)} s\n`, "meta");
-  if (pythonReady) setStatus("ready");
+  if (pythonReady) settledStatus();
   if (!msg.ok && msg.error && /TraceError|UnicodeDecodeError/.test(msg.error)) {
     message(msg.error.trim().split("\n").pop(), "error");
   } else if (!msg.ok && /No such file or directory: '\/uploads\//.test(msg.error ?? "")) {
@@ -299,8 +317,9 @@ async function replayReal(view) {
   }
   const { trace } = view.payload;
   try {
-    setStatus(`replaying on ${source.name}…`, 0);
-    const { result, derived } = await real.replay(source, trace, (done, n) => setStatus(`replaying on ${source.name}…`, done / n));
+    replays++;
+    replayProgress(`replaying on ${source.name}…`, 0);
+    const { result, derived } = await real.replay(source, trace, (done, n) => replayProgress(`replaying on ${source.name}…`, done / n));
     const tl = timeline(trace, result, derived);
     const extra = { reported_live: result.reported_live, issues: result.issues, issue_count: result.skipped,
       trap: result.trap };
@@ -326,7 +345,8 @@ async function replayReal(view) {
     message(`Real module ${source.name}: ${e.message}`, "error");
     if (current === view) results.set(view.sim, null, `real: ${source.name} failed (see the message above)`);
   } finally {
-    setStatus(!pythonReady ? "loading…" : python.running === null ? "ready" : "running…");
+    replays--;
+    settledStatus();
   }
 }
 
@@ -376,12 +396,14 @@ const DOWNLOADS = {
   "addresses-real": (v, base) => v.real && [`${base}.real.addresses.txt`, text(addressLines(v.real.tl))],
   "chart-sim": async (v, base) => [`${base}.sim.png`, await chartPng($("chart-sim"), getComputedStyle(document.body).backgroundColor)],
   "chart-real": async (v, base) => v.real && [`${base}.real.png`, await chartPng($("chart-real"), getComputedStyle(document.body).backgroundColor)],
+  "chart-sim-svg": (v, base) => [`${base}.sim.svg`, chartSvg($("chart-sim"), v.sim.tl, v.sim.title)],
+  "chart-real-svg": (v, base) => v.real && [`${base}.real.svg`, chartSvg($("chart-real"), v.real.tl, v.real.title)],
 };
 
 // Buttons follow what the view on screen has (the real side arrives after the simulated one).
 function updateDownloads() {
   for (const button of document.querySelectorAll("[data-download]")) {
-    const needsReal = button.dataset.download.endsWith("-real");
+    const needsReal = /-real\b/.test(button.dataset.download);
     button.disabled = !current || (needsReal && !current.real);
   }
 }
@@ -445,7 +467,7 @@ async function start() {
     status: (text, progress) => { if (!pythonReady) setStatus(text, progress); },
     ready: (versions) => {
       pythonReady = true;
-      setStatus(python.running === null ? "ready" : "running…");
+      settledStatus();
       const v = byId("versions");
       if (v) v.textContent = `Python ${versions.python} · Pyodide ${versions.pyodide} · pyfrag ${versions.pyfrag}`;
       if ((embed || autoRun) && python.running === null && !views.length) run();
