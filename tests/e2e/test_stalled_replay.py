@@ -55,6 +55,14 @@ def upload_looping_module(page, python_done=True):
         expect(page.get_by_test_id("status")).to_have_text("replaying on upload: loops.wasm…")
 
 
+def pick_dlmalloc(page):
+    """Pick c-dlmalloc after a stall: its real side must come, with no page errors."""
+    page.get_by_test_id("audit-real").evaluate("el => el.textContent = ''")
+    page.get_by_test_id("module-select").select_option("c-dlmalloc")
+    expect_real_side_on_dlmalloc(page)
+    assert not page.console_log.errors(), page.console_log.errors()
+
+
 def expect_real_side_on_dlmalloc(page):
     """The real chart is c-dlmalloc's, the two sides are compared, and the audit ran on it."""
     expect(page.locator("#caption-real")).to_have_text("real: c-dlmalloc", timeout=RUN_TIMEOUT_MS)
@@ -74,10 +82,7 @@ def test_a_module_picked_after_two_stalled_replays_takes(page):
     # a second Run while the first replay hangs: its show() queues behind the stuck replay
     run_and_wait(page)
     expect(page.locator("#message")).to_contain_text(STALLED, timeout=RUN_TIMEOUT_MS)
-    page.get_by_test_id("audit-real").evaluate("el => el.textContent = ''")
-    page.get_by_test_id("module-select").select_option("c-dlmalloc")
-    expect_real_side_on_dlmalloc(page)
-    assert not page.console_log.errors(), page.console_log.errors()
+    pick_dlmalloc(page)
 
 
 def test_run_pressed_again_after_the_stall_replays_again_and_the_page_recovers(page):
@@ -90,10 +95,7 @@ def test_run_pressed_again_after_the_stall_replays_again_and_the_page_recovers(p
     expect(page.locator("#caption-real")).to_have_text("real: replaying…", timeout=RUN_TIMEOUT_MS)
     expect(page.locator("#message")).to_contain_text(STALLED, timeout=RUN_TIMEOUT_MS)
     expect(page.locator("#caption-real")).to_have_text("real: upload: loops.wasm failed (see the message above)")
-    page.get_by_test_id("audit-real").evaluate("el => el.textContent = ''")
-    page.get_by_test_id("module-select").select_option("c-dlmalloc")
-    expect_real_side_on_dlmalloc(page)
-    assert not page.console_log.errors(), page.console_log.errors()
+    pick_dlmalloc(page)
 
 
 def test_stop_pressed_while_a_replay_hangs_and_the_page_recovers(page):
@@ -110,7 +112,4 @@ def test_stop_pressed_while_a_replay_hangs_and_the_page_recovers(page):
     expect(page.get_by_test_id("status")).to_have_text("replaying on upload: loops.wasm…")
     expect(page.locator("#message")).to_contain_text(STALLED, timeout=RUN_TIMEOUT_MS)
     set_code(page, SMALL_TRACE)
-    page.get_by_test_id("audit-real").evaluate("el => el.textContent = ''")
-    page.get_by_test_id("module-select").select_option("c-dlmalloc")
-    expect_real_side_on_dlmalloc(page)
-    assert not page.console_log.errors(), page.console_log.errors()
+    pick_dlmalloc(page)
