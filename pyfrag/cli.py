@@ -237,7 +237,8 @@ def cmd_instrument(args):
 
 
 def cmd_convert(args):
-    if not args.to_format:
+    stdout = args.output == "-"
+    if not args.to_format and not stdout:
         ext = os.path.splitext(args.output)[1].lower()
         if ext not in WRITABLE:
             what = (f"{_EXTENSIONS[ext]} files ({ext}) can be read but not written"
@@ -245,8 +246,9 @@ def cmd_convert(args):
             raise UsageError(f"{args.output}: {what}; use {', '.join(WRITABLE)}, or name a "
                              "format with --to")
     trace = source_trace(args.input, args.from_format, parse_params(args.param), args.pid)
-    dump(trace, args.output, args.to_format)
-    print(f"wrote {len(trace)} events to {args.output}", file=sys.stderr)
+    dump(trace, args.output, args.to_format or (stdout and "pyfrag") or None)
+    print(f"wrote {len(trace)} events to {'standard output' if stdout else args.output}",
+          file=sys.stderr)
     if (trace.aligns or trace.tags) and (args.to_format or args.output).endswith("rep"):
         print(f"note: the rep format has no alignments or tags; {len(trace.aligns)} "
               f"alignments and {len(trace.tags)} tags were left out", file=sys.stderr)
@@ -484,9 +486,10 @@ def build_parser():
     c.set_defaults(func=cmd_compare)
 
     v = command("convert", "convert a trace between formats")
-    v.add_argument("input", help="trace file or scenario name")
+    v.add_argument("input", help="trace file, scenario name, or - (standard input)")
     v.add_argument("output", help="file to write; its extension picks the format unless "
-                                  "--to names one (.trace/.txt, .jsonl/.json, .rep)")
+                                  "--to names one (.trace/.txt, .jsonl/.json, .rep); "
+                                  "- writes standard output (pyfrag format unless --to)")
     v.add_argument("--from", dest="from_format", metavar="FORMAT",
                    help="input format: pyfrag, jsonl, rep or valgrind (default: detected)")
     v.add_argument("--to", dest="to_format", metavar="FORMAT",

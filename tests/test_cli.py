@@ -51,6 +51,18 @@ def test_a_dash_reads_the_trace_from_standard_input(tmp_path):
     assert r.returncode == 2 and "not - (standard input)" in r.stderr
 
 
+@pytest.mark.parametrize("to", [None, "jsonl", "rep"])
+def test_convert_to_a_dash_writes_standard_output(tmp_path, to):
+    """`pyfrag convert T - [--to F]`: the file it would write, on stdout (pyfrag by default)."""
+    trace = scenarios.churn(frames=30)
+    r = pyfrag("convert", "churn", "-", "-p", "frames=30", *(("--to", to) if to else ()))
+    assert r.returncode == 0, r.stderr
+    assert f"wrote {len(trace)} events to standard output" in r.stderr
+    path = tmp_path / f"churn.{ {None: 'trace', 'jsonl': 'jsonl', 'rep': 'rep'}[to] }"
+    assert pyfrag("convert", "churn", path, "-p", "frames=30").returncode == 0
+    assert r.stdout == path.read_text()
+
+
 @pytest.mark.parametrize("args,message", [
     (("run", "swiss-cheese", "--allocator", "nonesuch"), "unknown allocator 'nonesuch'"),
     (("run", "no-such-thing"), "neither a trace file nor a scenario"),

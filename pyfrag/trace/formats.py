@@ -17,6 +17,7 @@ it holds instead, and `dump` replaces its output file whole or not at all.
 import itertools
 import os
 import re
+import sys
 import tempfile
 
 from . import TraceError, jsonl, rep, text, valgrind
@@ -168,10 +169,15 @@ def _writer(format):
 
 def dump(trace, path, format=None):
     """Write `trace` to `path` piece by piece: through a temporary file beside it,
-    renamed over `path` once complete, so a failure leaves no partial file."""
+    renamed over `path` once complete, so a failure leaves no partial file. A `path`
+    of "-" is standard output, written as the pieces come."""
     path = os.fspath(path)
     format = format or _EXTENSIONS.get(os.path.splitext(path)[1].lower(), "pyfrag")
     pieces = _writer(format)(trace)
+    if path == "-":
+        _write(pieces, sys.stdout.buffer, "<stdout>")
+        sys.stdout.buffer.flush()
+        return
     folder, base = os.path.split(os.path.abspath(path))
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{base}.", suffix=".part", dir=folder)
@@ -179,17 +185,21 @@ def dump(trace, path, format=None):
         raise TraceError(e.strerror or str(e), path) from None
     try:
         with os.fdopen(fd, "wb") as f:
-            at = 0                            # characters written, for the message
-            for piece in pieces:
-                try:
-                    f.write(piece.encode("utf-8"))
-                except UnicodeEncodeError as e:
-                    raise TraceError(f"cannot be written as UTF-8 ({e.reason} at character "
-                                     f"{at + e.start})", path) from None
-                at += len(piece)
+            _write(pieces, f, path)
         os.replace(temp, path)
     except BaseException as e:
         os.unlink(temp)
         if isinstance(e, OSError):
             raise TraceError(e.strerror or str(e), path) from None
         raise
+
+
+def _write(pieces, f, path):
+    at = 0                            # characters written, for the message
+    for piece in pieces:
+        try:
+            f.write(piece.encode("utf-8"))
+        except UnicodeEncodeError as e:
+            raise TraceError(f"cannot be written as UTF-8 ({e.reason} at character "
+                             f"{at + e.start})", path) from None
+        at += len(piece)
