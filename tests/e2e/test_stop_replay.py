@@ -1,7 +1,8 @@
 """Stop ends a real replay too: one still running after Python is done (a long trace), one that never
 ends (an uploaded module whose malloc loops forever), and one running while Python is stopped with it.
 The replay ends at once, its worker replaced; the caption, status and message say it was stopped and how
-far it got, and the next Run, module pick and audit work. Each test has a page of its own whose stall
+far it got, and the next Run, module pick and audit work; a show() Python makes after Stop is not
+replayed. Each test has a page of its own whose stall
 watch (clients.js STALL_MS) is far longer than the test, so only Stop can end a replay here."""
 
 import re
@@ -107,3 +108,22 @@ def test_stop_ends_a_long_replay_and_the_next_run_completes(page):
     expect(page.locator("#message")).to_be_hidden()
     expect(run).to_be_focused()
     assert not page.console_log.errors(), page.console_log.errors()
+
+
+def test_a_show_that_comes_after_stop_is_not_replayed(page):
+    """Python may show() once more between Stop and its end (here it catches the interrupt): its
+    simulated side is drawn, but no real replay starts after Stop was pressed."""
+    start_on_dlmalloc(page)
+    set_code(page, "import time\nfrom pyfrag import scenarios\nprint('napping', flush=True)\n"
+                   "try:\n    time.sleep(600)\nexcept KeyboardInterrupt:\n"
+                   "    show(scenarios.swiss_cheese(rounds=30))\n")
+    page.get_by_test_id("run").click()
+    expect(page.get_by_test_id("output")).to_contain_text("napping", timeout=RUN_TIMEOUT_MS)
+    page.get_by_test_id("stop").click()
+    expect(page.get_by_test_id("run")).to_be_enabled(timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_test_id("chart-sim")).to_have_attribute("data-drawn", "true")
+    expect(page.locator("#caption-real")).to_have_text("real: not replayed (Stop was pressed)")
+    expect(page.get_by_test_id("stop")).to_be_disabled()
+    expect(page.get_by_test_id("status")).to_have_text("ready")
+    metrics = page.locator("#metrics tbody tr", has=page.locator("th", has_text="events replayed"))
+    expect(metrics.locator("td")).to_have_text(["91", ""])
