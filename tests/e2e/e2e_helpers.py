@@ -70,8 +70,11 @@ class ConsoleLog(list):
         return [m for m in self if m[0] == "error"]
 
 
-def open_page(context, url):
+def open_page(context, url, init_script=None):
+    """A page at `url` that records its console; `init_script` runs before the page's own scripts."""
     page = context.new_page()
+    if init_script:
+        page.add_init_script(init_script)
     page.console_log = ConsoleLog()
     page.on("console", lambda m: page.console_log.append((m.type, m.text)))
     page.on("pageerror", lambda e: page.console_log.append(("error", f"pageerror: {e}")))

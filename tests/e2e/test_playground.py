@@ -30,8 +30,10 @@ def set_code(page, code, testid="editor"):
 
 
 def run_and_wait(page, timeout=RUN_TIMEOUT_MS):
-    page.get_by_test_id("run").click()
-    expect(page.get_by_test_id("stop")).to_be_disabled(timeout=timeout)
+    """Run and wait until Python is done (Run is back; a real replay may still go on, Stop with it)."""
+    run = page.get_by_test_id("run")
+    run.click()
+    expect(run).to_be_enabled(timeout=timeout)
 
 
 EXAMPLE_MARKS = {"image-task": "scenarios.image_task()", "arena": "Arena vs global heap"}

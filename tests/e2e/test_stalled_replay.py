@@ -1,16 +1,16 @@
 """The real side after a replay that never ends: an uploaded module whose malloc loops forever. The page
 stops such a replay once it makes no progress for a while (clients.js STALL_MS, shortened here through
 globalThis.pyfragStallMs so a stall takes seconds, not 15 s) by replacing the real-module worker; whatever
-was queued behind the stuck replay, and whatever a person does next (pick another module, Run again,
-Stop), must still reach the real side. Each test has a page of its own: the hangs it leaves behind must
-not reach the shared one."""
+was queued behind the stuck replay, and whatever a person does next (pick another module, Run again),
+must still reach the real side. Each test has a page of its own: the hangs it leaves behind must not
+reach the shared one. (Stop ends such a replay at once: test_stop_replay.py.)"""
 
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from e2e_helpers import ConsoleLog, wait_ready
+from e2e_helpers import open_page, wait_ready
 from test_playground import LOOPING_MODULE, RUN_TIMEOUT_MS, metrics_row, run_and_wait, set_code
 
 pytestmark = pytest.mark.e2e
@@ -20,15 +20,16 @@ STALLED = re.compile(rf"loops\.wasm: made no progress for {STALL_S} s after even
 SMALL_TRACE = "from pyfrag import scenarios\nshow(scenarios.swiss_cheese(rounds=20))\n"
 
 
+def page_with_stall(context, server, seconds):
+    """A page of its own, ready, whose stall watch fires after `seconds` without progress."""
+    page = open_page(context, server + "index.html", f"globalThis.pyfragStallMs = {seconds * 1000}")
+    wait_ready(page)
+    return page
+
+
 @pytest.fixture
 def page(shared_context, server):
-    page = shared_context.new_page()
-    page.add_init_script(f"globalThis.pyfragStallMs = {STALL_S * 1000}")
-    page.console_log = ConsoleLog()
-    page.on("console", lambda m: page.console_log.append((m.type, m.text)))
-    page.on("pageerror", lambda e: page.console_log.append(("error", f"pageerror: {e}")))
-    page.goto(server + "index.html")
-    wait_ready(page)
+    page = page_with_stall(shared_context, server, STALL_S)
     yield page
     page.close()
 
@@ -50,8 +51,8 @@ def upload_looping_module(page, python_done=True):
                 "buffer": wasmtime.wat2wasm(LOOPING_MODULE)}])
     expect(page.locator("#caption-real")).to_have_text("real: replaying…", timeout=RUN_TIMEOUT_MS)
     if python_done:
-        expect(page.get_by_test_id("stop")).to_be_disabled(timeout=RUN_TIMEOUT_MS)
-        # Python is done, the replay is not: the status says so, not "ready"
+        # Python is done (Run is back), the replay is not: the status says so, not "ready"
+        expect(page.get_by_test_id("run")).to_be_enabled(timeout=RUN_TIMEOUT_MS)
         expect(page.get_by_test_id("status")).to_have_text("replaying on upload: loops.wasm…")
 
 
@@ -95,21 +96,4 @@ def test_run_pressed_again_after_the_stall_replays_again_and_the_page_recovers(p
     expect(page.locator("#caption-real")).to_have_text("real: replaying…", timeout=RUN_TIMEOUT_MS)
     expect(page.locator("#message")).to_contain_text(STALLED, timeout=RUN_TIMEOUT_MS)
     expect(page.locator("#caption-real")).to_have_text("real: upload: loops.wasm failed (see the message above)")
-    pick_dlmalloc(page)
-
-
-def test_stop_pressed_while_a_replay_hangs_and_the_page_recovers(page):
-    start_on_dlmalloc(page)
-    # the code goes on after its show(): Stop is there while the real replay hangs
-    set_code(page, SMALL_TRACE + "import time\ntime.sleep(600)\n")
-    upload_looping_module(page, python_done=False)
-    stop = page.get_by_test_id("stop")
-    expect(stop).to_be_enabled()
-    stop.click()
-    expect(page.get_by_test_id("output")).to_contain_text("KeyboardInterrupt", timeout=RUN_TIMEOUT_MS)
-    expect(stop).to_be_disabled()
-    # Python has stopped, the replay goes on until it is found stalled: the status says which
-    expect(page.get_by_test_id("status")).to_have_text("replaying on upload: loops.wasm…")
-    expect(page.locator("#message")).to_contain_text(STALLED, timeout=RUN_TIMEOUT_MS)
-    set_code(page, SMALL_TRACE)
     pick_dlmalloc(page)

@@ -1,7 +1,9 @@
 // The page's side of the two workers: the Pyodide worker (runs Python, streams output, hands over show()
 // payloads) and the real-module worker (replays traces on a real instance, runs the audit).
-// Both can be thrown away and recreated: that is how Stop works without cross-origin isolation, and how
-// an audit snippet that never returns is ended.
+// Both can be thrown away and recreated: that is how Stop works without cross-origin isolation, how Stop
+// ends a real replay, and how an audit snippet that never returns is ended.
+
+import { count } from "./format.js";
 
 const worker = (name) => new Worker(new URL(`dist/${name}.mjs`, document.baseURI), { type: "module" });
 
@@ -84,6 +86,15 @@ export class PythonClient {
 // page loads, so a module that loops forever is found in seconds.
 const STALL_MS = globalThis.pyfragStallMs ?? 15_000;
 
+// A replay ended by Stop (RealClient.stopReplays): its module, and where: "stopped at event <done> of <n>".
+export class ReplayStopped extends Error {
+  constructor({ module, done, n }) {
+    const where = `stopped at event ${count(done)} of ${count(n)}`;
+    super(`replay on ${module} ${where}`);
+    Object.assign(this, { module, where });
+  }
+}
+
 export class RealClient {
   constructor(onLog) {
     this.onLog = onLog;
@@ -91,6 +102,7 @@ export class RealClient {
     this.simulated = new WeakMap();   // trace -> its simulated run (derive() saw it)
     this.nextId = 1;
     this.queue = Promise.resolve();   // settles when the job running now is over
+    this.replays = new Set();         // replays queued or running: {module, done, n, id (its call once sent), stop}
     this.start();
   }
 
@@ -112,13 +124,12 @@ export class RealClient {
   // timeout: ms the whole call may take; stall: ms it may go without a progress message (a replay reports
   // every few thousand events, so a module that loops forever in one call is found without limiting how
   // long a big trace may take)
-  call(msg, { transfer = [], progress = null, timeout = 0, stall = 0 } = {}) {
-    const id = this.nextId++;
+  call(msg, { id = this.nextId++, transfer = [], progress = null, timeout = 0, stall = 0 } = {}) {
     return new Promise((resolve, reject) => {
       let timer = null;
       const watch = (ms, why) => {
         clearTimeout(timer);
-        timer = setTimeout(() => this.stuck(id, why), ms);
+        timer = setTimeout(() => this.stuck(id, new Error(why)), ms);
       };
       const stalled = (done) => watch(stall, `made no progress for ${stall / 1000} s after event ${done} ` +
         "(an endless loop in the module?); stopped");
@@ -134,15 +145,15 @@ export class RealClient {
     });
   }
 
-  // The worker is stuck in the module's or the snippet's code: replace it (callers replay again when they
-  // need the instance) and fail the call that got it stuck. Jobs run one at a time, so no other call was
-  // waiting on this worker: what was queued behind runs on the new one.
-  stuck(id, why) {
+  // The worker is stuck in the module's or the snippet's code, or busy with a replay Stop ends: replace it
+  // (callers replay again when they need the instance) and fail call `id` with `error`. Jobs run one at a
+  // time, so no other call was waiting on this worker: what was queued behind runs on the new one.
+  stuck(id, error) {
     const p = this.pending.get(id);
     if (!p) return;
     this.worker.terminate();
     this.pending.delete(id);
-    p.reject(new Error(why));
+    p.reject(error);
     this.start();
   }
 
@@ -171,17 +182,41 @@ export class RealClient {
 
   // -> {result, derived}. When the page is cross-origin isolated, the trace's simulated run is in shared
   // memory: the worker reads it for nothing and finds where the two runs part (timeline.js firstDifference).
+  // Stop fails it with ReplayStopped, at once, whether it is running or still queued.
   replay(source, trace, progress) {
-    return this.exclusive(async () => {
+    const job = { module: source.name, done: 0, n: trace.ops.length, id: null };
+    const stopped = new Promise((_, reject) => { job.stop = reject; });
+    this.replays.add(job);
+    const replayed = this.exclusive(async () => {
+      if (!this.replays.has(job)) return null;          // stopped while queued: its turn passes
       await this.loadNow(source);
+      if (!this.replays.has(job)) return null;
       this.replayed = null;
       const sim = globalThis.crossOriginIsolated ? this.simulated.get(trace) : undefined;
       const compare = sim && { addresses: sim.addresses, heap_bytes: sim.heap_bytes };
-      const replayed = await this.call({ type: "replay", trace, compare }, { progress, stall: STALL_MS });
-      if (sim) replayed.derived.comparedWith = sim.addresses;
+      job.id = this.nextId++;
+      const onProgress = (done, n) => { job.done = done; progress?.(done, n); };
+      const reply = await this.call({ type: "replay", trace, compare }, { id: job.id, progress: onProgress, stall: STALL_MS });
+      if (sim) reply.derived.comparedWith = sim.addresses;
       this.replayed = trace;
-      return replayed;
+      return reply;
     });
+    return Promise.race([replayed, stopped]).finally(() => this.replays.delete(job));
+  }
+
+  // Stop: ends every replay queued or running -> [ReplayStopped] (the running one first). The running one's
+  // worker is replaced as stuck() does, for a module can be stuck inside one call, where no message reaches
+  // it; a job other than a replay is left to finish.
+  stopReplays() {
+    const ended = [];
+    for (const job of this.replays) {
+      const error = new ReplayStopped(job);
+      this.replays.delete(job);
+      ended.push(error);
+      job.stop(error);
+      if (job.id !== null) this.stuck(job.id, error);
+    }
+    return ended;
   }
 
   // what the views derive from a simulated run (timeline.js derive(), off the page's thread) -> {derived}

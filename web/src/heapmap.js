@@ -52,3 +52,9 @@ export function drawHeapMap(canvas, tl, t, span) {
   canvas.dataset.drawn = "true";
   return { heap: heapNow, live: tl.n ? tl.live[index] : 0, perCell: per, cols, rows, usage, heapBase: tl.heapBase };
 }
+
+// A side with no timeline (its replay is on its way, failed or was stopped) shows no map of an earlier run.
+export function clearHeapMap(canvas) {
+  canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+  canvas.dataset.drawn = "false";
+}

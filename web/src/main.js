@@ -5,7 +5,7 @@
 
 import "./style.css";
 import { createEditor } from "./editor.js";
-import { PythonClient, RealClient } from "./clients.js";
+import { PythonClient, RealClient, ReplayStopped } from "./clients.js";
 import { ResultsView } from "./results.js";
 import { adoptVerdicts, agreementText, firstDifference, heapOnlyText, summary, timeline } from "./timeline.js";
 import { ARTICLE_SNIPPET } from "./audit.js";
@@ -56,7 +56,10 @@ function setStatus(text, progress = null) {
 }
 
 let replays = 0;                  // real replays queued or running
+let deriving = 0;                 // show() payloads on their way to the screen: a replay follows each
 let replayStatus = ["", null];    // what the latest of them said: [text, progress]
+let stopped = null;               // what Stop ended last ("replay on … stopped at event …"), until the next run
+let halted = false;               // Stop was pressed: a show() of the stopped run that comes after it is not replayed
 
 function replayProgress(text, progress) {
   replayStatus = [text, progress];
@@ -64,12 +67,12 @@ function replayProgress(text, progress) {
 }
 
 // The status once Python or a replay is over: what still goes on (a replay of a module that hangs must
-// not read "ready"), else ready.
+// not read "ready"), else what Stop ended, else ready.
 function settledStatus() {
   if (!pythonReady) setStatus("loading…");
   else if (python.running !== null) setStatus("running…");
   else if (replays) setStatus(...replayStatus);
-  else setStatus("ready");
+  else setStatus(stopped ?? "ready");
 }
 
 function message(text, kind = "info") {
@@ -197,13 +200,17 @@ let runFiles = null;             // uploaded traces, written into Python's file 
 const views = [];                // one per show() of the current run
 let current = null;              // the view on screen
 
-function setRunning(on) {
-  const [from, to] = on ? [$("run"), $("stop")] : [$("stop"), $("run")];
-  const refocus = document.activeElement === from;    // a disabled button drops the keyboard's focus
-  to.disabled = false;
-  from.disabled = true;
-  if (refocus) to.focus();
-  document.body.classList.toggle("running", on);
+// Run is there while Python is not running; Stop while it is, or while a real replay is queued or running
+// (or about to be).
+function updateButtons() {
+  const busy = runPending || python.running !== null;
+  const run = $("run"), stop = $("stop"), focused = document.activeElement;
+  run.disabled = busy;
+  stop.disabled = !busy && !replays && !deriving;
+  // a disabled button drops the keyboard's focus: hand it to the other one
+  if (focused === run && run.disabled) stop.focus();
+  else if (focused === stop && stop.disabled) run.focus();
+  document.body.classList.toggle("running", busy);
 }
 
 let starting = null;        // settles once the first code and the module menu are in place
@@ -212,23 +219,35 @@ let runPending = false;     // a Run pressed before that: it runs then, on the c
 async function run() {
   if (runPending || python.running !== null) return;
   runPending = true;
-  setRunning(true);
+  updateButtons();
   await starting;
   await loadingExample;
-  runPending = false;
   output.clear();
   message("");
+  stopped = null;
+  halted = false;
   views.length = 0;
   byId("view-select")?.replaceChildren();
   byId("view-bar")?.toggleAttribute("hidden", true);
-  setRunning(true);
   setStatus(pythonReady ? "running…" : "waiting for Python to load…");
   const module = selectedModule();
   python.run(editor.get(), module?.manifest ? module.name : null, runFiles);
+  runPending = false;
+}
+
+// Stop ends Python's run and every real replay queued or running; the simulated side stays as it is.
+function stop() {
+  halted = true;
+  python.stop();
+  const ended = real.stopReplays();
+  if (!ended.length) return;
+  const queued = ended.length - 1;
+  stopped = ended[0].message + (queued ? `, with ${queued} queued behind it` : "");
+  message(`${stopped[0].toUpperCase()}${stopped.slice(1)}. Run replays again.`, "info");
 }
 
 function onDone(msg) {
-  setRunning(false);
+  updateButtons();
   linked.view = null;      // a share link's view applies to its first run only
   // a run that showed nothing leaves the previous results on screen: say they are old
   if (!views.length && current) results.stale("These results are from an earlier run: this one showed nothing.");
@@ -255,23 +274,30 @@ function addViewOption({ payload }, index, select) {
 
 async function onShow(payload) {
   printIssues(payload);      // now, in order with the run's output: the derive below may finish after it
-  const view = { payload, sim: null, real: null };
-  const { derived } = await real.derive(payload.trace, payload.sim);
-  view.sim = {
-    tl: timeline(payload.trace, payload.sim, derived),
-    title: simTitle(payload),
-    extra: { ...payload.sim.metrics, reported_live: null, issues: payload.sim.issues, issue_count: payload.sim.issues.length },
-  };
-  views.push(view);
-  // on a narrow screen the results are below the editor: bring the first ones into view
-  if (views.length === 1 && !embed && matchMedia("(max-width: 900px)").matches) {
-    byId("results")?.scrollIntoView({ behavior: "smooth", block: "start" });
+  deriving++;
+  updateButtons();
+  try {
+    const view = { payload, sim: null, real: null };
+    const { derived } = await real.derive(payload.trace, payload.sim);
+    view.sim = {
+      tl: timeline(payload.trace, payload.sim, derived),
+      title: simTitle(payload),
+      extra: { ...payload.sim.metrics, reported_live: null, issues: payload.sim.issues, issue_count: payload.sim.issues.length },
+    };
+    views.push(view);
+    // on a narrow screen the results are below the editor: bring the first ones into view
+    if (views.length === 1 && !embed && matchMedia("(max-width: 900px)").matches) {
+      byId("results")?.scrollIntoView({ behavior: "smooth", block: "start" });
+    }
+    const index = views.length - 1;
+    // a share link's view stays on screen while the run shows the views after it
+    if (linked.view != null && linked.view < index) return addViewOption(view, index, false);
+    addViewOption(view, index, true);
+    show(view);      // its replay is queued before the buttons are updated below: Stop stays on throughout
+  } finally {
+    deriving--;
+    updateButtons();
   }
-  const index = views.length - 1;
-  // a share link's view stays on screen while the run shows the views after it
-  if (linked.view != null && linked.view < index) return addViewOption(view, index, false);
-  addViewOption(view, index, true);
-  show(view);
 }
 
 // Invalid or double frees and the like in the trace: both sides skip or repair them the same way, which
@@ -303,9 +329,10 @@ async function show(view) {
   current = view;
   // a view replayed on another module than the one now selected is stale: replay it again
   if (view.real && view.realSource !== realSourceFor(view.payload)) view.real = null;
-  results.set(view.sim, view.real, "real: replaying…", view.real ? view.agreement : null);
+  results.set(view.sim, view.real, halted ? "real: not replayed (Stop was pressed)" : "real: replaying…",
+    view.real ? view.agreement : null);
   updateDownloads();
-  if (!view.real) await replayReal(view);
+  if (!view.real && !halted) await replayReal(view);
   if (current === view) runAudit();
 }
 
@@ -318,6 +345,8 @@ async function replayReal(view) {
   const { trace } = view.payload;
   try {
     replays++;
+    stopped = null;
+    updateButtons();
     replayProgress(`replaying on ${source.name}…`, 0);
     const { result, derived } = await real.replay(source, trace, (done, n) => replayProgress(`replaying on ${source.name}…`, done / n));
     const tl = timeline(trace, result, derived);
@@ -342,10 +371,15 @@ async function replayReal(view) {
     view.realSource = source;
     if (current === view) { results.set(view.sim, view.real, undefined, view.agreement); updateDownloads(); }
   } catch (e) {
-    message(`Real module ${source.name}: ${e.message}`, "error");
-    if (current === view) results.set(view.sim, null, `real: ${source.name} failed (see the message above)`);
+    // a replay Stop ended was announced by stop(); its column says where it stopped
+    const wasStopped = e instanceof ReplayStopped;
+    if (!wasStopped) message(`Real module ${source.name}: ${e.message}`, "error");
+    if (current === view) {
+      results.set(view.sim, null, `real: ${source.name} ${wasStopped ? e.where : "failed (see the message above)"}`);
+    }
   } finally {
     replays--;
+    updateButtons();
     settledStatus();
   }
 }
@@ -504,13 +538,16 @@ async function start() {
   }
   results = new ResultsView();
   $("run").addEventListener("click", run);
-  $("stop").addEventListener("click", () => python.stop());
-  setRunning(false);
+  $("stop").addEventListener("click", stop);
+  updateButtons();
   setupExamples();
   setupShare();
   setupUpload();
   setupDownloads();
-  byId("view-select")?.addEventListener("change", (e) => show(views[Number(e.target.value)]));
+  byId("view-select")?.addEventListener("change", (e) => {
+    halted = false;     // a view picked after Stop replays
+    show(views[Number(e.target.value)]);
+  });
   moduleSelect?.addEventListener("change", () => {
     store?.setItem("pyfrag.module", moduleSelect.value);
     moduleChanged();

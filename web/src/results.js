@@ -3,7 +3,7 @@
 // never talks to a worker.
 
 import { drawChart, clearChart } from "./charts.js";
-import { cellKind, drawHeapMap } from "./heapmap.js";
+import { cellKind, clearHeapMap, drawHeapMap } from "./heapmap.js";
 import { summary } from "./timeline.js";
 import { bytes, count, percent } from "./format.js";
 
@@ -174,9 +174,15 @@ export class ResultsView {
     if (label) label.textContent = this.sim || this.real ? `event ${count(this.t)}` : "";
     for (const [key, side] of [["sim", this.sim], ["real", this.real]]) {
       const canvas = $(`heapmap-${key}`);
-      if (!canvas || !side) continue;
-      const at = this.maps[key] = drawHeapMap(canvas, side.tl, this.t, this.scale.bytes);
+      if (!canvas) continue;
       const note = document.getElementById(`heapmap-${key}-note`);
+      if (!side) {
+        clearHeapMap(canvas);
+        this.maps[key] = null;
+        if (note) note.textContent = "";
+        continue;
+      }
+      const at = this.maps[key] = drawHeapMap(canvas, side.tl, this.t, this.scale.bytes);
       if (note) {
         note.textContent = `${side.title}: heap ${bytes(at.heap)}, live ${bytes(at.live)} · ` +
           `one cell = ${bytes(at.perCell)}`;
