@@ -45,6 +45,9 @@ def test_stop_ends_a_replay_that_loops_forever_after_python_is_done(page):
     expect(stop).to_be_enabled()
     stop.click()
     expect_stopped(page, LOOPS_STOPPED)
+    # the audit has no instance to run on, and says why
+    expect(page.get_by_test_id("audit-real")).to_have_text(
+        "no real instance: no replay on the module has finished (stopped, failed, or not run yet)")
     pick_dlmalloc(page)
 
 

@@ -53,7 +53,7 @@ async function run({ trace, id }) {
 function audit({ code, sim }) {
   return {
     real: heap ? runSnippet(code, realExports(heap.instance.exports))
-      : { text: "", error: "no real instance yet: run an example first" },
+      : { text: "", error: "no real instance: no replay on the module has finished (stopped, failed, or not run yet)" },
     sim: sim ? runSnippet(code, simExports(sim.heap_bytes, sim.live_bytes))
       : { text: "", error: "no simulated heap yet: run an example first" },
   };
