@@ -76,14 +76,13 @@ def _format(name, source):
 
 def loads(content, format=None, source="<string>", pid=None):
     """A trace from text. `pid` picks one process of a valgrind log."""
-    return _read(lambda: text_pieces(content), format, source, pid)
+    return _read(text_pieces(content), format, source, pid)
 
 
-def _read(pieces, format, source, pid, once=False):
-    """A trace from `pieces()`, a fresh iterator over the input's text each call; with
-    `once` (a pipe) it is called once, and what it held is noted on the way through."""
-    seen_all = _Seen(pieces()) if once else None
-    stream = seen_all or pieces()
+def _read(pieces, format, source, pid):
+    """A trace from `pieces`, an iterator over the input's text, read once (a pipe cannot
+    be read again): what it held is noted on the way through, for the no-events message."""
+    stream = tally = _Seen(pieces)
     name = format
     if name is None:
         seen = []                 # pieces read to find the format, read again below
@@ -103,8 +102,7 @@ def _read(pieces, format, source, pid, once=False):
         raise TraceError(f"a process id (--pid) applies to valgrind logs, not to the "
                          f"{name} format", source)
     if not len(trace):
-        held = seen_all.held() if once else _Seen(pieces()).held()
-        raise TraceError(f"no allocation events: {_found(*held, name)}", source)
+        raise TraceError(f"no allocation events: {_found(*tally.held(), name)}", source)
     trace.source = source
     return trace
 
@@ -112,7 +110,7 @@ def _read(pieces, format, source, pid, once=False):
 class _Seen:
     """The input's pieces, passed on unchanged, noting what they held: whether anything,
     how many lines and the first non-blank one (for the no-events message). Counted at
-    C speed: a non-empty trace never needs it."""
+    C speed, so every input is read once whatever it holds."""
 
     def __init__(self, pieces):
         self.pieces, self.empty, self.lines, self.first = pieces, True, 0, None
@@ -148,9 +146,7 @@ def _found(empty, lines, first, name):
 def load(path, format=None, pid=None):
     """A trace from a file, read in pieces (see trace.stream)."""
     path = os.fspath(path)
-    # a pipe (/dev/stdin, <(...)) can be read only once
-    once = os.path.exists(path) and not os.path.isfile(path)
-    trace = _read(lambda: file_pieces(path), format, path, pid, once)
+    trace = _read(file_pieces(path), format, path, pid)
     if trace.name == "trace":
         trace.name = os.path.splitext(os.path.basename(path))[0]
     return trace
