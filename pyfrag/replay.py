@@ -234,7 +234,7 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
     aligned_alloc = getattr(allocator, "aligned_alloc", None)    # needed for aligned requests
     live = 0
     pages = memory.pages
-    initial_bytes = pages * PAGE
+    initial_bytes = end_bytes = pages * PAGE
     # the first event of each memory size: the run's heap_bytes (a Steps)
     grew_at, grew_to = array("q", [0]), array("q", [pages])
     # the page count after each growth, as the memory reports it (a pyfrag Memory
@@ -335,8 +335,12 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
                     grown.clear()
                     grew_at.append(i)
                     grew_to.append(pages)
+                    end_bytes = pages * PAGE
                     if sample is not None:
                         sample(i, True)
+                if p + size > end_bytes and p:
+                    issue(i, outside_text("malloc" if op == alloc_op else "realloc", size, p,
+                                          end_bytes))
             if sample is not None:
                 sample(end - 1)
             if progress is not None and (end == n or end // CHUNK != start // CHUNK):
@@ -386,6 +390,13 @@ ISSUES = {
 def issue_text(op, id):
     """The message of a trace event the loop skips (or treats as a malloc): see ISSUES."""
     return ISSUES[op].format(id)
+
+
+def outside_text(op, size, address, heap):
+    """The message of a block the allocator placed past the end of memory (AssemblyScript's
+    stub wraps its 32-bit offset there): the run goes on, as the module does."""
+    return (f"{op}({size}) returned {address:#x}, a block that extends past the end of "
+            f"memory ({heap} bytes)")
 
 
 class _Stop(Exception):
