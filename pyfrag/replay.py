@@ -173,12 +173,17 @@ class Run:
 
 
 def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=AT_END,
-           **heap_options):
+           pause=None, **heap_options):
     """Replay `trace` on a model (a name, or a ready `Heap`) and return the `Run`.
 
     `discard` is when a memory.discard-aware allocator would give whole free
     pages back: "at-end" (once, after the last event) or "on-free" (as soon as
     they are free; the run then samples its spans over time).
+
+    `pause=(indices, look)` calls `look(i, allocator)` before event i for each i
+    in `indices` (i == len(trace): after the last event): the heap as the
+    events before i left it, for analyses that need its layout at given moments
+    (pyfrag.explain), at no cost to the other events.
 
     heap_options go to `Heap` (heap_base, initial_pages, maximum, memory64).
     `like="module"` starts in a real module's start state, running that module's
@@ -197,7 +202,7 @@ def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=A
                 else Heap(allocator or "dlmalloc", **heap_options))
     model = heap.allocator
     run = drive(trace, model, heap.memory, heap.name, stop_at_oom=stop_at_oom,
-                progress=progress, discard=discard)
+                progress=progress, discard=discard, pause=pause)
     run.spans = model.spans()
     run.grow_calls = heap.memory.grow_calls
     if given:
@@ -209,7 +214,7 @@ def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=A
 
 
 def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
-          discard=AT_END):
+          discard=AT_END, pause=None):
     """The replay loop. `allocator` follows the Allocator protocol; `memory` is the one it
     grows. Kept flat and local-variable heavy: it is the hot path."""
     if discard not in DISCARD_MODES:
@@ -272,12 +277,18 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
                 return
             samples.extend((i, memory.pages * PAGE, discardable_bytes(spans)))
 
+    # the loop runs in chunks of `step` events, cut also where `pause` looks
+    looks, look = pause or ((), None)
+    looks = sorted({k for k in looks if 0 <= k <= n})
+    cuts = sorted(set(range(0, n, step)).union(looks)) if looks else range(0, n, step)
     i = -1
     trap = None
     free_op, alloc_op = FREE, ALLOC      # fast locals in the loop
     try:
-        for start in range(0, n, step):
-            end = min(n, start + step)
+        for c, start in enumerate(cuts):
+            end = min(n, cuts[c + 1] if c + 1 < len(cuts) else n)
+            if looks and start == looks[0]:
+                look(looks.pop(0), allocator)
             for i, op, id, size in zip(range(start, end), ops[start:end], ids[start:end],
                                        sizes[start:end]):
                 if op == free_op:
@@ -341,10 +352,12 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
                 if p + size > end_bytes and p:
                     issue(i, outside_text("malloc" if op == alloc_op else "realloc", size, p,
                                           end_bytes))
-            if sample is not None:
+            if sample is not None and (end == n or end % step == 0):
                 sample(end - 1)
             if progress is not None and (end == n or end // CHUNK != start // CHUNK):
                 progress(end, n)
+        if looks:                            # after the last event
+            look(looks.pop(0), allocator)
     except (_Stop, Trapped) as e:
         if isinstance(e, Trapped):
             trap = Trap(i, trace.where(i), e.op, e.cause, e.timeout)
