@@ -564,7 +564,16 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
     run's spans and discard figures are the model's. `model="failures"` replays
     the model only when requests failed, up to them; `model=False` never (the
     verdicts are estimates). `run.beside` says how far the model went along.
-    `discard` is as for `pyfrag.replay.replay`; `call_budget` as for `load`."""
+    `discard` is as for `pyfrag.replay.replay`; `call_budget` as for `load`.
+
+    >>> from pyfrag import replay, scenarios
+    >>> t = scenarios.image_task()
+    >>> run = replay_real(t, "c-dlmalloc")
+    >>> run.oom.kind, run.oom.index, run.reported_live == run.live_bytes[-1]
+    ('fragmentation', 256, True)
+    >>> list(run.addresses) == list(replay(t, like="c-dlmalloc").addresses)
+    True
+    """
     from .beside import judge
     from .replay import drive
     from .runner import run_in_module

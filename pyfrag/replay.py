@@ -190,6 +190,14 @@ def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=A
     model unless `allocator` names another. Without either, the model is
     dlmalloc. The trace's own `maximum`, if it has one, applies unless
     `maximum` is given.
+
+    >>> from pyfrag import scenarios
+    >>> run = replay(scenarios.image_task(), like="c-dlmalloc")
+    >>> run.events, run.oom.kind, run.oom.index
+    (257, 'fragmentation', 256)
+    >>> print(run.audit())
+    Utilization: 45.26%
+    Wasted (Fragmented): 262340469 bytes
     """
     given = isinstance(allocator, Heap)
     if given:
