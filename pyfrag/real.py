@@ -546,7 +546,7 @@ def load(name_or_path, *, limit=None, call_budget=None):
 
 
 def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-end",
-                batched=True, model=True, call_budget=None):
+                batched=True, model=True, call_budget=None, reset_every=None):
     """Replay `trace` on a real module (a name, a path, or a fresh `RealModule`).
 
     Every module built here replays whole traces itself (pyfrag.runner): any
@@ -566,6 +566,11 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
     verdicts are estimates). `run.beside` says how far the model went along.
     `discard` is as for `pyfrag.replay.replay`; `call_budget` as for `load`.
 
+    `reset_every=N` is the article's reset pattern for real: every N events the
+    instance is thrown away, a fresh one instantiated and the live blocks
+    allocated again, packed (pyfrag.strategies.reset_at), as
+    `periodic_reset(trace, model, every=N)` does to the model.
+
     >>> from pyfrag import replay, scenarios
     >>> t = scenarios.image_task()
     >>> run = replay_real(t, "c-dlmalloc")
@@ -577,6 +582,16 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
     from .beside import judge
     from .replay import drive
     from .runner import run_in_module
+    if reset_every is not None:
+        from .strategies import reset_at
+        if reset_every <= 0 or not isinstance(module, (str, os.PathLike)):
+            raise ValueError("reset_every wants a number of events above 0 and a module named "
+                             "by name or path (each segment gets a fresh instance of it)")
+        run = reset_at(trace, range(reset_every, len(trace), reset_every), lambda segment:
+                       replay_real(segment, module, stop_at_oom=stop_at_oom, discard=discard,
+                                   batched=batched, model=False, call_budget=call_budget))
+        run.allocator = f"{run.allocator} (reset every {reset_every})"
+        return run
     fresh = not isinstance(module, RealModule)
     if fresh:
         module = load(module, limit=trace.maximum, call_budget=call_budget)

@@ -14,7 +14,7 @@ see `pyfrag.allocators` ("arena:first-fit", "pool:dlmalloc", ...).
 from array import array
 from dataclasses import replace as _with
 
-from .replay import SHIFT, Run, replay
+from .replay import MASK, SHIFT, Run, replay
 from .trace import Trace
 
 
@@ -41,8 +41,10 @@ def periodic_reset(trace, allocator="dlmalloc", every=10_000, **heap_options):
 
 def reset_at(trace, points, replay_segment):
     """Replay `trace` in segments that start at `points` (event indices), each on a fresh instance
-    that first gets the live blocks of the segment before, allocated again packed: one stitched
-    `Run` whose `resets` counts the restarts and `restored` the bytes they copied.
+    that first gets the live blocks of the segment before, allocated again packed in the order of
+    their addresses: one stitched
+    `Run` whose `resets` counts the restarts (at `reset_points`) and `restored` the bytes they
+    copied.
     `replay_segment(segment_trace) -> Run` replays one segment: on a model (periodic_reset) or
     on a fresh real module (pyfrag.real.replay_real)."""
     addresses = live_bytes = None       # typed as the runs' own (array.extend needs that)
@@ -73,14 +75,23 @@ def reset_at(trace, points, replay_segment):
         issues.extend(_with(x, index=start + x.index - restored,
                             where=trace.where(start + x.index - restored))
                       for x in run.issues)
-        survivors = {id: v >> SHIFT for id, v in run.live_ids.items()}
+        # packed in address order: the same instance state gives the same restore, on a model
+        # and on a real module alike
+        survivors = {id: v >> SHIFT for id, v in sorted(run.live_ids.items(),
+                                                       key=lambda kv: kv[1] & MASK)}
         if run.trap is not None:
             break
     if first is None:
         return replay_segment(trace)
+    trap = last.trap
+    if trap is not None:            # (a trap while restoring is named at the segment's start)
+        at = start + max(trap.index - restored, 0)
+        trap = _with(trap, index=at, where=trace.where(at))
     stitched = Run(trace, first.allocator, addresses, heap_bytes, live_bytes,
                    heap_base=first.heap_base, initial_bytes=first.initial_bytes,
                    maximum_bytes=first.maximum_bytes, failures=failures, issues=issues,
-                   spans=last.spans, grow_calls=grow_calls, live_ids=last.live_ids)
+                   spans=last.spans, grow_calls=grow_calls, live_ids=last.live_ids, trap=trap)
     stitched.resets, stitched.restored = len(bounds) - 2, restored_bytes
+    stitched.reset_points = bounds[1:-1]
+    stitched.reported_live = getattr(last, "reported_live", None)
     return stitched

@@ -209,3 +209,26 @@ def test_page_replays_every_rule_as_the_engine_both_ways(name, tmp_path):
         assert page["skipped"] == len(run.issues), where
         assert [(i["index"], i["message"]) for i in page["issues"]] == \
             [(i.index, i.message) for i in run.issues[:5]], where
+
+
+@pytest.mark.parametrize("name", ["c-dlmalloc", "rust-dlmalloc", "zig-wasm", "as-tlsf"])
+def test_page_resets_the_real_module_as_the_engine_does(name, tmp_path):
+    """The reset pattern for real: every 128 events a fresh instance gets the live blocks back,
+    packed; the page's replay and `replay_real(reset_every=...)` agree, and the image task's OOM is
+    gone (but on Zig's power-of-two allocator)."""
+    t = scenarios.image_task()
+    entry = modules.find(name)
+    js = {"ops": list(t.ops), "ids": list(t.ids), "sizes": list(t.sizes), "aligns": [],
+          "maximum_bytes": t.maximum and 512 << 20, "malloc_alignment": 8,
+          "resets": list(range(128, len(t), 128))}
+    page, = page_results([{"module": entry["path"], "heap_base": entry["heap_base"], "trace": js,
+                           "sim": {"addresses": [], "heap_bytes": [], "failures": []}}], tmp_path)
+    assert "error" not in page, page["error"]
+    run = real.replay_real(t, name, reset_every=128, model=False)
+    assert (page["addresses"], page["heap_bytes"], page["live_bytes"]) == \
+        (list(run.addresses), list(run.heap_bytes), list(run.live_bytes))
+    assert failures(page["failures"]) == [(f.index, f.op, f.size, f.kind, f.free_bytes,
+                                           f.heap_bytes) for f in run.failures]
+    assert page["resets"] == run.resets == 2 and page["restored"] == run.restored
+    assert page["reported_live"] == run.reported_live
+    assert name == "zig-wasm" or not run.failures    # power-of-two classes fail anyway

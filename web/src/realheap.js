@@ -1,7 +1,7 @@
 // Real allocator modules: instantiate a .wasm with the malloc ABI and replay trace arrays on it.
 // Pure JS (no DOM, no worker API) so real-worker.mjs runs it off the main thread and node tests run it as is.
 
-import { ALLOC, FREE } from "./timeline.js";
+import { ALLOC, FREE, REALLOC } from "./timeline.js";
 
 export const PAGE = 65536;
 const WASM32_MAX = 65536 * PAGE;
@@ -210,13 +210,15 @@ const ISSUE = {
 // module has no aligned_alloc for, above `trace.malloc_alignment`) fail without a call. The trace's memory
 // limit is the instance's own (see withMemoryLimit): past it memory.grow fails inside the module.
 // pyfrag's own modules replay the trace themselves (runInModule); any other module, or any with `callByCall`,
-// is called once per event.
-export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 16384, callByCall = false } = {}) {
+// is called once per event. With `keepLive`, `final` lists the blocks live at the end ([id, address, size]).
+export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 16384, callByCall = false,
+  keepLive = false } = {}) {
   const n = trace.ops.length;
   const { memory } = heap;
   const out = {
     addresses: new Float64Array(n), heap_bytes: new Float64Array(n), live_bytes: new Float64Array(n),
     failures: [], skipped: 0, issues: [], trap: null,
+    final: keepLive ? [] : null,
     heap_base: heap.heapBase ?? heapBase, initial_bytes: memory.buffer.byteLength,
     maximum_bytes: maximumBytes(trace),
   };
@@ -270,6 +272,8 @@ function perCall(heap, trace, out, { issue, fail, onProgress, chunk }) {
     ? call(i, "aligned_alloc", () => alignedAlloc(2 ** (code - 1), size)) >>> 0
     : call(i, "malloc", () => malloc(size)) >>> 0);
 
+  let end = n;
+  outer:
   for (let start = 0; start < n; start += chunk) {
     const stop = Math.min(n, start + chunk);
     for (let i = start; i < stop; i++) {
@@ -312,11 +316,12 @@ function perCall(heap, trace, out, { issue, fail, onProgress, chunk }) {
       out.addresses[i] = p;
       out.heap_bytes[i] = heapNow;
       out.live_bytes[i] = live;
-      if (out.trap) return i + 1;       // the event that trapped is the run's last
+      if (out.trap) { end = i + 1; break outer; }     // the event that trapped is the run's last
     }
     onProgress?.(stop, n);
   }
-  return n;
+  if (out.final) for (const [id, b] of blocks) out.final.push([id, b[0], b[1]]);
+  return end;
 }
 
 // ---- the replay inside the module (pyfrag_run: wasm_modules/src/abi.c has the arrays and the rules) ------
@@ -375,7 +380,7 @@ function runInModule(heap, trace, out, { issue, fail, onProgress }) {
   // each event's outputs, and at index n a zero block that an id's first event reads
   const block = new Uint32Array(n + 1), bsize = new Uint32Array(n + 1), meta = new Uint8Array(n + 1);
   const cap = e.pyfrag_run_capacity() >>> 0, base = e.pyfrag_run_events() >>> 0;
-  let flags = RUN.START;
+  let flags = RUN.START, end = n;
   for (let start = 0; start < n;) {
     const k = Math.min(cap, n - start);
     const v = chunkViews(memory, base, k);
@@ -426,11 +431,21 @@ function runInModule(heap, trace, out, { issue, fail, onProgress }) {
       out.trap.op = ops[i] === FREE ? "free"
         : ops[i] === ALLOC ? (requestCode(heap, trace, sizes[i], aligns.get(i) ?? 0) ? "aligned_alloc" : "malloc")
           : o.status[ran - 1] & RUN.NOT_LIVE ? "malloc" : "realloc";
-      return start;
+      if (ops[i] === REALLOC) {       // the loop keeps the block a trapped realloc was given
+        const from = prev[i] < 0 ? n : prev[i];
+        block[i] = block[from]; bsize[i] = bsize[from]; meta[i] = meta[from];
+      }
     }
-    if (done < k) return start;
+    if (out.trap || done < k) { end = start; break; }
   }
-  return n;
+  if (out.final) {     // the blocks live at the end: those an id's last event left it holding
+    const later = new Uint8Array(end + 1);
+    for (let i = 0; i < end; i++) later[prev[i] < 0 ? end : prev[i]] = 1;
+    for (let i = 0; i < end; i++) {
+      if (!later[i] && meta[i] & RUN.HELD && block[i]) out.final.push([ids[i], block[i], bsize[i]]);
+    }
+  }
+  return end;
 }
 
 const maximumBytes = (trace) => (trace.maximum_bytes && trace.maximum_bytes < WASM32_MAX ? trace.maximum_bytes : WASM32_MAX);
@@ -444,9 +459,53 @@ export function limitPages(trace) {
 // Replays `trace` on a fresh instance of the module in `bytes`, its memory limited to the trace's ->
 // {heap, result}: the instance the audit inspects (in the state after the last event), and replay()'s result.
 // `compiled` caches the compiled module per limit.
-export async function replayModule(bytes, trace, { log = () => {}, compiled = new Map(), ...options } = {}) {
+// `trace.resets` (event indices) restarts the instance there, as pyfrag.strategies.reset_at does: each segment
+// on a fresh instance that first gets the live blocks of the one before, allocated again packed in the order
+// of their addresses; the result is stitched over the trace's own events (restoring shows only through the
+// next event; a block that cannot be restored is a failure of op "restore" at the segment's first event).
+export async function replayModule(bytes, trace, { log = () => {}, compiled = new Map(), onProgress = null,
+  ...options } = {}) {
   const pages = limitPages(trace);
   if (!compiled.has(pages)) compiled.set(pages, compile(pages === null ? bytes : withMemoryLimit(bytes, pages)));
-  const heap = await instantiate(await compiled.get(pages), log);
-  return { heap, result: replay(heap, trace, options) };
+  const module = await compiled.get(pages);
+  const n = trace.ops.length;
+  const bounds = [0, ...[...new Set(trace.resets ?? [])].filter((p) => p > 0 && p < n).sort((a, b) => a - b), n];
+  if (bounds.length === 2) {
+    const heap = await instantiate(module, log);
+    return { heap, result: replay(heap, trace, { onProgress, ...options }) };
+  }
+  const out = { addresses: new Float64Array(n), heap_bytes: new Float64Array(n), live_bytes: new Float64Array(n),
+    failures: [], skipped: 0, issues: [], trap: null, resets: bounds.length - 2, restored: 0 };
+  let heap = null, survivors = [], end = n;
+  for (let s = 0; s + 1 < bounds.length; s++) {
+    const [start, stop] = [bounds[s], bounds[s + 1]], restored = survivors.length;
+    survivors.sort((a, b) => a[1] - b[1]);
+    out.restored += survivors.reduce((sum, b) => sum + b[2], 0);
+    const seg = {
+      ...trace, resets: undefined,
+      ops: Int8Array.from([...survivors.map(() => ALLOC), ...trace.ops.subarray(start, stop)]),
+      ids: Float64Array.from([...survivors.map((b) => b[0]), ...trace.ids.subarray(start, stop)]),
+      sizes: Float64Array.from([...survivors.map((b) => b[2]), ...trace.sizes.subarray(start, stop)]),
+      aligns: (trace.aligns ?? []).filter(([i]) => i >= start && i < stop).map(([i, a]) => [i - start + restored, a]),
+    };
+    heap = await instantiate(module, log);
+    const r = replay(heap, seg, { ...options, keepLive: true,
+      onProgress: onProgress && ((done) => onProgress(start + Math.max(done - restored, 0), n)) });
+    const at = (i) => start + Math.max(i - restored, 0);
+    for (const key of ["addresses", "heap_bytes", "live_bytes"]) out[key].set(r[key].subarray(restored), start);
+    if (s === 0) Object.assign(out, { heap_base: r.heap_base, initial_bytes: r.initial_bytes, maximum_bytes: r.maximum_bytes });
+    out.failures.push(...r.failures.map((f) => ({ ...f, index: at(f.index), where: `event ${at(f.index)}`,
+      op: f.index >= restored ? f.op : "restore" })));
+    out.skipped += r.skipped;
+    out.issues.push(...r.issues.map((x) => ({ ...x, index: at(x.index) })).slice(0, ISSUES_KEPT - out.issues.length));
+    out.reported_live = r.reported_live;
+    survivors = r.final;
+    if (r.trap) {
+      out.trap = { ...r.trap, index: at(r.trap.index) };
+      end = at(r.heap_bytes.length - 1) + 1;
+      break;
+    }
+  }
+  for (const key of ["addresses", "heap_bytes", "live_bytes"]) out[key] = out[key].slice(0, end);
+  return { heap, result: out };
 }

@@ -5,7 +5,7 @@
 // pass over every event is done once by derive(), in a worker, so that a redraw of a million-event run on
 // the page costs about what a small one does.
 
-export const ALLOC = 0, FREE = 1;   // pyfrag.trace op codes (2 is realloc)
+export const ALLOC = 0, FREE = 1, REALLOC = 2;   // pyfrag.trace's op codes
 
 // death[i]: the event at which the block born at event i stops being live (Infinity: never). A realloc
 // ends the old block and starts a new one; an alloc of a still-live id leaks the old block, as in pyfrag.
