@@ -136,6 +136,7 @@ class Run:
     # run; None otherwise, or when the allocator's spans cannot be seen
     discard_samples: array | None = None
     trap: Trap | None = None          # set when the replay ended at a trap (see Trapped)
+    like: str | None = None           # the real module whose start state the model began in
 
     @property
     def events(self):
@@ -200,6 +201,7 @@ def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=A
     Wasted (Fragmented): 262340469 bytes
     """
     given = isinstance(allocator, Heap)
+    like = None
     if given:
         heap = allocator
     else:
@@ -213,6 +215,7 @@ def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=A
                 progress=progress, discard=discard, pause=pause)
     run.spans = model.spans()
     run.grow_calls = heap.memory.grow_calls
+    run.like = like
     if given:
         # the caller's heap goes on being usable, holding the surviving blocks
         heap.blocks = run.final_blocks

@@ -90,7 +90,8 @@ def reset_at(trace, points, replay_segment):
     stitched = Run(trace, first.allocator, addresses, heap_bytes, live_bytes,
                    heap_base=first.heap_base, initial_bytes=first.initial_bytes,
                    maximum_bytes=first.maximum_bytes, failures=failures, issues=issues,
-                   spans=last.spans, grow_calls=grow_calls, live_ids=last.live_ids, trap=trap)
+                   spans=last.spans, grow_calls=grow_calls, live_ids=last.live_ids, trap=trap,
+                   like=first.like)
     stitched.resets, stitched.restored = len(bounds) - 2, restored_bytes
     stitched.reset_points = bounds[1:-1]
     stitched.reported_live = getattr(last, "reported_live", None)

@@ -47,7 +47,7 @@ def example_payloads(path, selected):
         return run
 
     code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
-    exec(code, {"__name__": "__main__", "show": show, "pyfrag": pyfrag})
+    exec(code, {"__name__": "__main__", "show": show, "pyfrag": pyfrag, "module": selected})
     return shown
 
 
@@ -56,7 +56,8 @@ def page_trace(meta, arrays):
     t = meta["trace"]
     js = {"ops": list(arrays["trace.ops"]), "ids": [int(v) for v in arrays["trace.ids"]],
           "sizes": [int(v) for v in arrays["trace.sizes"]], "aligns": t["aligns"],
-          "maximum_bytes": t["maximum_bytes"], "malloc_alignment": t["malloc_alignment"]}
+          "maximum_bytes": t["maximum_bytes"], "malloc_alignment": t["malloc_alignment"],
+          "resets": t["resets"]}
     pages = t["maximum_bytes"] // PAGE
     trace = Trace(t["name"], maximum=pages if pages < WASM32_MAX_PAGES else None)
     for i, (op, id, size) in enumerate(zip(js["ops"], js["ids"], js["sizes"])):
@@ -71,8 +72,14 @@ def failures(fs):
     return [(f["index"], f["op"], f["size"], f["kind"], f["free_bytes"], f["heap_bytes"]) for f in fs]
 
 
-def engine_result(trace, name, model):
-    run = real.replay_real(trace, name, model=model)
+def engine_result(trace, name, model, resets=()):
+    """The wasmtime run as the page shows it; `resets` restart the module there (the example's
+    periodic reset), each segment on a fresh instance, as the page does."""
+    if resets:
+        from pyfrag.strategies import reset_at
+        run = reset_at(trace, resets, lambda segment: real.replay_real(segment, name, model=model))
+    else:
+        run = real.replay_real(trace, name, model=model)
     return {
         "events": run.events,
         "addresses": list(run.addresses),
@@ -115,13 +122,13 @@ def test_page_real_replay_equals_engine_on_every_module(example, tmp_path):
             jobs.append({"module": entry["path"], "heap_base": entry["heap_base"], "trace": js,
                          "sim": sim})
             cases.append((meta["label"], meta["module"], trace, bool(sim["failures"] or
-                          meta["sim"]["like"] == meta["module"])))
+                          meta["sim"]["like"] == meta["module"]), js["resets"]))
     assert jobs, f"{example.name} shows nothing"
-    for (label, name, trace, like), page in zip(cases, page_results(jobs, tmp_path)):
+    for (label, name, trace, like, resets), page in zip(cases, page_results(jobs, tmp_path)):
         where = f"{example.stem} / {label} on {name}"
         assert "error" not in page, f"{where}: {page['error']}"
         # the module alone: its own answers, failures judged by heap - live as the engine sees them
-        want = engine_result(trace, name, model=False)
+        want = engine_result(trace, name, model=False, resets=resets)
         got = {
             "events": len(page["heap_bytes"]),
             "addresses": page["addresses"],
@@ -137,7 +144,8 @@ def test_page_real_replay_equals_engine_on_every_module(example, tmp_path):
         # and where the simulation started like the module, the verdicts the page shows equal
         # `pyfrag real`'s, which reads the model's free blocks (elsewhere the page estimates)
         if like:
-            assert failures(page["verdicts"]) == engine_result(trace, name, model=True)["failures"], where
+            assert failures(page["verdicts"]) == \
+                engine_result(trace, name, model=True, resets=resets)["failures"], where
 
 
 @pytest.fixture(scope="module")

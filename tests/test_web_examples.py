@@ -31,7 +31,8 @@ def fake_show(shown):
 def test_example_runs_and_shows(path, capsys):
     shown = []
     exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"),
-         {"__name__": "__main__", "show": fake_show(shown), "pyfrag": pyfrag})
+         {"__name__": "__main__", "show": fake_show(shown), "pyfrag": pyfrag,
+          "module": "c-dlmalloc"})
     assert shown, f"{path.name} never calls show()"
     assert capsys.readouterr().out.strip(), f"{path.name} prints nothing"
 
@@ -43,5 +44,6 @@ def test_every_menu_entry_has_its_file_and_the_default_dies_of_fragmentation():
     assert menu[0] == "image-task"
     shown = []
     exec(compile((WEB / "examples" / f"{menu[0]}.py").read_text(encoding="utf-8"), menu[0], "exec"),
-         {"__name__": "__main__", "show": fake_show(shown), "pyfrag": pyfrag})
+         {"__name__": "__main__", "show": fake_show(shown), "pyfrag": pyfrag,
+          "module": "c-dlmalloc"})
     assert shown[0][1].oom is not None and shown[0][1].oom.kind == "fragmentation"

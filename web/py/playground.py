@@ -26,12 +26,13 @@ _state = {"module": None, "run": None}
 def namespace(module=None, run_id=None):
     """A fresh globals dict for one run of the editor's code.
 
-    `module` is the real module selected in the page: the default for `show()`.
+    `module` is the real module selected in the page: the default for `show()`, and the code's
+    own `module`, so it can start the simulation like it (`replay(trace, like=module)`).
     """
     _state["module"] = module or None
     _state["run"] = run_id
     return {"__name__": "__main__", "__builtins__": __builtins__, "show": show,
-            "pyfrag": pyfrag}
+            "pyfrag": pyfrag, "module": module or None}
 
 
 async def run(code, module=None, run_id=None):
@@ -55,7 +56,7 @@ def _run_for(x, module, allocator):
     """(run, like): the simulated Run, and the real module whose start state it
     began in when it was replayed here like one (None otherwise)."""
     if isinstance(x, Run):
-        return x, None
+        return x, x.like
     if isinstance(x, Trace):
         if allocator:
             return replay(x, allocator), None
@@ -103,6 +104,9 @@ def payload(x, module=None, label=None, allocator=None):
             "maximum_bytes": run.maximum_bytes,
             # aligned requests a module without aligned_alloc still serves with malloc
             "malloc_alignment": _malloc_alignment(module),
+            # a run that restarted its instance (pyfrag.strategies.reset_at): the page restarts
+            # the real module at the same events
+            "resets": list(getattr(run, "reset_points", ())),
         },
         "sim": {
             "like": like,
