@@ -5,7 +5,7 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { bytes, compact, count } from "./format.js";
-import { decimate } from "./timeline.js";
+import { decimate, summary } from "./timeline.js";
 
 export const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
@@ -87,10 +87,9 @@ function keys(el) {
 
 // What the chart shows, in words, for screen readers.
 function description(tl) {
-  const heap = tl.n ? tl.heap[tl.n - 1] : tl.initialBytes, live = tl.n ? tl.live[tl.n - 1] : 0;
-  const oom = tl.failures[0];
-  return `Over ${count(tl.n)} events the heap grew ${tl.grows.length} times to ${bytes(heap)} ` +
-    `with ${bytes(live)} live at the end` + (oom ? `; ${oom.kind} OOM at event ${count(oom.index)}.` : ".");
+  const s = summary(tl), oom = s.oom;
+  return `Over ${count(tl.n)} events the heap grew ${s.grow_events} times to ${bytes(s.heap_bytes)} ` +
+    `with ${bytes(s.live_bytes)} live at the end` + (oom ? `; ${oom.kind} OOM at event ${count(oom.index)}.` : ".");
 }
 
 // Draws (replacing whatever was there) the chart of `tl` into `el`, with axes fixed to `scale`
@@ -99,7 +98,8 @@ export function drawChart(el, tl, scale, { sync = "pyfrag", onPick = null } = {}
   el._chart?.destroy();
   const width = Math.max(280, el.clientWidth);
   const height = Math.max(220, Math.min(320, Math.round(width * 0.7)));
-  const data = decimate([tl.heap, tl.live], tl.n, Math.min(2000, width));
+  // a stored timeline (views.js) brings its points decimated already
+  const data = tl.points ?? decimate([tl.heap, tl.live], tl.n, Math.min(2000, width));
   const axis = { stroke: cssVar("--muted"), grid: { stroke: cssVar("--grid"), width: 1 }, ticks: { stroke: cssVar("--grid") } };
   const chart = new uPlot({
     width, height,

@@ -4,8 +4,9 @@
 // ends a real replay, and how an audit snippet that never returns is ended.
 
 import { count } from "./format.js";
+import { workerUrl } from "./assets.js";
 
-const worker = (name) => new Worker(new URL(`dist/${name}.mjs`, document.baseURI), { type: "module" });
+const worker = (name) => new Worker(workerUrl(name), { type: "module" });
 
 // boot.js runs this before the main bundle has loaded: the Python worker starts at once, and what it says
 // before the page listens is kept for the PythonClient that adopts it.

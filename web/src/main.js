@@ -7,16 +7,17 @@ import "./style.css";
 import { createEditor } from "./editor.js";
 import { PythonClient, RealClient, ReplayStopped } from "./clients.js";
 import { ResultsView } from "./results.js";
-import { adoptVerdicts, agreementText, firstDifference, heapOnlyText, summary, timeline } from "./timeline.js";
+import { heapOnlyText, summary } from "./timeline.js";
+import { issueLines, realSide, simSide, trapMessage } from "./views.js";
 import { ARTICLE_SNIPPET } from "./audit.js";
 import { EXAMPLES, DEFAULT_EXAMPLE, loadExample } from "./examples.js";
 import { readFragment, shareUrl } from "./share.js";
 import { readUpload, acceptDrops } from "./upload.js";
-import { bytes, count, percent } from "./format.js";
-import { PAGE } from "./realheap.js";
+import { bytes, percent } from "./format.js";
 import { addressLines, chartPng, metricsCsv, metricsJson, save, slug, traceText } from "./downloads.js";
 import { chartSvg } from "./chartsvg.js";
 import { OutputPanel } from "./output.js";
+import { ASSETS } from "./assets.js";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const byId = (id) => document.getElementById(id);
@@ -101,11 +102,11 @@ const modules = new Map();   // option value -> {name, url|bytes, heap_base, man
 async function loadManifest() {
   let manifest = { modules: [] };
   try {
-    const response = await fetch("dist/modules/manifest.json");
+    const response = await fetch(`dist/${ASSETS.modules}/manifest.json`);
     if (response.ok) manifest = await response.json();
   } catch { /* offline or not prepared: the Python side still runs, without a real module */ }
   for (const m of manifest.modules) {
-    modules.set(m.name, { name: m.name, url: new URL(`dist/modules/${m.file}`, document.baseURI).href,
+    modules.set(m.name, { name: m.name, url: new URL(`dist/${ASSETS.modules}/${m.file}`, document.baseURI).href,
       heap_base: m.heap_base, manifest: true, title: `${m.name} — ${m.allocator}` });
   }
   if (moduleSelect) {
@@ -279,11 +280,7 @@ async function onShow(payload) {
   try {
     const view = { payload, sim: null, real: null };
     const { derived } = await real.derive(payload.trace, payload.sim);
-    view.sim = {
-      tl: timeline(payload.trace, payload.sim, derived),
-      title: simTitle(payload),
-      extra: { ...payload.sim.metrics, reported_live: null, issues: payload.sim.issues, issue_count: payload.sim.issues.length },
-    };
+    view.sim = simSide(payload, derived);
     views.push(view);
     // on a narrow screen the results are below the editor: bring the first ones into view
     if (views.length === 1 && !embed && matchMedia("(max-width: 900px)").matches) {
@@ -300,23 +297,10 @@ async function onShow(payload) {
   }
 }
 
-// Invalid or double frees and the like in the trace: both sides skip or repair them the same way, which
-// would go unnoticed in the charts, so the first few are listed in the output with their file and line.
-const ISSUES_PRINTED = 3;
-function printIssues({ label, trace, sim: { issues } }) {
-  if (!issues.length) return;
-  const lines = issues.slice(0, ISSUES_PRINTED).map((i) => `  ${i.where}: ${i.message}\n`).join("");
-  const more = issues.length > ISSUES_PRINTED ? `  … and ${count(issues.length - ISSUES_PRINTED)} more\n` : "";
-  print(`${label || trace.name}: ${count(issues.length)} trace event${issues.length === 1 ? "" : "s"} ` +
-    `skipped or repaired on both sides:\n${lines}${more}`, "stderr");
-}
-
-// The simulated side's caption says how its heap started: like the real module (same heap base and pages),
-// or in its own state, whose static data and first pages differ from the real side's.
-function simTitle({ allocator, sim }) {
-  if (sim.like) return `simulated: ${allocator} (started like ${sim.like})`;
-  const pages = sim.initial_bytes / PAGE;
-  return `simulated: ${allocator}, own start: heap base ${count(sim.heap_base)} in ${count(pages)} page${pages === 1 ? "" : "s"}`;
+// Trace issues both sides skipped or repaired, listed in the output in order with the run's own lines.
+function printIssues(payload) {
+  const text = issueLines(payload);
+  if (text) print(text, "stderr");
 }
 
 // The real module for a payload: the manifest module Python replayed "like", else the page's selection
@@ -349,25 +333,8 @@ async function replayReal(view) {
     updateButtons();
     replayProgress(`replaying on ${source.name}…`, 0);
     const { result, derived } = await real.replay(source, trace, (done, n) => replayProgress(`replaying on ${source.name}…`, done / n));
-    const tl = timeline(trace, result, derived);
-    const extra = { reported_live: result.reported_live, issues: result.issues, issue_count: result.skipped,
-      trap: result.trap };
-    // the simulation started like this very module: where the two agree, the model's free blocks are the
-    // module's, so its verdict and largest free block stand for the real side's
-    const like = view.payload.sim.like, exact = like === source.name;
-    const differs = exact ? firstDifference(view.sim.tl, tl) : null;
-    if (exact) tl.failures = adoptVerdicts(tl.failures, view.sim.tl.failures, differs ?? Infinity);
-    if (exact && differs === null) {
-      const m = view.payload.sim.metrics;
-      Object.assign(extra, { largest_free_block: m.largest_free_block, external_fragmentation: m.external_fragmentation,
-        overhead_bytes: m.overhead_bytes, resident_bytes: m.resident_bytes, from_model: true });
-    }
-    view.real = { tl, title: `real: ${source.name}`, extra };
-    view.agreement = {
-      text: agreementText(view.sim.tl, tl, { like, module: source.name, fmt: { bytes, count } }),
-      agree: exact ? differs === null : "n/a",     // not comparable event by event: neither good nor bad
-    };
-    if (result.trap) message(`Real module ${source.name} trapped in ${result.trap.op} at event ${count(result.trap.index)}: ${result.trap.message}; the replay stopped there (a trap is no OOM: the module itself failed).`, "info");
+    Object.assign(view, realSide(view.payload, view.sim, source.name, result, derived));
+    if (result.trap) message(trapMessage(source.name, result.trap), "info");
     view.realSource = source;
     if (current === view) { results.set(view.sim, view.real, undefined, view.agreement); updateDownloads(); }
   } catch (e) {
