@@ -404,7 +404,7 @@ def page_assets(info, workers):
             "views": info.get("views"), "stored": info.get("stored") or {}}
 
 
-def esbuild(entries, what, define, extension=None):
+def esbuild(entries, what, define, extension=None, split=False):
     """Bundles `entries` into dist/ with content-hashed names -> {entry name: output name}, and the
     list of every file written (bundles, their maps, their CSS and assets)."""
     tmp = scratch(f"bundle-{what}")
@@ -413,9 +413,12 @@ def esbuild(entries, what, define, extension=None):
            "--sourcemap", "--log-level=warning", f"--outdir={tmp}", "--entry-names=[name]-[hash]",
            "--asset-names=[name]-[hash]", "--loader:.woff2=file", "--loader:.svg=file",
            "--loader:.py=text", f"--metafile={meta}"]
-    cmd += [f"--define:{k}={json.dumps(v)}" for k, v in define.items()]
+    # as a JSON string the code parses: an object literal would be a module of its own, split into a chunk
+    cmd += [f"--define:{k}={json.dumps(json.dumps(v))}" for k, v in define.items()]
     if extension:
         cmd.append(f"--out-extension:.js={extension}")
+    if split:       # what a page imports later (the code editor) in chunks of their own
+        cmd += ["--splitting", "--chunk-names=[name]-[hash]"]
     run_cmd(cmd, f"esbuild ({what})")
     with open(meta, encoding="utf-8") as f:
         outputs = json.load(f)["outputs"]
@@ -443,9 +446,29 @@ def step_bundle():
     # Workers keep their .mjs extension; the page creates them by the names this returns.
     worker_names, worker_files = esbuild(workers, "workers", {"PYFRAG_BUILD": worker_build(info)},
                                          ".mjs")
-    page_names, page_files = esbuild(pages, "pages", {"PYFRAG_ASSETS": page_assets(info,
-                                                                                    worker_names)})
-    update_info(bundles={**worker_names, **page_names}, bundle_files=worker_files + page_files)
+    # each page entry on its own: split, entries would share chunks, each a round trip before any code runs
+    names, files = dict(worker_names), list(worker_files)
+    for page in pages:
+        page_names, page_files = esbuild([page], os.path.basename(page),
+                                         {"PYFRAG_ASSETS": page_assets(info, worker_names)}, split=True)
+        names.update(page_names)
+        files += [f for f in page_files if f not in files]
+    update_info(bundles=names, bundle_files=files)
+
+
+def module_graph(entry):
+    """`entry` and every local module it imports, directly or not (JavaScript, by relative path)."""
+    seen, todo = [], [os.path.abspath(entry)]
+    while todo:
+        path = todo.pop()
+        if path in seen or not os.path.isfile(path):
+            continue
+        seen.append(path)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        todo += [os.path.normpath(os.path.join(os.path.dirname(path), m))
+                 for m in re.findall(r"""(?:from|import)\s*["'](\.{1,2}/[^"']+)["']""", text)]
+    return sorted(seen)
 
 
 def steps():
@@ -484,11 +507,11 @@ def steps():
          lambda: made("modules"), step_modules),
         ("examples", lambda: fingerprint(walk_files(EXAMPLES, (".py",))),
          lambda: made("examples"), step_examples),
-        # the page's own code makes the views from the runs: any of web/src may take part
-        ("views", lambda: fingerprint(pyfrag_src + walk_files(EXAMPLES, (".py",)) + walk_files(src)
+        # the page's own code makes the views from the runs: stored-views.mjs and what it imports
+        ("views", lambda: fingerprint(pyfrag_src + walk_files(EXAMPLES, (".py",))
                                       + walk_files(os.path.join(WEB, "py"))
-                                      + [os.path.join(BUILD, "stored_views.py"),
-                                         os.path.join(BUILD, "stored-views.mjs")],
+                                      + [os.path.join(BUILD, "stored_views.py")]
+                                      + module_graph(os.path.join(BUILD, "stored-views.mjs")),
                                       extra=recorded("modules")),
          lambda: made("views"), step_views),
         ("bundle", lambda: fingerprint(walk_files(src) + pages + [lock, SNAPSHOT_REFS]

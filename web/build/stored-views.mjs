@@ -5,9 +5,10 @@
 //   node web/build/stored-views.mjs RUNS_DIR OUT_DIR
 //
 // RUNS_DIR holds <example>.<module>.json and .bin (stored_views.py: the show() payloads, the output, the
-// real replays by wasmtime); OUT_DIR gets <example>.<module>.json, one stored view per show() with its
+// real replays by wasmtime); OUT_DIR gets a file of the same name, one stored view per show() with its
 // charts' points, table numbers, agreement sentence and audit lines, the output and the code, and
-// index.json: the modules each example has a stored view for. The embed fetches one file: a few kB.
+// index.json: the modules each example has a stored view for ("*": any, for an example whose show()s name
+// their modules). The embed fetches one file: 5-120 kB.
 
 import { readFileSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -83,7 +84,7 @@ function main([runs, out]) {
     const run = JSON.parse(readFileSync(join(runs, name), "utf8"));
     const stored = storedViews(run, readFileSync(join(runs, name.replace(/\.json$/, ".bin"))));
     writeFileSync(join(out, name), JSON.stringify(stored));
-    (index[run.example] ??= []).push(run.module);
+    (index[run.example] ??= []).push(run.module ?? "*");
   }
   writeFileSync(join(out, "index.json"), JSON.stringify(index));
 }

@@ -7,8 +7,9 @@ For each example (web/examples/*.py) and each module of the manifest picked in t
 example's code under CPython with the page's own show() (web/py/playground.py builds every payload),
 what it prints, and each payload's trace replayed on its real module by wasmtime (pyfrag.real.replay_real,
 the module alone: the page adopts the model's verdicts itself, and so does the view built from this).
-An example whose show()s all name their module does not depend on the menu: it runs once, under the
-first module's name. Writes OUT_DIR/<example>.<module>.json with the arrays in a .bin beside it, for
+An example whose show()s all name their module does not depend on the menu: it runs once, and its
+run is stored for any module. Writes OUT_DIR/<example>.<module>.json (<example>.json for one that does
+not depend on the menu) with the arrays in a .bin beside it, for
 web/build/stored-views.mjs to make the views with the page's own code; the real results have the shape
 of the page's replay (web/src/realheap.js), so a test can put the page's own in their place.
 """
@@ -50,11 +51,12 @@ class Output(io.TextIOBase):
 
 
 def example_run(path, selected):
-    """(output chunks, [(meta, arrays)] of every show()) of one example, as the page runs it with the
-    module `selected` in its menu."""
-    out, shown = Output(), []
+    """(output chunks, [(meta, arrays)] of every show(), whether a show() took the menu's module) of
+    one example, as the page runs it with the module `selected` in its menu."""
+    out, shown, follows = Output(), [], []
 
     def show(x, module=None, label=None, allocator=None):
+        follows.append(not module)
         meta, arrays, run = playground.payload(x, module=module or selected, label=label,
                                                allocator=allocator)
         out.chunks.append(["show", len(shown)])
@@ -64,7 +66,7 @@ def example_run(path, selected):
     code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
     with redirect_stdout(out):
         exec(code, {"__name__": "__main__", "show": show, "pyfrag": pyfrag})
-    return out.chunks, shown
+    return out.chunks, shown, any(follows)
 
 
 def page_trace(meta, arrays):
@@ -132,9 +134,7 @@ def write_runs(out_dir, names):
     made = engine()
     for path in EXAMPLES:
         for selected in names:
-            chunks, shown = example_run(path, selected)
-            if selected != names[0] and all(meta["module"] != selected for meta, _ in shown):
-                break                 # every show() names its module: the menu does not matter
+            chunks, shown, follows = example_run(path, selected)
             blob, shows = Blob(), []
             for meta, arrays in shown:
                 real = None
@@ -142,11 +142,14 @@ def write_runs(out_dir, names):
                     result, real_arrays = real_result(meta, arrays)
                     real = {**result, "arrays": blob.add(real_arrays, lambda name: "d")}
                 shows.append({"meta": meta, "arrays": blob.add(arrays, as_payload), "real": real})
-            key = f"{path.stem}.{selected}"
+            key = f"{path.stem}.{selected}" if follows else path.stem
             (out_dir / f"{key}.bin").write_bytes(blob.data)
             (out_dir / f"{key}.json").write_text(json.dumps({
-                "example": path.stem, "module": selected, "code": path.read_text(encoding="utf-8"),
-                "output": chunks, "shows": shows, "engine": made}, default=str), encoding="utf-8")
+                "example": path.stem, "module": selected if follows else None,
+                "code": path.read_text(encoding="utf-8"), "output": chunks, "shows": shows,
+                "engine": made}, default=str), encoding="utf-8")
+            if not follows:
+                break                 # every show() names its module: the menu does not matter
 
 
 def main(argv):

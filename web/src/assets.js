@@ -4,7 +4,7 @@
 
 export const ASSETS = typeof PYFRAG_ASSETS === "undefined"
   ? { workers: {}, modules: "modules", examples: "examples", views: null, stored: {} }
-  : PYFRAG_ASSETS;
+  : JSON.parse(PYFRAG_ASSETS);
 
 // The URL of worker `name` (py-worker, real-worker), relative to the page.
 export const workerUrl = (name) => new URL(`dist/${ASSETS.workers[`${name}.mjs`] ?? `${name}.mjs`}`, document.baseURI);

@@ -1,11 +1,12 @@
 // Page wiring for the playground (index.html) and its compact widget (embed.html, body[data-mode=embed]):
-// editor, Run/Stop, status, output, examples, modules, upload, share, theme, and the flow
+// editor, Run/Stop, status, output, examples, modules, upload, share, embed, theme, and the flow
 // show() payload -> timelines (simulated now, real after the worker's replay) -> results view -> audit.
-// Controls a page does not have are simply skipped, so both pages share this one bundle.
+// Controls a page does not have are simply skipped, so both pages share this one bundle. The widget shows
+// its example's stored run first (widget.js) and starts Python only when its reader runs or edits the code.
 
 import "./style.css";
-import { createEditor } from "./editor.js";
 import { PythonClient, RealClient, ReplayStopped } from "./clients.js";
+import { connectHub } from "./pyhub.js";
 import { ResultsView } from "./results.js";
 import { heapOnlyText, summary } from "./timeline.js";
 import { issueLines, realSide, simSide, trapMessage } from "./views.js";
@@ -18,6 +19,8 @@ import { addressLines, chartPng, metricsCsv, metricsJson, save, slug, traceText 
 import { chartSvg } from "./chartsvg.js";
 import { OutputPanel } from "./output.js";
 import { ASSETS } from "./assets.js";
+import { hostTheme, loadStoredRun, storedNote, tellHeight } from "./widget.js";
+import { embedSnippet } from "./embedcode.js";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const byId = (id) => document.getElementById(id);
@@ -28,7 +31,8 @@ const store = embed ? null : localStorage;     // widgets on a blog page must no
 
 const darkQuery = matchMedia("(prefers-color-scheme: dark)");
 const THEMES = ["auto", "light", "dark"];
-let theme = store?.getItem("pyfrag.theme") ?? "auto";
+// a widget follows the page around it (widget.js): ?theme= in its URL, or that page's messages
+let theme = embed ? hostTheme((t) => { theme = t; applyTheme(); }) : store?.getItem("pyfrag.theme") ?? "auto";
 const isDark = () => (theme === "auto" ? darkQuery.matches : theme === "dark");
 
 function applyTheme() {
@@ -46,6 +50,7 @@ function applyTheme() {
 // ---- status and messages -----------------------------------------------------------------------------
 
 let pythonReady = false;
+let idleStatus = "ready to run: Python starts when you press ▶ Run";   // a widget, before Python is asked for
 
 function setStatus(text, progress = null) {
   $("status").textContent = text;
@@ -70,7 +75,7 @@ function replayProgress(text, progress) {
 // The status once Python or a replay is over: what still goes on (a replay of a module that hangs must
 // not read "ready"), else what Stop ended, else ready.
 function settledStatus() {
-  if (!pythonReady) setStatus("loading…");
+  if (!pythonReady) setStatus(python.started ? "loading…" : idleStatus);
   else if (python.running !== null) setStatus("running…");
   else if (replays) setStatus(...replayStatus);
   else setStatus(stopped ?? "ready");
@@ -96,32 +101,57 @@ function print(text, kind = "stdout", dropped = 0) {
 // ---- modules -----------------------------------------------------------------------------------------
 
 const moduleSelect = $("module-select");
+const DEFAULT_MODULE = "c-dlmalloc";    // picked when nothing names a module
 const modules = new Map();   // option value -> {name, url|bytes, heap_base, manifest: bool}
 
 // -> the manifest (no modules when it cannot be had), after filling the module menu
+let manifestLoad = null;
+const manifest = () => manifestLoad ??= loadManifest();    // a widget's when its reader runs or shares
 async function loadManifest() {
-  let manifest = { modules: [] };
+  let list = { modules: [] };
   try {
     const response = await fetch(`dist/${ASSETS.modules}/manifest.json`);
-    if (response.ok) manifest = await response.json();
+    if (response.ok) list = await response.json();
   } catch { /* offline or not prepared: the Python side still runs, without a real module */ }
-  for (const m of manifest.modules) {
+  for (const m of list.modules) {
     modules.set(m.name, { name: m.name, url: new URL(`dist/${ASSETS.modules}/${m.file}`, document.baseURI).href,
       heap_base: m.heap_base, manifest: true, title: `${m.name} — ${m.allocator}` });
   }
   if (moduleSelect) {
     for (const [value, m] of modules) moduleSelect.add(new Option(m.title, value));
     const saved = store?.getItem("pyfrag.module");
-    moduleSelect.value = modules.has(saved) ? saved : modules.has("c-dlmalloc") ? "c-dlmalloc" : moduleSelect.value;
+    moduleSelect.value = modules.has(saved) ? saved : modules.has(DEFAULT_MODULE) ? DEFAULT_MODULE : moduleSelect.value;
   }
-  return manifest;
+  return list;
 }
 
-const selectedModule = () => modules.get(moduleSelect?.value) ?? modules.values().next().value ?? null;
+// the widget has no menu: its link may name a module
+const selectedModule = () => modules.get(moduleSelect?.value ?? linked.module ?? DEFAULT_MODULE)
+  ?? modules.values().next().value ?? null;
 
 // ---- editor, examples, share ----------------------------------------------------------------------------
 
 let editor = null, audit = null, results = null;
+let editorLoad = null;
+let firstCode = null;      // the code the page opened with, once known
+
+// The code editors (CodeMirror, a chunk of its own: most of the page's code): the playground loads them at
+// once, a widget only when its reader opens the code or runs it. -> a promise, settled once they are there.
+function loadEditors() {
+  return editorLoad ??= import("./editor.js").then(({ createEditor }) => {
+    editor = createEditor($("editor"), {
+      lang: "python", doc: firstCode ?? store?.getItem("pyfrag.code") ?? "", label: "Python code", dark: isDark(),
+      onRun: run,
+      onChange: (code) => { edited = true; store?.setItem("pyfrag.code", code); },
+      onEdit: () => python.start(),     // a widget's reader is changing the code: Python will be wanted
+    });
+    const audits = $("audit-editor");
+    if (audits) {
+      audit = createEditor(audits, { lang: "javascript", doc: ARTICLE_SNIPPET, label: "Audit snippet (JavaScript)",
+        dark: isDark(), onRun: runAudit, wrap: false });
+    }
+  });
+}
 let edited = false;
 
 let linked = { module: null, view: null };   // what a share link named besides its code
@@ -134,7 +164,7 @@ async function fragmentCode() {
   if (fragment.code != null) return fragment.code;
   if (fragment.example) {
     try {
-      return await loadExample(fragment.example);
+      return await exampleCode(fragment.example);
     } catch (e) {
       message(e.message, "error");
     }
@@ -143,12 +173,15 @@ async function fragmentCode() {
 }
 
 let autoRun = false;   // a first visit or a link: run the code as soon as Python is ready, so a result shows
+let example = null;    // {id, code}: the example last loaded; while the editor holds its code, Embed names it
+
+const exampleCode = async (id) => (example = { id, code: await loadExample(id) }).code;
 
 async function initialCode() {
   const code = await fragmentCode();
   const stored = store?.getItem("pyfrag.code");
-  autoRun = code != null || stored == null;
-  return code ?? stored ?? loadExample(DEFAULT_EXAMPLE);
+  autoRun = !embed && (code != null || stored == null);
+  return code ?? stored ?? exampleCode(DEFAULT_EXAMPLE);
 }
 
 function setupExamples() {
@@ -158,7 +191,7 @@ function setupExamples() {
   for (const e of EXAMPLES) select.add(new Option(e.title, e.id));
   select.addEventListener("change", () => {
     if (!select.value) return;
-    loadingExample = loadExample(select.value).then((code) => {
+    loadingExample = Promise.all([exampleCode(select.value), loadEditors()]).then(([code]) => {
       editor.set(code);
       message("Example loaded (Ctrl+Z brings your previous code back).");
     }, (e) => message(e.message, "error"));
@@ -173,6 +206,7 @@ function setupShare() {
   const button = $("share");
   if (!button) return;
   button.addEventListener("click", async () => {
+    await Promise.all([loadEditors(), manifest()]);
     const module = selectedModule(), view = current ? views.indexOf(current) : -1;
     const url = await shareUrl(editor.get(), location.href.replace(/embed\.html/, "index.html"),
       { module: module?.manifest ? module.name : null, view: view > 0 ? view : null });
@@ -190,6 +224,35 @@ function setupShare() {
       message("Share link copied: the code is in the link itself, never sent anywhere.");
     } catch {
       message("Share link ready below: copy it from the field.");
+    }
+  });
+}
+
+// The <iframe> snippet of a widget with the code, module and view on screen (embedcode.js).
+function setupEmbed() {
+  const button = $("embed");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    await loadEditors();
+    const module = selectedModule(), code = editor.get(), view = current ? views.indexOf(current) : -1;
+    button.disabled = true;
+    message("Loading the widget to measure its height…");
+    try {
+      const { html } = await embedSnippet({ code, example: example?.code === code ? example.id : null,
+        module: module?.manifest ? module.name : null, view: views.length > 1 && view >= 0 ? view : null, theme,
+        title: `pyfrag: ${current?.payload.label || current?.payload.trace.name || "live example"}` });
+      const field = byId("embed-snippet");
+      field.value = html;
+      field.hidden = false;
+      field.select();
+      try {
+        await navigator.clipboard.writeText(html);
+        message("Embed snippet copied: paste it into your page's HTML. The widget loads from this site.");
+      } catch {
+        message("Embed snippet ready below: copy it into your page's HTML. The widget loads from this site.");
+      }
+    } finally {
+      button.disabled = false;
     }
   });
 }
@@ -221,10 +284,14 @@ async function run() {
   if (runPending || python.running !== null) return;
   runPending = true;
   updateButtons();
+  python.start();           // a widget's Python starts here, while the code below waits for its first view
+  real ??= newRealClient();
   await starting;
+  await Promise.all([loadEditors(), manifest()]);
   await loadingExample;
   output.clear();
   message("");
+  byId("stored-note")?.toggleAttribute("hidden", true);
   stopped = null;
   halted = false;
   views.length = 0;
@@ -240,7 +307,7 @@ async function run() {
 function stop() {
   halted = true;
   python.stop();
-  const ended = real.stopReplays();
+  const ended = real?.stopReplays() ?? [];
   if (!ended.length) return;
   const queued = ended.length - 1;
   stopped = ended[0].message + (queued ? `, with ${queued} queued behind it` : "");
@@ -251,7 +318,10 @@ function onDone(msg) {
   updateButtons();
   linked.view = null;      // a share link's view applies to its first run only
   // a run that showed nothing leaves the previous results on screen: say they are old
-  if (!views.length && current) results.stale("These results are from an earlier run: this one showed nothing.");
+  if (!views.length && current) {
+    results.stale(current.stored ? "These are the stored run's results: this run showed nothing."
+      : "These results are from an earlier run: this one showed nothing.");
+  }
   if (!msg.ok && msg.error) print(`${msg.error}\n`, "stderr");
   if (msg.elapsed_ms != null) print(`— ${msg.ok ? "finished" : "failed"} in ${(msg.elapsed_ms / 1000).toFixed(2)} s\n`, "meta");
   if (pythonReady) settledStatus();
@@ -311,6 +381,12 @@ function realSourceFor(payload) {
 
 async function show(view) {
   current = view;
+  if (view.stored) {
+    results.set(view.sim, view.real, "real module: none in the stored run", view.agreement);
+    if (view.stored.message) message(view.stored.message, "info");
+    runAudit();
+    return;
+  }
   // a view replayed on another module than the one now selected is stale: replay it again
   if (view.real && view.realSource !== realSourceFor(view.payload)) view.real = null;
   results.set(view.sim, view.real, halted ? "real: not replayed (Stop was pressed)" : "real: replaying…",
@@ -355,16 +431,10 @@ async function replayReal(view) {
 
 async function runAudit() {
   const simOut = $("audit-sim"), realOut = $("audit-real");
-  if (!audit || !simOut) return;
-  const sim = current?.sim.tl;
-  const last = sim && sim.n ? { heap_bytes: sim.heap[sim.n - 1], live_bytes: sim.live[sim.n - 1] } : null;
-  // the worker keeps the instance of the last replay; after a restart or another view, replay first
-  if (current?.real && (real.loaded !== current.realSource || real.replayed !== current.payload.trace)) {
-    await replayReal(current);
-  }
+  if (!simOut) return;
   try {
-    const { sim: s, real: r } = await real.audit(audit.get(), last);
-    for (const [el, res] of [[simOut, s], [realOut, r]]) {
+    const { sim: s, real: r } = current?.stored ? current.stored.audit : await auditNow();
+    for (const [el, res] of [[simOut, s], [realOut, r ?? { text: "", error: null }]]) {
       el.textContent = res.text + (res.error ? `${res.text ? "\n" : ""}${res.error}` : "");
       el.classList.toggle("error", !!res.error);
     }
@@ -375,6 +445,18 @@ async function runAudit() {
   } catch (e) {
     simOut.textContent = realOut.textContent = `audit snippet ${e.message}`;
   }
+}
+
+// The audit snippet (the widget's: the article's own) on the real instance of the view shown and on its
+// simulated heap at the end.
+async function auditNow() {
+  const s = current ? summary(current.sim.tl) : null;
+  const last = s?.events ? { heap_bytes: s.heap_bytes, live_bytes: s.live_bytes } : null;
+  // the worker keeps the instance of the last replay; after a restart or another view, replay first
+  if (current?.real && (real.loaded !== current.realSource || real.replayed !== current.payload.trace)) {
+    await replayReal(current);
+  }
+  return real.audit(audit?.get() ?? ARTICLE_SNIPPET, last);
 }
 
 // Another real module was picked: both sides must be redone, the simulation too (it starts like the module
@@ -436,6 +518,7 @@ async function takeFile(file) {
     } else {
       const path = `/uploads/${upload.name.replace(/[^\w.-]/g, "_")}`;
       runFiles = { [path]: upload.bytes };
+      await loadEditors();
       editor.set(`# ${upload.name}: an uploaded trace (pyfrag reads its own text format, JSON lines,\n` +
         `# malloc-lab .rep files and valgrind logs)\nfrom pyfrag import trace\n\n` +
         `t = trace.load(${JSON.stringify(path)})\nprint(t, t.counts())\nshow(t)\n`);
@@ -459,10 +542,36 @@ function setupUpload() {
 
 // ---- start ----------------------------------------------------------------------------------------------
 
+// A widget's first view: its example's stored run (widget.js), drawn at once, before any Python. -> that
+// run, or null (custom code, or nothing stored: the widget waits for Run).
+async function storedRun() {
+  const fragment = await readFragment(location.hash);
+  linked = { module: fragment.module ?? null, view: fragment.view ?? null };
+  const run = fragment.example ? await loadStoredRun(fragment.example, linked.module ?? DEFAULT_MODULE) : null;
+  if (!run) return null;
+  example = { id: fragment.example, code: run.code };
+  for (const [kind, text] of run.output) print(text, kind);
+  views.push(...run.views);
+  const pick = Math.min(linked.view ?? Infinity, views.length - 1);
+  views.forEach((v, i) => addViewOption(v, i, i === pick));
+  show(views[pick]);
+  const note = byId("stored-note");
+  note.textContent = storedNote(run.engine);
+  note.hidden = false;
+  idleStatus = "stored run: ▶ Run runs it live";
+  settledStatus();
+  performance.mark("pyfrag:stored-drawn");
+  return run;
+}
+
+const newRealClient = () => new RealClient((stream, text) => print(text, stream));
+
 async function start() {
-  // Python first: its worker starts loading Pyodide at once, while the page builds its editor
-  const manifest = loadManifest();
-  real = new RealClient((stream, text) => print(text, stream));
+  // the playground's Python first: its worker starts loading Pyodide at once, while the page builds its
+  // editor; a widget fetches its stored run instead, and its Python and real workers wait for its reader
+  if (!embed) manifest();
+  const stored = embed ? storedRun().catch(() => null) : null;
+  if (!embed) real = newRealClient();
   python = new PythonClient(manifest, {
     starting: () => { pythonReady = false; setStatus("loading…", 0); },
     status: (text, progress) => { if (!pythonReady) setStatus(text, progress); },
@@ -471,14 +580,15 @@ async function start() {
       settledStatus();
       const v = byId("versions");
       if (v) v.textContent = `Python ${versions.python} · Pyodide ${versions.pyodide} · pyfrag ${versions.pyfrag}`;
-      if ((embed || autoRun) && python.running === null && !views.length) run();
+      if (autoRun && python.running === null && !views.length) run();
       autoRun = false;
     },
     stdout: (text, dropped) => print(text, "stdout", dropped),
     stderr: (text, dropped) => print(text, "stderr", dropped),
     show: onShow,
     done: onDone,
-  });
+  }, () => connectHub({ own: !embed }));     // the widgets of a page share one Python (pyhub.js)
+  if (!embed) python.start();
 
   applyTheme();
   byId("theme-toggle")?.addEventListener("click", () => {
@@ -490,25 +600,21 @@ async function start() {
   // a share link pasted into this tab changes only the fragment: no reload, so load its code here
   addEventListener("hashchange", async () => {
     const code = await fragmentCode();
-    if (code != null) editor.set(code);
+    if (code != null) await loadEditors().then(() => editor.set(code));
   });
 
-  // the editor next, with whatever code is at hand, so typing can start before anything else loads
-  editor = createEditor($("editor"), {
-    lang: "python", doc: store?.getItem("pyfrag.code") ?? "", label: "Python code", dark: isDark(), onRun: run,
-    onChange: (code) => { edited = true; store?.setItem("pyfrag.code", code); },
-  });
-  const audits = $("audit-editor");
-  if (audits) {
-    audit = createEditor(audits, { lang: "javascript", doc: ARTICLE_SNIPPET, label: "Audit snippet (JavaScript)", dark: isDark(), onRun: runAudit, wrap: false });
-    $("audit-run").addEventListener("click", runAudit);
-  }
+  // the editor next, with whatever code is at hand, so typing can start before anything else loads; a
+  // widget's when its reader opens its code
+  if (embed) $("editor").closest("details")?.addEventListener("toggle", loadEditors, { once: true });
+  else loadEditors();
+  $("audit-run")?.addEventListener("click", runAudit);
   results = new ResultsView();
   $("run").addEventListener("click", run);
   $("stop").addEventListener("click", stop);
   updateButtons();
   setupExamples();
   setupShare();
+  setupEmbed();
   setupUpload();
   setupDownloads();
   byId("view-select")?.addEventListener("change", (e) => {
@@ -529,19 +635,15 @@ async function start() {
     start.resize = setTimeout(() => results.redraw(), 150);
   }).observe(byId("results") ?? document.body);
 
-  // an embedded widget tells the page around it its height, so the iframe can fit it (blog-demo.html)
-  if (embed && parent !== window) {
-    let posted = 0;
-    new ResizeObserver(() => {
-      const height = document.documentElement.scrollHeight;
-      if (height !== posted) parent.postMessage({ type: "pyfrag:height", height: (posted = height) }, "*");
-    }).observe(document.body);
-  }
+  // a widget tells the page around it its height, so the iframe can fit it (blog-demo.html)
+  const shown = embed ? tellHeight() : () => {};
+  if (embed) settledStatus();
 
   starting = (async () => {
-    const code = await initialCode();
-    if (!edited) { editor.set(code); edited = false; }
-    await manifest;
+    const code = firstCode = (await stored)?.code ?? await initialCode();
+    if (editor && !edited) { editor.set(code); edited = false; }
+    shown();
+    if (!embed) await manifest();
     if (linked.module && modules.has(linked.module) && moduleSelect) moduleSelect.value = linked.module;
   })().catch((e) => message(e.message, "error"));
 }

@@ -19,7 +19,7 @@ import GLUE from "../py/playground.py";     // the playground's Python, as text 
 // Bundled to web/dist/py-worker-<hash>.mjs: everything it loads sits beside it, under the names prepare
 // gave them (web/build/prepare.py compiles them in as PYFRAG_BUILD).
 const DIST = new URL("./", import.meta.url);
-const BUILD = PYFRAG_BUILD;
+const BUILD = JSON.parse(PYFRAG_BUILD);
 const FLUSH_MS = 50;          // stream output at most this often while Python runs
 
 let pyodide = null;

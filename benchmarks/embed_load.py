@@ -1,0 +1,240 @@
+"""Benchmark (not a test): what a blog post with pyfrag widgets costs its reader (web/blog-demo.html).
+
+    python benchmarks/embed_load.py [--runs 5]
+
+Serves web/ (prepared first) with serve.py's own request handler, counting the bytes each response
+puts on the wire, and loads the page in headless Debian Chromium with every host but this one
+unresolvable (no request routing: Playwright's routing would turn the HTTP cache off). Each run, in a
+fresh browser context (empty caches):
+
+  first visit   navigation -> each widget's stored chart drawn (its pyfrag:stored-drawn mark, in the
+                top page's clock), and the bytes sent until the page has been idle 1 s; no Python may
+                have started (no Python worker, nothing of Pyodide requested).
+  return        the same page opened again in that context: bytes sent, and what was asked for.
+  two runs      Run pressed in the first two widgets, one right after the other: Python workers
+                started in the page, Pyodide's wasm fetched, and the time until both show a live run.
+
+Every request must stay on this origin. Prints median and range over the runs; the goals are the
+issue's: every stored chart within 0.5 s, at most 2 MB before the reader does anything, one Python for
+two widgets, at most 50 kB on a return visit. Results also go to artifacts/embed_load.json.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from urllib.parse import urlsplit
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+import serve  # noqa: E402
+from e2e_helpers import ARTIFACTS, CHROMIUM_FLAGS, chromium_path  # noqa: E402
+
+PAGE = "blog-demo.html"
+# nothing but this machine resolves: a request that would leave it fails (and is listed)
+FLAGS = CHROMIUM_FLAGS + ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
+TIMEOUT_MS = 120_000
+PYTHON_FILES = ("py-worker-", "pyodide.asm.wasm", "snapshot-", "python_stdlib.zip")
+
+
+class Wire:
+    """What the server sent: (path, bytes) per write, headers included, and the path of each response."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.sent = []
+        self.responses = []
+
+    def mark(self):
+        with self.lock:
+            return len(self.sent), len(self.responses)
+
+    def since(self, mark):
+        """(writes, response paths) since `mark`."""
+        with self.lock:
+            return self.sent[mark[0]:], self.responses[mark[1]:]
+
+
+def counting_server(wire):
+    class Counting(serve.Handler):
+        def send_response(self, *args):
+            with wire.lock:
+                wire.responses.append(self.path.split("?")[0])
+            super().send_response(*args)
+
+        def setup(self):
+            super().setup()
+            raw, handler = self.wfile, self
+
+            class Counted:
+                def write(self, data):
+                    with wire.lock:
+                        wire.sent.append((handler.path.split("?")[0], len(data)))
+                    return raw.write(data)
+
+                def __getattr__(self, name):
+                    return getattr(raw, name)
+            self.wfile = Counted()
+
+    def factory(*args, **kwargs):
+        return Counting(*args, directory=serve.WEB, **kwargs)
+    httpd = serve.Server(("127.0.0.1", 0), factory)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def total(sent):
+    return sum(n for _, n in sent)
+
+
+def widget_frames(page):
+    return [f for f in page.frames if "embed.html" in f.url]
+
+
+def wait_stored(page):
+    for frame in widget_frames(page):
+        frame.wait_for_function("performance.getEntriesByName('pyfrag:stored-drawn').length > 0",
+                                timeout=TIMEOUT_MS)
+
+
+def stored_times(page):
+    """ms from the top page's navigation start to each widget's stored chart."""
+    top = page.evaluate("performance.timeOrigin")
+    return [round(f.evaluate("performance.timeOrigin + "
+                             "performance.getEntriesByName('pyfrag:stored-drawn')[0].startTime") - top)
+            for f in widget_frames(page)]
+
+
+def live(frame):
+    """The widget shows a live run: its stored note is gone, both charts are drawn, Python is idle."""
+    frame.wait_for_function(
+        """() => document.getElementById('stored-note').hidden
+             && document.querySelector('[data-testid=chart-real]').dataset.drawn === 'true'
+             && /^ready$/.test(document.querySelector('[data-testid=status]').textContent.trim())""",
+        timeout=TIMEOUT_MS)
+
+
+def one_run(browser, base, wire):
+    ctx = browser.new_context(viewport={"width": 1000, "height": 900})
+    requests, workers = [], []
+    ctx.on("request", lambda r: requests.append(r.url))
+    try:
+        page = ctx.new_page()
+        page.on("worker", lambda w: workers.append(w.url))
+        mark = wire.mark()
+        page.goto(base + PAGE)
+        wait_stored(page)
+        times = stored_times(page)
+        time.sleep(1)
+        first, first_paths = wire.since(mark)
+        python_before = [p for p in first_paths if any(k in p for k in PYTHON_FILES)] + \
+            [w for w in workers if "py-worker" in w]
+        page.close()
+
+        mark = wire.mark()
+        page = ctx.new_page()
+        page.on("worker", lambda w: workers.append(w.url))
+        page.goto(base + PAGE)
+        wait_stored(page)
+        time.sleep(1)
+        again, again_paths = wire.since(mark)
+
+        mark = wire.mark()
+        frames = widget_frames(page)[:2]
+        t0 = time.monotonic()
+        for frame in frames:
+            frame.get_by_test_id("run").click()
+        for frame in frames:
+            live(frame)
+        both_live = time.monotonic() - t0
+        ran = wire.since(mark)[1]
+        page.close()
+    finally:
+        ctx.close()
+    off_origin = [u for u in requests if urlsplit(u).hostname != "127.0.0.1" and not u.startswith("data:")]
+    return {
+        "stored_ms": times, "last_stored_ms": max(times), "first_visit_bytes": total(first),
+        "first_visit_requests": len(first_paths), "python_before_interaction": python_before,
+        "return_bytes": total(again), "return_paths": sorted(again_paths),
+        "python_workers_for_two_runs": sum("py-worker" in w for w in workers),
+        "pyodide_wasm_fetched": sum(p.endswith("pyodide.asm.wasm") for p in ran),
+        "two_runs_live_s": round(both_live, 2), "off_origin_requests": off_origin,
+    }
+
+
+def stats(xs):
+    return {"median": round(statistics.median(xs), 2), "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def load_average():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args(argv)
+    if not chromium_path():
+        sys.exit("embed_load: no Chromium (install Debian's chromium or set PYFRAG_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+    serve.prepare.prepare()
+    wire = Wire()
+    httpd = counting_server(wire)
+    base = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": f"{os.cpu_count()} cores",
+               "load_average_before": load_average(), "runs": []}
+    print(f"{results['date']}, {results['machine']}, load average {results['load_average_before']}", flush=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path(), args=FLAGS, chromium_sandbox=False)
+            warm = browser.new_page()          # the browser's own start-up is not the page's
+            warm.goto(base + "dist/")
+            warm.close()
+            for i in range(args.runs):
+                r = one_run(browser, base, wire)
+                results["runs"].append(r)
+                print(f"run {i + 1}: stored charts at {r['stored_ms']} ms; first visit "
+                      f"{r['first_visit_bytes']:,} bytes; return {r['return_bytes']:,} bytes "
+                      f"({', '.join(r['return_paths'])}); two Runs: {r['python_workers_for_two_runs']} "
+                      f"Python worker(s), Pyodide fetched {r['pyodide_wasm_fetched']}x, both live after "
+                      f"{r['two_runs_live_s']} s", flush=True)
+            browser.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    runs = results["runs"]
+    results["summary"] = s = {
+        "last_stored_chart_ms": stats([r["last_stored_ms"] for r in runs]),
+        "first_visit_bytes": stats([r["first_visit_bytes"] for r in runs]),
+        "return_bytes": stats([r["return_bytes"] for r in runs]),
+        "python_workers_for_two_runs_max": max(r["python_workers_for_two_runs"] for r in runs),
+        "python_before_interaction": sorted({p for r in runs for p in r["python_before_interaction"]}),
+        "off_origin_requests": sorted({u for r in runs for u in r["off_origin_requests"]}),
+        "two_runs_live_s": stats([r["two_runs_live_s"] for r in runs]),
+    }
+    results["load_average_after"] = load_average()
+    fmt = lambda x, unit="": f"{x['median']}{unit} ({x['min']}–{x['max']}, n={x['n']})"  # noqa: E731
+    print(f"last widget's stored chart after navigation: {fmt(s['last_stored_chart_ms'], ' ms')} (goal <= 500)")
+    print(f"first visit until interaction: {fmt(s['first_visit_bytes'], ' bytes')} (goal <= 2,000,000); "
+          f"Python started before interaction: {s['python_before_interaction'] or 'never'}")
+    print(f"return visit: {fmt(s['return_bytes'], ' bytes')} (goal <= 50,000)")
+    print(f"Run in two widgets: at most {s['python_workers_for_two_runs_max']} Python worker(s) (goal 1); "
+          f"both live after {fmt(s['two_runs_live_s'], ' s')}")
+    print(f"requests off this origin: {s['off_origin_requests'] or 'none'}; "
+          f"load average after: {results['load_average_after']}")
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with open(os.path.join(ARTIFACTS, "embed_load.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
