@@ -19,7 +19,7 @@ import { ARTICLE_SNIPPET, realExports, runSnippet, simExports } from "../src/aud
 const TYPES = { b: Int8Array, d: Float64Array };
 
 // {dotted name: [offset, typecode, length]} over `blob` -> the typed arrays put in place in `into`
-function placeArrays(into, index, blob) {
+export function placeArrays(into, index, blob) {
   for (const [name, [offset, code, length]] of Object.entries(index)) {
     const Type = TYPES[code];
     const start = blob.byteOffset + offset;
@@ -34,20 +34,21 @@ function placeArrays(into, index, blob) {
 
 const lastOf = (a, fallback) => (a.length ? a[a.length - 1] : fallback);
 
-// The article's snippet, as the audit panel runs it: on the simulated heap, and on the real module's
-// figures after the replay (what the instance's exports say then). After a trap the engine's harness reads
-// nothing more from the module, so there is nothing to say.
-function audits(sim, result) {
-  const simOut = runSnippet(ARTICLE_SNIPPET, simExports(lastOf(sim.heap_bytes, sim.initial_bytes), lastOf(sim.live_bytes, 0)));
-  if (!result) return { sim: simOut, real: null };
-  if (result.trap) return { sim: simOut, real: { text: "", error: "no audit in a stored run after a trap: see the message" } };
+// The real side of a stored run, as wasmtime replayed it: the result in the shape of the page's replay
+// (realheap.js), and the article's snippet on what the instance's exports said after it. After a trap the
+// engine's harness reads nothing more from the module, so there is no audit to keep.
+export function storedReplay(show, blob) {
+  const result = placeArrays({ ...show.real, arrays: undefined }, show.real.arrays, blob);
   const exports = { memory: { buffer: { byteLength: lastOf(result.heap_bytes, result.initial_bytes) } },
     live_bytes: () => result.reported_live };
-  return { sim: simOut, real: runSnippet(ARTICLE_SNIPPET, realExports(exports)) };
+  const audit = result.trap ? { text: "", error: "no audit in a stored run after a trap: see the message" }
+    : runSnippet(ARTICLE_SNIPPET, realExports(exports));
+  return { result, audit };
 }
 
-// One stored run (the parsed .json and its .bin) -> its stored views, output and code.
-export function storedViews(run, blob) {
+// One stored run (the parsed .json and its .bin) -> its stored views, output and code. replayed(show, blob):
+// the real side of a show() -> (a promise of) {result, audit}; a test passes the page's own live replay.
+export async function storedViews(run, blob, replayed = storedReplay) {
   const payloads = [], views = [];
   for (const show of run.shows) {
     const payload = placeArrays(structuredClone(show.meta), show.arrays, blob);
@@ -55,14 +56,16 @@ export function storedViews(run, blob) {
     const sim = simSide(payload, derive(payload.trace, payload.sim));
     const view = { label: payload.label || payload.trace.name, module: payload.module, sim: storedSide(sim),
       real: null, agreement: null, message: null };
-    let result = null;
+    const s = payload.sim;
+    view.audit = { sim: runSnippet(ARTICLE_SNIPPET, simExports(lastOf(s.heap_bytes, s.initial_bytes), lastOf(s.live_bytes, 0))),
+      real: null };
     if (show.real) {
-      result = placeArrays({ ...show.real, arrays: undefined }, show.real.arrays, blob);
+      const { result, audit } = await replayed(show, blob);
       const { real, agreement } = realSide(payload, sim, payload.module, result, derive(payload.trace, result));
       Object.assign(view, { real: storedSide(real), agreement });
       if (result.trap) view.message = trapMessage(payload.module, result.trap);
+      view.audit.real = audit;
     }
-    view.audit = audits(payload.sim, result);
     views.push(view);
   }
   const output = [];
@@ -73,7 +76,7 @@ export function storedViews(run, blob) {
   return { example: run.example, module: run.module, code: run.code, engine: run.engine, output, views };
 }
 
-function main([runs, out]) {
+async function main([runs, out]) {
   if (!runs || !out) {
     process.stderr.write("usage: node web/build/stored-views.mjs RUNS_DIR OUT_DIR\n");
     process.exit(2);
@@ -82,7 +85,7 @@ function main([runs, out]) {
   const index = {};
   for (const name of readdirSync(runs).filter((n) => n.endsWith(".json")).sort()) {
     const run = JSON.parse(readFileSync(join(runs, name), "utf8"));
-    const stored = storedViews(run, readFileSync(join(runs, name.replace(/\.json$/, ".bin"))));
+    const stored = await storedViews(run, readFileSync(join(runs, name.replace(/\.json$/, ".bin"))));
     writeFileSync(join(out, name), JSON.stringify(stored));
     (index[run.example] ??= []).push(run.module ?? "*");
   }

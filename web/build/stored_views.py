@@ -117,6 +117,16 @@ class Blob:
         return index
 
 
+def read_arrays(index, blob):
+    """The arrays Blob.add wrote: {name: array} from its index and the bytes."""
+    out = {}
+    for name, (offset, typecode, length) in index.items():
+        a = array(typecode)
+        a.frombytes(blob[offset:offset + length * a.itemsize])
+        out[name] = a
+    return out
+
+
 def as_payload(name):
     return "b" if name == "trace.ops" else "d"      # as playground.payload makes them
 
@@ -127,29 +137,36 @@ def engine():
             "pyfrag": pyfrag.__version__}
 
 
-def write_runs(out_dir, names):
-    """Runs every example on every module named, writes OUT_DIR/<example>.<module>.json and .bin."""
+def stored_runs(path, names, made=None):
+    """The stored runs of one example: (key, the run's JSON-able part, its arrays' bytes) for each
+    module of `names` picked in the menu, or one for any module."""
+    made = made or engine()
+    for selected in names:
+        chunks, shown, follows = example_run(path, selected)
+        blob, shows = Blob(), []
+        for meta, arrays in shown:
+            real = None
+            if meta["module"]:
+                result, real_arrays = real_result(meta, arrays)
+                real = {**result, "arrays": blob.add(real_arrays, lambda name: "d")}
+            shows.append({"meta": meta, "arrays": blob.add(arrays, as_payload), "real": real})
+        key = f"{path.stem}.{selected}" if follows else path.stem
+        yield key, {"example": path.stem, "module": selected if follows else None,
+                    "code": path.read_text(encoding="utf-8"), "output": chunks, "shows": shows,
+                    "engine": made}, bytes(blob.data)
+        if not follows:
+            return                    # every show() names its module: the menu does not matter
+
+
+def write_runs(out_dir, names, examples=EXAMPLES):
+    """Writes the stored runs of `examples` as OUT_DIR/<key>.json and <key>.bin."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     made = engine()
-    for path in EXAMPLES:
-        for selected in names:
-            chunks, shown, follows = example_run(path, selected)
-            blob, shows = Blob(), []
-            for meta, arrays in shown:
-                real = None
-                if meta["module"]:
-                    result, real_arrays = real_result(meta, arrays)
-                    real = {**result, "arrays": blob.add(real_arrays, lambda name: "d")}
-                shows.append({"meta": meta, "arrays": blob.add(arrays, as_payload), "real": real})
-            key = f"{path.stem}.{selected}" if follows else path.stem
-            (out_dir / f"{key}.bin").write_bytes(blob.data)
-            (out_dir / f"{key}.json").write_text(json.dumps({
-                "example": path.stem, "module": selected if follows else None,
-                "code": path.read_text(encoding="utf-8"), "output": chunks, "shows": shows,
-                "engine": made}, default=str), encoding="utf-8")
-            if not follows:
-                break                 # every show() names its module: the menu does not matter
+    for path in examples:
+        for key, run, blob in stored_runs(path, names, made):
+            (out_dir / f"{key}.bin").write_bytes(blob)
+            (out_dir / f"{key}.json").write_text(json.dumps(run, default=str), encoding="utf-8")
 
 
 def main(argv):
