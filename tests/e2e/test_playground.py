@@ -495,13 +495,17 @@ def test_share_link_round_trip(playground, shared_context):
         other.close()
 
 
-def test_embed_page_loads_its_example(shared_context, server, shot):
-    page = open_page(shared_context, server + "embed.html#example=swiss-cheese")
+def test_embed_page_shows_its_examples_stored_run(shared_context, server, shot):
+    """The widget opened on its own (widgets in a page: test_embed.py): its example's stored run at once,
+    on the module its link names, and no Python until Run."""
+    page = open_page(shared_context, server + "embed.html#example=swiss-cheese&module=emmalloc")
     try:
-        wait_ready(page)
         for testid in ("chart-sim", "chart-real"):
             expect(page.get_by_test_id(testid)).to_have_attribute(
                 "data-drawn", "true", timeout=RUN_TIMEOUT_MS)
+        expect(page.locator("#caption-real")).to_have_text("real: emmalloc")
+        expect(page.get_by_test_id("stored-note")).to_contain_text("Stored run")
+        assert not page.workers
         assert not page.console_log.errors(), page.console_log.errors()
         shot(page, "embed-swiss-cheese")
     finally:

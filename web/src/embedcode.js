@@ -53,7 +53,7 @@ export async function embedSnippet({ code, example, module, view, theme, title, 
   if (example) {
     const params = new URLSearchParams({ example });
     if (module) params.set("module", module);
-    if (view) params.set("view", String(view));
+    if (view != null) params.set("view", String(view));
     page.hash = params.toString();
     url = page.href;
   } else {

@@ -279,6 +279,7 @@ function updateButtons() {
 
 let starting = null;        // settles once the first code and the module menu are in place
 let runPending = false;     // a Run pressed before that: it runs then, on the code the page was about to show
+let runs = 0;               // runs started
 
 async function run() {
   if (runPending || python.running !== null) return;
@@ -291,7 +292,7 @@ async function run() {
   await loadingExample;
   output.clear();
   message("");
-  byId("stored-note")?.toggleAttribute("hidden", true);
+  if (runs++) linked.view = null;      // a link's view applies to its first run only (its views come after done)
   stopped = null;
   halted = false;
   views.length = 0;
@@ -316,7 +317,6 @@ function stop() {
 
 function onDone(msg) {
   updateButtons();
-  linked.view = null;      // a share link's view applies to its first run only
   // a run that showed nothing leaves the previous results on screen: say they are old
   if (!views.length && current) {
     results.stale(current.stored ? "These are the stored run's results: this run showed nothing."
@@ -381,6 +381,10 @@ function realSourceFor(payload) {
 
 async function show(view) {
   current = view;
+  // a widget says plainly whether what it shows was stored when the site was built or runs here
+  byId("results")?.toggleAttribute("data-stored", !!view.stored);
+  byId("stored-note")?.toggleAttribute("hidden", !view.stored);
+  if (embed) for (const id of ["audit-sim", "audit-real"]) $(id).textContent = "";     // until this view's
   if (view.stored) {
     results.set(view.sim, view.real, "real module: none in the stored run", view.agreement);
     if (view.stored.message) message(view.stored.message, "info");
@@ -554,10 +558,8 @@ async function storedRun() {
   views.push(...run.views);
   const pick = Math.min(linked.view ?? Infinity, views.length - 1);
   views.forEach((v, i) => addViewOption(v, i, i === pick));
+  byId("stored-note").textContent = storedNote(run.engine);
   show(views[pick]);
-  const note = byId("stored-note");
-  note.textContent = storedNote(run.engine);
-  note.hidden = false;
   idleStatus = "stored run: ▶ Run runs it live";
   settledStatus();
   performance.mark("pyfrag:stored-drawn");

@@ -38,7 +38,9 @@ const THEMES = ["auto", "light", "dark"];
 // {type: "pyfrag:theme", theme} messages (a host with a theme switch of its own). -> the theme asked for first.
 export function hostTheme(onChange) {
   addEventListener("message", ({ source, data }) => {
-    if (source === parent && data?.type === "pyfrag:theme" && THEMES.includes(data.theme)) onChange(data.theme);
+    if (source === parent && parent !== window && data?.type === "pyfrag:theme" && THEMES.includes(data.theme)) {
+      onChange(data.theme);
+    }
   });
   const asked = new URLSearchParams(location.search).get("theme");
   return THEMES.includes(asked) ? asked : "auto";
