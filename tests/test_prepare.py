@@ -45,6 +45,19 @@ def test_page_entries_follow_the_pages(tmp_path, monkeypatch):
     assert [os.path.basename(p) for p in prepare.worker_entries()] == ["py-worker.mjs"]
 
 
+def test_module_graph_follows_relative_imports(tmp_path):
+    """The views step reruns when stored-views.mjs or anything it imports changes, and only then."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "entry.mjs").write_text('import { a } from "./src/a.js";\nimport "node:fs";\n')
+    (tmp_path / "src" / "a.js").write_text("import { b } from './b.js';\nexport * from \"../src/c.js\";\n")
+    (tmp_path / "src" / "b.js").write_text('import x from "uplot";\n')
+    (tmp_path / "src" / "c.js").write_text('import { a } from "./a.js";\n')       # a cycle
+    (tmp_path / "src" / "unused.js").write_text("")
+    got = [os.path.relpath(p, tmp_path) for p in prepare.module_graph(str(tmp_path / "entry.mjs"))]
+    assert sorted(got) == ["entry.mjs", os.path.join("src", "a.js"), os.path.join("src", "b.js"),
+                           os.path.join("src", "c.js")]
+
+
 @pytest.fixture
 def dist(tmp_path, monkeypatch):
     d = tmp_path / "dist"
