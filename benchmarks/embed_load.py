@@ -22,7 +22,6 @@ two widgets, at most 50 kB on a return visit. Results also go to artifacts/embed
 import argparse
 import json
 import os
-import statistics
 import sys
 import threading
 import time
@@ -32,8 +31,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+sys.path.insert(0, HERE)
 import serve  # noqa: E402
 from e2e_helpers import ARTIFACTS, CHROMIUM_FLAGS, chromium_path  # noqa: E402
+from page_load import fmt, load_average, stats  # noqa: E402
 
 PAGE = "blog-demo.html"
 # nothing but this machine resolves: a request that would leave it fails (and is listed)
@@ -167,17 +168,6 @@ def one_run(browser, base, wire):
     }
 
 
-def stats(xs):
-    return {"median": round(statistics.median(xs), 2), "min": min(xs), "max": max(xs), "n": len(xs)}
-
-
-def load_average():
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=5)
@@ -221,13 +211,12 @@ def main(argv=None):
         "two_runs_live_s": stats([r["two_runs_live_s"] for r in runs]),
     }
     results["load_average_after"] = load_average()
-    fmt = lambda x, unit="": f"{x['median']}{unit} ({x['min']}–{x['max']}, n={x['n']})"  # noqa: E731
-    print(f"last widget's stored chart after navigation: {fmt(s['last_stored_chart_ms'], ' ms')} (goal <= 500)")
-    print(f"first visit until interaction: {fmt(s['first_visit_bytes'], ' bytes')} (goal <= 2,000,000); "
+    print(f"last widget's stored chart after navigation: {fmt(s['last_stored_chart_ms'])} (goal <= 500)")
+    print(f"first visit until interaction: {fmt(s['first_visit_bytes'], 'bytes')} (goal <= 2,000,000); "
           f"Python started before interaction: {s['python_before_interaction'] or 'never'}")
-    print(f"return visit: {fmt(s['return_bytes'], ' bytes')} (goal <= 50,000)")
+    print(f"return visit: {fmt(s['return_bytes'], 'bytes')} (goal <= 50,000)")
     print(f"Run in two widgets: at most {s['python_workers_for_two_runs_max']} Python worker(s) (goal 1); "
-          f"both live after {fmt(s['two_runs_live_s'], ' s')}")
+          f"both live after {fmt(s['two_runs_live_s'], 's')}")
     print(f"requests off this origin: {s['off_origin_requests'] or 'none'}; "
           f"load average after: {results['load_average_after']}")
     os.makedirs(ARTIFACTS, exist_ok=True)

@@ -629,10 +629,11 @@ async function start() {
   });
   // only a change of width redraws: a hover's legend values change the height, and redrawing then would
   // drop the cursor
-  let width = 0;
+  let width = null;
   new ResizeObserver(([entry]) => {
-    if (Math.round(entry.contentRect.width) === width) return;
+    const was = width;
     width = Math.round(entry.contentRect.width);
+    if (was === null || width === was) return;      // the first call says what is: the charts drew at it
     clearTimeout(start.resize);
     start.resize = setTimeout(() => results.redraw(), 150);
   }).observe(byId("results") ?? document.body);
