@@ -5,11 +5,13 @@ Run makes it live with the same numbers; two widgets run on one Python; and the 
 snippet, pasted into a page of another site, gives a working widget of the code, module and view shown.
 """
 
+import base64
 import contextlib
 import functools
 import http.server
 import re
 import threading
+import zlib
 
 import pytest
 from playwright.sync_api import expect
@@ -20,6 +22,16 @@ from test_playground import pick_example, run_and_wait, set_code
 pytestmark = pytest.mark.e2e
 
 PYTHON_FILES = re.compile(r"py-worker-|pyodide\.asm\.wasm|snapshot-|python_stdlib")
+
+
+def code_link(code):
+    """#code=... as the page's share links carry it (deflate-raw, base64url)."""
+    packer = zlib.compressobj(wbits=-15)
+    token = base64.urlsafe_b64encode(packer.compress(code.encode()) + packer.flush()).rstrip(b"=")
+    return "#code=" + token.decode()
+
+
+SPIN = "print('spinning', flush=True)\nwhile True:\n    pass\n"
 
 
 def widgets(page):
@@ -131,10 +143,11 @@ def test_run_goes_live_with_the_stored_numbers_and_two_widgets_share_one_python(
     shot(page, "blog-demo-live")
 
 
-def widget_in(host):
-    """The widget frame of a host page, once it is there."""
+def widget_in(host, title=None):
+    """The widget frame of a host page (the one in the iframe called `title`), once it is there."""
     for _ in range(100):
-        frames = [f for f in host.frames if "embed.html" in f.url]
+        frames = [f for f in host.frames if "embed.html" in f.url
+                  and (title is None or f.frame_element().get_attribute("title") == title)]
         if frames:
             return frames[0]
         host.wait_for_timeout(100)
@@ -201,6 +214,7 @@ def test_the_playground_embed_snippet_works_pasted_into_another_site(own_playgro
         assert context.blocked == []
         assert not host.console_log.errors(), host.console_log.errors()
         shot(host, "embed-snippet-pasted")
+    shot(page, "playground-embed-snippet")
 
 
 def test_an_edited_code_snippet_waits_for_run_and_runs(own_playground, browser, tmp_path):
@@ -219,6 +233,41 @@ def test_an_edited_code_snippet_waits_for_run_and_runs(own_playground, browser, 
         expect(widget.get_by_test_id("chart-real")).to_have_attribute("data-drawn", "true",
                                                                       timeout=BOOT_TIMEOUT_MS)
         assert context.blocked == []
+
+
+def test_stop_in_a_widget_interrupts_the_shared_python(blog, server):
+    """A widget added to the blog page runs on the Python another widget started; its Stop interrupts
+    its own run (the page is cross-origin isolated: no restart), and that Python goes on for the others."""
+    page = blog
+    page.evaluate("""src => { const f = document.createElement("iframe"); f.src = src; f.title = "spin";
+                              document.body.append(f); }""", server + "embed.html" + code_link(SPIN))
+    spin = widget_in(page, "spin")
+    spin.get_by_test_id("run").click()
+    expect(spin.get_by_test_id("output")).to_contain_text("spinning", timeout=BOOT_TIMEOUT_MS)
+    spin.get_by_test_id("stop").click()
+    expect(spin.get_by_test_id("output")).to_contain_text("KeyboardInterrupt", timeout=10_000)
+    expect(spin.get_by_test_id("run")).to_be_enabled()
+    assert sum("py-worker" in w.url for w in page.workers) == 1
+    third = widgets(page)[2]
+    third.get_by_test_id("run").click()
+    live(third)
+    assert not page.console_log.errors(), page.console_log.errors()
+
+
+def test_stop_in_a_widget_on_a_page_without_isolation_restarts_python(browser, server, tmp_path):
+    snippet = f'<iframe src="{server}embed.html{code_link(SPIN)}"></iframe>'
+    with pasted_into_a_page(browser, snippet, tmp_path) as (context, host):
+        spin = widget_in(host)
+        assert spin.evaluate("crossOriginIsolated") is False
+        spin.get_by_test_id("run").click()
+        expect(spin.get_by_test_id("output")).to_contain_text("spinning", timeout=BOOT_TIMEOUT_MS)
+        spin.get_by_test_id("stop").click()
+        expect(spin.get_by_test_id("output")).to_contain_text("Python restarted", timeout=10_000)
+        wait_ready(spin)
+        spin.get_by_test_id("run").click()     # the new Python runs it again
+        expect(spin.get_by_test_id("output")).to_contain_text("spinning", timeout=BOOT_TIMEOUT_MS)
+        spin.get_by_test_id("stop").click()
+        expect(spin.get_by_test_id("run")).to_be_enabled(timeout=10_000)
 
 
 def test_a_widget_follows_the_theme_its_page_asks_for(browser, server, tmp_path):
