@@ -348,8 +348,9 @@ async function onShow(payload) {
   deriving++;
   updateButtons();
   try {
-    const view = { payload, sim: null, real: null };
+    const view = { payload, sim: null, real: null }, run = runs;
     const { derived } = await real.derive(payload.trace, payload.sim);
+    if (run !== runs) return;       // another run started meanwhile: this view is of the one before it
     view.sim = simSide(payload, derived);
     views.push(view);
     // on a narrow screen the results are below the editor: bring the first ones into view
