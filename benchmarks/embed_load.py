@@ -1,6 +1,6 @@
 """Benchmark (not a test): what a blog post with pyfrag widgets costs its reader (web/blog-demo.html).
 
-    python benchmarks/embed_load.py [--runs 5]
+    python benchmarks/embed_load.py [--runs 5] [--base REV]
 
 Serves web/ (prepared first) with serve.py's own request handler, counting the bytes each response
 puts on the wire, and loads the page in headless Debian Chromium with every host but this one
@@ -16,13 +16,24 @@ fresh browser context (empty caches):
 
 Every request must stay on this origin. Prints median and range over the runs; the goals are the
 issue's: every stored chart within 0.5 s, at most 2 MB before the reader does anything, one Python for
-two widgets, at most 50 kB on a return visit. Results also go to artifacts/embed_load.json.
+two widgets, at most 50 kB on a return visit.
+
+  --base REV    the same page at commit REV too (extracted with git archive, prepared, served by its own
+                serve.py), alternating with this tree's in the same browser: navigation -> the first
+                widget's real chart drawn, on both, for a ratio measured side by side.
+
+Results also go to artifacts/embed_load.json.
 """
 
 import argparse
+import contextlib
 import json
 import os
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from urllib.parse import urlsplit
@@ -97,10 +108,16 @@ def widget_frames(page):
     return [f for f in page.frames if "embed.html" in f.url]
 
 
+# Waits poll this seldom: the times come from the pages' own clocks, and polling every frame of four
+# widgets would take the very main thread the widgets draw on.
+POLL_MS = 250
+SETTLE_S = 3      # between measurements: what the one before started (Pyodide boots) winds down first
+
+
 def wait_stored(page):
     for frame in widget_frames(page):
         frame.wait_for_function("performance.getEntriesByName('pyfrag:stored-drawn').length > 0",
-                                timeout=TIMEOUT_MS)
+                                timeout=TIMEOUT_MS, polling=POLL_MS)
 
 
 def stored_times(page):
@@ -168,9 +185,66 @@ def one_run(browser, base, wire):
     }
 
 
+# In every frame, before its scripts: when the real chart was first drawn, in the top page's clock.
+FIRST_CHART = """
+(() => {
+  const check = () => {
+    const chart = document.querySelector('[data-testid="chart-real"]');
+    if (window.__chartAt === undefined && chart?.dataset.drawn === "true") {
+      window.__chartAt = performance.timeOrigin + performance.now();
+    }
+  };
+  new MutationObserver(check).observe(document, { subtree: true, childList: true, attributes: true });
+})();
+"""
+
+
+def first_chart_ms(browser, url):
+    """A fresh context: navigation of `url` -> the first widget's real chart drawn (ms)."""
+    ctx = browser.new_context(viewport={"width": 1000, "height": 900})
+    ctx.add_init_script(FIRST_CHART)
+    try:
+        page = ctx.new_page()
+        page.goto(url)
+        page.wait_for_function("[...document.querySelectorAll('iframe')].some((f) => "
+                               "f.contentWindow.__chartAt !== undefined)", timeout=TIMEOUT_MS,
+                               polling=POLL_MS)
+        return round(page.evaluate("Math.min(...[...document.querySelectorAll('iframe')]"
+                                   ".map((f) => f.contentWindow.__chartAt ?? Infinity))"
+                                   " - performance.timeOrigin"))
+    finally:
+        ctx.close()
+
+
+@contextlib.contextmanager
+def base_site(rev):
+    """The page as it was at commit `rev`: extracted, prepared (this tree's node_modules and wheel
+    cache, so nothing is downloaded) and served by its own serve.py -> its base URL."""
+    with tempfile.TemporaryDirectory(prefix="embed-base-") as tmp:
+        archive = subprocess.run(["git", "-C", ROOT, "archive", rev], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        shutil.copytree(os.path.join(ROOT, "node_modules"), os.path.join(tmp, "node_modules"), symlinks=True)
+        shutil.copytree(os.path.join(ROOT, "web", "vendor"), os.path.join(tmp, "web", "vendor"))
+        os.utime(os.path.join(tmp, "node_modules", ".package-lock.json"))    # newer than the lock: no npm ci
+        proc = subprocess.Popen([sys.executable, "serve.py", "--port", "0"], cwd=tmp, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            for line in proc.stdout:
+                found = re.search(r"serving web/ at (http://\S+?)/? ", line)
+                if found:
+                    yield found.group(1) + "/"
+                    break
+            else:
+                raise RuntimeError(f"the serve.py of {rev} did not start")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--base", metavar="REV", help="also the page at commit REV, side by side")
     args = ap.parse_args(argv)
     if not chromium_path():
         sys.exit("embed_load: no Chromium (install Debian's chromium or set PYFRAG_CHROMIUM)")
@@ -180,7 +254,8 @@ def main(argv=None):
     httpd = counting_server(wire)
     base = f"http://127.0.0.1:{httpd.server_address[1]}/"
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": f"{os.cpu_count()} cores",
-               "load_average_before": load_average(), "runs": []}
+               "load_average_before": load_average(), "runs": [], "base": args.base, "side_by_side": []}
+    stack = contextlib.ExitStack()
     print(f"{results['date']}, {results['machine']}, load average {results['load_average_before']}", flush=True)
     try:
         with sync_playwright() as p:
@@ -188,7 +263,16 @@ def main(argv=None):
             warm = browser.new_page()          # the browser's own start-up is not the page's
             warm.goto(base + "dist/")
             warm.close()
+            old = stack.enter_context(base_site(args.base)) if args.base else None     # its URL
             for i in range(args.runs):
+                if old:
+                    pair = {}
+                    for key, url in (("base", old), ("now", base)):
+                        time.sleep(SETTLE_S)
+                        pair[key] = first_chart_ms(browser, url + PAGE)
+                    results["side_by_side"].append(pair)
+                    print(f"first chart, {args.base} / now: {results['side_by_side'][-1]}", flush=True)
+                time.sleep(SETTLE_S)
                 r = one_run(browser, base, wire)
                 results["runs"].append(r)
                 print(f"run {i + 1}: stored charts at {r['stored_ms']} ms; first visit "
@@ -198,6 +282,7 @@ def main(argv=None):
                       f"{r['two_runs_live_s']} s", flush=True)
             browser.close()
     finally:
+        stack.close()
         httpd.shutdown()
         httpd.server_close()
     runs = results["runs"]
@@ -217,6 +302,13 @@ def main(argv=None):
     print(f"return visit: {fmt(s['return_bytes'], 'bytes')} (goal <= 50,000)")
     print(f"Run in two widgets: at most {s['python_workers_for_two_runs_max']} Python worker(s) (goal 1); "
           f"both live after {fmt(s['two_runs_live_s'], 's')}")
+    if results["side_by_side"]:
+        pairs = results["side_by_side"]
+        s["first_chart_base_ms"] = stats([p["base"] for p in pairs])
+        s["first_chart_now_ms"] = stats([p["now"] for p in pairs])
+        s["first_chart_ratio"] = round(s["first_chart_base_ms"]["median"] / s["first_chart_now_ms"]["median"], 1)
+        print(f"first widget's chart, side by side: {args.base} {fmt(s['first_chart_base_ms'])}, now "
+              f"{fmt(s['first_chart_now_ms'])}: {s['first_chart_ratio']}x sooner")
     print(f"requests off this origin: {s['off_origin_requests'] or 'none'}; "
           f"load average after: {results['load_average_after']}")
     os.makedirs(ARTIFACTS, exist_ok=True)
