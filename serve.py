@@ -211,7 +211,10 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     def send_page(self, path):
         """A page, its dist/ references rewritten; its ETag makes a revisit a 304."""
         with open(path, encoding="utf-8") as f:
-            body = rewrite_page(f.read(), self.info()).encode()
+            return self.send_html(f.read())
+
+    def send_html(self, page):
+        body = rewrite_page(page, self.info()).encode()
         etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
         if etag in (self.headers.get("If-None-Match") or ""):
             self.send_response(304)

@@ -89,6 +89,13 @@ def load_average():
         return None
 
 
+def save_artifact(name, results):
+    """A benchmark's results as artifacts/<name>, for a person or a later comparison to read."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with open(os.path.join(ARTIFACTS, name), "w") as f:
+        json.dump(results, f, indent=1)
+
+
 def stats(xs):
     """{median, min, max, n} of a list of numbers (ms or s), rounded."""
     if not xs:
@@ -372,9 +379,7 @@ def main(argv=None):
         stop_server(proc)
     results["load_average_after"] = load_average()
     print(f"load average after: {results['load_average_after']}; {results['wall_seconds']} s in all")
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    with open(os.path.join(ARTIFACTS, "page_load.json"), "w") as f:
-        json.dump(results, f, indent=1)
+    save_artifact("page_load.json", results)
     return 0
 
 
