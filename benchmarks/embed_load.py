@@ -5,14 +5,15 @@
 Serves web/ (prepared first) with serve.py's own request handler, counting the bytes each response
 puts on the wire. Each run:
 
-  first visit   Debian's Chromium, headless, started on the page with a fresh profile (empty caches)
-                and no automation attached (a driver's own scripts in every frame would take the main
-                thread the widgets draw on): navigation -> each widget's stored chart drawn (its
-                pyfrag:stored-drawn mark, in the top page's clock; a few lines added to the page send
-                them back), and the bytes sent meanwhile; no Python may have started (nothing of
+  first visit   Debian's Chromium, headless, with a fresh profile (empty caches), opens the page in a
+                new tab with nothing attached to it (a driver's own scripts in every frame would take
+                the main thread the widgets draw on): navigation -> each widget's stored chart drawn
+                (its pyfrag:stored-drawn mark, in the top page's clock; a few lines added to the page
+                send them back), and the bytes sent meanwhile; no Python may have started (nothing of
                 Pyodide requested).
-  return        Chromium started again on the page with that profile: the same, bytes and what was
-                asked for.
+  return        the page again in a new tab of that browser: the same, bytes and what was asked for.
+  floor         the same page with an empty one-line page in each iframe instead of a widget: what
+                four iframes cost on this machine before any widget does anything.
   two runs      (Playwright) Run pressed in the first two widgets, one right after the other: Python
                 workers started in the page, Pyodide's wasm fetched, and the time until both show a
                 live run; every request of the page, which must stay on this origin.
@@ -35,11 +36,13 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from urllib.parse import urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -77,9 +80,17 @@ class Wire:
             return self.sent[mark[0]:], self.responses[mark[1]:]
 
 
+# For the floor: a page of one line that says it is drawn at once, in place of each widget.
+EMPTY_WIDGET = "<!doctype html><p>empty</p><script>performance.mark('pyfrag:stored-drawn')</script>"
+
+
 def counting_server(wire):
     with open(os.path.join(serve.WEB, PAGE), encoding="utf-8") as f:
         bench_page = f.read().replace("</body>", REPORTER + "\n</body>")
+    # the same page, its widgets replaced by empty ones: what four iframes cost on this machine
+    pages = {"/bench-" + PAGE: bench_page,
+             "/bench-empty.html": re.sub(r'src="embed\.html[^"]*"', 'src="bench-empty-widget.html"', bench_page),
+             "/bench-empty-widget.html": EMPTY_WIDGET}
 
     class Counting(serve.Handler):
         def do_POST(self):
@@ -91,10 +102,9 @@ def counting_server(wire):
             self.end_headers()
 
         def send_head(self):
-            """The page with REPORTER, at bench-<page>; the rest as serve.py serves it."""
-            if self.path.split("?")[0] != "/bench-" + PAGE:
-                return super().send_head()
-            return self.send_html(bench_page)
+            """The pages above; the rest as serve.py serves it."""
+            page = pages.get(self.path.split("?")[0])
+            return super().send_head() if page is None else self.send_html(page)
 
         def send_response(self, *args):
             with wire.lock:
@@ -146,19 +156,43 @@ const poll = setInterval(() => {
 </script>""" % (REPORT, POLL_MS)
 
 
-def plain_visit(url, profile, wire):
-    """Chromium started on `url` with the profile directory `profile`, nothing attached -> (the
-    widgets' stored-chart times, writes and response paths of the visit, until 1 s after them)."""
+@contextlib.contextmanager
+def plain_browser():
+    """Chromium, headless, with a fresh profile (empty caches) and nothing attached to its pages: it opens
+    them when asked through its DevTools HTTP endpoint, which attaches to none of them -> that endpoint."""
+    with tempfile.TemporaryDirectory(prefix="embed-profile-") as profile:
+        # a session of its own: all the browser's processes end together, before its profile goes
+        proc = subprocess.Popen([chromium_path(), "--headless=new", *FLAGS, f"--user-data-dir={profile}",
+                                 "--window-size=1000,900", "--remote-debugging-port=0", "about:blank"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            port_file = os.path.join(profile, "DevToolsActivePort")
+            for _ in range(300):
+                if os.path.exists(port_file) and open(port_file).read().strip():
+                    break
+                time.sleep(0.1)
+            time.sleep(SETTLE_S)           # the browser's own start-up is not the page's
+            yield f"http://127.0.0.1:{open(port_file).read().split()[0]}"
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+            for _ in range(100):          # its other processes (renderers, network) go a moment later
+                if subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True).returncode:
+                    break
+                time.sleep(0.1)
+
+
+def plain_visit(devtools, url, wire):
+    """`url` opened in a new tab of the plain browser -> (the widgets' stored-chart times, the writes
+    and response paths of the visit, until 1 s after them)."""
     mark = wire.mark()
-    proc = subprocess.Popen([chromium_path(), "--headless=new", *FLAGS, f"--user-data-dir={profile}",
-                             "--window-size=1000,900", url],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with urllib.request.urlopen(urllib.request.Request(f"{devtools}/json/new?{url}", method="PUT")) as r:
+        tab = json.load(r)["id"]
     try:
         times = wire.reports.get(timeout=TIMEOUT_MS / 1000)
         time.sleep(1)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        urllib.request.urlopen(f"{devtools}/json/close/{tab}").close()
     sent, paths = wire.since(mark)
     return times, [x for x in sent if x[0] != REPORT], [p for p in paths if p != REPORT]
 
@@ -204,15 +238,18 @@ def two_runs(browser, url, wire):
 
 
 def one_run(browser, url, wire):
-    with tempfile.TemporaryDirectory(prefix="embed-profile-") as profile:
-        times, first, first_paths = plain_visit(url + "bench-" + PAGE, profile, wire)
+    with plain_browser() as devtools:
+        times, first, first_paths = plain_visit(devtools, url + "bench-" + PAGE, wire)
         time.sleep(SETTLE_S)
-        again_times, again, again_paths = plain_visit(url + "bench-" + PAGE, profile, wire)
+        again_times, again, again_paths = plain_visit(devtools, url + "bench-" + PAGE, wire)
+        time.sleep(SETTLE_S)
+        floor = plain_visit(devtools, url + "bench-empty.html", wire)[0]
     time.sleep(SETTLE_S)
     if len(times) != 4 or len(again_times) != 4:
         raise RuntimeError(f"{PAGE} has 4 widgets; stored charts came from {times} and {again_times}")
     return {
-        "stored_ms": times, "last_stored_ms": max(times), "first_visit_bytes": total(first),
+        "stored_ms": times, "last_stored_ms": max(times), "empty_iframes_ms": floor,
+        "first_visit_bytes": total(first),
         "first_visit_requests": len(first_paths),
         "python_before_interaction": [p for p in first_paths + again_paths
                                       if any(k in p for k in PYTHON_FILES)],
@@ -298,13 +335,6 @@ def main(argv=None):
             browser = p.chromium.launch(executable_path=chromium_path(), args=FLAGS, chromium_sandbox=False)
             old = stack.enter_context(base_site(args.base)) if args.base else None     # its URL
             for i in range(args.runs):
-                if old:
-                    pair = {}
-                    for key, site in (("base", old), ("now", url)):
-                        time.sleep(SETTLE_S)
-                        pair[key] = first_chart_ms(browser, site + PAGE)
-                    results["side_by_side"].append(pair)
-                    print(f"first chart, {args.base} / now: {results['side_by_side'][-1]}", flush=True)
                 time.sleep(SETTLE_S)
                 r = one_run(browser, url, wire)
                 results["runs"].append(r)
@@ -313,6 +343,13 @@ def main(argv=None):
                       f"({', '.join(r['return_paths'])}); two Runs: {r['python_workers_for_two_runs']} "
                       f"Python worker(s), Pyodide fetched {r['pyodide_wasm_fetched']}x, both live after "
                       f"{r['two_runs_live_s']} s", flush=True)
+                if old:
+                    pair = {}
+                    for key, site in (("now", url), ("base", old)):
+                        time.sleep(SETTLE_S)
+                        pair[key] = first_chart_ms(browser, site + PAGE)
+                    results["side_by_side"].append(pair)
+                    print(f"  first chart, now / {args.base}: {pair}", flush=True)
             browser.close()
     finally:
         stack.close()
@@ -322,6 +359,7 @@ def main(argv=None):
     results["summary"] = s = {
         "last_stored_chart_ms": stats([r["last_stored_ms"] for r in runs]),
         "return_last_stored_chart_ms": stats([max(r["return_stored_ms"]) for r in runs]),
+        "empty_iframes_last_ms": stats([max(r["empty_iframes_ms"]) for r in runs]),
         "first_visit_bytes": stats([r["first_visit_bytes"] for r in runs]),
         "return_bytes": stats([r["return_bytes"] for r in runs]),
         "python_workers_for_two_runs_max": max(r["python_workers_for_two_runs"] for r in runs),
@@ -330,7 +368,8 @@ def main(argv=None):
         "two_runs_live_s": stats([r["two_runs_live_s"] for r in runs]),
     }
     results["load_average_after"] = load_average()
-    print(f"last widget's stored chart after navigation: {fmt(s['last_stored_chart_ms'])} (goal <= 500)")
+    print(f"last widget's stored chart after navigation: {fmt(s['last_stored_chart_ms'])} (goal <= 500); "
+          f"the same page with four empty iframes instead: {fmt(s['empty_iframes_last_ms'])}")
     print(f"first visit until interaction: {fmt(s['first_visit_bytes'], 'bytes')} (goal <= 2,000,000); "
           f"Python started before interaction: {s['python_before_interaction'] or 'never'}")
     print(f"return visit: {fmt(s['return_bytes'], 'bytes')} (goal <= 50,000); last stored chart "
