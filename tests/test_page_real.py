@@ -3,39 +3,66 @@ module of the manifest with the page's own replay code (web/src/realheap.js unde
 wasmtime harness gives (`pyfrag real`): the same events, addresses, memory sizes, live bytes, failures
 with their kinds, the module's own live_bytes() and the audit snippet's lines.
 
-And so the embeds' stored views, made at prepare from wasmtime's replays, say what a live run in the
-page says: for every example and module picked, the views made with the page's own code from the stored
-run and from the page's own replay have the same charts, numbers, sentence, audit lines and output.
-
 Traces come from the examples exactly as the page gets them: each example runs under CPython with a
-show() that builds the page's payload (web/py/playground.py; web/build/stored_views.py runs it as the
-prepare step does); the real side then replays payload.trace on the module named by payload.module, or
-on the module picked in the page.
+show() that builds the page's payload (web/py/playground.py); the real side then replays payload.trace
+on the module named by payload.module, or on the page's default module.
 """
 
-import functools
 import json
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from pyfrag import modules
+import pyfrag
+from pyfrag import Trace, modules
 from pyfrag.audit import audit_lines
+from pyfrag.memory import PAGE, WASM32_MAX_PAGES
 
 ROOT = Path(__file__).parent.parent
-PAGE_REPLAY = ROOT / "tests" / "node" / "page_replay.mjs"
+RUNNER = ROOT / "tests" / "node" / "replay_real.mjs"
 EXAMPLES = sorted((ROOT / "web" / "examples").glob("*.py"))
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 real = pytest.importorskip("pyfrag.real")
 pytest.importorskip("wasmtime")
 
-sys.path.insert(0, str(ROOT / "web" / "build"))
-import stored_views  # noqa: E402  (web/build/stored_views.py: the examples as the page runs them)
+sys.path.insert(0, str(ROOT / "web" / "py"))
+import playground  # noqa: E402
+
+
+def example_payloads(path, selected):
+    """(meta, arrays) of every show() an example makes, as the page receives them with the module
+    `selected` in its menu."""
+    shown = []
+
+    def show(x, module=None, label=None, allocator=None):
+        meta, arrays, run = playground.payload(x, module=module or selected, label=label,
+                                               allocator=allocator)
+        shown.append((meta, arrays))
+        return run
+
+    code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    exec(code, {"__name__": "__main__", "show": show, "pyfrag": pyfrag})
+    return shown
+
+
+def page_trace(meta, arrays):
+    """The arrays the page hands the real worker, and the same trace for the wasmtime harness."""
+    t = meta["trace"]
+    js = {"ops": list(arrays["trace.ops"]), "ids": [int(v) for v in arrays["trace.ids"]],
+          "sizes": [int(v) for v in arrays["trace.sizes"]], "aligns": t["aligns"],
+          "maximum_bytes": t["maximum_bytes"], "malloc_alignment": t["malloc_alignment"]}
+    pages = t["maximum_bytes"] // PAGE
+    trace = Trace(t["name"], maximum=pages if pages < WASM32_MAX_PAGES else None)
+    for i, (op, id, size) in enumerate(zip(js["ops"], js["ids"], js["sizes"])):
+        trace.ops.append(op)
+        trace.ids.append(id)
+        trace.sizes.append(size)
+    trace.aligns.update({i: a for i, a in t["aligns"]})
+    return js, trace
 
 
 def failures(fs):
@@ -57,103 +84,55 @@ def engine_result(trace, name, model):
     }
 
 
-MODULES = [m["name"] for m in modules.manifest()]
-
-
-@functools.cache
-def stored_runs(stem):
-    """The example's stored runs, as the prepare step makes them: each module picked in the menu (one
-    run for an example whose show()s name their modules)."""
-    return list(stored_views.stored_runs(ROOT / "web" / "examples" / f"{stem}.py", MODULES))
-
-
-@functools.cache
-def page_replays(stem):
-    """tests/node/page_replay.mjs on the example's stored runs: {key: {stored, live, replays}}."""
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = Path(tmp) / "runs"
-        runs.mkdir()
-        for key, run, blob in stored_runs(stem):
-            (runs / f"{key}.json").write_text(json.dumps(run, default=str))
-            (runs / f"{key}.bin").write_bytes(blob)
-        paths = Path(tmp) / "modules.json"
-        paths.write_text(json.dumps({name: {"path": modules.find(name)["path"],
-                                            "heap_base": modules.find(name)["heap_base"]}
-                                     for name in MODULES}))
-        proc = subprocess.run(["node", str(PAGE_REPLAY), str(runs), str(paths)], capture_output=True,
-                              text=True, timeout=900)
+def page_results(jobs, tmp_path):
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps(jobs))
+    proc = subprocess.run(["node", str(RUNNER), str(path)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.splitlines()[-1])
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_page_real_replay_equals_engine_on_every_module(example):
-    page = page_replays(example.stem)
-    cases = 0
-    for key, run, blob in stored_runs(example.stem):
-        for show, replay in zip(run["shows"], page[key]["replays"], strict=True):
-            meta = show["meta"]
-            name, where = meta["module"], f"{example.stem} / {meta['label']} on {meta['module']}"
-            trace = stored_views.page_trace(meta, stored_views.read_arrays(show["arrays"], blob))
-            # the module alone: its own answers, failures judged by heap - live as the engine sees them
-            want = engine_result(trace, name, model=False)
-            got = {
-                "events": len(replay["heap_bytes"]),
-                "addresses": replay["addresses"],
-                "heap_bytes": replay["heap_bytes"],
-                "live_bytes": replay["live_bytes"],
-                "failures": failures(replay["failures"]),
-                "reported_live": replay["reported_live"],
-                "trap": replay["trap"] and (replay["trap"]["index"], replay["trap"]["op"]),
-                "audit": None if replay["trap"] else replay["audit"]["text"],
-            }
-            for k in want:
-                assert got[k] == want[k], f"{where}: {k} differs"
-            # and where the simulation started like the module, the verdicts the page shows equal
-            # `pyfrag real`'s, which reads the model's free blocks (elsewhere the page estimates)
-            if meta["sim"]["like"] == name:
-                assert failures(replay["verdicts"]) == engine_result(trace, name, model=True)["failures"], \
-                    where
-            cases += 1
-    assert cases, f"{example.name} shows nothing"
-
-
-# ---------------------------------------------------------------- stored views
-
-def without_trap_words(run):
-    """The run's views with what a trap says left out: the engine's own words (wasmtime's and the
-    browser's differ), and the audit of the instance after it (the stored run has none). Where it
-    happened, in which call, stays."""
-    for view in run["views"]:
-        trap = view["real"] and view["real"]["extra"].get("trap")
-        if trap:
-            trap["message"] = view["message"] = view["audit"]["real"] = None
-    return run
-
-
-def differences(stored, live, path=""):
-    """Where two JSON values differ, as paths."""
-    if isinstance(stored, dict) and isinstance(live, dict):
-        out = [] if stored.keys() == live.keys() else [f"{path}: keys {sorted(stored)} vs {sorted(live)}"]
-        return out + [d for k in stored.keys() & live.keys()
-                      for d in differences(stored[k], live[k], f"{path}.{k}")]
-    if isinstance(stored, list) and isinstance(live, list) and len(stored) == len(live):
-        return [d for i, (a, b) in enumerate(zip(stored, live))
-                for d in differences(a, b, f"{path}[{i}]")]
-    return [] if stored == live else [f"{path}: {str(stored)[:200]} vs {str(live)[:200]}"]
+MODULES = [m["name"] for m in modules.manifest()]
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
-def test_stored_views_say_what_a_live_run_says(example):
-    """The prepare step's stored runs (CPython, wasmtime) made into views, against the same traces
-    replayed by the page's own code: every example, every module picked."""
-    page = page_replays(example.stem)
-    assert set(page) == {key for key, _, _ in stored_runs(example.stem)} and page
-    for key, both in page.items():
-        stored, live = both["stored"], both["live"]
-        assert stored["views"] and all(v["real"] for v in stored["views"]), key
-        assert differences(without_trap_words(stored), without_trap_words(live)) == [], key
-        # the numbers are there to compare: the table's, and the article's audit lines
-        for v in stored["views"]:
-            assert v["sim"]["summary"]["events"] == v["sim"]["n"] > 0
-            assert v["audit"]["sim"]["text"].startswith("Utilization: ")
+def test_page_real_replay_equals_engine_on_every_module(example, tmp_path):
+    cases, jobs, seen = [], [], set()
+    for selected in MODULES:
+        payloads = example_payloads(example, selected)
+        if selected != MODULES[0] and all(meta["module"] != selected for meta, _ in payloads):
+            break                     # every show() names its module: the menu does not matter
+        for meta, arrays in payloads:
+            if (meta["label"], meta["module"]) in seen:
+                continue              # the example names its module: the menu does not matter
+            seen.add((meta["label"], meta["module"]))
+            js, trace = page_trace(meta, arrays)
+            entry = modules.find(meta["module"])
+            sim = {"addresses": list(arrays["sim.addresses"]), "heap_bytes": list(arrays["sim.heap_bytes"]),
+                   "failures": meta["sim"]["failures"] if meta["sim"]["like"] == meta["module"] else []}
+            jobs.append({"module": entry["path"], "heap_base": entry["heap_base"], "trace": js,
+                         "sim": sim})
+            cases.append((meta["label"], meta["module"], trace, bool(sim["failures"] or
+                          meta["sim"]["like"] == meta["module"])))
+    assert jobs, f"{example.name} shows nothing"
+    for (label, name, trace, like), page in zip(cases, page_results(jobs, tmp_path)):
+        where = f"{example.stem} / {label} on {name}"
+        assert "error" not in page, f"{where}: {page['error']}"
+        # the module alone: its own answers, failures judged by heap - live as the engine sees them
+        want = engine_result(trace, name, model=False)
+        got = {
+            "events": len(page["heap_bytes"]),
+            "addresses": page["addresses"],
+            "heap_bytes": page["heap_bytes"],
+            "live_bytes": page["live_bytes"],
+            "failures": failures(page["failures"]),
+            "reported_live": page["reported_live"],
+            "trap": page["trap"] and (page["trap"]["index"], page["trap"]["op"]),
+            "audit": None if page["trap"] else page["audit"]["text"],
+        }
+        for key in want:
+            assert got[key] == want[key], f"{where}: {key} differs"
+        # and where the simulation started like the module, the verdicts the page shows equal
+        # `pyfrag real`'s, which reads the model's free blocks (elsewhere the page estimates)
+        if like:
+            assert failures(page["verdicts"]) == engine_result(trace, name, model=True)["failures"], where

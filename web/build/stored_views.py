@@ -117,16 +117,6 @@ class Blob:
         return index
 
 
-def read_arrays(index, blob):
-    """The arrays Blob.add wrote: {name: array} from its index and the bytes."""
-    out = {}
-    for name, (offset, typecode, length) in index.items():
-        a = array(typecode)
-        a.frombytes(blob[offset:offset + length * a.itemsize])
-        out[name] = a
-    return out
-
-
 def as_payload(name):
     return "b" if name == "trace.ops" else "d"      # as playground.payload makes them
 
