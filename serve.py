@@ -1,80 +1,64 @@
 #!/usr/bin/env python3
-"""serve.py: prepares and serves the pyfrag playground (web/). Standard library only.
+"""serve.py: serves the pyfrag playground (web/), after preparing it, or writes a static copy of it.
+Standard library only.
 
     python serve.py                  prepare what is stale, then serve on 127.0.0.1:8000
     python serve.py --port 0         any free port (the URL is printed)
     python serve.py --prepare-only   prepare and exit (CI, before the tests)
     python serve.py --build DIR      prepare, then write a static copy of the site to DIR
 
-Owns the prepare step, which fills the git-ignored web/dist/ so the page needs
-nothing but this origin (no CDN, works with the network off):
-
-    npm        npm ci when node_modules is missing or older than package-lock.json
-    bundle     esbuild: the page entry points web/src/<name>.js the pages load as
-               dist/<name>.js, and the module workers web/src/*worker*.mjs
-    pyodide    Pyodide's runtime files from the npm package, the micropip and
-               packaging wheels its lock names (downloaded once with pip into
-               web/vendor/wheels/), and a copy of the lock whose sha256 entries
-               match the files served (the browser checks them)
-    wheel      pyfrag's own wheel, built from pyfrag/ and pyproject.toml
-    modules    wasm_modules/*.wasm and manifest.json
-    snapshot   a Pyodide memory snapshot (web/build/snapshot.mjs), micropip and
-               packaging imported, the worker boots from, seconds faster;
-               optional: without it Python starts normally
-    info       dist/build-info.json: versions and file names the worker reads
-
-Each step records a cheap fingerprint of its inputs (paths, sizes, mtimes) and
-runs again only when that changes. Serving sends COOP/COEP (+CORP) on every
-response so the page is cross-origin isolated (SharedArrayBuffer for Stop),
-sets the MIME types module workers and instantiateStreaming insist on, and
-never serves anything outside web/.
+The prepare pipeline (npm, Pyodide, the snapshot, the wheel, the modules, the examples' stored views, the
+bundles) is web/build/prepare.py; every file it puts in web/dist/ has its content's hash in its name.
+Serving sends COOP/COEP (+CORP) on every response so the page is cross-origin isolated
+(SharedArrayBuffer for Stop), lets browsers keep dist/ for good and revalidate the rest, rewrites the
+pages' dist/<name> references to the names prepare made (build_info), sets the MIME types module workers
+and instantiateStreaming insist on, and never serves anything outside web/. --build writes the same
+layout, with the pages rewritten once and a _headers file for hosts that read one.
 """
 
 import argparse
-import base64
-import contextlib
 import hashlib
 import http.server
-import json
+import io
 import os
 import posixpath
 import re
 import shutil
 import socket
-import subprocess
 import sys
-import tomllib
 import urllib.parse
-import zipfile
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-WEB = os.path.join(ROOT, "web")
-DIST = os.path.join(WEB, "dist")
-VENDOR = os.path.join(WEB, "vendor")
-NODE_MODULES = os.path.join(ROOT, "node_modules")
-STAMPS = os.path.join(DIST, ".prepare-stamps.json")
-
-# Bump when the prepare logic changes, so every step runs again once.
-PREPARE_VERSION = 3
-
-# Pyodide's own runtime files; everything else in the npm package (console
-# pages, type declarations, source maps) is not needed by the page.
-PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm",
-                 "python_stdlib.zip", "pyodide.js")
-# Wheels the Pyodide lock names but the npm package does not ship.
-LOCK_WHEELS = ("micropip", "packaging")
+sys.path.insert(0, os.path.join(ROOT, "web", "build"))
+import prepare  # noqa: E402  (web/build/prepare.py)
+from prepare import STEP_NAMES, WEB, PrepareError, build_info  # noqa: E402
 
 # Headers every response carries. COOP+COEP make the page cross-origin isolated
 # (needed for the SharedArrayBuffer behind Stop); CORP lets our own files load
-# under COEP require-corp; no-cache makes browsers revalidate (cheap 304s on
-# localhost) so a rebuilt bundle or wheel with the same name is never stale.
+# under COEP require-corp.
 HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Embedder-Policy": "require-corp",
     "Cross-Origin-Resource-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-cache",
 }
+# Everything in dist/ is named by its content: a browser keeps it for a year without asking again. The
+# rest (the pages, and the few files beside them) is revalidated each time: a 304 when it has not changed.
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+
+
+def cache_control(path):
+    """The Cache-Control of a request path."""
+    return IMMUTABLE if path.startswith("/dist/") else REVALIDATE
+
+
+def rewrite_page(html, info):
+    """A page's dist/<name> references (dist/main.js) turned into the names prepare made
+    (dist/main-<hash>.js); names it did not make are left as they are."""
+    bundles = (info or {}).get("bundles", {})
+    return re.sub(r"\bdist/([\w.-]+)", lambda m: f"dist/{bundles.get(m.group(1), m.group(1))}", html)
+
 
 MIME_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -102,400 +86,33 @@ MIME_TYPES = {
 }
 
 
-class PrepareError(RuntimeError):
-    """A prepare step failed; the message says which and what to do."""
-
-
-def say(msg):
-    print(f"serve.py: {msg}", flush=True)
-
-
-# ---------------------------------------------------------------- fingerprints
-
-def walk_files(path, suffixes=None):
-    """Files under path (or path itself), skipping caches, sorted for stable stamps."""
-    if os.path.isfile(path):
-        return [path]
-    out = []
-    for dirpath, dirnames, filenames in os.walk(path):
-        dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__", "node_modules")
-                             and not d.startswith("."))
-        for name in sorted(filenames):
-            if suffixes is None or name.endswith(suffixes):
-                out.append(os.path.join(dirpath, name))
-    return out
-
-
-def fingerprint(paths, extra=""):
-    """A digest of (path, size, mtime) for every input: cheap, and changes on any edit."""
-    h = hashlib.sha256(f"{PREPARE_VERSION}:{extra}".encode())
-    for p in paths:
-        try:
-            st = os.stat(p)
-        except FileNotFoundError:
-            h.update(f"{p}:missing\n".encode())
-            continue
-        h.update(f"{os.path.relpath(p, ROOT)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def run_cmd(cmd, what, cwd=ROOT):
-    try:
-        proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
-    except FileNotFoundError:
-        raise PrepareError(f"{what}: {cmd[0]!r} not found; the playground needs Node.js >= 18 "
-                           "with npm to prepare (the page itself then needs neither)") from None
-    if proc.returncode != 0:
-        raise PrepareError(f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n"
-                           f"{proc.stdout.strip()}")
-    return proc.stdout
-
-
-# ---------------------------------------------------------------- steps
-
-def npm_needed():
-    hidden = os.path.join(NODE_MODULES, ".package-lock.json")
-    lock = os.path.join(ROOT, "package-lock.json")
-    if not os.path.exists(hidden) or not os.path.isdir(os.path.join(NODE_MODULES, "pyodide")):
-        return True
-    return os.path.getmtime(lock) > os.path.getmtime(hidden)
-
-
-def step_npm():
-    npm = shutil.which("npm")
-    if npm is None:
-        raise PrepareError("npm not found; install Node.js >= 18 (with npm) to prepare the "
-                           "playground")
-    say("installing the browser dependencies (npm ci) ...")
-    run_cmd([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], "npm ci")
-
-
-def page_entries():
-    """Page bundles: web/src/<name>.js for every dist/<name>.js a page refers to, and main.js."""
-    names = set()
-    for page in walk_files(WEB, (".html",)):
-        if os.path.dirname(page) != WEB:
-            continue
-        with open(page, encoding="utf-8") as f:
-            names.update(re.findall(r"dist/([\w.-]+)\.js\b", f.read()))
-    names.add("main")
-    return sorted(os.path.join(WEB, "src", f"{n}.js") for n in names
-                  if os.path.isfile(os.path.join(WEB, "src", f"{n}.js")))
-
-
-def worker_entries():
-    src = os.path.join(WEB, "src")
-    if not os.path.isdir(src):
-        return []
-    return sorted(os.path.join(src, n) for n in os.listdir(src)
-                  if n.endswith(".mjs") and "worker" in n)
-
-
-def esbuild_path():
-    exe = os.path.join(NODE_MODULES, ".bin", "esbuild.cmd" if os.name == "nt" else "esbuild")
-    if not os.path.exists(exe):
-        raise PrepareError("esbuild is missing from node_modules; run `npm ci` (or delete "
-                           "node_modules and run serve.py again)")
-    return exe
-
-
-def step_bundle():
-    pages, workers = page_entries(), worker_entries()
-    common = ["--bundle", "--format=esm", "--target=es2022", "--minify", "--sourcemap",
-              "--log-level=warning", f"--outdir={DIST}", "--entry-names=[name]",
-              "--loader:.woff2=file", "--loader:.svg=file"]
-    if pages:
-        say("bundling " + ", ".join(os.path.relpath(p, WEB) for p in pages) + " (esbuild) ...")
-        run_cmd([esbuild_path(), *pages, *common], "esbuild (pages)")
-    if workers:
-        say("bundling " + ", ".join(os.path.relpath(p, WEB) for p in workers) + " (esbuild) ...")
-        # Workers keep their .mjs name: the page creates them as dist/<name>.mjs.
-        run_cmd([esbuild_path(), *workers, *common, "--out-extension:.js=.mjs"],
-                "esbuild (workers)")
-    if not pages and not workers:
-        say("no web/src entry points yet; nothing to bundle")
-
-
-def pyodide_lock():
-    with open(os.path.join(NODE_MODULES, "pyodide", "pyodide-lock.json"), encoding="utf-8") as f:
-        return json.load(f)
-
-
-def pip_download(specs, python_version, dest):
-    """Pure-Python wheels for Pyodide's Python, into dest (once; later runs reuse them)."""
-    os.makedirs(dest, exist_ok=True)
-    run_cmd([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-             "--no-deps", "--only-binary=:all:", "--python-version", python_version,
-             "--dest", dest, *specs], "pip download " + " ".join(specs))
-
-
-def step_pyodide():
-    src = os.path.join(NODE_MODULES, "pyodide")
-    out = os.path.join(DIST, "pyodide")
-    lock = pyodide_lock()
-    version = json.load(open(os.path.join(src, "package.json"), encoding="utf-8"))["version"]
-    say(f"copying Pyodide {version} ...")
-    os.makedirs(out, exist_ok=True)
-    for name in PYODIDE_FILES:
-        shutil.copy2(os.path.join(src, name), os.path.join(out, name))
-    py = ".".join(lock["info"]["python"].split(".")[:2])
-    wheel_dir = os.path.join(VENDOR, "wheels")
-    wanted = {n: lock["packages"][n] for n in LOCK_WHEELS}
-    missing = [f"{e['name']}=={e['version']}" for e in wanted.values()
-               if not os.path.exists(os.path.join(wheel_dir, e["file_name"]))]
-    if missing:
-        say(f"downloading {', '.join(missing)} for Python {py} (pip) ...")
-        pip_download(missing, py, wheel_dir)
-    for entry in wanted.values():
-        path = os.path.join(wheel_dir, entry["file_name"])
-        if not os.path.exists(path):
-            raise PrepareError(f"pip did not produce {entry['file_name']} (the file name the "
-                               f"Pyodide {version} lock expects)")
-        shutil.copy2(path, os.path.join(out, entry["file_name"]))
-        # Pyodide rebuilds its wheels, so its lock's hashes are not those of the
-        # released wheels; the browser checks them, so record the files served.
-        entry["sha256"] = sha256_file(path)
-    with open(os.path.join(out, "pyodide-lock.json"), "w", encoding="utf-8") as f:
-        json.dump(lock, f, separators=(",", ":"))
-
-
-SNAPSHOT = os.path.join(DIST, "pyodide", "snapshot.bin.gz")
-# Names of what Python holds in the snapshot: written by snapshot.mjs, read by the bundled worker
-SNAPSHOT_REFS = os.path.join(WEB, "build", "snapshot-refs.mjs")
-
-
-def step_snapshot():
-    say("making the Python start-up snapshot ...")
-    try:
-        run_cmd(["node", os.path.join(WEB, "build", "snapshot.mjs"), os.path.dirname(SNAPSHOT),
-                 SNAPSHOT], "snapshot")
-    except PrepareError as e:
-        # only an optimisation: the page starts Python the slow way without it
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(SNAPSHOT)
-        say(f"warning: no snapshot, Python will start without one ({e})")
-
-
-def project_meta():
-    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
-        return tomllib.load(f)["project"]
-
-
-def wheel_name(meta):
-    name = re.sub(r"[-_.]+", "_", meta["name"]).lower()
-    return f"{name}-{meta['version']}-py3-none-any.whl"
-
-
-def build_wheel(dest_dir):
-    """pyfrag's wheel (pure Python, py3-none-any), written with zipfile.
-
-    The same files and metadata `pip wheel .` puts in, without a build backend:
-    no network for build isolation, no build/ or egg-info in the shared tree,
-    and about 50 ms instead of seconds."""
-    meta = project_meta()
-    name, version = meta["name"], meta["version"]
-    dist_info = f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}.dist-info"
-    files = []
-    for path in walk_files(os.path.join(ROOT, "pyfrag")):
-        if path.endswith((".pyc", ".pyo")):
-            continue
-        files.append((os.path.relpath(path, ROOT).replace(os.sep, "/"), path))
-    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
-    if meta.get("description"):
-        lines.append(f"Summary: {meta['description']}")
-    if meta.get("requires-python"):
-        lines.append(f"Requires-Python: {meta['requires-python']}")
-    for dep in meta.get("dependencies", []):
-        lines.append(f"Requires-Dist: {dep}")
-    generated = {
-        f"{dist_info}/METADATA": "\n".join(lines) + "\n",
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: pyfrag-serve.py\n"
-                              "Root-Is-Purelib: true\nTag: py3-none-any\n",
-        f"{dist_info}/top_level.txt": "pyfrag\n",
-    }
-    scripts = meta.get("scripts") or {}
-    if scripts:
-        generated[f"{dist_info}/entry_points.txt"] = "[console_scripts]\n" + "".join(
-            f"{k} = {v}\n" for k, v in scripts.items())
-    os.makedirs(dest_dir, exist_ok=True)
-    target = os.path.join(dest_dir, wheel_name(meta))
-    record = []
-    tmp = target + ".tmp"
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for arc, path in files:
-            with open(path, "rb") as f:
-                data = f.read()
-            zf.writestr(arc, data)
-            record.append((arc, data))
-        for arc, text in generated.items():
-            data = text.encode()
-            zf.writestr(arc, data)
-            record.append((arc, data))
-        rows = []
-        for arc, data in record:
-            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-            rows.append(f"{arc},sha256={digest.decode()},{len(data)}")
-        rows.append(f"{dist_info}/RECORD,,")
-        zf.writestr(f"{dist_info}/RECORD", "\n".join(rows) + "\n")
-    os.replace(tmp, target)
-    return target
-
-
-def step_wheel():
-    out = os.path.join(DIST, "wheels")
-    say("building the pyfrag wheel ...")
-    if os.path.isdir(out):
-        for old in os.listdir(out):
-            if old.endswith(".whl"):
-                os.remove(os.path.join(out, old))
-    build_wheel(out)
-
-
-def step_modules():
-    src = os.path.join(ROOT, "wasm_modules")
-    out = os.path.join(DIST, "modules")
-    if os.path.isdir(out):
-        shutil.rmtree(out)
-    os.makedirs(out)
-    manifest = os.path.join(src, "manifest.json")
-    wasm = [p for p in walk_files(src, (".wasm",))] if os.path.isdir(src) else []
-    if not os.path.exists(manifest):
-        say("no wasm_modules/manifest.json yet: the page gets an empty module list")
-        with open(os.path.join(out, "manifest.json"), "w", encoding="utf-8") as f:
-            json.dump({"modules": []}, f)
-    else:
-        say(f"copying {len(wasm)} real module(s) and their manifest ...")
-        shutil.copy2(manifest, os.path.join(out, "manifest.json"))
-    for p in wasm:
-        rel = os.path.relpath(p, src)
-        os.makedirs(os.path.dirname(os.path.join(out, rel)), exist_ok=True)
-        shutil.copy2(p, os.path.join(out, rel))
-
-
-def step_info():
-    lock = pyodide_lock()
-    meta = project_meta()
-    info = {
-        "pyodide": json.load(open(os.path.join(NODE_MODULES, "pyodide", "package.json"),
-                                  encoding="utf-8"))["version"],
-        "python": lock["info"]["python"],
-        "pyfrag": meta["version"],
-        "pyfrag_wheel": f"wheels/{wheel_name(meta)}",
-        "lock_wheels": {n: lock["packages"][n]["file_name"] for n in LOCK_WHEELS},
-        "snapshot": "pyodide/snapshot.bin.gz" if os.path.exists(SNAPSHOT) else None,
-    }
-    with open(os.path.join(DIST, "build-info.json"), "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=1)
-
-
-def steps():
-    """(name, inputs fingerprint, outputs, action) in order; fingerprints are computed lazily
-    because earlier steps (npm) create the inputs of later ones."""
-    src = os.path.join(WEB, "src")
-    pages = [p for p in walk_files(WEB, (".html",)) if os.path.dirname(p) == WEB]
-    lock = os.path.join(ROOT, "package-lock.json")
-    pyodide_pkg = os.path.join(NODE_MODULES, "pyodide", "package.json")
-    wasm_src = os.path.join(ROOT, "wasm_modules")
-    bundles = [os.path.join(DIST, os.path.basename(p)) for p in page_entries() + worker_entries()]
-    return [
-        ("bundle", lambda: fingerprint(walk_files(src) + pages + [lock, SNAPSHOT_REFS]), bundles,
-         step_bundle),
-        ("pyodide", lambda: fingerprint([pyodide_pkg, lock], extra=repr(LOCK_WHEELS)),
-         [os.path.join(DIST, "pyodide", "pyodide-lock.json")], step_pyodide),
-        # micropip in the snapshot keeps the served lock's entries and snapshot-refs.mjs's names
-        ("snapshot", lambda: fingerprint([pyodide_pkg, os.path.join(WEB, "build", "snapshot.mjs"),
-                                          SNAPSHOT_REFS,
-                                          os.path.join(DIST, "pyodide", "pyodide-lock.json")]),
-         [SNAPSHOT], step_snapshot),
-        ("wheel", lambda: fingerprint(walk_files(os.path.join(ROOT, "pyfrag"), (".py",))
-                                      + [os.path.join(ROOT, "pyproject.toml")]),
-         [os.path.join(DIST, "wheels", wheel_name(project_meta()))], step_wheel),
-        ("modules", lambda: fingerprint(walk_files(wasm_src, (".wasm", ".json"))
-                                        if os.path.isdir(wasm_src) else []),
-         [os.path.join(DIST, "modules", "manifest.json")], step_modules),
-        ("info", lambda: fingerprint([pyodide_pkg, os.path.join(ROOT, "pyproject.toml"),
-                                      SNAPSHOT]),
-         [os.path.join(DIST, "build-info.json")], step_info),
-    ]
-
-
-@contextlib.contextmanager
-def prepare_lock():
-    """One prepare at a time (tests and a person's server may start together)."""
-    os.makedirs(DIST, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:          # Windows: no advisory locks; prepares rarely overlap there
-        yield
-        return
-    with open(os.path.join(DIST, ".prepare.lock"), "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-STEP_NAMES = ("npm", "bundle", "pyodide", "snapshot", "wheel", "modules", "info")
-
-
-def prepare(force=False, only=None):
-    """Bring web/dist up to date; returns the names of the steps that ran.
-
-    only: a subset of STEP_NAMES to consider (e.g. the Node tests need no bundle)."""
-    ran = []
-    with prepare_lock():
-        if (only is None or "npm" in only) and (force or npm_needed()):
-            step_npm()
-            ran.append("npm")
-        try:
-            with open(STAMPS, encoding="utf-8") as f:
-                stamps = json.load(f)
-        except (FileNotFoundError, ValueError):
-            stamps = {}
-        for name, stamp_of, outputs, action in steps():
-            if only is not None and name not in only:
-                continue
-            stamp = stamp_of()
-            if (not force and stamps.get(name) == stamp
-                    and all(os.path.exists(p) for p in outputs)):
-                continue
-            action()
-            stamps[name] = stamp
-            ran.append(name)
-            with open(STAMPS, "w", encoding="utf-8") as f:
-                json.dump(stamps, f, indent=1)
-    if ran:
-        say("prepared: " + ", ".join(ran))
-    return ran
-
-
 # ---------------------------------------------------------------- static build
 
 BUILD_MARKER = ".pyfrag-static-build"
-
-# For static hosts that read a _headers file: keeps the page cross-origin
-# isolated there too. Hosts without it still work; Stop then restarts the worker.
-HEADERS_FILE = "/*\n" + "".join(f"  {k}: {v}\n" for k, v in HEADERS.items()
-                                 if k != "Cache-Control")
+# web/'s build inputs and caches: the site needs only what prepare made from them
+SOURCES = {"vendor", "build", "src", "py"}
 
 
-def static_build(dest):
+def headers_file():
+    """_headers, for static hosts that read one (Netlify, Cloudflare Pages and the like): the page stays
+    cross-origin isolated there too, and dist/ is kept for good. Hosts without it still work: Stop then
+    restarts Python, and the cache is the host's own."""
+    isolation = "".join(f"  {k}: {v}\n" for k, v in HEADERS.items())
+    return f"/*\n{isolation}/dist/*\n  Cache-Control: {IMMUTABLE}\n"
+
+
+def static_build(dest, info=None):
+    """Writes the site to `dest`: the pages (their dist/ references rewritten), dist/ as prepared, and
+    the files beside the pages; -> dest."""
+    info = info or build_info()
+    if info is None or not info.get("bundles"):
+        raise PrepareError("web/dist is not prepared: run without --no-prepare")
     dest = os.path.abspath(dest)
     real = os.path.realpath(dest)
     web = os.path.realpath(WEB)
     if real in (os.path.realpath(ROOT), web) or real.startswith(web + os.sep):
         raise PrepareError(f"--build {dest}: choose a directory outside web/ and other "
-                               "than the repository root")
+                           "than the repository root")
     if os.path.exists(dest):
         if not os.path.isdir(dest):
             raise PrepareError(f"--build {dest}: exists and is not a directory")
@@ -503,17 +120,23 @@ def static_build(dest):
             raise PrepareError(f"--build {dest}: directory is not empty and is not an earlier "
                                "static build; refusing to overwrite it")
         shutil.rmtree(dest)
-    skip_top = {"vendor", "build"}     # download cache; prepare-time scripts
 
     def ignore(directory, names):
         out = {n for n in names if n.startswith(".") or n == "__pycache__"}
-        if os.path.realpath(directory) == os.path.realpath(WEB):
-            out |= skip_top & set(names)
+        if os.path.realpath(directory) == web:
+            out |= SOURCES & set(names)
         return out
 
     shutil.copytree(WEB, dest, ignore=ignore)
+    for name in os.listdir(dest):
+        if name.endswith(".html"):
+            path = os.path.join(dest, name)
+            with open(path, encoding="utf-8") as f:
+                page = rewrite_page(f.read(), info)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(page)
     with open(os.path.join(dest, "_headers"), "w", encoding="utf-8") as f:
-        f.write(HEADERS_FILE)
+        f.write(headers_file())
     with open(os.path.join(dest, BUILD_MARKER), "w", encoding="utf-8") as f:
         f.write("written by serve.py --build; safe to replace\n")
     return dest
@@ -522,15 +145,17 @@ def static_build(dest):
 # ---------------------------------------------------------------- server
 
 class Handler(http.server.SimpleHTTPRequestHandler):
-    """Static files from web/ with isolation headers, exact MIME types, no escapes."""
+    """Static files from web/ with isolation headers, caching by kind, exact MIME types, no escapes."""
 
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
     quiet = True
     protocol_version = "HTTP/1.1"   # keep-alive: a page load is ~20 requests
+    info = staticmethod(build_info)  # the record the pages' references are rewritten with
 
     def end_headers(self):
         for k, v in HEADERS.items():
             self.send_header(k, v)
+        self.send_header("Cache-Control", cache_control(self.path.split("?", 1)[0]))
         super().end_headers()
 
     def log_message(self, fmt, *args):
@@ -575,7 +200,34 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             # No directory listings: they would show build internals.
             self.send_error(404, "Not found")
             return None
+        if os.path.isdir(full):
+            if not self.path.split("?", 1)[0].endswith("/"):
+                return super().send_head()       # the redirect to the directory's own URL
+            full = os.path.join(full, "index.html")
+        if full.endswith(".html") and os.path.isfile(full):
+            return self.send_page(full)
         return super().send_head()
+
+    def send_page(self, path):
+        """A page, its dist/ references rewritten; its ETag makes a revisit a 304."""
+        with open(path, encoding="utf-8") as f:
+            return self.send_html(f.read())
+
+    def send_html(self, page):
+        body = rewrite_page(page, self.info()).encode()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        if etag in (self.headers.get("If-None-Match") or ""):
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        self.send_response(200)
+        self.send_header("Content-Type", MIME_TYPES[".html"])
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", etag)
+        self.end_headers()
+        return io.BytesIO(body)
 
     def list_directory(self, path):
         self.send_error(404, "Not found")
@@ -593,8 +245,9 @@ class Server(http.server.ThreadingHTTPServer):
         super().__init__(addr, handler)
 
 
-def make_server(host, port, directory=WEB, quiet=True):
-    handler = type("BoundHandler", (Handler,), {"quiet": quiet})
+def make_server(host, port, directory=WEB, quiet=True, info=build_info):
+    """A server for `directory`; `info()` gives the record its pages are rewritten with."""
+    handler = type("BoundHandler", (Handler,), {"quiet": quiet, "info": staticmethod(info)})
 
     def factory(*args, **kwargs):
         return handler(*args, directory=directory, **kwargs)
@@ -634,18 +287,18 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         if not args.no_prepare:
-            prepare(force=args.force_prepare, only=args.steps)
+            prepare.prepare(force=args.force_prepare, only=args.steps)
         if args.prepare_only:
             return 0
         if args.build:
             dest = static_build(args.build)
-            say(f"static site written to {dest} (serve it with COOP/COEP headers for Stop "
-                "to interrupt; without them Stop restarts Python instead)")
+            prepare.say(f"static site written to {dest} (serve it with COOP/COEP headers for Stop "
+                        "to interrupt; without them Stop restarts Python instead)")
             return 0
     except PrepareError as e:
         print(f"serve.py: error: {e}", file=sys.stderr, flush=True)
         return 1
-    if not os.path.exists(os.path.join(DIST, "build-info.json")):
+    if not (build_info() or {}).get("bundles"):
         print("serve.py: error: web/dist is not prepared; run without --no-prepare",
               file=sys.stderr)
         return 1
@@ -657,7 +310,7 @@ def main(argv=None):
         return 1
     host, port = httpd.server_address[:2]
     shown = f"[{host}]" if ":" in host else host
-    say(f"serving web/ at http://{shown}:{port}/ (Ctrl+C stops)")
+    prepare.say(f"serving web/ at http://{shown}:{port}/ (Ctrl+C stops)")
     try:
         httpd.serve_forever()
     except KeyboardInterrupt:

@@ -1,7 +1,7 @@
 """Benchmark (not a test): how fast the playground gets going, and whether it stays responsive.
 
     python benchmarks/page_load.py [--runs 5] [--events 1000000] [--modules M,...]
-                                   [--skip-loads] [--skip-embed] [--skip-replay] [--skip-flood]
+                                   [--skip-loads] [--skip-replay] [--skip-flood]
 
 Measures in headless Debian Chromium against `serve.py` on a free port, with
 every request off this machine blocked (as in the e2e tests). Every figure is
@@ -16,7 +16,7 @@ average before and after, since a busy machine moves them all.
           page that does nothing but start a worker and loadPyodide() from the
           same served files (no snapshot, no micropip, no pyfrag); the ratio is
           first chart / bare boot (goal <= 1.2).
-  embed   the same for embed.html#example=swiss-cheese, which runs by itself.
+  (Embeds: benchmarks/embed_load.py.)
   replay  main-thread long tasks (PerformanceObserver 'longtask', > 50 ms by
           definition) from pressing Run on a random trace of N events until both
           charts and heap maps are drawn (and the page has been idle 1 s): for
@@ -71,7 +71,7 @@ BARE_PAGE = b"""<!doctype html><meta charset="utf-8"><link rel="icon" href="data
 const w = new Worker(new URL("bench-bare-worker.mjs", document.baseURI), { type: "module" });
 w.onmessage = ({ data }) => { window.__bench.bare = performance.now(); window.__bench.bareVersion = data; };
 </script>"""
-BARE_WORKER = b"""const dist = new URL("dist/pyodide/", self.location.href);
+BARE_WORKER = """const dist = new URL("dist/PYODIDE/", self.location.href);
 const { loadPyodide } = await import(new URL("pyodide.mjs", dist).href);
 const py = await loadPyodide({ indexURL: dist.href, stdout: () => {}, stderr: () => {} });
 postMessage(py.runPython("import sys; sys.version.split()[0]"));
@@ -87,6 +87,13 @@ def load_average():
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
+
+
+def save_artifact(name, results):
+    """A benchmark's results as artifacts/<name>, for a person or a later comparison to read."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with open(os.path.join(ARTIFACTS, name), "w") as f:
+        json.dump(results, f, indent=1)
 
 
 def stats(xs):
@@ -109,7 +116,8 @@ def new_context(browser, **kw):
     ctx.route("**/bench-bare.html", lambda route: route.fulfill(
         status=200, body=BARE_PAGE, headers={**ISOLATION, "Content-Type": "text/html; charset=utf-8"}))
     ctx.route("**/bench-bare-worker.mjs", lambda route: route.fulfill(
-        status=200, body=BARE_WORKER, headers={**ISOLATION, "Content-Type": "text/javascript"}))
+        status=200, body=BARE_WORKER.replace("PYODIDE", build_info()["pyodide"]),
+        headers={**ISOLATION, "Content-Type": "text/javascript"}))
     return ctx
 
 
@@ -209,8 +217,15 @@ def task_figures(tasks):
             "tasks_over_100ms": sum(t["duration"] > 100 for t in tasks)}
 
 
+def build_info():
+    """prepare's record of web/dist (start_server has prepared it)."""
+    with open(os.path.join(ROOT, "web", "dist", ".build-info.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
 def manifest_modules():
-    with open(os.path.join(ROOT, "web", "dist", "modules", "manifest.json"), encoding="utf-8") as f:
+    with open(os.path.join(ROOT, "web", "dist", build_info()["modules"], "manifest.json"),
+              encoding="utf-8") as f:
         return [m["name"] for m in json.load(f)["modules"]]
 
 
@@ -309,7 +324,7 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--modules", help="comma-separated real modules to replay on (default: every one)")
-    for part in ("loads", "embed", "replay", "flood"):
+    for part in ("loads", "replay", "flood"):
         ap.add_argument(f"--skip-{part}", action="store_true")
     args = ap.parse_args(argv)
     if not chromium_path():
@@ -334,11 +349,6 @@ def main(argv=None):
                     print(f"  {temp} phases (medians, ms): " + ", ".join(
                         f"{k}={v['median']}" for k, v in i[temp].items()
                         if k.startswith("worker_")), flush=True)
-            if not args.skip_embed:
-                results["embed"] = e = measure_loads(browser, base, "embed.html#example=swiss-cheese",
-                                                     args.runs, False, False)
-                print(f"embed.html#example=swiss-cheese: first chart cold {fmt(e['cold']['chart'])}, "
-                      f"warm {fmt(e['warm']['chart'])}", flush=True)
             if not args.skip_replay:
                 modules = args.modules.split(",") if args.modules else manifest_modules()
                 results["replay"] = []
@@ -369,9 +379,7 @@ def main(argv=None):
         stop_server(proc)
     results["load_average_after"] = load_average()
     print(f"load average after: {results['load_average_after']}; {results['wall_seconds']} s in all")
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    with open(os.path.join(ARTIFACTS, "page_load.json"), "w") as f:
-        json.dump(results, f, indent=1)
+    save_artifact("page_load.json", results)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Pyodide is the npm package the page uses; pyfrag is the wheel serve.py
 prepares and the page installs; everything loads from this machine (the
-runner points packageCacheDir at web/dist/pyodide, so a missing wheel fails
+runner points packageCacheDir at web/dist's Pyodide, so a missing wheel fails
 instead of reaching for a CDN). The same probe runs under CPython and the
 results must be identical: the simulator runs unchanged in both worlds.
 Then pyfrag's own unit tests run inside Pyodide with pytest.
@@ -33,7 +33,7 @@ def prepared():
     """web/dist up to date for Python (serve.py's prepare step, a no-op when nothing
     changed; the page bundles are not needed here, so a broken one does not matter)."""
     r = subprocess.run([sys.executable, os.path.join(ROOT, "serve.py"), "--prepare-only",
-                        "--steps", "npm,pyodide,snapshot,wheel,modules,info"],
+                        "--steps", "npm,pyodide,snapshot,wheel,modules"],
                        cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -102,7 +102,7 @@ def test_show_payload_shape(in_pyodide, in_cpython):
 def test_the_start_up_snapshot_gives_the_same_python(prepared, in_pyodide):
     """The snapshot the page boots from (serve.py's snapshot step) restores a
     working interpreter that computes exactly what a normal start does."""
-    info = json.load(open(os.path.join(ROOT, "web", "dist", "build-info.json")))
+    info = json.load(open(os.path.join(ROOT, "web", "dist", ".build-info.json")))
     if not info.get("snapshot"):
         pytest.skip("serve.py made no snapshot on this machine (see its warning)")
     from_snapshot = result_of(run_pyodide(PROBE, "--snapshot"))

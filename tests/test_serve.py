@@ -1,17 +1,14 @@
-"""serve.py: headers, MIME types, path traversal, prepare staleness, wheel, static build.
+"""serve.py: headers, caching, pages rewritten to the prepared names, MIME types, path traversal,
+static build.
 
-The server tests run serve.py's own server class on a temporary site root in
-a thread (no prepare, no Node), so they are fast and need no browser.
-"""
+The server tests run serve.py's own server class on a temporary site root in a thread (no prepare, no
+Node), so they are fast and need no browser. (The prepare pipeline's tests: test_prepare.py.)"""
 
-import hashlib
 import http.client
-import json
 import os
 import subprocess
 import sys
 import threading
-import zipfile
 
 import pytest
 
@@ -29,7 +26,8 @@ def site(tmp_path_factory):
     (root / "sub").mkdir()
     (base / "secret.txt").write_text("TOP SECRET")
     files = {
-        "index.html": "<!doctype html><title>t</title>",
+        "index.html": '<!doctype html><title>t</title><script src="dist/main.js"></script>'
+                      '<link href="dist/main.css"><a href="dist/other.js">',
         "dist/main.js": "export {}",
         "dist/py-worker.mjs": "export {}",
         "dist/pyodide/pyodide.asm.wasm": b"\0asm\1\0\0\0",
@@ -48,7 +46,7 @@ def site(tmp_path_factory):
         p.write_bytes(data if isinstance(data, bytes) else data.encode())
     (root / "empty").mkdir()
     os.symlink(base / "secret.txt", root / "link.txt")
-    httpd = serve.make_server("127.0.0.1", 0, directory=str(root))
+    httpd = serve.make_server("127.0.0.1", 0, directory=str(root), info=lambda: INFO)
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()
     yield httpd.server_address[1]
@@ -56,10 +54,15 @@ def site(tmp_path_factory):
     httpd.server_close()
 
 
-def get(port, path, method="GET"):
+INFO = {"bundles": {"main.js": "main-ABC123.js", "main.css": "main-DEF456.css"}}
+
+
+def get(port, path, method="GET", headers=()):
     """A raw request: http.client sends the path exactly as given (no normalising)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.putrequest(method, path, skip_accept_encoding=True)
+    for k, v in headers:
+        conn.putheader(k, v)
     conn.endheaders()
     r = conn.getresponse()
     body = r.read()
@@ -95,6 +98,22 @@ def test_isolation_headers_on_every_response(site, path):
 def test_root_serves_index(site):
     status, _, body = get(site, "/")
     assert status == 200 and b"<title>t</title>" in body
+
+
+def test_pages_name_the_prepared_files_and_revalidate_to_a_304(site):
+    status, headers, body = get(site, "/index.html")
+    assert status == 200 and headers["cache-control"] == "no-cache"
+    assert b'src="dist/main-ABC123.js"' in body and b'href="dist/main-DEF456.css"' in body
+    assert b'href="dist/other.js"' in body          # a name prepare did not make stays as it is
+    assert int(headers["content-length"]) == len(body)
+    status, again, body = get(site, "/index.html", headers=[("If-None-Match", headers["etag"])])
+    assert status == 304 and body == b"" and again["etag"] == headers["etag"]
+    assert get(site, "/sub/")[2] == b"<p>sub</p>"
+
+
+def test_dist_is_cached_for_good_and_the_rest_revalidates(site):
+    assert get(site, "/dist/main.js")[1]["cache-control"] == "public, max-age=31536000, immutable"
+    assert get(site, "/py/playground.py")[1]["cache-control"] == "no-cache"
 
 
 def test_head_has_headers_without_body(site):
@@ -150,107 +169,29 @@ def test_port_in_use_is_a_clear_error():
         port = s.getsockname()[1]
         r = subprocess.run([sys.executable, os.path.join(ROOT, "serve.py"), "--no-prepare",
                             "--port", str(port)], capture_output=True, text=True, timeout=30)
-    if not os.path.exists(os.path.join(serve.DIST, "build-info.json")):
+    if not (serve.build_info() or {}).get("bundles"):
         assert "not prepared" in r.stderr
     else:
         assert r.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in r.stderr
 
 
-# ---------------------------------------------------------------- prepare logic
-
-def test_fingerprint_changes_on_edit_and_not_otherwise(tmp_path):
-    f = tmp_path / "a.py"
-    f.write_text("x = 1")
-    first = serve.fingerprint([str(f)])
-    assert serve.fingerprint([str(f)]) == first
-    f.write_text("x = 22")
-    assert serve.fingerprint([str(f)]) != first
-    f.unlink()
-    assert serve.fingerprint([str(f)]) != first
 
 
-def test_page_entries_follow_the_pages(tmp_path, monkeypatch):
-    web = tmp_path / "web"
-    (web / "src").mkdir(parents=True)
-    for name in ("main.js", "embed.js", "charts.js", "py-worker.mjs", "helper.mjs"):
-        (web / "src" / name).write_text("")
-    (web / "index.html").write_text('<script type="module" src="dist/main.js"></script>')
-    (web / "embed.html").write_text('<script type="module" src="./dist/embed.js"></script>'
-                                    '<script src="dist/missing.js"></script>')
-    monkeypatch.setattr(serve, "WEB", str(web))
-    assert [os.path.basename(p) for p in serve.page_entries()] == ["embed.js", "main.js"]
-    assert [os.path.basename(p) for p in serve.worker_entries()] == ["py-worker.mjs"]
-
-
-def test_wheel_is_installable_metadata(tmp_path):
-    path = serve.build_wheel(str(tmp_path))
-    meta = serve.project_meta()
-    assert os.path.basename(path) == f"pyfrag-{meta['version']}-py3-none-any.whl"
-    with zipfile.ZipFile(path) as zf:
-        names = zf.namelist()
-        assert "pyfrag/__init__.py" in names and "pyfrag/trace/__init__.py" in names
-        assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
-        di = f"pyfrag-{meta['version']}.dist-info"
-        metadata = zf.read(f"{di}/METADATA").decode()
-        assert f"Version: {meta['version']}" in metadata and "Name: pyfrag" in metadata
-        assert "Root-Is-Purelib: true" in zf.read(f"{di}/WHEEL").decode()
-        # RECORD lists every other file with its real hash
-        import base64
-        rows = [r.split(",") for r in zf.read(f"{di}/RECORD").decode().splitlines()]
-        assert {r[0] for r in rows} == set(names)
-        for name, digest, size in rows:
-            if name.endswith("RECORD"):
-                continue
-            data = zf.read(name)
-            want = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-            assert digest == f"sha256={want}" and int(size) == len(data)
-
-
-def test_wheel_installs_with_pip(tmp_path):
-    path = serve.build_wheel(str(tmp_path / "w"))
-    target = tmp_path / "site"
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                        "--no-index", "--disable-pip-version-check", "--target", str(target),
-                        path], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    r = subprocess.run([sys.executable, "-c", "import pyfrag; print(pyfrag.__file__)"],
-                       cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(target)},
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and str(target) in r.stdout
-
-
-# ---------------------------------------------------------------- prepared tree
-
-prepared = pytest.mark.skipif(not os.path.exists(os.path.join(serve.DIST, "build-info.json")),
-                              reason="web/dist not prepared (python serve.py --prepare-only)")
-
-
-@prepared
-def test_prepared_lock_matches_the_served_wheels():
-    lock = json.load(open(os.path.join(serve.DIST, "pyodide", "pyodide-lock.json")))
-    for name in serve.LOCK_WHEELS:
-        entry = lock["packages"][name]
-        path = os.path.join(serve.DIST, "pyodide", entry["file_name"])
-        assert serve.sha256_file(path) == entry["sha256"]
-
-
-@prepared
-def test_prepared_info_names_existing_files():
-    info = json.load(open(os.path.join(serve.DIST, "build-info.json")))
-    assert os.path.isfile(os.path.join(serve.DIST, info["pyfrag_wheel"]))
-    for name in ("pyodide.mjs", "pyodide.asm.wasm", "python_stdlib.zip"):
-        assert os.path.isfile(os.path.join(serve.DIST, "pyodide", name))
-
-
-@prepared
+@pytest.mark.skipif(not (serve.build_info() or {}).get("bundles"),
+                    reason="web/dist not prepared (python serve.py --prepare-only)")
 def test_static_build(tmp_path):
+    info = serve.build_info()
     dest = tmp_path / "site"
     serve.static_build(str(dest))
-    assert (dest / "dist" / "build-info.json").is_file()
-    assert (dest / "py" / "playground.py").is_file()
-    assert not (dest / "vendor").exists() and not (dest / "build").exists()
-    assert not (dest / "dist" / ".prepare-stamps.json").exists()
-    assert "Cross-Origin-Embedder-Policy: require-corp" in (dest / "_headers").read_text()
+    assert (dest / "dist" / info["wheel"]).is_file()
+    for gone in ("vendor", "build", "src", "py"):
+        assert not (dest / gone).exists(), gone
+    assert not any(n.startswith(".") for n in os.listdir(dest / "dist"))
+    page = (dest / "embed.html").read_text()
+    assert f'src="dist/{info["bundles"]["main.js"]}"' in page and 'src="dist/main.js"' not in page
+    headers = (dest / "_headers").read_text()
+    assert "Cross-Origin-Embedder-Policy: require-corp" in headers
+    assert "/dist/*\n  Cache-Control: public, max-age=31536000, immutable" in headers
     # a second build replaces the first; a foreign non-empty directory is refused
     serve.static_build(str(dest))
     other = tmp_path / "other"
@@ -261,57 +202,3 @@ def test_static_build(tmp_path):
     assert (other / "keep.txt").read_text() == "mine"
     with pytest.raises(serve.PrepareError, match="outside web/"):
         serve.static_build(os.path.join(serve.WEB, "out"))
-
-
-def test_prepare_runs_only_stale_steps(tmp_path, monkeypatch):
-    """First run: every step; then nothing; an edited input or a lost output reruns that step."""
-    src_a, src_b = tmp_path / "a.txt", tmp_path / "b.txt"
-    src_a.write_text("a")
-    src_b.write_text("b")
-    out_a, out_b = tmp_path / "dist" / "a.out", tmp_path / "dist" / "b.out"
-    ran = []
-
-    def action(name, out):
-        def run():
-            ran.append(name)
-            out.parent.mkdir(exist_ok=True)
-            out.write_text("built")
-        return run
-
-    monkeypatch.setattr(serve, "DIST", str(tmp_path / "dist"))
-    monkeypatch.setattr(serve, "STAMPS", str(tmp_path / "dist" / ".stamps.json"))
-    monkeypatch.setattr(serve, "npm_needed", lambda: False)
-    monkeypatch.setattr(serve, "steps", lambda: [
-        ("a", lambda: serve.fingerprint([str(src_a)]), [str(out_a)], action("a", out_a)),
-        ("b", lambda: serve.fingerprint([str(src_b)]), [str(out_b)], action("b", out_b)),
-    ])
-    assert serve.prepare() == ["a", "b"]
-    assert serve.prepare() == []
-    src_b.write_text("b, edited")
-    assert serve.prepare() == ["b"]
-    out_a.unlink()
-    assert serve.prepare() == ["a"]
-    assert serve.prepare(only=["b"], force=True) == ["b"]
-    assert ran == ["a", "b", "b", "a", "b"]
-
-
-def test_a_failing_step_is_a_clear_error_and_runs_again(tmp_path, monkeypatch):
-    monkeypatch.setattr(serve, "DIST", str(tmp_path / "dist"))
-    monkeypatch.setattr(serve, "STAMPS", str(tmp_path / "dist" / ".stamps.json"))
-    monkeypatch.setattr(serve, "npm_needed", lambda: False)
-    attempts = []
-
-    def broken():
-        attempts.append(1)
-        serve.run_cmd([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"], "demo")
-
-    monkeypatch.setattr(serve, "steps", lambda: [("x", lambda: "same", [], broken)])
-    for _ in range(2):
-        with pytest.raises(serve.PrepareError, match=r"demo failed \(exit 3\)[\s\S]*boom"):
-            serve.prepare()
-    assert len(attempts) == 2        # a failed step is not recorded as done
-
-
-def test_missing_tool_is_a_clear_error():
-    with pytest.raises(serve.PrepareError, match="not found"):
-        serve.run_cmd(["definitely-not-a-real-tool-pyfrag"], "tool")

@@ -45,9 +45,11 @@ for (let i = 0; i < args.length; i++) {
 if (!script) fail("usage: run_pyodide.mjs SCRIPT.py [--wheels DIR] [--mount HOSTDIR:FSDIR]");
 if (!existsSync(script)) fail(`${script}: no such file`);
 
-const infoPath = join(DIST, "build-info.json");
+// prepare's record of what it made: every name in web/dist carries its content's hash
+const infoPath = join(DIST, ".build-info.json");
 if (!existsSync(infoPath)) fail("web/dist is not prepared: run `python serve.py --prepare-only`");
 const info = JSON.parse(readFileSync(infoPath, "utf-8"));
+if (!info.pyodide || !info.wheel) fail("web/dist is not prepared: run `python serve.py --prepare-only`");
 
 const options = {};
 let pyodide = null;
@@ -60,7 +62,7 @@ if (fromSnapshot) {
 const { loadPyodide } = await import("pyodide");
 pyodide = await loadPyodide({
   ...options,
-  packageCacheDir: join(DIST, "pyodide"),
+  packageCacheDir: join(DIST, info.pyodide),
   stdout: (line) => process.stdout.write(line + "\n"),
   stderr: (line) => process.stderr.write(line + "\n"),
 });
@@ -68,7 +70,7 @@ pyodide = await loadPyodide({
 // as the worker does (from a snapshot: their files; the modules are imported already)
 await pyodide.loadPackage(["micropip", "packaging"], { messageCallback: () => {} });
 const micropip = pyodide.pyimport("micropip");
-const wheels = [pathToFileURL(join(DIST, info.pyfrag_wheel)).href];
+const wheels = [pathToFileURL(join(DIST, info.wheel)).href];
 for (const dir of wheelDirs) {
   for (const name of readdirSync(dir).sort()) {
     if (name.endsWith(".whl")) wheels.push(pathToFileURL(join(dir, name)).href);

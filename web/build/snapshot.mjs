@@ -1,16 +1,16 @@
 // snapshot.mjs: makes the Pyodide memory snapshot the playground boots from
-// (run by serve.py's prepare step; not served).
+// (run by the prepare step, web/build/prepare.py; not served).
 //
 //   node web/build/snapshot.mjs PYODIDE_DIR OUT.bin.gz
 //
-// PYODIDE_DIR is the prepared web/dist/pyodide: Pyodide's files, the lock the
+// PYODIDE_DIR is the prepared web/dist/pyodide-<hash>: Pyodide's files, the lock the
 // page is served and the micropip and packaging wheels beside it.
 //
 // A snapshot is Python's linear memory right after start-up, with the stdlib
 // modules pyfrag needs, micropip and packaging already imported. Restoring it
 // skips most of Pyodide's own initialisation and those imports (measured here:
 // ~2.5 s -> ~0.6 s in the browser; micropip's import alone is ~0.25 s in Node).
-// It is tied to the exact pyodide.asm.wasm it was made with, so serve.py
+// It is tied to the exact pyodide.asm.wasm it was made with, so prepare
 // remakes it whenever the npm package or the lock changes, and the worker falls
 // back to a normal start if it is missing or does not load. The snapshot
 // options are Pyodide's own but not a stable API (hence the pinned version).

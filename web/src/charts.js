@@ -5,7 +5,7 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { bytes, compact, count } from "./format.js";
-import { decimate } from "./timeline.js";
+import { decimate, summary } from "./timeline.js";
 
 export const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
@@ -13,16 +13,24 @@ export const cssVar = (name) => getComputedStyle(document.documentElement).getPr
 export const KEYS = { grow: "memory.grow", oom: "first failed request" };
 export const oomLabel = (oom) => `${oom.kind} OOM @ ${count(oom.index)}`;
 
+// The colour tokens a chart draws with, read once per chart: each read after the page changed would make
+// the browser compute its style again (a blog page of widgets would pay that many times over).
+const tokens = () => {
+  const style = getComputedStyle(document.documentElement);
+  return Object.fromEntries(["muted", "grid", "heap", "heap-fill", "live", "grow", "oom"]
+    .map((name) => [name, style.getPropertyValue(`--${name}`).trim()]));
+};
+
 // Marks drawn over the plot: grow events as ticks at the bottom (one per pixel at most), the first
 // failure as a labelled vertical line.
-function marksPlugin(tl) {
+function marksPlugin(tl, colour) {
   return {
     hooks: {
       draw: [(u) => {
         const { ctx, bbox } = u;
         const dpr = devicePixelRatio;
         ctx.save();
-        ctx.strokeStyle = cssVar("--grow");
+        ctx.strokeStyle = colour.grow;
         ctx.globalAlpha = 0.8;            // hundreds of grows make a band: keep the lines above it readable
         ctx.lineWidth = dpr;
         let lastX = -1;
@@ -39,7 +47,7 @@ function marksPlugin(tl) {
         const oom = tl.failures[0];
         if (oom) {
           const x = Math.round(u.valToPos(oom.index, "x", true));
-          ctx.strokeStyle = ctx.fillStyle = cssVar("--oom");
+          ctx.strokeStyle = ctx.fillStyle = colour.oom;
           ctx.lineWidth = 2 * dpr;
           ctx.setLineDash([4 * dpr, 3 * dpr]);
           ctx.beginPath();
@@ -87,20 +95,22 @@ function keys(el) {
 
 // What the chart shows, in words, for screen readers.
 function description(tl) {
-  const heap = tl.n ? tl.heap[tl.n - 1] : tl.initialBytes, live = tl.n ? tl.live[tl.n - 1] : 0;
-  const oom = tl.failures[0];
-  return `Over ${count(tl.n)} events the heap grew ${tl.grows.length} times to ${bytes(heap)} ` +
-    `with ${bytes(live)} live at the end` + (oom ? `; ${oom.kind} OOM at event ${count(oom.index)}.` : ".");
+  const s = summary(tl), oom = s.oom;
+  return `Over ${count(tl.n)} events the heap grew ${s.grow_events} times to ${bytes(s.heap_bytes)} ` +
+    `with ${bytes(s.live_bytes)} live at the end` + (oom ? `; ${oom.kind} OOM at event ${count(oom.index)}.` : ".");
 }
 
 // Draws (replacing whatever was there) the chart of `tl` into `el`, with axes fixed to `scale`
 // ({events, bytes}) so two charts line up. `onPick(event)` is called on click, to move the heap-map slider.
-export function drawChart(el, tl, scale, { sync = "pyfrag", onPick = null } = {}) {
+// `width`: el's, when the caller has it (measured before anything is drawn, the page is laid out once).
+export function drawChart(el, tl, scale, { sync = "pyfrag", onPick = null, width = el.clientWidth } = {}) {
   el._chart?.destroy();
-  const width = Math.max(280, el.clientWidth);
+  width = Math.max(280, width);
+  const colour = tokens();
   const height = Math.max(220, Math.min(320, Math.round(width * 0.7)));
-  const data = decimate([tl.heap, tl.live], tl.n, Math.min(2000, width));
-  const axis = { stroke: cssVar("--muted"), grid: { stroke: cssVar("--grid"), width: 1 }, ticks: { stroke: cssVar("--grid") } };
+  // a stored timeline (views.js) brings its points decimated already
+  const data = tl.points ?? decimate([tl.heap, tl.live], tl.n, Math.min(2000, width));
+  const axis = { stroke: colour.muted, grid: { stroke: colour.grid, width: 1 }, ticks: { stroke: colour.grid } };
   const chart = new uPlot({
     width, height,
     padding: [LABEL_ROOM, 12, 0, 0],
@@ -112,13 +122,13 @@ export function drawChart(el, tl, scale, { sync = "pyfrag", onPick = null } = {}
     ],
     series: [
       { label: "event", value: (u, v) => (v == null ? "–" : count(v)) },
-      { label: "heap bytes", stroke: cssVar("--heap"), fill: cssVar("--heap-fill"), width: 3, value: (u, v) => bytes(v) },
+      { label: "heap bytes", stroke: colour.heap, fill: colour["heap-fill"], width: 3, value: (u, v) => bytes(v) },
       // dashed over the heap line, so the heap shows through where the two are equal
-      { label: "live bytes", stroke: cssVar("--live"), width: 2, dash: [6, 4], value: (u, v) => bytes(v) },
+      { label: "live bytes", stroke: colour.live, width: 2, dash: [6, 4], value: (u, v) => bytes(v) },
     ],
     cursor: { sync: { key: sync }, drag: { x: false, y: false } },
     legend: { live: true },
-    plugins: [marksPlugin(tl)],
+    plugins: [marksPlugin(tl, colour)],
   }, data, el);
   if (onPick) {
     chart.over.addEventListener("click", () => {

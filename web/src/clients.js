@@ -1,55 +1,44 @@
-// The page's side of the two workers: the Pyodide worker (runs Python, streams output, hands over show()
-// payloads) and the real-module worker (replays traces on a real instance, runs the audit).
-// Both can be thrown away and recreated: that is how Stop works without cross-origin isolation, how Stop
-// ends a real replay, and how an audit snippet that never returns is ended.
+// The page's side of the two workers: the Pyodide worker, through the page's Python hub (pyhub.js: runs
+// Python, streams output, hands over show() payloads), and the real-module worker (replays traces on a real
+// instance, runs the audit). The real worker can be thrown away and recreated: that is how Stop ends a real
+// replay, and how an audit snippet that never returns is ended.
 
 import { count } from "./format.js";
+import { workerUrl } from "./assets.js";
 
-const worker = (name) => new Worker(new URL(`dist/${name}.mjs`, document.baseURI), { type: "module" });
-
-// boot.js runs this before the main bundle has loaded: the Python worker starts at once, and what it says
-// before the page listens is kept for the PythonClient that adopts it.
-export function startEarlyWorker() {
-  if (globalThis.pyfragEarlyWorker !== undefined) return;    // the main bundle came first and has its worker
-  const early = { worker: worker("py-worker"), messages: [] };
-  early.worker.onmessage = ({ data }) => early.messages.push(data);
-  globalThis.pyfragEarlyWorker = early;
-}
-
-function takeEarlyWorker() {
-  const early = globalThis.pyfragEarlyWorker ?? null;
-  globalThis.pyfragEarlyWorker = null;
-  return early;
-}
+const worker = (name) => new Worker(workerUrl(name), { type: "module" });
 
 export class PythonClient {
-  // manifest: a promise of the real modules' manifest. The worker starts loading Python as soon as it exists;
-  // its init message (and any run queued behind it) goes once the page has the manifest.
+  // manifest(): a promise of the real modules' manifest; connect(): a MessagePort to a Python hub (pyhub.js),
+  // asked for when Python is first needed (start(), or the first run): a widget boots nothing until then.
   // handlers: {starting(), status(text, progress), ready(versions), stdout(text, dropped), stderr(text, dropped),
   // show(payload), done(msg)}; dropped: characters of a flood the worker left out before text
-  constructor(manifest, handlers) {
+  constructor(manifest, handlers, connect) {
     this.manifest = manifest;
     this.handlers = handlers;
+    this.connect = connect;
+    this.port = null;
     this.nextId = 1;
     this.running = null;
-    this.start();
   }
 
+  get started() {
+    return this.port !== null;
+  }
+
+  // Python starts loading (the hub's worker, or the one it already has): the boot message, and any run
+  // queued behind it, go once the page has the manifest.
   start() {
-    this.handlers.starting();
-    // Interrupting needs memory shared with the worker, which browsers only allow when cross-origin isolated.
-    this.interrupt = globalThis.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
-    const early = takeEarlyWorker();
-    const w = this.worker = early?.worker ?? worker("py-worker"), interruptBuffer = this.interrupt;
-    w.onmessage = ({ data }) => this.receive(data);
-    for (const msg of early?.messages ?? []) this.receive(msg);
-    w.onerror = (e) => this.handlers.status(`Python worker failed: ${e.message ?? "could not start"}`, null);
-    this.initialized = this.manifest.then((manifest) => w.postMessage({ type: "init", interruptBuffer, manifest }));
+    if (this.port) return;
+    const port = this.port = this.connect();
+    port.onmessage = ({ data }) => this.receive(data);
+    this.initialized = this.manifest().then((manifest) => port.postMessage({ type: "boot", manifest }));
   }
 
   receive(msg) {
     const h = this.handlers;
-    if (msg.type === "status") h.status(msg.text, msg.progress);
+    if (msg.type === "starting") h.starting();
+    else if (msg.type === "status") h.status(msg.text, msg.progress);
     else if (msg.type === "ready") h.ready(msg.versions);
     else if (msg.type === "error") h.status(msg.text, null);
     else if (msg.id !== this.running) return;        // late output of a run that was stopped
@@ -60,25 +49,16 @@ export class PythonClient {
 
   // files: {path: Uint8Array} the worker writes into Python's file system first (uploaded traces)
   run(code, module, files = null) {
-    const id = this.nextId++, w = this.worker;
+    this.start();
+    const id = this.nextId++, port = this.port;
     this.running = id;
-    this.initialized.then(() => w.postMessage({ type: "run", id, code, module, files }));
+    this.initialized.then(() => port.postMessage({ type: "run", id, code, module, files }));
   }
 
+  // The hub interrupts the run, or restarts Python when the page has no shared memory; either way its
+  // done message comes back.
   stop() {
-    if (this.running === null) return;
-    if (this.interrupt) {
-      // SIGINT: Python raises KeyboardInterrupt at its next check; the notify wakes a time.sleep at once
-      Atomics.store(this.interrupt, 0, 2);
-      Atomics.notify(this.interrupt, 0);
-      return;
-    }
-    // Without shared memory there is no way into a busy worker: replace it (Python loads again).
-    this.worker.terminate();
-    const id = this.running;
-    this.running = null;
-    this.handlers.done({ id, ok: false, error: "Stopped (Python restarted: this page is not cross-origin isolated)" });
-    this.start();
+    if (this.running !== null) this.port.postMessage({ type: "stop", id: this.running });
   }
 }
 

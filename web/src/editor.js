@@ -2,7 +2,7 @@
 // Mod-Enter runs; Tab is left to the browser so keyboard users can move on from the editor.
 
 import { EditorView, basicSetup } from "codemirror";
-import { Compartment } from "@codemirror/state";
+import { Compartment, Transaction } from "@codemirror/state";
 import { keymap } from "@codemirror/view";
 import { python } from "@codemirror/lang-python";
 import { javascript } from "@codemirror/lang-javascript";
@@ -10,7 +10,8 @@ import { oneDark } from "@codemirror/theme-one-dark";
 
 const theme = new Compartment();
 
-export function createEditor(parent, { lang, doc, onRun, onChange, label, dark, wrap = true }) {
+// onChange(code): any change of the text; onEdit(): one the person made (typing, pasting, undo), not set()
+export function createEditor(parent, { lang, doc, onRun, onChange, onEdit, label, dark, wrap = true }) {
   const view = new EditorView({
     parent,
     doc,
@@ -23,7 +24,11 @@ export function createEditor(parent, { lang, doc, onRun, onChange, label, dark, 
       // gutter exact before CodeMirror has measured them (it measures only what has been on screen)
       wrap ? EditorView.lineWrapping : [],
       EditorView.contentAttributes.of({ "aria-label": label }),
-      EditorView.updateListener.of((u) => { if (u.docChanged) onChange?.(u.state.doc.toString()); }),
+      EditorView.updateListener.of((u) => {
+        if (!u.docChanged) return;
+        onChange?.(u.state.doc.toString());
+        if (u.transactions.some((t) => t.annotation(Transaction.userEvent))) onEdit?.();
+      }),
     ],
   });
   return {

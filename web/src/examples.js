@@ -1,5 +1,8 @@
-// The examples menu: the article's cases as Python files in web/examples/, fetched when chosen so the
-// page bundle stays small and the files stay plain Python a person can read and run elsewhere.
+// The examples menu: the article's cases as Python files in web/examples/ (served from dist/ under a
+// name of their content), fetched when chosen so the page bundle stays small and the files stay plain
+// Python a person can read and run elsewhere.
+
+import { ASSETS } from "./assets.js";
 
 // The first is the default: the image task is the one that dies of fragmentation on real allocators
 // (the article's swiss-cheese loop does not; its file says why).
@@ -20,7 +23,7 @@ export async function loadExample(id) {
   if (!EXAMPLES.some((e) => e.id === id)) {
     throw new Error(`unknown example ${JSON.stringify(id)}; known: ${EXAMPLES.map((e) => e.id).join(", ")}`);
   }
-  const response = await fetch(`examples/${id}.py`);
+  const response = await fetch(`dist/${ASSETS.examples}/${id}.py`);
   if (!response.ok) throw new Error(`cannot load example ${id}: HTTP ${response.status}`);
   return response.text();
 }

@@ -1,22 +1,26 @@
 // Page wiring for the playground (index.html) and its compact widget (embed.html, body[data-mode=embed]):
-// editor, Run/Stop, status, output, examples, modules, upload, share, theme, and the flow
+// editor, Run/Stop, status, output, examples, modules, upload, share, embed, theme, and the flow
 // show() payload -> timelines (simulated now, real after the worker's replay) -> results view -> audit.
-// Controls a page does not have are simply skipped, so both pages share this one bundle.
+// Controls a page does not have are simply skipped, so both pages share this one bundle. The widget shows
+// its example's stored run first (widget.js) and starts Python only when its reader runs or edits the code.
 
 import "./style.css";
-import { createEditor } from "./editor.js";
 import { PythonClient, RealClient, ReplayStopped } from "./clients.js";
+import { connectHub } from "./pyhub.js";
 import { ResultsView } from "./results.js";
-import { adoptVerdicts, agreementText, firstDifference, heapOnlyText, summary, timeline } from "./timeline.js";
+import { heapOnlyText, summary } from "./timeline.js";
+import { issueLines, realSide, simSide, trapMessage } from "./views.js";
 import { ARTICLE_SNIPPET } from "./audit.js";
 import { EXAMPLES, DEFAULT_EXAMPLE, loadExample } from "./examples.js";
 import { readFragment, shareUrl } from "./share.js";
 import { readUpload, acceptDrops } from "./upload.js";
-import { bytes, count, percent } from "./format.js";
-import { PAGE } from "./realheap.js";
+import { bytes, percent } from "./format.js";
 import { addressLines, chartPng, metricsCsv, metricsJson, save, slug, traceText } from "./downloads.js";
 import { chartSvg } from "./chartsvg.js";
 import { OutputPanel } from "./output.js";
+import { ASSETS } from "./assets.js";
+import { hostTheme, loadStoredRun, storedNote, tellHeight } from "./widget.js";
+import { embedSnippet } from "./embedcode.js";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const byId = (id) => document.getElementById(id);
@@ -27,7 +31,8 @@ const store = embed ? null : localStorage;     // widgets on a blog page must no
 
 const darkQuery = matchMedia("(prefers-color-scheme: dark)");
 const THEMES = ["auto", "light", "dark"];
-let theme = store?.getItem("pyfrag.theme") ?? "auto";
+// a widget follows the page around it (widget.js): ?theme= in its URL, or that page's messages
+let theme = embed ? hostTheme((t) => { theme = t; applyTheme(); }) : store?.getItem("pyfrag.theme") ?? "auto";
 const isDark = () => (theme === "auto" ? darkQuery.matches : theme === "dark");
 
 function applyTheme() {
@@ -45,6 +50,7 @@ function applyTheme() {
 // ---- status and messages -----------------------------------------------------------------------------
 
 let pythonReady = false;
+let idleStatus = "ready to run: Python starts when you press ▶ Run";   // a widget, before Python is asked for
 
 function setStatus(text, progress = null) {
   $("status").textContent = text;
@@ -69,7 +75,7 @@ function replayProgress(text, progress) {
 // The status once Python or a replay is over: what still goes on (a replay of a module that hangs must
 // not read "ready"), else what Stop ended, else ready.
 function settledStatus() {
-  if (!pythonReady) setStatus("loading…");
+  if (!pythonReady) setStatus(python.started ? "loading…" : idleStatus);
   else if (python.running !== null) setStatus("running…");
   else if (replays) setStatus(...replayStatus);
   else if (deriving) setStatus("drawing the simulated side…");
@@ -96,32 +102,57 @@ function print(text, kind = "stdout", dropped = 0) {
 // ---- modules -----------------------------------------------------------------------------------------
 
 const moduleSelect = $("module-select");
+const DEFAULT_MODULE = "c-dlmalloc";    // picked when nothing names a module
 const modules = new Map();   // option value -> {name, url|bytes, heap_base, manifest: bool}
 
 // -> the manifest (no modules when it cannot be had), after filling the module menu
+let manifestLoad = null;
+const manifest = () => manifestLoad ??= loadManifest();    // a widget's when its reader runs or shares
 async function loadManifest() {
-  let manifest = { modules: [] };
+  let list = { modules: [] };
   try {
-    const response = await fetch("dist/modules/manifest.json");
-    if (response.ok) manifest = await response.json();
+    const response = await fetch(`dist/${ASSETS.modules}/manifest.json`);
+    if (response.ok) list = await response.json();
   } catch { /* offline or not prepared: the Python side still runs, without a real module */ }
-  for (const m of manifest.modules) {
-    modules.set(m.name, { name: m.name, url: new URL(`dist/modules/${m.file}`, document.baseURI).href,
+  for (const m of list.modules) {
+    modules.set(m.name, { name: m.name, url: new URL(`dist/${ASSETS.modules}/${m.file}`, document.baseURI).href,
       heap_base: m.heap_base, manifest: true, title: `${m.name} — ${m.allocator}` });
   }
   if (moduleSelect) {
     for (const [value, m] of modules) moduleSelect.add(new Option(m.title, value));
     const saved = store?.getItem("pyfrag.module");
-    moduleSelect.value = modules.has(saved) ? saved : modules.has("c-dlmalloc") ? "c-dlmalloc" : moduleSelect.value;
+    moduleSelect.value = modules.has(saved) ? saved : modules.has(DEFAULT_MODULE) ? DEFAULT_MODULE : moduleSelect.value;
   }
-  return manifest;
+  return list;
 }
 
-const selectedModule = () => modules.get(moduleSelect?.value) ?? modules.values().next().value ?? null;
+// the widget has no menu: its link may name a module
+const selectedModule = () => modules.get(moduleSelect?.value ?? linked.module ?? DEFAULT_MODULE)
+  ?? modules.values().next().value ?? null;
 
 // ---- editor, examples, share ----------------------------------------------------------------------------
 
 let editor = null, audit = null, results = null;
+let editorLoad = null;
+let firstCode = null;      // the code the page opened with, once known
+
+// The code editors (CodeMirror, a chunk of its own: most of the page's code): the playground loads them at
+// once, a widget only when its reader opens the code or runs it. -> a promise, settled once they are there.
+function loadEditors() {
+  return editorLoad ??= import("./editor.js").then(({ createEditor }) => {
+    editor = createEditor($("editor"), {
+      lang: "python", doc: firstCode ?? store?.getItem("pyfrag.code") ?? "", label: "Python code", dark: isDark(),
+      onRun: run,
+      onChange: (code) => { edited = true; store?.setItem("pyfrag.code", code); },
+      onEdit: () => python.start(),     // a widget's reader is changing the code: Python will be wanted
+    });
+    const audits = $("audit-editor");
+    if (audits) {
+      audit = createEditor(audits, { lang: "javascript", doc: ARTICLE_SNIPPET, label: "Audit snippet (JavaScript)",
+        dark: isDark(), onRun: runAudit, wrap: false });
+    }
+  });
+}
 let edited = false;
 
 let linked = { module: null, view: null };   // what a share link named besides its code
@@ -134,7 +165,7 @@ async function fragmentCode() {
   if (fragment.code != null) return fragment.code;
   if (fragment.example) {
     try {
-      return await loadExample(fragment.example);
+      return await exampleCode(fragment.example);
     } catch (e) {
       message(e.message, "error");
     }
@@ -143,12 +174,15 @@ async function fragmentCode() {
 }
 
 let autoRun = false;   // a first visit or a link: run the code as soon as Python is ready, so a result shows
+let example = null;    // {id, code}: the example last loaded; while the editor holds its code, Embed names it
+
+const exampleCode = async (id) => (example = { id, code: await loadExample(id) }).code;
 
 async function initialCode() {
   const code = await fragmentCode();
   const stored = store?.getItem("pyfrag.code");
-  autoRun = code != null || stored == null;
-  return code ?? stored ?? loadExample(DEFAULT_EXAMPLE);
+  autoRun = !embed && (code != null || stored == null);
+  return code ?? stored ?? exampleCode(DEFAULT_EXAMPLE);
 }
 
 function setupExamples() {
@@ -158,7 +192,7 @@ function setupExamples() {
   for (const e of EXAMPLES) select.add(new Option(e.title, e.id));
   select.addEventListener("change", () => {
     if (!select.value) return;
-    loadingExample = loadExample(select.value).then((code) => {
+    loadingExample = Promise.all([exampleCode(select.value), loadEditors()]).then(([code]) => {
       editor.set(code);
       message("Example loaded (Ctrl+Z brings your previous code back).");
     }, (e) => message(e.message, "error"));
@@ -173,6 +207,7 @@ function setupShare() {
   const button = $("share");
   if (!button) return;
   button.addEventListener("click", async () => {
+    await Promise.all([loadEditors(), manifest()]);
     const module = selectedModule(), view = current ? views.indexOf(current) : -1;
     const url = await shareUrl(editor.get(), location.href.replace(/embed\.html/, "index.html"),
       { module: module?.manifest ? module.name : null, view: view > 0 ? view : null });
@@ -190,6 +225,35 @@ function setupShare() {
       message("Share link copied: the code is in the link itself, never sent anywhere.");
     } catch {
       message("Share link ready below: copy it from the field.");
+    }
+  });
+}
+
+// The <iframe> snippet of a widget with the code, module and view on screen (embedcode.js).
+function setupEmbed() {
+  const button = $("embed");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    await loadEditors();
+    const module = selectedModule(), code = editor.get(), view = current ? views.indexOf(current) : -1;
+    button.disabled = true;
+    message("Loading the widget to measure its height…");
+    try {
+      const { html } = await embedSnippet({ code, example: example?.code === code ? example.id : null,
+        module: module?.manifest ? module.name : null, view: views.length > 1 && view >= 0 ? view : null, theme,
+        title: `pyfrag: ${current?.payload.label || current?.payload.trace.name || "live example"}` });
+      const field = byId("embed-snippet");
+      field.value = html;
+      field.hidden = false;
+      field.select();
+      try {
+        await navigator.clipboard.writeText(html);
+        message("Embed snippet copied: paste it into your page's HTML. The widget loads from this site.");
+      } catch {
+        message("Embed snippet ready below: copy it into your page's HTML. The widget loads from this site.");
+      }
+    } finally {
+      button.disabled = false;
     }
   });
 }
@@ -216,15 +280,20 @@ function updateButtons() {
 
 let starting = null;        // settles once the first code and the module menu are in place
 let runPending = false;     // a Run pressed before that: it runs then, on the code the page was about to show
+let runs = 0;               // runs started
 
 async function run() {
   if (runPending || python.running !== null) return;
   runPending = true;
   updateButtons();
+  python.start();           // a widget's Python starts here, while the code below waits for its first view
+  real ??= newRealClient();
   await starting;
+  await Promise.all([loadEditors(), manifest()]);
   await loadingExample;
   output.clear();
   message("");
+  if (runs++) linked.view = null;      // a link's view applies to its first run only (its views come after done)
   stopped = null;
   halted = false;
   views.length = 0;
@@ -240,7 +309,7 @@ async function run() {
 function stop() {
   halted = true;
   python.stop();
-  const ended = real.stopReplays();
+  const ended = real?.stopReplays() ?? [];
   if (!ended.length) return;
   const queued = ended.length - 1;
   stopped = ended[0].message + (queued ? `, with ${queued} queued behind it` : "");
@@ -249,10 +318,12 @@ function stop() {
 
 function onDone(msg) {
   updateButtons();
-  linked.view = null;      // a share link's view applies to its first run only
   // a run that showed nothing leaves the previous results on screen: say they are old
   // (a show() still on its way to the screen, as a big trace's is for seconds, is not nothing)
-  if (!views.length && !deriving && current) results.stale("These results are from an earlier run: this one showed nothing.");
+  if (!views.length && !deriving && current) {
+    results.stale(current.stored ? "These are the stored run's results: this run showed nothing."
+      : "These results are from an earlier run: this one showed nothing.");
+  }
   if (!msg.ok && msg.error) print(`${msg.error}\n`, "stderr");
   if (msg.elapsed_ms != null) print(`— ${msg.ok ? "finished" : "failed"} in ${(msg.elapsed_ms / 1000).toFixed(2)} s\n`, "meta");
   if (pythonReady) settledStatus();
@@ -279,13 +350,10 @@ async function onShow(payload) {
   deriving++;
   updateButtons();
   try {
-    const view = { payload, sim: null, real: null };
+    const view = { payload, sim: null, real: null }, run = runs;
     const { derived } = await real.derive(payload.trace, payload.sim);
-    view.sim = {
-      tl: timeline(payload.trace, payload.sim, derived),
-      title: simTitle(payload),
-      extra: { ...payload.sim.metrics, reported_live: null, issues: payload.sim.issues, issue_count: payload.sim.issues.length },
-    };
+    if (run !== runs) return;       // another run started meanwhile: this view is of the one before it
+    view.sim = simSide(payload, derived);
     views.push(view);
     // on a narrow screen the results are below the editor: bring the first ones into view
     if (views.length === 1 && !embed && matchMedia("(max-width: 900px)").matches) {
@@ -303,23 +371,10 @@ async function onShow(payload) {
   }
 }
 
-// Invalid or double frees and the like in the trace: both sides skip or repair them the same way, which
-// would go unnoticed in the charts, so the first few are listed in the output with their file and line.
-const ISSUES_PRINTED = 3;
-function printIssues({ label, trace, sim: { issues } }) {
-  if (!issues.length) return;
-  const lines = issues.slice(0, ISSUES_PRINTED).map((i) => `  ${i.where}: ${i.message}\n`).join("");
-  const more = issues.length > ISSUES_PRINTED ? `  … and ${count(issues.length - ISSUES_PRINTED)} more\n` : "";
-  print(`${label || trace.name}: ${count(issues.length)} trace event${issues.length === 1 ? "" : "s"} ` +
-    `skipped or repaired on both sides:\n${lines}${more}`, "stderr");
-}
-
-// The simulated side's caption says how its heap started: like the real module (same heap base and pages),
-// or in its own state, whose static data and first pages differ from the real side's.
-function simTitle({ allocator, sim }) {
-  if (sim.like) return `simulated: ${allocator} (started like ${sim.like})`;
-  const pages = sim.initial_bytes / PAGE;
-  return `simulated: ${allocator}, own start: heap base ${count(sim.heap_base)} in ${count(pages)} page${pages === 1 ? "" : "s"}`;
+// Trace issues both sides skipped or repaired, listed in the output in order with the run's own lines.
+function printIssues(payload) {
+  const text = issueLines(payload);
+  if (text) print(text, "stderr");
 }
 
 // The real module for a payload: the manifest module Python replayed "like", else the page's selection
@@ -330,6 +385,16 @@ function realSourceFor(payload) {
 
 async function show(view) {
   current = view;
+  // a widget says plainly whether what it shows was stored when the site was built or runs here
+  byId("results")?.toggleAttribute("data-stored", !!view.stored);
+  byId("stored-note")?.toggleAttribute("hidden", !view.stored);
+  if (embed) for (const id of ["audit-sim", "audit-real"]) $(id).textContent = "";     // until this view's
+  if (view.stored) {
+    results.set(view.sim, view.real, "real module: none in the stored run", view.agreement);
+    if (view.stored.message) message(view.stored.message, "info");
+    runAudit();
+    return;
+  }
   // a view replayed on another module than the one now selected is stale: replay it again
   if (view.real && view.realSource !== realSourceFor(view.payload)) view.real = null;
   results.set(view.sim, view.real, halted ? "real: not replayed (Stop was pressed)" : "real: replaying…",
@@ -352,25 +417,8 @@ async function replayReal(view) {
     updateButtons();
     replayProgress(`replaying on ${source.name}…`, 0);
     const { result, derived } = await real.replay(source, trace, (done, n) => replayProgress(`replaying on ${source.name}…`, done / n));
-    const tl = timeline(trace, result, derived);
-    const extra = { reported_live: result.reported_live, issues: result.issues, issue_count: result.skipped,
-      trap: result.trap };
-    // the simulation started like this very module: where the two agree, the model's free blocks are the
-    // module's, so its verdict and largest free block stand for the real side's
-    const like = view.payload.sim.like, exact = like === source.name;
-    const differs = exact ? firstDifference(view.sim.tl, tl) : null;
-    if (exact) tl.failures = adoptVerdicts(tl.failures, view.sim.tl.failures, differs ?? Infinity);
-    if (exact && differs === null) {
-      const m = view.payload.sim.metrics;
-      Object.assign(extra, { largest_free_block: m.largest_free_block, external_fragmentation: m.external_fragmentation,
-        overhead_bytes: m.overhead_bytes, resident_bytes: m.resident_bytes, from_model: true });
-    }
-    view.real = { tl, title: `real: ${source.name}`, extra };
-    view.agreement = {
-      text: agreementText(view.sim.tl, tl, { like, module: source.name, fmt: { bytes, count } }),
-      agree: exact ? differs === null : "n/a",     // not comparable event by event: neither good nor bad
-    };
-    if (result.trap) message(`Real module ${source.name} trapped in ${result.trap.op} at event ${count(result.trap.index)}: ${result.trap.message}; the replay stopped there (a trap is no OOM: the module itself failed).`, "info");
+    Object.assign(view, realSide(view.payload, view.sim, source.name, result, derived));
+    if (result.trap) message(trapMessage(source.name, result.trap), "info");
     view.realSource = source;
     if (current === view) { results.set(view.sim, view.real, undefined, view.agreement); updateDownloads(); }
   } catch (e) {
@@ -391,16 +439,10 @@ async function replayReal(view) {
 
 async function runAudit() {
   const simOut = $("audit-sim"), realOut = $("audit-real");
-  if (!audit || !simOut) return;
-  const sim = current?.sim.tl;
-  const last = sim && sim.n ? { heap_bytes: sim.heap[sim.n - 1], live_bytes: sim.live[sim.n - 1] } : null;
-  // the worker keeps the instance of the last replay; after a restart or another view, replay first
-  if (current?.real && (real.loaded !== current.realSource || real.replayed !== current.payload.trace)) {
-    await replayReal(current);
-  }
+  if (!simOut) return;
   try {
-    const { sim: s, real: r } = await real.audit(audit.get(), last);
-    for (const [el, res] of [[simOut, s], [realOut, r]]) {
+    const { sim: s, real: r } = current?.stored ? current.stored.audit : await auditNow();
+    for (const [el, res] of [[simOut, s], [realOut, r ?? { text: "", error: null }]]) {
       el.textContent = res.text + (res.error ? `${res.text ? "\n" : ""}${res.error}` : "");
       el.classList.toggle("error", !!res.error);
     }
@@ -411,6 +453,18 @@ async function runAudit() {
   } catch (e) {
     simOut.textContent = realOut.textContent = `audit snippet ${e.message}`;
   }
+}
+
+// The audit snippet (the widget's: the article's own) on the real instance of the view shown and on its
+// simulated heap at the end.
+async function auditNow() {
+  const s = current ? summary(current.sim.tl) : null;
+  const last = s?.events ? { heap_bytes: s.heap_bytes, live_bytes: s.live_bytes } : null;
+  // the worker keeps the instance of the last replay; after a restart or another view, replay first
+  if (current?.real && (real.loaded !== current.realSource || real.replayed !== current.payload.trace)) {
+    await replayReal(current);
+  }
+  return real.audit(audit?.get() ?? ARTICLE_SNIPPET, last);
 }
 
 // Another real module was picked: both sides must be redone, the simulation too (it starts like the module
@@ -472,6 +526,7 @@ async function takeFile(file) {
     } else {
       const path = `/uploads/${upload.name.replace(/[^\w.-]/g, "_")}`;
       runFiles = { [path]: upload.bytes };
+      await loadEditors();
       editor.set(`# ${upload.name}: an uploaded trace (pyfrag reads its own text format, JSON lines,\n` +
         `# malloc-lab .rep files and valgrind logs)\nfrom pyfrag import trace\n\n` +
         `t = trace.load(${JSON.stringify(path)})\nprint(t, t.counts())\nshow(t)\n`);
@@ -495,10 +550,34 @@ function setupUpload() {
 
 // ---- start ----------------------------------------------------------------------------------------------
 
+// A widget's first view: its example's stored run (widget.js), drawn at once, before any Python. -> that
+// run, or null (custom code, or nothing stored: the widget waits for Run).
+async function storedRun() {
+  const fragment = await readFragment(location.hash);
+  linked = { module: fragment.module ?? null, view: fragment.view ?? null };
+  const run = fragment.example ? await loadStoredRun(fragment.example, linked.module ?? DEFAULT_MODULE) : null;
+  if (!run) return null;
+  example = { id: fragment.example, code: run.code };
+  for (const [kind, text] of run.output) print(text, kind);
+  views.push(...run.views);
+  const pick = Math.min(linked.view ?? Infinity, views.length - 1);
+  views.forEach((v, i) => addViewOption(v, i, i === pick));
+  byId("stored-note").textContent = storedNote(run.engine);
+  show(views[pick]);
+  idleStatus = "stored run: ▶ Run runs it live";
+  settledStatus();
+  performance.mark("pyfrag:stored-drawn");
+  return run;
+}
+
+const newRealClient = () => new RealClient((stream, text) => print(text, stream));
+
 async function start() {
-  // Python first: its worker starts loading Pyodide at once, while the page builds its editor
-  const manifest = loadManifest();
-  real = new RealClient((stream, text) => print(text, stream));
+  // the playground's Python first: its worker starts loading Pyodide at once, while the page builds its
+  // editor; a widget fetches its stored run instead, and its Python and real workers wait for its reader
+  if (!embed) manifest();
+  const stored = embed ? storedRun().catch(() => null) : null;
+  if (!embed) real = newRealClient();
   python = new PythonClient(manifest, {
     starting: () => { pythonReady = false; setStatus("loading…", 0); },
     status: (text, progress) => { if (!pythonReady) setStatus(text, progress); },
@@ -507,14 +586,15 @@ async function start() {
       settledStatus();
       const v = byId("versions");
       if (v) v.textContent = `Python ${versions.python} · Pyodide ${versions.pyodide} · pyfrag ${versions.pyfrag}`;
-      if ((embed || autoRun) && python.running === null && !views.length) run();
+      if (autoRun && python.running === null && !views.length) run();
       autoRun = false;
     },
     stdout: (text, dropped) => print(text, "stdout", dropped),
     stderr: (text, dropped) => print(text, "stderr", dropped),
     show: onShow,
     done: onDone,
-  });
+  }, () => connectHub({ own: !embed }));     // the widgets of a page share one Python (pyhub.js)
+  if (!embed) python.start();
 
   applyTheme();
   byId("theme-toggle")?.addEventListener("click", () => {
@@ -526,25 +606,21 @@ async function start() {
   // a share link pasted into this tab changes only the fragment: no reload, so load its code here
   addEventListener("hashchange", async () => {
     const code = await fragmentCode();
-    if (code != null) editor.set(code);
+    if (code != null) await loadEditors().then(() => editor.set(code));
   });
 
-  // the editor next, with whatever code is at hand, so typing can start before anything else loads
-  editor = createEditor($("editor"), {
-    lang: "python", doc: store?.getItem("pyfrag.code") ?? "", label: "Python code", dark: isDark(), onRun: run,
-    onChange: (code) => { edited = true; store?.setItem("pyfrag.code", code); },
-  });
-  const audits = $("audit-editor");
-  if (audits) {
-    audit = createEditor(audits, { lang: "javascript", doc: ARTICLE_SNIPPET, label: "Audit snippet (JavaScript)", dark: isDark(), onRun: runAudit, wrap: false });
-    $("audit-run").addEventListener("click", runAudit);
-  }
+  // the editor next, with whatever code is at hand, so typing can start before anything else loads; a
+  // widget's when its reader opens its code
+  if (embed) $("editor").closest("details")?.addEventListener("toggle", loadEditors, { once: true });
+  else loadEditors();
+  $("audit-run")?.addEventListener("click", runAudit);
   results = new ResultsView();
   $("run").addEventListener("click", run);
   $("stop").addEventListener("click", stop);
   updateButtons();
   setupExamples();
   setupShare();
+  setupEmbed();
   setupUpload();
   setupDownloads();
   byId("view-select")?.addEventListener("change", (e) => {
@@ -557,27 +633,24 @@ async function start() {
   });
   // only a change of width redraws: a hover's legend values change the height, and redrawing then would
   // drop the cursor
-  let width = 0;
+  let width = null;
   new ResizeObserver(([entry]) => {
-    if (Math.round(entry.contentRect.width) === width) return;
+    const was = width;
     width = Math.round(entry.contentRect.width);
+    if (was === null || width === was) return;      // the first call says what is: the charts drew at it
     clearTimeout(start.resize);
     start.resize = setTimeout(() => results.redraw(), 150);
   }).observe(byId("results") ?? document.body);
 
-  // an embedded widget tells the page around it its height, so the iframe can fit it (blog-demo.html)
-  if (embed && parent !== window) {
-    let posted = 0;
-    new ResizeObserver(() => {
-      const height = document.documentElement.scrollHeight;
-      if (height !== posted) parent.postMessage({ type: "pyfrag:height", height: (posted = height) }, "*");
-    }).observe(document.body);
-  }
+  // a widget tells the page around it its height, so the iframe can fit it (blog-demo.html)
+  const shown = embed ? tellHeight() : () => {};
+  if (embed) settledStatus();
 
   starting = (async () => {
-    const code = await initialCode();
-    if (!edited) { editor.set(code); edited = false; }
-    await manifest;
+    const code = firstCode = (await stored)?.code ?? await initialCode();
+    if (editor && !edited) { editor.set(code); edited = false; }
+    shown();
+    if (!embed) await manifest();
     if (linked.module && modules.has(linked.module) && moduleSelect) moduleSelect.value = linked.module;
   })().catch((e) => message(e.message, "error"));
 }

@@ -14,9 +14,12 @@
 
 import { snapshotDeserializer } from "../build/snapshot-refs.mjs";
 import { keepTail, OUTPUT_LIMIT } from "./output.js";
+import GLUE from "../py/playground.py";     // the playground's Python, as text (esbuild's .py loader)
 
-// Bundled to web/dist/py-worker.mjs: everything it loads sits beside it.
+// Bundled to web/dist/py-worker-<hash>.mjs: everything it loads sits beside it, under the names prepare
+// gave them (web/build/prepare.py compiles them in as PYFRAG_BUILD).
 const DIST = new URL("./", import.meta.url);
+const BUILD = JSON.parse(PYFRAG_BUILD);
 const FLUSH_MS = 50;          // stream output at most this often while Python runs
 
 let pyodide = null;
@@ -66,10 +69,10 @@ class Stream {
 const streams = { stdout: new Stream("stdout"), stderr: new Stream("stderr") };
 const flushAll = () => { streams.stdout.flush(); streams.stderr.flush(); };
 
-async function fetchOk(url, as) {
+async function fetchJson(url) {
   const r = await fetch(url);
   if (!r.ok) throw new Error(`${url.pathname ?? url}: HTTP ${r.status} (is web/dist prepared? run python serve.py)`);
-  return as === "json" ? r.json() : r.text();
+  return r.json();
 }
 
 // Typed arrays from Python's array.array, via the buffer protocol: a zero-copy
@@ -146,26 +149,24 @@ const mark = (name) => performance.mark(`pyfrag:${name}`);
 async function startPython() {
   mark("start");
   status("Loading the Python runtime…", 0.05);
-  const infoP = fetchOk(new URL("build-info.json", DIST), "json");
-  const glueP = fetchOk(new URL("../py/playground.py", DIST), "text");
+  const pyodideDir = `${BUILD.pyodide}/`;
   // Preloads: the snapshot downloads while Pyodide's own files load and compile; the wheels installed after
   // the boot are fetched during it, so their later requests are answered from the HTTP cache.
-  const snapshotP = infoP.then((info) => (info.snapshot ? fetchSnapshot(info.snapshot) : null));
+  const snapshotP = BUILD.snapshot ? fetchSnapshot(BUILD.snapshot) : Promise.resolve(null);
   snapshotP.catch(() => {});      // handled where it is used
-  infoP.then((info) => Promise.all([info.pyfrag_wheel, ...Object.values(info.lock_wheels).map((f) => `pyodide/${f}`)]
-    .map((path) => fetch(new URL(path, DIST)).then((r) => r.arrayBuffer())))).catch(() => {});
-  const { loadPyodide } = await import(new URL("pyodide/pyodide.mjs", DIST).href);
+  Promise.all([BUILD.wheel, ...Object.values(BUILD.lock_wheels).map((f) => pyodideDir + f)]
+    .map((path) => fetch(new URL(path, DIST)).then((r) => r.arrayBuffer()))).catch(() => {});
+  const { loadPyodide } = await import(new URL(`${pyodideDir}pyodide.mjs`, DIST).href);
   mark("imported");
   status("Starting Python…", 0.15);
-  const info = await infoP;
   const options = {
-    indexURL: new URL("pyodide/", DIST).href,
+    indexURL: new URL(pyodideDir, DIST).href,
     stdout: () => {},
     stderr: () => {},
   };
   let py = null;
-  if (info.snapshot) {
-    // Boot from the memory snapshot serve.py made (see web/build/snapshot.mjs);
+  if (BUILD.snapshot) {
+    // Boot from the memory snapshot prepare made (see web/build/snapshot.mjs);
     // it downloads while Pyodide's wasm compiles. Any failure: start normally.
     try {
       py = await loadPyodide({ ...options, _loadSnapshot: snapshotP,
@@ -194,11 +195,10 @@ import micropip, pyodide_js
 # micropip took the lock's base URL when it was imported: in the snapshot, that
 # was a directory on the machine that made it
 micropip._compat.compatibility_layer.lockfile_base_url = pyodide_js.lockfileBaseUrl
-await micropip.install(${JSON.stringify(new URL(info.pyfrag_wheel, DIST).href)})
+await micropip.install(${JSON.stringify(new URL(BUILD.wheel, DIST).href)})
 del micropip, pyodide_js
 `);
   mark("installed");
-  return glueP;
 }
 const early = startPython();
 early.catch(() => {});   // reported through boot()
@@ -206,12 +206,12 @@ early.catch(() => {});   // reported through boot()
 async function boot(msg) {
   const manifestP = msg.manifest
     ? Promise.resolve(msg.manifest)
-    : fetchOk(new URL("modules/manifest.json", DIST), "json").catch(() => ({ modules: [] }));
-  const glue = await early;
+    : fetchJson(new URL(`${BUILD.modules}/manifest.json`, DIST)).catch(() => ({ modules: [] }));
+  await early;
   status("Loading the playground…", 0.9);
   const manifest = await manifestP;
   pyodide.FS.mkdirTree("/home/pyodide");
-  pyodide.FS.writeFile("/home/pyodide/playground.py", glue);
+  pyodide.FS.writeFile("/home/pyodide/playground.py", GLUE);
   pyodide.FS.writeFile("/home/pyodide/manifest.json", JSON.stringify(manifest));
   pyodide.registerJsModule("_playground_host", { show: hostShow, sleep: hostSleep });
   const versions = pyodide.runPython(`

@@ -149,12 +149,13 @@ export class ResultsView {
   redraw() {
     const sides = [["sim", this.sim], ["real", this.real]];
     const scale = sharedScale(sides.filter(([, s]) => s).map(([, s]) => s.tl));
-    for (const [key, side] of sides) {
-      const el = $(`chart-${key}`);
-      if (!el) continue;
+    // both widths before either chart is drawn: the page is laid out once, not once per chart
+    const charts = sides.map(([key, side]) => [key, side, $(`chart-${key}`)]).filter(([, , el]) => el)
+      .map(([key, side, el]) => [key, side, el, el.clientWidth]);
+    for (const [key, side, el, width] of charts) {
       const caption = document.getElementById(`caption-${key}`);
       if (caption) caption.textContent = side ? side.title : key === "real" ? this.realNote : IDLE.sim;
-      if (side) drawChart(el, side.tl, scale, { onPick: (t) => this.seek(t, true) });
+      if (side) drawChart(el, side.tl, scale, { onPick: (t) => this.seek(t, true), width });
       else clearChart(el);
     }
     fillMetrics(document.getElementById("metrics"), this.sim, this.real, this.realNote);

@@ -47,7 +47,7 @@ export async function shareUrl(code, base = location.href, { module = null, view
   const url = new URL(base);
   const params = new URLSearchParams({ code: await encodeCode(code) });
   if (module) params.set("module", module);
-  if (view) params.set("view", String(view));
+  if (view != null) params.set("view", String(view));
   url.hash = params.toString();
   return url.href;
 }

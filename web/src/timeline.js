@@ -125,8 +125,10 @@ export function timeline(trace, run, derived) {
 
 const last = (a, fallback) => (a.length ? a[a.length - 1] : fallback);
 
-// The article's numbers and the ones the charts need, same definitions as pyfrag.metrics.
+// The article's numbers and the ones the charts need, same definitions as pyfrag.metrics. A stored
+// timeline (views.js fromStored) has them already: it keeps no per-event arrays to compute them from.
 export function summary(tl) {
+  if (tl.summary) return tl.summary;
   const heap = last(tl.heap, tl.initialBytes), live = last(tl.live, 0);
   const oom = tl.failures[0] ?? null;
   return {
