@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-import pyfrag
 from pyfrag import Trace, modules, replay, scenarios
 from pyfrag.audit import audit_lines
 from pyfrag.memory import PAGE, WASM32_MAX_PAGES
@@ -47,7 +46,7 @@ def example_payloads(path, selected):
         return run
 
     code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
-    exec(code, {"__name__": "__main__", "show": show, "pyfrag": pyfrag, "module": selected})
+    exec(code, {**playground.namespace(selected), "show": show})
     return shown
 
 

@@ -65,7 +65,7 @@ def example_run(path, selected):
 
     code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
     with redirect_stdout(out):
-        exec(code, {"__name__": "__main__", "show": show, "pyfrag": pyfrag})
+        exec(code, {**playground.namespace(selected), "show": show})
     return out.chunks, shown, any(follows)
 
 
