@@ -1,0 +1,161 @@
+"""lol_alloc 0.4.1 (Craig-Macomber/lol_alloc) on wasm32: `FreeListAllocator` behind
+`AssumeSingleThreaded`, as its README and talc's size comparison set it up.
+
+Owns the model of lol_alloc's one free list. Main entry point: `LolAlloc.malloc`.
+
+Address-exact against the lol-alloc module (wasm_modules/, lol_alloc at the commit
+that made it 0.4.1, under src/global_alloc.rs): the same addresses and memory sizes,
+event by event (tests/fidelity/test_rust_allocators.py).
+
+What the model does, after the source:
+
+- One free list, sorted by address from the top down, each free run holding its
+  size and the next run's address. Sizes are the request rounded up to 8 bytes
+  (at least 8), alignments at least 8; a block has no header at all, so
+  `dealloc` needs the size back and a block's address says nothing about it.
+- Allocation walks the list from the highest run down and takes the first that
+  holds the block at its *top*: the block ends at the run's end, or lower by what
+  its alignment costs; what is left below stays a run, and an aligned block's
+  slack above becomes a run of its own.
+- Freeing puts the block back in address order and merges it with the runs
+  that touch it on either side.
+- When nothing fits, memory grows by the request rounded up to whole pages,
+  the new pages are freed into the list (merging with a free run at the old
+  top) and the request is tried again (and again, for an alignment the new
+  pages cannot serve). A failed memory.grow fails the request. The initial pages
+  (`__heap_base` included) are never used; nothing is given back.
+- realloc is GlobalAlloc's default: always a new block, copy, free the old one,
+  even to shrink.
+- The wrapper's rules: a zero-byte request is a one-byte request; a Layout whose
+  size rounded up to its alignment passes isize::MAX (2 GiB - 1) fails before
+  lol_alloc is asked.
+"""
+
+from bisect import bisect_left, insort
+
+from ..memory import PAGE
+from .base import Allocator, check_power_of_two, merge_spans
+from .talc import MALLOC_ALIGN, layout_ok
+
+NODE = 8                        # FreeListNode: next, size
+
+
+def full_size(size):
+    return (max(size, NODE) + NODE - 1) & -NODE
+
+
+class LolAlloc(Allocator):
+    name = "lol-alloc"
+    summary = "lol_alloc 0.4.1 FreeListAllocator: one address-ordered list, blocks cut from the top"
+    exact = "lol-alloc"
+    alignment = 8
+    # a no_std Rust cdylib: 1 MiB of stack, then a little data, in 17 initial pages
+    default_start = (1048592, 17)
+
+    def __init__(self, memory, heap_base):
+        super().__init__(memory, heap_base)
+        self.starts = []        # free run addresses, ascending (the list walks them backwards)
+        self.size = {}          # free run address -> its size
+        self.blocks = {}        # live block -> (full size, alignment asked for)
+        self.first = None       # the first page memory.grow gave: where the heap starts
+
+    def _alloc(self, size, align):
+        """FreeListAllocator::alloc for a valid Layout(size >= 1, align)."""
+        need, align = full_size(size), max(align, NODE)
+        while True:
+            for k in range(len(self.starts) - 1, -1, -1):
+                start = self.starts[k]
+                end = start + self.size[start]
+                if need >= end:
+                    continue
+                pos = (end - need) & -align
+                if pos < start:
+                    continue
+                if pos + need < end:                    # slack above an aligned block
+                    insort(self.starts, pos + need)
+                    self.size[pos + need] = end - pos - need
+                if pos == start:
+                    self.starts.remove(start)
+                    del self.size[start]
+                else:
+                    self.size[start] = pos - start
+                self.blocks[pos] = (need, align)
+                return pos
+            grant = -(-need // PAGE) * PAGE
+            old = self.memory.grow(grant // PAGE)
+            if old == -1:
+                return 0
+            if self.first is None:
+                self.first = old * PAGE
+            self._dealloc(old * PAGE, grant)
+
+    def _dealloc(self, ptr, size):
+        """Back into the list in address order, merged with the runs it touches."""
+        k = bisect_left(self.starts, ptr)
+        above = self.starts[k] if k < len(self.starts) else None
+        below = self.starts[k - 1] if k else None
+        if below is not None and below + self.size[below] == ptr:
+            self.size[below] += size
+            start = below
+        else:
+            insort(self.starts, ptr)
+            self.size[ptr] = size
+            start = ptr
+        if above == ptr + size:
+            self.size[start] += self.size.pop(above)
+            self.starts.remove(above)
+
+    # -- the protocol ---------------------------------------------------------------
+
+    def malloc(self, size):
+        return self.aligned_alloc(MALLOC_ALIGN, size)
+
+    def aligned_alloc(self, align, size):
+        check_power_of_two(align, self.name)
+        size = max(size, 1)
+        if not layout_ok(size, align):
+            return 0
+        return self._alloc(size, align)
+
+    def free(self, ptr):
+        self._dealloc(ptr, self.blocks.pop(ptr)[0])
+
+    def realloc(self, ptr, size):
+        align = self.blocks[ptr][1]
+        size = max(size, 1)
+        if not layout_ok(size, align):
+            return 0
+        new = self._alloc(size, align)
+        if new:
+            self.free(ptr)
+        return new
+
+    # -- inspection -----------------------------------------------------------------
+
+    def spans(self):
+        """Free: the list's runs. Used: blocks, and the initial pages lol_alloc never uses."""
+        raw, cursor = [], self.heap_base
+        for start in self.starts:
+            raw.append((cursor, start - cursor, True))
+            raw.append((start, self.size[start], False))
+            cursor = start + self.size[start]
+        raw.append((cursor, self.memory.byte_length - cursor, True))
+        return merge_spans(raw)
+
+    def check(self):
+        assert self.starts == sorted(self.size), "the free list is out of order"
+        pieces = sorted([(s, n, False) for s, n in self.size.items()]
+                        + [(p, n, True) for p, (n, _) in self.blocks.items()])
+        if self.first is None:
+            assert not pieces, "blocks or runs before memory ever grew"
+            return
+        # runs and blocks tile everything from the first grant to the end of memory
+        cursor, after_free = self.first, False
+        for start, n, used in pieces:
+            assert start == cursor, f"heap not tiled at {cursor:#x} (next piece {start:#x})"
+            assert n % NODE == 0 and n >= NODE, f"bad piece {start:#x}+{n}"
+            assert used or not after_free, f"free runs touch at {start:#x}"
+            after_free, cursor = not used, start + n
+        assert cursor == self.memory.byte_length, "the pieces do not reach the end of memory"
+        for ptr, (_, align) in self.blocks.items():
+            assert ptr % align == 0, f"block {ptr:#x} misaligned"
