@@ -1,0 +1,146 @@
+"""Fidelity: the talc, lol_alloc and rlsf models against their real modules.
+
+Each module (src/global_alloc.rs around talc 4.4.2, lol_alloc 0.4.1, rlsf 0.2.1) is
+driven call by call, told each block's size and alignment back (sized_abi.py), and
+must return every address and memory size its model does: on every alignment from
+1 to 128 KiB (talc's fast path is alignment <= 4, rlsf's header pointer starts at
+16, lol_alloc's growth loops past 64 KiB), on reallocs that grow in place, shrink
+or move, on the varying churn that makes wee_alloc leak, and where memory runs
+out (talc grows by halves until no page is left, and its first growth makes its
+heap even when the request then fails). The scenarios and random traces all
+models share are in test_every_module.py, which picks these modules up from the
+manifest.
+"""
+
+import random
+
+import pytest
+
+from exactness import assert_exact, module_or_skip
+from pyfrag import scenarios
+from pyfrag.trace import Trace
+
+MODULES = ["talc", "lol-alloc", "rlsf"]
+KIB, MIB = 1 << 10, 1 << 20
+# around talc's bins (12, 64, 128 bytes, then powers of two), rlsf's lists (16-byte
+# steps, then 32 per power of two) and whole pages
+SIZES = [0, 1, 3, 4, 5, 8, 9, 12, 13, 16, 17, 24, 31, 32, 33, 60, 64, 65, 100, 127, 128,
+         129, 255, 256, 500, 1000, 4095, 4096, 4097, 65527, 65528, 65536, 65537, 100_000,
+         300_000]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_alignment_at_the_size_boundaries(module):
+    module_or_skip(module)
+    t, k = Trace(f"{module}-alignments"), 0
+    for align in (0, 1, 2, 4, 8, 16, 32, 64, 4096, 65536, 1 << 17):
+        for n in SIZES[:: 2 if align > 4096 else 1]:
+            t.alloc(k, n, align)
+            k += 1
+    for i in range(0, k, 3):
+        t.free(i)
+    for i in range(1, k, 4):
+        t.realloc(i, SIZES[i % len(SIZES)] + 13)
+    for i, n in enumerate(SIZES):
+        t.alloc(1000 + i, n, (1, 4, 8, 16, 256)[i % 5])
+    assert_exact(t, module)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_reallocs_grow_shrink_and_move(module):
+    """Growing into a free neighbour above, within the block's own slack, shrinking with
+    and without giving a gap back, growing where it must move; to and from 0 bytes."""
+    module_or_skip(module)
+    t = Trace(f"{module}-reallocs")
+    for i in range(40):
+        t.alloc(i, 24 + 40 * (i % 7), (0, 16, 1)[i % 3])
+    for i in range(1, 40, 2):
+        t.free(i)                               # a free gap above every even block
+    for step, i in enumerate(range(0, 40, 2)):
+        t.realloc(i, [30, 60, 200, 1000, 4, 0, 25, 5000][step % 8])
+    for i in range(0, 40, 2):
+        t.realloc(i, 3)                         # shrink
+        t.realloc(i, 70_000)                    # grow past everything: moves
+        t.realloc(i, 69_000)                    # shrink a little: a gap or not
+    for i in range(0, 40, 4):
+        t.free(i)
+    assert_exact(t, module)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_mixed_alignments_and_reallocs(module):
+    module_or_skip(module)
+    rng = random.Random(11)
+    t, live = Trace(f"{module}-mixed"), []
+    for i in range(4000):
+        r = rng.random()
+        if live and r < 0.4:
+            t.free(live.pop(rng.randrange(len(live))))
+        elif live and r < 0.55:
+            t.realloc(rng.choice(live), int(2 ** rng.uniform(0, 18)))
+        else:
+            t.alloc(i, int(2 ** rng.uniform(0, 18)),
+                    rng.choice((0, 0, 0, 1, 2, 4, 8, 16, 64, 8192, 1 << 16)))
+            live.append(i)
+    assert_exact(t, module)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_varying_churn(module):
+    module_or_skip(module)
+    assert_exact(scenarios.varying_churn(rounds=3000, seed=5), module)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_varying_churn_into_a_memory_limit(module):
+    module_or_skip(module)
+    t = scenarios.varying_churn(rounds=3000, seed=2)
+    t.maximum = "24mib"
+    sim, real = assert_exact(t, module)
+    assert [f.index for f in sim.failures] == [f.index for f in real.failures]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_out_of_memory_in_a_small_memory(module):
+    """A first request too big for the memory (talc makes its heap on the pages it got
+    anyway), then requests that fit, then ones that do not, then frees and retries."""
+    module_or_skip(module)
+    t = Trace(f"{module}-small-memory", maximum=20)
+    t.alloc(0, 300_000)
+    for i in range(1, 30):
+        t.alloc(i, 9_000 + 1000 * i, (0, 64, 4096)[i % 3])
+    for i in range(1, 30, 2):
+        t.free(i)
+    t.alloc(100, 120_000)
+    t.alloc(101, 8, 1 << 16)
+    for i in range(30, 60):
+        t.alloc(i, 5_000)
+    sim, real = assert_exact(t, module)
+    assert sim.failures and [f.index for f in sim.failures] == [f.index for f in real.failures]
+
+
+def test_talc_grows_by_halves_until_memory_is_full():
+    """A request larger than what is left: talc's handler halves its growth while
+    memory.grow refuses, so the failed request leaves memory at its maximum."""
+    module_or_skip("talc")
+    t = Trace("talc-halving", maximum=40)
+    t.alloc(0, 100)
+    t.alloc(1, 5 * MIB)
+    t.alloc(2, 100)
+    sim, real = assert_exact(t, "talc")
+    assert [f.index for f in real.failures] == [1]
+    assert real.heap_bytes[1] == 40 * 65536
+
+
+def test_rlsf_pools_never_merge():
+    """Each growth is a pool of its own, capped by a sentinel: two adjacent pools'
+    free space cannot serve one block, so a request of their combined size grows again."""
+    module_or_skip("rlsf")
+    t = Trace("rlsf-pools")
+    t.alloc(0, 40_000)
+    t.alloc(1, 40_000)                  # does not fit the first pool's rest: a second pool
+    t.free(0)
+    t.free(1)
+    t.alloc(2, 100_000)                 # both pools are free, neither holds it: a third
+    sim, real = assert_exact(t, "rlsf")
+    assert real.heap_bytes[-1] == real.heap_bytes[1] + 2 * 65536
