@@ -266,6 +266,7 @@ class Rlsf(Allocator):
             assert end <= self.memory.byte_length, f"pool {start:#x} runs past memory"
             block, prev, prev_free = start, 0, False
             while block not in self.sentinels:
+                assert block in self.size and block < end, f"pool {start:#x}: no block at {block:#x}"
                 size = self.size[block]
                 assert block % GRAN == 0 and size % GRAN == 0 and size >= GRAN, \
                     f"bad block {block:#x}+{size}"

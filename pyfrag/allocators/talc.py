@@ -47,6 +47,7 @@ NODE = 2 * WORD                 # LlistNode: next, next_of_prev
 MIN_CHUNK = NODE + TAG          # 12
 BINS = 64                       # usize::BITS * 2
 META = BINS * WORD              # the bin heads at the bottom of the first heap
+HEAP_HEADER = TAG + META + TAG  # base tag, bin heads, their chunk's tag: the first gap's offset
 MALLOC_ALIGN = 8                # what the module's malloc asks (src/global_alloc.rs)
 ISIZE_MAX = (1 << 31) - 1
 
@@ -159,7 +160,7 @@ class Talc(Allocator):
         if self.heap is None:
             # claim: base tag, the bin heads, their chunk's tag, then one gap
             self.heap = (start, end)
-            self._register(start + TAG + META + TAG, end)
+            self._register(start + HEAP_HEADER, end)
             return True
         assert self.heap[1] == start, "talc: memory grew apart from its heap"
         if start in self.below:                     # the top gap grows over the new pages
@@ -295,7 +296,7 @@ class Talc(Allocator):
             assert block + size <= tag and tag % WORD == 0, f"block {block:#x} runs into its tag"
             assert tag + TAG - base >= MIN_CHUNK, f"chunk of {block:#x} too small"
             pieces.append((base, tag + TAG, True))
-        cursor = start + TAG + META + TAG
+        cursor = start + HEAP_HEADER
         after_gap = False
         for base, acme, used in sorted(pieces):
             assert base == cursor, f"heap not tiled at {cursor:#x} (next piece {base:#x})"
