@@ -11,7 +11,7 @@ from pyfrag.allocators import talc
 from pyfrag.allocators.rlsf import map_ceil, map_floor, pool_size
 from pyfrag.memory import PAGE
 
-RUST = ["talc", "lol-alloc", "rlsf"]
+RUST = ["talc", "lol-alloc", "lol-alloc-leaking", "rlsf"]
 
 
 @pytest.mark.parametrize("name", RUST)
@@ -107,6 +107,8 @@ def test_check_catches_a_broken_state(name):
     elif name == "lol-alloc":
         start = model.starts[0]
         model.size[start] += 8                      # a run overlapping the block above
+    elif name == "lol-alloc-leaking":
+        model.used -= 8                             # the pointer back inside a live block
     else:
         block = next(iter(model.free_blocks))
         model.size[block] += 16

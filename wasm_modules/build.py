@@ -316,6 +316,11 @@ MODULES = [
          toolchain="rustc-web-lol", sources=["rustc_web", "lol_alloc"],
          pre=LOL_ALLOC_STEPS, cmd=allocator_module("lol_alloc", "lol_alloc"),
          wrapper=GLOBAL_ALLOC_WRAPPER),
+    dict(name="lol-alloc-leaking", model="lol-alloc-leaking", language="Rust",
+         allocator="lol_alloc 0.4.1 (AssumeSingleThreaded<LeakingAllocator>: a bump pointer)",
+         toolchain="rustc-web-lol", sources=["rustc_web", "lol_alloc"],
+         pre=LOL_ALLOC_STEPS, cmd=allocator_module("lol_alloc_leaking", "lol_alloc"),
+         wrapper=GLOBAL_ALLOC_WRAPPER),
     dict(name="rlsf", model="rlsf", language="Rust",
          allocator="rlsf 0.2.1 (SmallGlobalTlsf: TLSF, a pool per memory.grow, realloc by "
                    "alloc + copy + free)",

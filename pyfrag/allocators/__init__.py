@@ -25,6 +25,7 @@ MODELS = {
     "mimalloc": "mimalloc:Mimalloc",
     "talc": "talc:Talc",
     "lol-alloc": "lol_alloc:LolAlloc",
+    "lol-alloc-leaking": "lol_alloc:LolAllocLeaking",
     "rlsf": "rlsf:Rlsf",
     "first-fit": "freelist:FirstFit",
     "best-fit": "freelist:BestFit",

@@ -1,11 +1,13 @@
 """lol_alloc 0.4.1 (Craig-Macomber/lol_alloc) on wasm32: `FreeListAllocator` behind
-`AssumeSingleThreaded`, as its README and talc's size comparison set it up.
+`AssumeSingleThreaded`, as its README and talc's size comparison set it up, and its
+bump allocator `LeakingAllocator`.
 
-Owns the model of lol_alloc's one free list. Main entry point: `LolAlloc.malloc`.
+Owns the models of lol_alloc's one free list and its bump pointer. Main entry points:
+`LolAlloc.malloc`, `LolAllocLeaking.malloc`.
 
-Address-exact against the lol-alloc module (wasm_modules/, lol_alloc at the commit
-that made it 0.4.1, under src/global_alloc.rs): the same addresses and memory sizes,
-event by event (tests/fidelity/test_rust_allocators.py).
+Address-exact against the lol-alloc and lol-alloc-leaking modules (wasm_modules/,
+lol_alloc at the commit that made it 0.4.1, under src/global_alloc.rs): the same
+addresses and memory sizes, event by event (tests/fidelity/test_rust_allocators.py).
 
 What the model does, after the source:
 
@@ -29,6 +31,17 @@ What the model does, after the source:
 - The wrapper's rules: a zero-byte request is a one-byte request; a Layout whose
   size rounded up to its alignment passes isize::MAX (2 GiB - 1) fails before
   lol_alloc is asked.
+
+`LeakingAllocator` bumps a pointer and never frees. It aligns the pointer first,
+then, if the block does not fit below its end, grows memory by the *size* in whole
+pages (not size plus the alignment slack just added) and, when the new pages
+follow its end, keeps bumping from where it was. Memory ends on a page boundary,
+so the slack never passes it for alignments up to 64 KiB; above that the aligned
+pointer can lie past the end, and the block with it: on a 128 KiB-aligned request
+the module returns a block that starts at the end of memory, and so does the model.
+A realloc (a new block, then a copy: dealloc does nothing) whose copy would touch
+such bytes traps in the module; the model fails it with the state the module had
+reached (the new block bumped, memory grown).
 """
 
 from bisect import bisect_left, insort
@@ -159,3 +172,74 @@ class LolAlloc(Allocator):
         assert cursor == self.memory.byte_length, "the pieces do not reach the end of memory"
         for ptr, (_, align) in self.blocks.items():
             assert ptr % align == 0, f"block {ptr:#x} misaligned"
+
+
+class LolAllocLeaking(Allocator):
+    name = "lol-alloc-leaking"
+    summary = "lol_alloc 0.4.1 LeakingAllocator: a bump pointer that never frees"
+    exact = "lol-alloc-leaking"
+    alignment = 8
+    default_start = (1048592, 17)
+
+    def __init__(self, memory, heap_base):
+        super().__init__(memory, heap_base)
+        self.used = 0           # the bump pointer (bytes)
+        self.end = 0            # the end of the memory it owns
+        self.blocks = {}        # live block -> (size, alignment asked for)
+
+    def _alloc(self, size, align):
+        """LeakingAllocator::alloc for a valid Layout(size >= 1, align)."""
+        self.used += -self.used % align              # kept even if the request then fails
+        if self.used + size > self.end:
+            pages = -(-size // PAGE)
+            old = self.memory.grow(pages)
+            if old == -1:
+                return 0
+            if old * PAGE != self.end:               # the first growth: start there
+                self.used = old * PAGE
+            self.end = (old + pages) * PAGE
+        ptr, self.used = self.used, self.used + size
+        self.blocks[ptr] = (size, align)
+        return ptr
+
+    def malloc(self, size):
+        return self.aligned_alloc(MALLOC_ALIGN, size)
+
+    def aligned_alloc(self, align, size):
+        check_power_of_two(align, self.name)
+        size = max(size, 1)
+        if not layout_ok(size, align):
+            return 0
+        return self._alloc(size, align)
+
+    def free(self, ptr):
+        del self.blocks[ptr]                         # dealloc does nothing
+
+    def realloc(self, ptr, size):
+        old, align = self.blocks[ptr]
+        size = max(size, 1)
+        if not layout_ok(size, align):
+            return 0
+        new = self._alloc(size, align)
+        if not new:
+            return 0
+        copy = min(old, size)
+        if max(ptr, new) + copy > self.memory.byte_length:
+            del self.blocks[new]                    # the module traps in the copy
+            return 0
+        self.free(ptr)
+        return new
+
+    def spans(self):
+        """Free: the untouched top, [pointer, end). Used: all below it (blocks, freed or
+        not, and alignment padding) and the initial pages."""
+        total = self.memory.byte_length
+        top = min(self.used, total) if self.end else total
+        return merge_spans([(self.heap_base, top - self.heap_base, True),
+                            (top, total - top, False)])
+
+    def check(self):
+        assert self.end <= self.memory.byte_length, "the bump end is past memory"
+        assert not self.blocks or self.end, "blocks before memory ever grew"
+        for ptr, (size, align) in self.blocks.items():
+            assert ptr % align == 0 and ptr + size <= self.used, f"block {ptr:#x} past the pointer"

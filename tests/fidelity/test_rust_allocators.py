@@ -20,7 +20,7 @@ from exactness import assert_exact, module_or_skip
 from pyfrag import scenarios
 from pyfrag.trace import Trace
 
-MODULES = ["talc", "lol-alloc", "rlsf"]
+MODULES = ["talc", "lol-alloc", "lol-alloc-leaking", "rlsf"]
 KIB, MIB = 1 << 10, 1 << 20
 # around talc's bins (12, 64, 128 bytes, then powers of two), rlsf's lists (16-byte
 # steps, then 32 per power of two) and whole pages
@@ -144,3 +144,14 @@ def test_rlsf_pools_never_merge():
     t.alloc(2, 100_000)                 # both pools are free, neither holds it: a third
     sim, real = assert_exact(t, "rlsf")
     assert real.heap_bytes[-1] == real.heap_bytes[1] + 2 * 65536
+
+
+def test_lol_alloc_leaking_hands_out_a_block_past_the_end_of_memory():
+    """LeakingAllocator grows by the size, not the alignment slack: a 128 KiB-aligned
+    byte after an odd bump lands at the end of memory, outside it."""
+    module_or_skip("lol-alloc-leaking")
+    t = Trace("leaking-past-the-end")
+    for i, (n, align) in enumerate([(3, 8), (3, 1), (1, 1 << 17), (1, 1 << 17), (100, 0)]):
+        t.alloc(i, n, align)
+    sim, real = assert_exact(t, "lol-alloc-leaking")
+    assert real.addresses[3] == real.heap_bytes[3]

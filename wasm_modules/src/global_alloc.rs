@@ -11,10 +11,11 @@
 //! table of blocks and the only static memory it adds is the live-byte count.
 //!
 //! - `malloc(size)`: `Layout(size, 8)`. `aligned_alloc(align, size)`:
-//!   `Layout(size, align)`, any power of two (0 means 8).
+//!   `Layout(size, align)`, any power of two (else 0).
 //! - `free(ptr, size, align)`, `realloc(ptr, new_size, size, align)`: the block's
 //!   requested size and alignment (0: it came from malloc, 8). `realloc(0, n, ..)`
-//!   is an allocation; a failed realloc returns 0 and leaves the block.
+//!   is `malloc(n)`; a failed realloc returns 0 and leaves the block, and a size
+//!   whose Layout is invalid fails before the allocator is asked.
 //! - A zero-byte request asks the allocator for one byte and counts zero (GlobalAlloc
 //!   forbids zero-sized layouts; Rust's containers never make them).
 //! - `live_bytes()`: the requested sizes of the live blocks, from the sizes passed in.
@@ -80,7 +81,7 @@ pub unsafe extern "C" fn malloc(size: usize) -> *mut u8 {
 
 #[no_mangle]
 pub unsafe extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut u8 {
-    take(size, align_of(align))
+    take(size, align)
 }
 
 #[no_mangle]
@@ -94,10 +95,10 @@ pub unsafe extern "C" fn free(p: *mut u8, size: usize, align: usize) {
 
 #[no_mangle]
 pub unsafe extern "C" fn realloc(p: *mut u8, new_size: usize, size: usize, align: usize) -> *mut u8 {
-    let align = align_of(align);
     if p.is_null() {
-        return take(new_size, align);
+        return malloc(new_size);
     }
+    let align = align_of(align);
     // GlobalAlloc::realloc wants the new size valid with the block's alignment
     if layout(new_size, align).is_none() {
         return null_mut();
