@@ -41,7 +41,9 @@ pointer can lie past the end, and the block with it: on a 128 KiB-aligned reques
 the module returns a block that starts at the end of memory, and so does the model.
 A realloc (a new block, then a copy: dealloc does nothing) whose copy would touch
 such bytes traps in the module; the model fails it with the state the module had
-reached (the new block bumped, memory grown).
+reached (the new block bumped, memory grown). Its arithmetic is 32-bit: when memory
+reaches 4 GiB its end wraps to 0, so every later request asks memory.grow again
+and fails, and a pointer plus size past 2^32 wraps too; the model wraps alike.
 """
 
 from bisect import bisect_left, insort
@@ -51,6 +53,7 @@ from .base import Allocator, check_power_of_two, merge_spans
 from .talc import MALLOC_ALIGN, layout_ok
 
 NODE = 8                        # FreeListNode: next, size
+M32 = 0xFFFFFFFF
 
 
 def full_size(size):
@@ -183,22 +186,24 @@ class LolAllocLeaking(Allocator):
 
     def __init__(self, memory, heap_base):
         super().__init__(memory, heap_base)
-        self.used = 0           # the bump pointer (bytes)
-        self.end = 0            # the end of the memory it owns
+        self.used = 0           # the bump pointer (bytes, a u32)
+        self.end = 0            # the end of the memory it owns (a u32: 4 GiB is 0)
+        self.grown = False      # whether memory.grow ever gave it pages
         self.blocks = {}        # live block -> (size, alignment asked for)
 
     def _alloc(self, size, align):
-        """LeakingAllocator::alloc for a valid Layout(size >= 1, align)."""
-        self.used += -self.used % align              # kept even if the request then fails
-        if self.used + size > self.end:
+        """LeakingAllocator::alloc for a valid Layout(size >= 1, align), in u32 arithmetic."""
+        self.used = (self.used - self.used % align + (align if self.used % align else 0)) & M32
+        if (self.used + size) & M32 > self.end:      # the aligned pointer stays, even on failure
             pages = -(-size // PAGE)
             old = self.memory.grow(pages)
             if old == -1:
                 return 0
             if old * PAGE != self.end:               # the first growth: start there
                 self.used = old * PAGE
-            self.end = (old + pages) * PAGE
-        ptr, self.used = self.used, self.used + size
+            self.end = (old + pages) * PAGE & M32
+            self.grown = True
+        ptr, self.used = self.used, (self.used + size) & M32
         self.blocks[ptr] = (size, align)
         return ptr
 
@@ -234,12 +239,13 @@ class LolAllocLeaking(Allocator):
         """Free: the untouched top, [pointer, end). Used: all below it (blocks, freed or
         not, and alignment padding) and the initial pages."""
         total = self.memory.byte_length
-        top = min(self.used, total) if self.end else total
+        top = min(self.used, total) if self.end else total    # 4 GiB reached: nothing left
         return merge_spans([(self.heap_base, top - self.heap_base, True),
                             (top, total - top, False)])
 
     def check(self):
         assert self.end <= self.memory.byte_length, "the bump end is past memory"
-        assert not self.blocks or self.end, "blocks before memory ever grew"
+        assert not self.blocks or self.grown, "blocks before memory ever grew"
         for ptr, (size, align) in self.blocks.items():
-            assert ptr % align == 0 and ptr + size <= self.used, f"block {ptr:#x} past the pointer"
+            assert ptr % align == 0, f"block {ptr:#x} misaligned"
+            assert ptr + size <= self.used or self.used < ptr, f"block {ptr:#x} past the pointer"

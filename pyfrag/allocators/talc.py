@@ -29,7 +29,9 @@ What the model does, after the source (wasm32: 4-byte words, ALIGN 4):
   memory.grow refuses it; the first growth becomes the heap (a 4-byte base tag,
   256 bytes of bin heads, their tag), later ones extend its top gap or add one.
   It is asked again until the request fits or no page at all can be had, so a
-  request that fails has taken every page it could.
+  request that fails has taken every page it could. The growth that makes memory
+  exactly 4 GiB makes the heap's end wrap to 0: talc panics and the module traps;
+  the model fails that request, memory grown as the module's was.
 - realloc is Talck's: a larger size grows in place into a free gap above (or
   into the chunk's own slack), else allocates, copies and frees; a smaller one
   shrinks in place, giving back a gap when 12 bytes or more come free.
@@ -157,6 +159,10 @@ class Talc(Allocator):
         else:
             return False
         start, end = old * PAGE, (old + delta) * PAGE
+        if end == 1 << 32:
+            # the heap's end wraps to 0 in 32 bits: extend's (or claim's) assertions
+            # panic and the module traps; the model fails the request there
+            return False
         if self.heap is None:
             # claim: base tag, the bin heads, their chunk's tag, then one gap
             self.heap = (start, end)

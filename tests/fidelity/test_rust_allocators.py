@@ -155,3 +155,52 @@ def test_lol_alloc_leaking_hands_out_a_block_past_the_end_of_memory():
         t.alloc(i, n, align)
     sim, real = assert_exact(t, "lol-alloc-leaking")
     assert real.addresses[3] == real.heap_bytes[3]
+
+
+def to_4_gib():
+    """100 MiB blocks kept until memory is full, smaller ones, then frees and retries."""
+    t = Trace("to-4gib")
+    sizes = [100 * MIB] * 45 + [7 * MIB, 3 * MIB, MIB, 300_000, 65536, 1000, 100, 100]
+    for k, n in enumerate(sizes):
+        t.alloc(k, n)
+    for i in range(10):
+        t.free(i)
+    for k, n in enumerate([50 * MIB, 1000, 100 * MIB], len(sizes)):
+        t.alloc(k, n)
+    return t
+
+
+@pytest.mark.parametrize("module", ["talc", "lol-alloc", "rlsf"])
+def test_up_to_4_gib(module):
+    """talc traps when its memory reaches 4 GiB exactly (its heap's end wraps to 0 and
+    an assertion in extend panics): the model fails that request."""
+    module_or_skip(module)
+    sim, real = assert_exact(to_4_gib(), module)
+    if module == "talc":
+        assert real.trap and real.trap.index in {f.index for f in sim.failures}
+        assert real.heap_bytes[real.trap.index] == 1 << 32
+
+
+def test_lol_alloc_leaking_wraps_past_4_gib():
+    """LeakingAllocator's u32 pointer wraps past 4 GiB and hands out low addresses
+    again, over its own live blocks; the model follows it address by address. (The
+    replay loop's live-byte count, which assumes disjoint blocks, cannot: so the model
+    is driven here call by call.)"""
+    from pyfrag import Heap
+    from pyfrag.modules import find
+    from pyfrag.trace import FREE
+    from sized_abi import replay_sized
+    module_or_skip("lol-alloc-leaking")
+    t = to_4_gib()
+    real = replay_sized(t, "lol-alloc-leaking")
+    heap = Heap.like(find("lol-alloc-leaking"))
+    model, blocks, got = heap.allocator, {}, []
+    for e in t:
+        if e.op == FREE:
+            model.free(blocks.pop(e.id))
+            got.append((0, heap.memory.byte_length))
+        else:
+            blocks[e.id] = model.malloc(e.size)
+            got.append((blocks[e.id], heap.memory.byte_length))
+    assert got == list(zip(real.addresses, (real.heap_bytes[i] for i in range(len(t)))))
+    assert min(a for a, _ in got[41:] if a) < got[40][0]            # wrapped
