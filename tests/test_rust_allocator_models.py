@@ -11,7 +11,7 @@ from pyfrag.allocators import talc
 from pyfrag.allocators.rlsf import map_ceil, map_floor, pool_size
 from pyfrag.memory import PAGE
 
-RUST = ["talc", "lol-alloc", "lol-alloc-leaking", "rlsf"]
+RUST = ["talc", "lol-alloc", "lol-alloc-leaking", "rlsf", "rlsf-global"]
 
 
 @pytest.mark.parametrize("name", RUST)

@@ -326,6 +326,12 @@ MODULES = [
                    "alloc + copy + free)",
          toolchain="rustc-web-rlsf", sources=["rustc_web", "rlsf", "const_default"],
          pre=RLSF_STEPS, cmd=allocator_module("rlsf", "rlsf"), wrapper=GLOBAL_ALLOC_WRAPPER),
+    dict(name="rlsf-global", model="rlsf-global", language="Rust",
+         allocator="rlsf 0.2.1 (GlobalTlsf, default options: in-place realloc; its pool "
+                   "coalescing never triggers on wasm32)",
+         toolchain="rustc-web-rlsf", sources=["rustc_web", "rlsf", "const_default"],
+         pre=RLSF_STEPS, cmd=allocator_module("rlsf_global", "rlsf"),
+         wrapper=GLOBAL_ALLOC_WRAPPER),
 ]
 
 

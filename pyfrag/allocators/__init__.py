@@ -27,6 +27,7 @@ MODELS = {
     "lol-alloc": "lol_alloc:LolAlloc",
     "lol-alloc-leaking": "lol_alloc:LolAllocLeaking",
     "rlsf": "rlsf:Rlsf",
+    "rlsf-global": "rlsf:RlsfGlobal",
     "first-fit": "freelist:FirstFit",
     "best-fit": "freelist:BestFit",
     "next-fit": "freelist:NextFit",

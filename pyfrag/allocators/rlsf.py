@@ -1,12 +1,13 @@
 """rlsf 0.2.1 (yvt/rlsf) on wasm32 as `SmallGlobalTlsf`, the global allocator its README
-gives for wasm32 (and the one talc's size comparison builds).
+gives for wasm32 (and the one talc's size comparison builds), and as `GlobalTlsf`, its
+default options.
 
 Owns the model of rlsf's two-level segregated fit and its wasm32 memory source. Main
-entry point: `Rlsf.malloc`.
+entry points: `Rlsf.malloc`, `RlsfGlobal.realloc`.
 
-Address-exact against the rlsf module (wasm_modules/, rlsf 0.2.1 built from its tag
-under src/global_alloc.rs): the same addresses and memory sizes, event by event
-(tests/fidelity/test_rust_allocators.py).
+Address-exact against the rlsf and rlsf-global modules (wasm_modules/, rlsf 0.2.1
+built from its tag under src/global_alloc.rs): the same addresses and memory sizes,
+event by event (tests/fidelity/test_rust_allocators.py).
 
 What the model does, after the source (wasm32: GRANULARITY 16, FLLEN = SLLEN = 32):
 
@@ -33,6 +34,14 @@ What the model does, after the source (wasm32: GRANULARITY 16, FLLEN = SLLEN = 3
 - The wrapper's rules: a zero-byte request is a one-byte request; a Layout whose
   size rounded up to its alignment passes isize::MAX (2 GiB - 1) fails before
   rlsf is asked.
+
+`GlobalTlsf` (ENABLE_REALLOCATION and COALESCE_POOLS on) differs only in realloc:
+it shrinks in place (a free block comes back at the end), grows in place into a
+free block after it, else moves down into a free block before it (merged with
+the block itself and a free one after), else allocates, copies and frees. Its
+pool coalescing never happens on wasm32: `realloc_inplace_grow` compares the
+pool's *first* page with the memory size, which is never equal, so every growth
+is a pool of its own there too.
 """
 
 from ..memory import PAGE
@@ -294,3 +303,87 @@ class Rlsf(Allocator):
                     assert self.prv[block] == prev, f"{block:#x}: broken back link"
                     prev, block, listed = block, self.nxt[block], listed + 1
         assert listed == len(self.free_blocks), "free blocks missing from the lists"
+
+
+class RlsfGlobal(Rlsf):
+    name = "rlsf-global"
+    summary = "rlsf 0.2.1 GlobalTlsf: as SmallGlobalTlsf, with in-place (and moving-down) realloc"
+    exact = "rlsf-global"
+
+    def _new_free(self, block, size, prev, after):
+        """A free block [block, block + size) after `prev`, before the block at `after`."""
+        self.prev[block] = prev
+        self.prev[after] = block
+        self._link(block, size)
+
+    def _in_place(self, ptr, size):
+        """Tlsf::reallocate_inplace: the new payload address, or 0."""
+        entry = self.blocks[ptr]
+        block, _, align = entry
+        new_size = (ptr - block + size + GRAN - 1) & -GRAN
+        if new_size > M32:
+            return 0
+        old_size = self.size[block]
+        after = block + old_size
+        if new_size <= old_size:
+            if new_size < old_size:                     # shrink: a free block at the end
+                rest = old_size - new_size
+                if after in self.free_blocks:           # merged with a free block after
+                    self._unlink(after)
+                    rest += self.size.pop(after)
+                    del self.prev[after]
+                self.size[block] = new_size
+                self._new_free(block + new_size, rest, block, block + new_size + rest)
+            entry[1] = size
+            return ptr
+        clearance, clearance_end = old_size, after
+        if after in self.free_blocks:                   # grow into the free block after
+            free = self.size[after]
+            clearance, clearance_end = clearance + free, after + free
+            grow = new_size - old_size
+            if grow <= free:
+                self._unlink(after)
+                del self.size[after], self.prev[after]
+                self.size[block] = new_size
+                if grow < free:
+                    self._new_free(block + new_size, free - grow, block, clearance_end)
+                else:
+                    self.prev[clearance_end] = block
+                entry[1] = size
+                return ptr
+        before = self.prev[block]
+        if before not in self.free_blocks:
+            return 0
+        clearance += self.size[before]
+        new_ptr = (before + HEADER + align - 1) & -align
+        new_size = (new_ptr - before + size + GRAN - 1) & -GRAN
+        if new_size > clearance:
+            return 0
+        self._unlink(before)                            # move down into it
+        if after in self.free_blocks:
+            self._unlink(after)
+            del self.size[after], self.prev[after]
+        del self.size[block], self.prev[block], self.blocks[ptr]
+        self.size[before] = new_size
+        if new_size == clearance:
+            self.prev[clearance_end] = before
+        else:
+            rest = clearance - new_size
+            if clearance_end in self.free_blocks:
+                self._unlink(clearance_end)
+                rest += self.size.pop(clearance_end)
+                del self.prev[clearance_end]
+            self._new_free(before + new_size, rest, before, before + new_size + rest)
+        self.blocks[new_ptr] = [before, size, align]
+        return new_ptr
+
+    def realloc(self, ptr, size):
+        """FlexTlsf::reallocate: in place, else a block from the lists, else a new pool."""
+        align = self.blocks[ptr][2]
+        size = max(size, 1)
+        if not layout_ok(size, align):
+            return 0
+        new = self._in_place(ptr, size) or self._allocate(size, align)
+        if new and new != ptr and ptr in self.blocks:
+            self._release(ptr)
+        return new

@@ -20,7 +20,7 @@ from exactness import assert_exact, module_or_skip
 from pyfrag import scenarios
 from pyfrag.trace import Trace
 
-MODULES = ["talc", "lol-alloc", "lol-alloc-leaking", "rlsf"]
+MODULES = ["talc", "lol-alloc", "lol-alloc-leaking", "rlsf", "rlsf-global"]
 KIB, MIB = 1 << 10, 1 << 20
 # around talc's bins (12, 64, 128 bytes, then powers of two), rlsf's lists (16-byte
 # steps, then 32 per power of two) and whole pages
@@ -132,17 +132,19 @@ def test_talc_grows_by_halves_until_memory_is_full():
     assert real.heap_bytes[1] == 40 * 65536
 
 
-def test_rlsf_pools_never_merge():
+@pytest.mark.parametrize("module", ["rlsf", "rlsf-global"])
+def test_rlsf_pools_never_merge(module):
     """Each growth is a pool of its own, capped by a sentinel: two adjacent pools'
-    free space cannot serve one block, so a request of their combined size grows again."""
-    module_or_skip("rlsf")
+    free space cannot serve one block, so a request of their combined size grows again
+    (GlobalTlsf's COALESCE_POOLS included: on wasm32 it never finds the pool's end)."""
+    module_or_skip(module)
     t = Trace("rlsf-pools")
     t.alloc(0, 40_000)
     t.alloc(1, 40_000)                  # does not fit the first pool's rest: a second pool
     t.free(0)
     t.free(1)
     t.alloc(2, 100_000)                 # both pools are free, neither holds it: a third
-    sim, real = assert_exact(t, "rlsf")
+    sim, real = assert_exact(t, module)
     assert real.heap_bytes[-1] == real.heap_bytes[1] + 2 * 65536
 
 
@@ -155,6 +157,26 @@ def test_lol_alloc_leaking_hands_out_a_block_past_the_end_of_memory():
         t.alloc(i, n, align)
     sim, real = assert_exact(t, "lol-alloc-leaking")
     assert real.addresses[3] == real.heap_bytes[3]
+
+
+def test_rlsf_global_reallocates_in_place_and_moves_down():
+    """GlobalTlsf's realloc: shrinking frees the tail, growing takes the free block
+    after, else moves down into the free block before (data copied within)."""
+    module_or_skip("rlsf-global")
+    t = Trace("rlsf-global-realloc")
+    for i in range(20, 24):
+        t.alloc(i, 100)
+    t.free(21)
+    t.realloc(22, 200)                  # 23 is in use after it: into 21's place
+    for i in range(12):
+        t.alloc(i, 100, (0, 64)[i % 2])
+    for i in (1, 4, 7, 10):
+        t.free(i)
+    for i, n in ((3, 40), (3, 200), (5, 260), (8, 500), (9, 120), (11, 1000), (2, 20)):
+        t.realloc(i, n)
+    sim, real = assert_exact(t, "rlsf-global")
+    assert real.addresses[5] == real.addresses[1]                   # 22 moved down to 21's
+    assert real.addresses[22] == real.addresses[23] == real.addresses[9]   # 3 stays
 
 
 def to_4_gib():
@@ -170,7 +192,7 @@ def to_4_gib():
     return t
 
 
-@pytest.mark.parametrize("module", ["talc", "lol-alloc", "rlsf"])
+@pytest.mark.parametrize("module", ["talc", "lol-alloc", "rlsf", "rlsf-global"])
 def test_up_to_4_gib(module):
     """talc traps when its memory reaches 4 GiB exactly (its heap's end wraps to 0 and
     an assertion in extend panics): the model fails that request."""
