@@ -27,10 +27,7 @@ What the model does, after the source:
   pages cannot serve). A failed memory.grow fails the request. The initial pages
   (`__heap_base` included) are never used; nothing is given back.
 - realloc is GlobalAlloc's default: always a new block, copy, free the old one,
-  even to shrink.
-- The wrapper's rules: a zero-byte request is a one-byte request; a Layout whose
-  size rounded up to its alignment passes isize::MAX (2 GiB - 1) fails before
-  lol_alloc is asked.
+  even to shrink. The wrapper's rules are rust_alloc.py's.
 
 `LeakingAllocator` bumps a pointer and never frees. It aligns the pointer first,
 then, if the block does not fit below its end, grows memory by the *size* in whole
@@ -49,8 +46,8 @@ and fails, and a pointer plus size past 2^32 wraps too; the model wraps alike.
 from bisect import bisect_left, insort
 
 from ..memory import PAGE
-from .base import Allocator, check_power_of_two, merge_spans
-from .talc import MALLOC_ALIGN, layout_ok
+from .base import merge_spans
+from .rust_alloc import GlobalAllocModel, free_run_spans
 
 NODE = 8                        # FreeListNode: next, size
 M32 = 0xFFFFFFFF
@@ -60,11 +57,10 @@ def full_size(size):
     return (max(size, NODE) + NODE - 1) & -NODE
 
 
-class LolAlloc(Allocator):
+class LolAlloc(GlobalAllocModel):
     name = "lol-alloc"
     summary = "lol_alloc 0.4.1 FreeListAllocator: one address-ordered list, blocks cut from the top"
     exact = "lol-alloc"
-    alignment = 8
     # a no_std Rust cdylib: 1 MiB of stack, then a little data, in 17 initial pages
     default_start = (1048592, 17)
 
@@ -123,40 +119,18 @@ class LolAlloc(Allocator):
 
     # -- the protocol ---------------------------------------------------------------
 
-    def malloc(self, size):
-        return self.aligned_alloc(MALLOC_ALIGN, size)
-
-    def aligned_alloc(self, align, size):
-        check_power_of_two(align, self.name)
-        size = max(size, 1)
-        if not layout_ok(size, align):
-            return 0
-        return self._alloc(size, align)
+    def align_of(self, ptr):
+        return self.blocks[ptr][1]
 
     def free(self, ptr):
         self._dealloc(ptr, self.blocks.pop(ptr)[0])
-
-    def realloc(self, ptr, size):
-        align = self.blocks[ptr][1]
-        size = max(size, 1)
-        if not layout_ok(size, align):
-            return 0
-        new = self._alloc(size, align)
-        if new:
-            self.free(ptr)
-        return new
 
     # -- inspection -----------------------------------------------------------------
 
     def spans(self):
         """Free: the list's runs. Used: blocks, and the initial pages lol_alloc never uses."""
-        raw, cursor = [], self.heap_base
-        for start in self.starts:
-            raw.append((cursor, start - cursor, True))
-            raw.append((start, self.size[start], False))
-            cursor = start + self.size[start]
-        raw.append((cursor, self.memory.byte_length - cursor, True))
-        return merge_spans(raw)
+        return free_run_spans(self.heap_base, self.memory.byte_length,
+                              ((start, self.size[start]) for start in self.starts))
 
     def check(self):
         assert self.starts == sorted(self.size), "the free list is out of order"
@@ -177,11 +151,10 @@ class LolAlloc(Allocator):
             assert ptr % align == 0, f"block {ptr:#x} misaligned"
 
 
-class LolAllocLeaking(Allocator):
+class LolAllocLeaking(GlobalAllocModel):
     name = "lol-alloc-leaking"
     summary = "lol_alloc 0.4.1 LeakingAllocator: a bump pointer that never frees"
     exact = "lol-alloc-leaking"
-    alignment = 8
     default_start = (1048592, 17)
 
     def __init__(self, memory, heap_base):
@@ -207,24 +180,14 @@ class LolAllocLeaking(Allocator):
         self.blocks[ptr] = (size, align)
         return ptr
 
-    def malloc(self, size):
-        return self.aligned_alloc(MALLOC_ALIGN, size)
-
-    def aligned_alloc(self, align, size):
-        check_power_of_two(align, self.name)
-        size = max(size, 1)
-        if not layout_ok(size, align):
-            return 0
-        return self._alloc(size, align)
+    def align_of(self, ptr):
+        return self.blocks[ptr][1]
 
     def free(self, ptr):
         del self.blocks[ptr]                         # dealloc does nothing
 
-    def realloc(self, ptr, size):
+    def _realloc(self, ptr, size):
         old, align = self.blocks[ptr]
-        size = max(size, 1)
-        if not layout_ok(size, align):
-            return 0
         new = self._alloc(size, align)
         if not new:
             return 0

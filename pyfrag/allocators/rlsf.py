@@ -3,7 +3,7 @@ gives for wasm32 (and the one talc's size comparison builds), and as `GlobalTlsf
 default options.
 
 Owns the model of rlsf's two-level segregated fit and its wasm32 memory source. Main
-entry points: `Rlsf.malloc`, `RlsfGlobal.realloc`.
+entry points: `Rlsf.malloc`, `RlsfGlobal._realloc`.
 
 Address-exact against the rlsf and rlsf-global modules (wasm_modules/, rlsf 0.2.1
 built from its tag under src/global_alloc.rs): the same addresses and memory sizes,
@@ -30,10 +30,8 @@ What the model does, after the source (wasm32: GRANULARITY 16, FLLEN = SLLEN = 3
   Pools never merge, even when adjacent, so a block never spans two growths. The
   initial pages (`__heap_base` included) are never used; nothing is given back.
 - realloc (with ENABLE_REALLOCATION off in SmallGlobalTlsf) allocates anew with
-  the block's alignment, copies and frees, even to shrink.
-- The wrapper's rules: a zero-byte request is a one-byte request; a Layout whose
-  size rounded up to its alignment passes isize::MAX (2 GiB - 1) fails before
-  rlsf is asked.
+  the block's alignment, copies and frees, even to shrink. The wrapper's rules
+  are rust_alloc.py's.
 
 `GlobalTlsf` (ENABLE_REALLOCATION and COALESCE_POOLS on) differs only in realloc:
 it shrinks in place (a free block comes back at the end), grows in place into a
@@ -45,8 +43,7 @@ is a pool of its own there too.
 """
 
 from ..memory import PAGE
-from .base import Allocator, check_power_of_two, merge_spans
-from .talc import MALLOC_ALIGN, layout_ok
+from .rust_alloc import GlobalAllocModel, free_run_spans
 
 GRAN = 16                       # GRANULARITY: 4 words
 HEADER = GRAN // 2              # UsedBlockHdr: size, prev_phys_block
@@ -99,11 +96,10 @@ def pool_size(size, align):
     return n + GRAN if n + GRAN <= M32 else None
 
 
-class Rlsf(Allocator):
+class Rlsf(GlobalAllocModel):
     name = "rlsf"
     summary = "rlsf 0.2.1 SmallGlobalTlsf: TLSF good fit, a separate pool per memory.grow"
     exact = "rlsf"
-    alignment = 8
     # a no_std Rust cdylib: 1 MiB of stack, then a little data, in 17 initial pages
     default_start = (1052832, 17)
 
@@ -204,7 +200,7 @@ class Rlsf(Allocator):
         self._link(start, sentinel - start)
         return True
 
-    def _allocate(self, size, align):
+    def _alloc(self, size, align):
         """FlexTlsf::allocate for a valid Layout(size >= 1, align)."""
         ptr = self._take(size, align)
         if not ptr and self._add_pool(size, align):
@@ -231,41 +227,19 @@ class Rlsf(Allocator):
 
     # -- the protocol -------------------------------------------------------------------
 
-    def malloc(self, size):
-        return self.aligned_alloc(MALLOC_ALIGN, size)
-
-    def aligned_alloc(self, align, size):
-        check_power_of_two(align, self.name)
-        size = max(size, 1)
-        if not layout_ok(size, align):
-            return 0
-        return self._allocate(size, align)
+    def align_of(self, ptr):
+        return self.blocks[ptr][2]
 
     def free(self, ptr):
         self._release(ptr)
-
-    def realloc(self, ptr, size):
-        align = self.blocks[ptr][2]
-        size = max(size, 1)
-        if not layout_ok(size, align):
-            return 0
-        new = self._allocate(size, align)
-        if new:
-            self._release(ptr)
-        return new
 
     # -- inspection ---------------------------------------------------------------------
 
     def spans(self):
         """Free: the free blocks, headers included. Used: blocks in use, sentinels, and
         the initial pages, which rlsf never uses."""
-        raw, cursor = [], self.heap_base
-        for block in sorted(self.free_blocks):
-            raw.append((cursor, block - cursor, True))
-            raw.append((block, self.size[block], False))
-            cursor = block + self.size[block]
-        raw.append((cursor, self.memory.byte_length - cursor, True))
-        return merge_spans(raw)
+        return free_run_spans(self.heap_base, self.memory.byte_length,
+                              ((b, self.size[b]) for b in sorted(self.free_blocks)))
 
     def check(self):
         owner = {b: p for p, (b, _, _) in self.blocks.items()}
@@ -377,13 +351,9 @@ class RlsfGlobal(Rlsf):
         self.blocks[new_ptr] = [before, size, align]
         return new_ptr
 
-    def realloc(self, ptr, size):
+    def _realloc(self, ptr, size):
         """FlexTlsf::reallocate: in place, else a block from the lists, else a new pool."""
-        align = self.blocks[ptr][2]
-        size = max(size, 1)
-        if not layout_ok(size, align):
-            return 0
-        new = self._in_place(ptr, size) or self._allocate(size, align)
+        new = self._in_place(ptr, size) or self._alloc(size, self.align_of(ptr))
         if new and new != ptr and ptr in self.blocks:
             self._release(ptr)
         return new

@@ -35,13 +35,11 @@ What the model does, after the source (wasm32: 4-byte words, ALIGN 4):
 - realloc is Talck's: a larger size grows in place into a free gap above (or
   into the chunk's own slack), else allocates, copies and frees; a smaller one
   shrinks in place, giving back a gap when 12 bytes or more come free.
-- The wrapper's rules: a zero-byte request is a one-byte request; a Layout whose
-  size rounded up to its alignment passes isize::MAX (2 GiB - 1) fails before
-  talc is asked, as does a realloc to such a size.
+- The wrapper's rules are rust_alloc.py's.
 """
 
 from ..memory import PAGE
-from .base import Allocator, check_power_of_two, merge_spans
+from .rust_alloc import GlobalAllocModel, free_run_spans
 
 WORD = 4                        # usize, and talc's ALIGN
 TAG = WORD
@@ -50,8 +48,6 @@ MIN_CHUNK = NODE + TAG          # 12
 BINS = 64                       # usize::BITS * 2
 META = BINS * WORD              # the bin heads at the bottom of the first heap
 HEAP_HEADER = TAG + META + TAG  # base tag, bin heads, their chunk's tag: the first gap's offset
-MALLOC_ALIGN = 8                # what the module's malloc asks (src/global_alloc.rs)
-ISIZE_MAX = (1 << 31) - 1
 
 
 def bin_of_size(size):
@@ -69,16 +65,10 @@ def required_chunk_size(size):
     return MIN_CHUNK if size <= MIN_CHUNK - TAG else (size + TAG + WORD - 1) & -WORD
 
 
-def layout_ok(size, align):
-    """core::alloc::Layout::from_size_align: size rounded up to align within isize::MAX."""
-    return size <= ISIZE_MAX - (align - 1)
-
-
-class Talc(Allocator):
+class Talc(GlobalAllocModel):
     name = "talc"
     summary = "talc 4.4.2 (TalckWasm): segregated bins, tagged chunks, grows by the request"
     exact = "talc"
-    alignment = 8
     # a no_std Rust cdylib: 1 MiB of stack, then a little data, in 17 initial pages
     default_start = (1049072, 17)
 
@@ -180,7 +170,7 @@ class Talc(Allocator):
 
     # -- allocation -----------------------------------------------------------------
 
-    def _malloc(self, size, align):
+    def _alloc(self, size, align):
         """Talc::malloc for a valid Layout(size >= 1, align)."""
         found = self._find(size, align)
         while found is None:
@@ -247,31 +237,21 @@ class Talc(Allocator):
 
     # -- the protocol ---------------------------------------------------------------
 
-    def malloc(self, size):
-        return self.aligned_alloc(MALLOC_ALIGN, size)
-
-    def aligned_alloc(self, align, size):
-        check_power_of_two(align, self.name)
-        size = max(size, 1)
-        if not layout_ok(size, align):
-            return 0
-        return self._malloc(size, align)
+    def align_of(self, ptr):
+        return self.chunks[ptr][3]
 
     def free(self, ptr):
         self._free(ptr)
 
-    def realloc(self, ptr, size):
+    def _realloc(self, ptr, size):
         """Talck's GlobalAlloc::realloc."""
-        _, _, old, align = self.chunks[ptr]
-        size = max(size, 1)
-        if not layout_ok(size, align):
-            return 0
+        old = self.chunks[ptr][2]
         if size < old:
             self._shrink(ptr, size)
             return ptr
         if size == old or self._grow_in_place(ptr, size):
             return ptr
-        new = self._malloc(size, align)
+        new = self._alloc(size, self.align_of(ptr))
         if new:
             self._free(ptr)
         return new
@@ -281,13 +261,8 @@ class Talc(Allocator):
     def spans(self):
         """Free: the gaps. Used: chunks, tags, the bin heads, and everything below the
         heap (the initial pages, which talc never uses)."""
-        raw, cursor = [], self.heap_base
-        for base in sorted(self.gaps):
-            raw.append((cursor, base - cursor, True))
-            raw.append((base, self.gaps[base] - base, False))
-            cursor = self.gaps[base]
-        raw.append((cursor, self.memory.byte_length - cursor, True))
-        return merge_spans(raw)
+        return free_run_spans(self.heap_base, self.memory.byte_length,
+                              ((b, self.gaps[b] - b) for b in sorted(self.gaps)))
 
     def check(self):
         if self.heap is None:
