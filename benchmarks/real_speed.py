@@ -1,22 +1,25 @@
-"""Real-module replay speed, side by side in one run: call by call, host batches (pyfrag_replay),
-the replay inside the module (pyfrag_run, what `pyfrag real` does by default), the same with the
-model beside it over the whole run (`pyfrag real --model`), and the model alone.
+"""Real-module replay speed, side by side in one run.
 
-    python benchmarks/real_speed.py [--events 1000000] [--module c-dlmalloc] [--per-call 50000]
-                                    [--base 256a5ee] [--cli]
+    python benchmarks/real_speed.py [--module c-dlmalloc] [--runs 3] [--scale 1.0]
 
-The call-by-call path is timed on the first --per-call events (it runs at wasmtime's per-call
-speed, ~20 µs an event); the others on the whole trace. CPU time, so a busy machine slows all of
-them alike; the ratios are the figures to quote. Every path's addresses, memory sizes and live
-bytes are checked equal to the model's on the events they share. --base also times the
-call-by-call path of an earlier commit (its pyfrag and modules, extracted with `git archive`):
-the path as it was before the replay moved into the module and the loop got leaner. --cli also
-times the commands end to end (wall time, loading the trace file included): `pyfrag real` and
-`pyfrag run --like`.
+1. End to end: `pyfrag real T --module M` against `pyfrag run T --like M` on the same trace
+   file (wall time of the whole command: start-up, loading the file, the replay, the summary),
+   run alternately, best of --runs, on two traces:
+   - 1,000,000 random events holding about 100,000 blocks at once (sizes 16 B - 4 KiB);
+   - 4,000,000 random events holding at most about 5,000 blocks (sizes 16 B - 64 KiB).
+2. The replay inside the module (pyfrag.runner) with 1,000,000 blocks live: a million
+   allocations, then a million events of churn (a random live block freed, a new one made),
+   CPU time of `replay_real` alone (the trace already in memory), events per second; and the
+   model on the same trace for comparison. Its addresses and memory sizes are checked equal to
+   the model's.
+3. Call by call (one wasmtime call per event, what an upload without pyfrag_run gets) on the
+   first 50,000 events of the first trace, for scale.
+
+--scale shrinks every trace (0.1 for a quick look). The machine may be busy: the ratios of
+two things measured alternately in one run are the figures to quote.
 """
 
 import argparse
-import importlib
 import os
 import subprocess
 import sys
@@ -25,19 +28,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-
-from model_speed import load_base  # noqa: E402
 
 from pyfrag import Trace, replay, scenarios  # noqa: E402
-from pyfrag.real import load, replay_real  # noqa: E402
+from pyfrag.real import replay_real  # noqa: E402
 from pyfrag.trace import dump  # noqa: E402
-
-
-def timed(f):
-    t = time.process_time()
-    result = f()
-    return result, time.process_time() - t
 
 
 def wall(*args):
@@ -47,59 +41,79 @@ def wall(*args):
     return time.perf_counter() - t
 
 
+def cpu(f):
+    t = time.process_time()
+    result = f()
+    return result, time.process_time() - t
+
+
+def peak_live(trace):
+    live, peak = set(), 0
+    for op, id in zip(trace.ops, trace.ids):
+        if op == 1:
+            live.discard(id)
+        else:
+            live.add(id)
+            peak = max(peak, len(live))
+    return peak
+
+
+def million_live(n):
+    """n allocations of 16-64 bytes, then n events freeing a random live block and making a new one."""
+    import random
+    rng = random.Random(1)
+    t = Trace("million live", f"{n} blocks allocated, then {n} events of churn")
+    for i in range(n):
+        t.alloc(i, rng.randrange(16, 65))
+    live, next_id = list(range(n)), n
+    for _ in range(n // 2):
+        k = rng.randrange(n)
+        t.free(live[k])
+        t.alloc(next_id, rng.randrange(16, 65))
+        live[k], next_id = next_id, next_id + 1
+    return t
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--module", default="c-dlmalloc")
-    ap.add_argument("--per-call", type=int, default=50_000, help="events timed call by call")
-    ap.add_argument("--base", help="also time this commit's call-by-call path")
-    ap.add_argument("--cli", action="store_true", help="also time the commands end to end")
+    ap.add_argument("--runs", type=int, default=3, help="end-to-end runs of each command")
+    ap.add_argument("--scale", type=float, default=1.0, help="shrink every trace by this")
     args = ap.parse_args(argv)
+    name, scale = args.module, args.scale
     tmp = tempfile.TemporaryDirectory()
-    name, n = args.module, args.events
-    trace = scenarios.random_trace(n, seed=1)
-    head = Trace(trace.name).extend(trace, 0, min(args.per_call, n))
-
-    paths = {
-        "model": lambda: replay(trace, like=name),
-        "call by call": lambda: replay_real(head, name, batched=False, model=False),
-        "host batches": lambda: replay_real(trace, load(name), model=False),
-        "inside the module (pyfrag real)": lambda: replay_real(trace, name, model="failures"),
-        "inside + model (pyfrag real --model)": lambda: replay_real(trace, name, model=True),
+    traces = {
+        "1M events, ~100k live": scenarios.random_trace(int(1_000_000 * scale), seed=1,
+                                                        live=int(100_000 * scale), max_size=4096),
+        "4M events, <=5k live": scenarios.random_trace(int(4_000_000 * scale), seed=1, live=4000),
     }
-    if args.base:
-        load_base(args.base, tmp.name, ("wasm_modules",))
-        base_real = importlib.import_module("pyfrag_base.real").replay_real
-        # the same events in its own Trace type
-        base_head = importlib.import_module("pyfrag_base.trace").Trace(trace.name).extend(head)
-        paths[f"call by call at {args.base}"] = \
-            lambda: base_real(base_head, name, batched=False, model=False)
-    runs, rates = {}, {}
-    for label, path in paths.items():
-        runs[label], t = timed(path)
-        rates[label] = runs[label].events / t
-    model = runs["model"]
-    for label, run in runs.items():
-        k = run.events
-        for field in ("addresses", "heap_bytes", "live_bytes"):
-            assert getattr(run, field)[:k] == getattr(model, field)[:k], (label, field)
-    print(f"{n} random events (seed 1) on {name}; CPU time")
-    for label, rate in rates.items():
-        print(f"  {label:38} {rate:>12,.0f} events/s")
-    inside = rates["inside the module (pyfrag real)"]
-    print(f"inside / call by call: {inside / rates['call by call']:.1f}x; "
-          f"inside / model: {inside / rates['model']:.2f}x; "
-          f"host batches / call by call: {rates['host batches'] / rates['call by call']:.1f}x")
-    if args.base:
-        print(f"inside / call by call at {args.base}: "
-              f"{inside / rates[f'call by call at {args.base}']:.1f}x")
-    if args.cli:
+    print(f"end to end on {name} (wall, best of {args.runs}, run alternately):")
+    for label, trace in traces.items():
         path = os.path.join(tmp.name, "t.trace")
         dump(trace, path)
-        real_s = wall("real", path, "--module", name)
-        run_s = wall("run", path, "--like", name)
-        print(f"end to end, trace file included (wall): pyfrag real {real_s:.2f} s, "
-              f"pyfrag run --like {run_s:.2f} s ({run_s / real_s:.2f}x)")
+        real_s, run_s = [], []
+        for _ in range(args.runs):
+            real_s.append(wall("real", path, "--module", name))
+            run_s.append(wall("run", path, "--like", name))
+        print(f"  {label} (peak {peak_live(trace):,} live): pyfrag real {min(real_s):.2f} s, "
+              f"pyfrag run --like {min(run_s):.2f} s: {min(run_s) / min(real_s):.2f}x")
+
+    n = int(1_000_000 * scale)
+    big = million_live(n)
+    run, inside = cpu(lambda: replay_real(big, name, model=False))
+    model, alone = cpu(lambda: replay(big, like=name))
+    assert list(run.addresses) == list(model.addresses) and \
+        list(run.heap_bytes) == list(model.heap_bytes), "the module and its model differ"
+    print(f"inside the module with {n:,} blocks live ({len(big):,} events, CPU): "
+          f"{len(big) / inside:,.0f} events/s; the model {len(big) / alone:,.0f} events/s "
+          f"({alone / inside:.1f}x)")
+
+    first = traces["1M events, ~100k live"]
+    head = Trace(first.name).extend(first, 0, min(50_000, len(first)))
+    _, per_call = cpu(lambda: replay_real(head, name, batched=False, model=False))
+    _, whole = cpu(lambda: replay_real(first, name, model=False))
+    print(f"call by call: {len(head) / per_call:,.0f} events/s; inside the module on the same "
+          f"trace {len(first) / whole:,.0f} events/s ({per_call / len(head) * len(first) / whole:.0f}x)")
 
 
 if __name__ == "__main__":

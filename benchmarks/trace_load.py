@@ -8,7 +8,8 @@ For each size, a text trace of `scenarios.random_trace(n, seed=1)` is written to
 
 - load time (CPU seconds, best of --runs) and the peak RSS added by the first
   load, per event, with today's loader and with the loader of commit --old (its `pyfrag/`
-  taken with `git archive` into a temporary folder);
+  taken with `git archive` into a temporary folder); today's loader also without numpy
+  (where it is installed, a big trace's plain lines are parsed by its C parser);
 - peak RSS of `python -m pyfrag run TRACE --allocator dlmalloc` per event, both
   trees (the run's own per-event arrays included: replay.py is not this
   benchmark's), unless --no-run.
@@ -32,6 +33,9 @@ LOAD = """
 import resource, sys, time
 sys.path.insert(0, sys.argv[1])
 from pyfrag.trace import load
+if sys.argv[4] == "no-numpy":
+    from pyfrag.trace import stream
+    stream.VECTORISED = float("inf")
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 before, times = peak(), []
 for _ in range(int(sys.argv[3])):
@@ -69,8 +73,8 @@ def old_tree(commit, folder):
     return folder
 
 
-def load_figures(tree, path, runs):
-    out = subprocess.run([sys.executable, "-c", LOAD, tree, path, str(runs)],
+def load_figures(tree, path, runs, numpy="numpy"):
+    out = subprocess.run([sys.executable, "-c", LOAD, tree, path, str(runs), numpy],
                          check=True, capture_output=True, text=True).stdout.split()
     seconds, before, after, events = float(out[0]), int(out[1]), int(out[2]), int(out[3])
     return seconds, (after - before) * 1024 / events
@@ -100,7 +104,8 @@ def main(argv=None):
     os.makedirs(args.dir, exist_ok=True)
     old = old_tree(args.old, tempfile.mkdtemp(prefix="pyfrag-old-"))
     try:
-        print(f"{'events':>11} {'load old s':>10} {'load new s':>10} {'speed-up':>8} "
+        print(f"{'events':>11} {'load old s':>10} {'load new s':>10} {'no numpy s':>10} "
+              f"{'speed-up':>8} "
               f"{'load old B/ev':>13} {'load new B/ev':>13} {'run old B/ev':>12} "
               f"{'run new B/ev':>12}")
         for n in args.events:
@@ -110,9 +115,10 @@ def main(argv=None):
             path = make_trace(os.path.join(args.dir, f"random-{n}.trace"), n)
             t_old, m_old = load_figures(old, path, args.runs)
             t_new, m_new = load_figures(ROOT, path, args.runs)
+            t_plain, _ = load_figures(ROOT, path, args.runs, "no-numpy")
             runs = ("", "") if args.no_run else \
                 (f"{run_peak(old, path, n):.1f}", f"{run_peak(ROOT, path, n):.1f}")
-            print(f"{n:>11,} {t_old:>10.2f} {t_new:>10.2f} {t_old / t_new:>7.2f}x "
+            print(f"{n:>11,} {t_old:>10.2f} {t_new:>10.2f} {t_plain:>10.2f} {t_old / t_new:>7.2f}x "
                   f"{m_old:>13.1f} {m_new:>13.1f} {runs[0]:>12} {runs[1]:>12}", flush=True)
     finally:
         shutil.rmtree(old)

@@ -12,10 +12,10 @@ allocator, which pattern and which strategy lead there.
     Wasted (Fragmented): 36864 bytes
 
 The public API is small: `Heap`, `Memory`, `Trace`, `replay`, `scenarios`,
-`audit`; `pyfrag.allocators.names()` lists the models.
+`audit`, `explain`; `pyfrag.allocators.names()` lists the models.
 """
 
-from . import allocators, scenarios, strategies
+from . import allocators, explain, scenarios, strategies
 from .audit import Exports, audit
 from .heap import Heap, InvalidFree
 from .memory import PAGE, Memory
@@ -26,4 +26,4 @@ __version__ = "0.1.0"
 
 __all__ = ["Heap", "InvalidFree", "Memory", "PAGE", "Trace", "TraceError", "Run",
            "Failure", "Issue", "replay", "scenarios", "strategies", "allocators", "audit",
-           "Exports"]
+           "Exports", "explain"]

@@ -20,6 +20,9 @@ Main entry points: `run_metrics(run)` and `heap_metrics(heap)`, both giving a
     peak_resident_bytes     the most resident over the run: with discard "on-free" (every
                             whole free page discarded as it appears) the largest heap minus
                             discardable at the run's samples; with "at-end" the peak heap
+    ideal_bytes             heap base + peak live bytes, in whole pages: the heap an allocator
+                            that never wasted a byte would have needed
+    times_ideal             peak heap / ideal_bytes
 
 Span-based numbers are None for a real module, whose free spans cannot be seen
 (unless its model ran in step with it: see pyfrag.beside).
@@ -58,6 +61,11 @@ class Metrics:
     discardable_bytes: int | None = None
     resident_bytes: int | None = None
     peak_resident_bytes: int | None = None
+    ideal_bytes: int | None = None
+
+    @property
+    def times_ideal(self):
+        return self.peak_heap_bytes / self.ideal_bytes if self.ideal_bytes else None
 
     def as_dict(self):
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -113,7 +121,8 @@ def _build(events, heap, live, peak_heap, peak_live, grow_events, grow_calls, sp
         free_blocks=count, free_histogram=histogram, failures=len(failures),
         oom_kind=first.kind if first else None, oom_index=first.index if first else None,
         overhead_bytes=overhead, discard=discard, discardable_bytes=discardable,
-        resident_bytes=resident, peak_resident_bytes=peak_resident)
+        resident_bytes=resident, peak_resident_bytes=peak_resident,
+        ideal_bytes=-(-(heap_base + peak_live) // PAGE) * PAGE)
 
 
 def grow_indices(run):

@@ -43,7 +43,6 @@ import signal
 import socket
 import threading
 import weakref
-from functools import cached_property
 
 from .memory import PAGE, WASM32_MAX_PAGES, resolve_limit
 from .replay import Trapped
@@ -52,7 +51,11 @@ ABI = ("memory", "malloc", "free", "realloc", "live_bytes")
 # the parameter and result types each function export must have
 SIGNATURES = {"malloc": (("i32",), ("i32",)), "free": (("i32",), ()),
               "realloc": (("i32", "i32"), ("i32",)), "live_bytes": ((), ("i32",)),
-              "aligned_alloc": (("i32", "i32"), ("i32",)), "_initialize": ((), ())}
+              "aligned_alloc": (("i32", "i32"), ("i32",)), "_initialize": ((), ()),
+              "pyfrag_run": (("i32", "i32"), ("i32",))}
+# pyfrag's own modules take the block's size and alignment back, as Rust's dealloc(ptr,
+# layout) does (wasm_modules/src/abi.c), so their wrappers keep no table of blocks
+SIZED = {"free": (("i32", "i32", "i32"), ()), "realloc": (("i32", "i32", "i32", "i32"), ("i32",))}
 WASM_MAGIC = b"\0asm"
 U32_MAX = 0xFFFFFFFF
 CALL_BUDGET = 5.0       # seconds one call into a module may run before it is stopped
@@ -241,6 +244,7 @@ class RealModule:
         self._realloc, self._live = ex["realloc"], ex["live_bytes"]
         self._aligned = ex["aligned_alloc"] if "aligned_alloc" in exports else None
         self._exports = ex
+        self._layouts = {}
         self.memory = RealMemory(self)
         if "_initialize" in exports:
             try:
@@ -270,19 +274,28 @@ class RealModule:
         if kinds["memory"].is_64:
             raise RealModuleError(f"module {self.name}: its memory is a memory64; "
                                   "the ABI is wasm32")
-        for export, (params, results) in SIGNATURES.items():
+        sized = None
+        for export, signature in SIGNATURES.items():
             if export not in kinds:
                 continue
             ty = kinds[export]
-            want = f"({', '.join(params)}) -> ({', '.join(results)})"
+            wants = [signature] + ([SIZED[export]] if export in SIZED else [])
+            want = " or ".join(f"({', '.join(p)}) -> ({', '.join(r)})" for p, r in wants)
             if not isinstance(ty, wasmtime.FuncType):
                 raise RealModuleError(f"module {self.name}: export {export!r} is "
                                       f"{_kind(wasmtime, ty)}, not a function {want}")
             got = (tuple(map(str, ty.params)), tuple(map(str, ty.results)))
-            if got != (params, results):
+            if got not in wants:
                 raise RealModuleError(
                     f"module {self.name}: export {export!r} has signature "
                     f"({', '.join(got[0])}) -> ({', '.join(got[1])}), the ABI wants {want}")
+            if export in SIZED:
+                if sized is not None and sized != (got == SIZED[export]):
+                    raise RealModuleError(
+                        f"module {self.name}: free and realloc must both take the block's "
+                        "size and alignment, or neither")
+                sized = got == SIZED[export]
+        self.sized = bool(sized)
         base = kinds.get("__heap_base")
         if base is not None and not (isinstance(base, wasmtime.GlobalType)
                                      and str(base.content) == "i32"):
@@ -381,14 +394,42 @@ class RealModule:
             return 0
         return self._call(op, func, *args) & U32_MAX
 
+    # A sized module's free and realloc take the block's size and alignment back; the host
+    # keeps them (in `_layouts`, address -> (size, alignment or 0 for malloc's)), so the
+    # protocol's free(ptr) serves both kinds of module and nothing in the module can fill.
+
     def malloc(self, size):
-        return self._request("malloc", self._malloc, size)
+        p = self._request("malloc", self._malloc, size)
+        if p and self.sized:
+            self._layouts[p] = (size, 0)
+        return p
 
     def free(self, ptr):
-        self._call("free", self._free, ptr)
+        if not self.sized:
+            self._call("free", self._free, ptr)
+        elif ptr:
+            self._call("free", self._free, ptr, *self._layout(ptr))
+            del self._layouts[ptr]
 
     def realloc(self, ptr, size):
-        return self._request("realloc", self._realloc, ptr, size)
+        if not self.sized:
+            return self._request("realloc", self._realloc, ptr, size)
+        if not ptr:
+            return self.malloc(size)
+        held, align = self._layout(ptr)
+        q = self._request("realloc", self._realloc, ptr, size, held, align)
+        if q or not size:           # moved, or realloc(p, 0) returning NULL has freed p
+            del self._layouts[ptr]
+        if q:
+            self._layouts[q] = (size, align)
+        return q
+
+    def _layout(self, ptr):
+        try:
+            return self._layouts[ptr]
+        except KeyError:
+            raise RealModuleError(f"module {self.name}: {ptr:#x} is not a block this host "
+                                  "allocated (free and realloc need its size)") from None
 
     def aligned_export(self, align):
         """Whether a request aligned to `align` goes to aligned_alloc (True), to malloc
@@ -408,7 +449,10 @@ class RealModule:
             return 0
         if not route:
             return self.malloc(size)
-        return self._request("aligned_alloc", self._aligned, align, size)
+        p = self._request("aligned_alloc", self._aligned, align, size)
+        if p and self.sized:
+            self._layouts[p] = (size, align)
+        return p
 
     def live_bytes(self):
         return self._call("live_bytes", self._live) & 0xFFFFFFFF
@@ -422,15 +466,7 @@ class RealModule:
     @property
     def runs(self):
         """Whether the module replays whole traces itself (pyfrag.runner)."""
-        return "pyfrag_run" in self._exports
-
-    @cached_property
-    def batch(self):
-        """The module's batched replay (pyfrag.batch.Batch), or None when it has none."""
-        if "pyfrag_replay" not in self._exports:
-            return None
-        from .batch import Batch
-        return Batch(self)
+        return self.sized and "pyfrag_run" in self._exports
 
     def spans(self):
         # The allocator's free lists are inside the module; the replay loop then
@@ -513,11 +549,11 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
                 batched=True, model=True, call_budget=None):
     """Replay `trace` on a real module (a name, a path, or a fresh `RealModule`).
 
-    The fastest way the module offers, each giving the same `Run`: every module
-    built here replays whole traces itself (pyfrag.runner) and, for traces it
-    declines, runs thousands of events per host call (pyfrag.batch);
-    `batched=False`, an uploaded module, or `stop_at_oom` (a batch runs past the
-    first OOM) drive it one call per event.
+    Every module built here replays whole traces itself (pyfrag.runner): any
+    number of live blocks, a few host calls per million events. `batched=False`,
+    or a module without that export (an upload), drives it one call per event
+    with the same loop the models run (pyfrag.replay.drive); both give the same
+    `Run`.
 
     Returns the same `Run` the simulator returns, with `reported_live` set to the
     module's own `live_bytes()` at the end (None when the run ended at a trap,
@@ -528,28 +564,27 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
     run's spans and discard figures are the model's. `model="failures"` replays
     the model only when requests failed, up to them; `model=False` never (the
     verdicts are estimates). `run.beside` says how far the model went along.
-    `discard` is as for `pyfrag.replay.replay`; `call_budget` as for `load`."""
+    `discard` is as for `pyfrag.replay.replay`; `call_budget` as for `load`.
+
+    >>> from pyfrag import replay, scenarios
+    >>> t = scenarios.image_task()
+    >>> run = replay_real(t, "c-dlmalloc")
+    >>> run.oom.kind, run.oom.index, run.reported_live == run.live_bytes[-1]
+    ('fragmentation', 256, True)
+    >>> list(run.addresses) == list(replay(t, like="c-dlmalloc").addresses)
+    True
+    """
     from .beside import judge
     from .replay import drive
+    from .runner import run_in_module
     fresh = not isinstance(module, RealModule)
-    source, run = module, None
     if fresh:
-        module = load(source, limit=trace.maximum, call_budget=call_budget)
-        if batched and module.runs and not stop_at_oom:
-            from .runner import run_in_module
-            run = run_in_module(trace, module, progress=progress, discard=discard)
-            if run is None:     # not a trace it can replay itself: the host's turn, afresh
-                module = load(source, limit=trace.maximum, call_budget=call_budget)
-    if run is None:
-        if batched and module.batch is not None and not stop_at_oom:
-            # the module runs the trace's calls by batches; the loop then reads their answers
-            from .batch import Playback, execute
-            allocator = Playback(module)
-            allocator.answers(*execute(trace, module, progress))
-            progress = None
-        else:
-            allocator = module
-        run = drive(trace, allocator, allocator.memory, module.name,
+        module = load(module, limit=trace.maximum, call_budget=call_budget)
+    if batched and fresh and module.runs:
+        run = run_in_module(trace, module, stop_at_oom=stop_at_oom, progress=progress,
+                            discard=discard)
+    else:
+        run = drive(trace, module, module.memory, module.name,
                     stop_at_oom=stop_at_oom, progress=progress, discard=discard)
     if run.trap is None:
         run.reported_live = module.live_bytes()

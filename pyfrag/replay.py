@@ -173,18 +173,31 @@ class Run:
 
 
 def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=AT_END,
-           **heap_options):
+           pause=None, **heap_options):
     """Replay `trace` on a model (a name, or a ready `Heap`) and return the `Run`.
 
     `discard` is when a memory.discard-aware allocator would give whole free
     pages back: "at-end" (once, after the last event) or "on-free" (as soon as
     they are free; the run then samples its spans over time).
 
+    `pause=(indices, look)` calls `look(i, allocator)` before event i for each i
+    in `indices` (i == len(trace): after the last event): the heap as the
+    events before i left it, for analyses that need its layout at given moments
+    (pyfrag.explain), at no cost to the other events.
+
     heap_options go to `Heap` (heap_base, initial_pages, maximum, memory64).
     `like="module"` starts in a real module's start state, running that module's
     model unless `allocator` names another. Without either, the model is
     dlmalloc. The trace's own `maximum`, if it has one, applies unless
     `maximum` is given.
+
+    >>> from pyfrag import scenarios
+    >>> run = replay(scenarios.image_task(), like="c-dlmalloc")
+    >>> run.events, run.oom.kind, run.oom.index
+    (257, 'fragmentation', 256)
+    >>> print(run.audit())
+    Utilization: 45.26%
+    Wasted (Fragmented): 262340469 bytes
     """
     given = isinstance(allocator, Heap)
     if given:
@@ -197,7 +210,7 @@ def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=A
                 else Heap(allocator or "dlmalloc", **heap_options))
     model = heap.allocator
     run = drive(trace, model, heap.memory, heap.name, stop_at_oom=stop_at_oom,
-                progress=progress, discard=discard)
+                progress=progress, discard=discard, pause=pause)
     run.spans = model.spans()
     run.grow_calls = heap.memory.grow_calls
     if given:
@@ -209,7 +222,7 @@ def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=A
 
 
 def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
-          discard=AT_END):
+          discard=AT_END, pause=None):
     """The replay loop. `allocator` follows the Allocator protocol; `memory` is the one it
     grows. Kept flat and local-variable heavy: it is the hot path."""
     if discard not in DISCARD_MODES:
@@ -234,7 +247,7 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
     aligned_alloc = getattr(allocator, "aligned_alloc", None)    # needed for aligned requests
     live = 0
     pages = memory.pages
-    initial_bytes = pages * PAGE
+    initial_bytes = end_bytes = pages * PAGE
     # the first event of each memory size: the run's heap_bytes (a Steps)
     grew_at, grew_to = array("q", [0]), array("q", [pages])
     # the page count after each growth, as the memory reports it (a pyfrag Memory
@@ -272,12 +285,18 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
                 return
             samples.extend((i, memory.pages * PAGE, discardable_bytes(spans)))
 
+    # the loop runs in chunks of `step` events, cut also where `pause` looks
+    looks, look = pause or ((), None)
+    looks = sorted({k for k in looks if 0 <= k <= n})
+    cuts = sorted(set(range(0, n, step)).union(looks)) if looks else range(0, n, step)
     i = -1
     trap = None
     free_op, alloc_op = FREE, ALLOC      # fast locals in the loop
     try:
-        for start in range(0, n, step):
-            end = min(n, start + step)
+        for c, start in enumerate(cuts):
+            end = min(n, cuts[c + 1] if c + 1 < len(cuts) else n)
+            if looks and start == looks[0]:
+                look(looks.pop(0), allocator)
             for i, op, id, size in zip(range(start, end), ops[start:end], ids[start:end],
                                        sizes[start:end]):
                 if op == free_op:
@@ -335,12 +354,18 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
                     grown.clear()
                     grew_at.append(i)
                     grew_to.append(pages)
+                    end_bytes = pages * PAGE
                     if sample is not None:
                         sample(i, True)
-            if sample is not None:
+                if p + size > end_bytes and p:
+                    issue(i, outside_text("malloc" if op == alloc_op else "realloc", size, p,
+                                          end_bytes))
+            if sample is not None and (end == n or end % step == 0):
                 sample(end - 1)
             if progress is not None and (end == n or end // CHUNK != start // CHUNK):
                 progress(end, n)
+        if looks:                            # after the last event
+            look(looks.pop(0), allocator)
     except (_Stop, Trapped) as e:
         if isinstance(e, Trapped):
             trap = Trap(i, trace.where(i), e.op, e.cause, e.timeout)
@@ -386,6 +411,13 @@ ISSUES = {
 def issue_text(op, id):
     """The message of a trace event the loop skips (or treats as a malloc): see ISSUES."""
     return ISSUES[op].format(id)
+
+
+def outside_text(op, size, address, heap):
+    """The message of a block the allocator placed past the end of memory (AssemblyScript's
+    stub wraps its 32-bit offset there): the run goes on, as the module does."""
+    return (f"{op}({size}) returned {address:#x}, a block that extends past the end of "
+            f"memory ({heap} bytes)")
 
 
 class _Stop(Exception):

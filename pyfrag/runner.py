@@ -1,151 +1,227 @@
-"""The whole replay inside the module: no host work per event.
+"""The whole replay inside the module: no host work per event, no limit on live blocks.
 
-Main entry point: `run_in_module(trace, module) -> Run | None`, which
-`pyfrag.real.replay_real` tries first.
+Main entry point: `run_in_module(trace, module) -> Run`, which
+`pyfrag.real.replay_real` uses for every module built here.
 
-Every module built here (wasm_modules/src/abi.c documents the layout) also
-exports `pyfrag_run(from, to)`: it replays events with the replay loop's own
-rules (pyfrag.replay.drive), keeping each id's block in a table of its own
-below `__heap_base`, so the heap and the allocator's calls are those of any
-other replay. The host copies the trace's arrays in and the run's arrays out
-a few thousand events per call, and looks only at the events the module
-flags: trace issues and failed requests.
-The `Run` equals the replay loop's on the same module, event for event.
+Every module built here exports `pyfrag_run(count, flags)` (wasm_modules/src/abi.c
+documents the arrays and the rules): it replays a chunk of events with the replay
+loop's own rules (pyfrag.replay.drive), so the heap and the allocator's calls are
+those of any other replay. The module keeps no ids. The host resolves them once,
+vectorised: for each event, the previous event of the same id. Inside a chunk the
+module follows that reference itself; across chunks the host copies the block's
+state (address, size, held, alignment) out of the earlier chunk's outputs. So any
+number of blocks may be live, and ids may be any integers.
 
-It returns None where this path cannot tell the loop's answer; the caller then
-replays on a fresh instance another way (pyfrag.batch, or call by call):
-ids outside 0..2**32-2, more live ids than the module's table holds, or a
-trap (what the loop had done inside the trapped event is its own to say).
+The host looks only at the events the module flags (trace issues, failed
+requests, blocks past the end of memory). A trap or a call stopped past its time
+budget ends the run at the event that did not finish, with what the loop had done
+in it (its issue, its live bytes), as `drive` ends it. The `Run` equals the replay
+loop's on the same module, event for event (tests/test_runner.py).
+
+numpy does the per-chunk gathers; it comes with the `[real]` extra, like wasmtime.
 """
 
+import time
 from array import array
-from bisect import bisect_right
-from itertools import compress
+from collections.abc import Mapping
 
 from .memory import PAGE
 from .metrics import AT_END
-from .real import ModuleTrap
-from .replay import SHIFT, Issue, Run, estimate, issue_text
+from .real import ModuleTrap, RealModuleError
+from .replay import SHIFT, Issue, Run, Trap, estimate, issue_text, outside_text
 from .steps import Steps
-from .trace import ALLOC
+from .trace import ALLOC, FREE, REALLOC
 
-# the status bits the module sets per event (abi.c's RUN_*)
-FAILED, BAD_FREE, LEAKED, NOT_LIVE = 1, 2, 4, 8
-UNCALLED = 0xFF       # an align byte: the request fails without a call
-TABLE_SLOTS = 1 << 15  # abi.c's RUN_SLOTS: (id + 1, address, size) u32 triples after the events
-EVENT_BYTES = 35       # i64 id, size, live; u32 result, pages; u8 op, align, status
+# the status bits the module sets per event (abi.c's RUN_*), and its flags
+FAILED, BAD_FREE, LEAKED, NOT_LIVE, OUTSIDE = 1, 2, 4, 8, 16
+STOP, START = 1, 2
+UNCALLED = 0xFF       # a code byte: the request fails without a call
+HELD = 1              # a meta bit: the id holds a block (or NULL after a failure)
 U32 = 0xFFFFFFFF
+# Events per call adapt so that a call takes about CALL_SECONDS: a call's time budget
+# (pyfrag.real's CALL_BUDGET, 100 times that) then still means "an event never returned".
+FIRST_CHUNK = MIN_CHUNK = 1024
+CALL_SECONDS = 0.05
 
 
-def run_in_module(trace, module, *, progress=None, discard=AT_END):
-    """Replay `trace` inside a fresh `module` -> the `Run`, or None (see the module docstring)."""
+def run_in_module(trace, module, *, stop_at_oom=False, progress=None, discard=AT_END):
+    """Replay `trace` inside a fresh `module` -> the `Run` (see the module docstring)."""
+    np = _numpy()
     n = len(trace)
-    ops, ids, sizes = trace.ops, trace.ids, trace.sizes
-    if not _u32_ids(_q(ids)):
-        return None
+    ops = np.frombuffer(trace.ops, np.uint8)
+    sizes = np.frombuffer(trace.sizes, np.int64)
+    prev = previous_events(np, np.frombuffer(trace.ids, np.int64))
+    codes = _codes(np, trace, module, ops, sizes)
+    sizes32 = sizes.astype(np.uint32)            # a size past 32 bits has code UNCALLED
     cap = module.call("pyfrag_run_capacity")
     base = module.call("pyfrag_run_events") & U32
-    # abi.c's layout: i64 id, size, live; u32 result, pages; u8 op, align, status
-    at_size, at_live, at_op, at_align = (base + w * cap for w in (8, 16, 32, 33))
-    # the outputs, read at once from at_live: offsets of result, pages and status from there
-    out_result, out_pages, out_status = 8 * cap, 12 * cap, 18 * cap
-    read, write = module.read, module.write
-    aligned = sorted(i for i, op in zip(trace.aligns, map(ops.__getitem__, trace.aligns))
-                     if op == ALLOC)
-    codes = {}
-    # the replay loop's arrays for a real module: wasm32 addresses, live bytes as it reports them
-    addresses, live = array("I", bytes(4 * n)), array("q", bytes(8 * n))
-    into_addresses, into_live = memoryview(addresses).cast("B"), memoryview(live).cast("B")
+    # each event's outputs, and at index n a zero block that an id's first event reads
+    block, bsize = np.zeros(n + 1, np.uint32), np.zeros(n + 1, np.uint32)
+    meta = np.zeros(n + 1, np.uint8)
+    addresses, live = np.zeros(n, np.uint32), np.zeros(n, np.int64)
     pages = module.memory.pages
     grew_at, grew_to = [0], [pages]
     failures, issues = [], []
-    a = 0
-    for start in range(0, n, cap):
-        end = min(n, start + cap)
+    trap, flags = None, START | (STOP if stop_at_oom else 0)
+    start, k = 0, min(cap, FIRST_CHUNK)
+    while start < n:
+        end = min(n, start + k)
         k = end - start
-        write(base, _q(ids[start:end]))
-        write(at_size, _q(sizes[start:end]))
-        write(at_op, ops[start:end].tobytes())
-        align = bytearray(k)
-        while a < len(aligned) and aligned[a] < end:
-            i = aligned[a]
-            code = codes.get(trace.aligns[i])
-            if code is None:
-                code = codes[trace.aligns[i]] = _align_code(module, trace.aligns[i])
-            align[i - start] = code
-            a += 1
-        write(at_align, align)
+        p = prev[start:end]
+        refs = np.where(p >= start, p - start, -1).astype(np.int32)
+        # results and pages go in as 0: a page count still 0 marks an event that never finished
+        module.write(base, b"".join((sizes32[start:end].tobytes(), refs.tobytes(),
+                                     block[p].tobytes(), bsize[p].tobytes(), bytes(8 * k))))
+        module.write(base + 32 * k, b"".join((ops[start:end].tobytes(),
+                                              codes[start:end].tobytes(), meta[p].tobytes())))
+        began = time.perf_counter()
         try:
-            if module.call("pyfrag_run", 0, k) != k:
-                return None                          # its table is full
-        except ModuleTrap:
-            return None
-        out = memoryview(read(at_live, out_status + k))
-        into_live[8 * start:8 * end] = out[:8 * k]
-        into_addresses[4 * start:4 * end] = out[out_result:out_result + 4 * k]
-        pages_after = _u32(out[out_pages:out_pages + 4 * k])
-        if pages_after[-1] != pages:
-            j = 0
-            while (j := bisect_right(pages_after, pages, j)) < k:
-                pages = pages_after[j]
-                grew_at.append(start + j)
-                grew_to.append(pages)
-        status = out[out_status:].tobytes()
-        if status.count(0) != k:
-            for j in compress(range(k), status):
-                _flagged(trace, start + j, status[j], module, live[start + j], pages_after[j],
-                         failures, issues)
+            done = module.call("pyfrag_run", k, flags)
+        except ModuleTrap as e:
+            trap, done = e, None
+        took = time.perf_counter() - began
+        flags &= ~START
+        out = np.frombuffer(module.read(base + 8 * k, 28 * k), np.uint8)
+        after_pages = out[12 * k:16 * k].view(np.uint32)
+        if trap is not None:
+            done = int(np.argmin(after_pages != 0))  # the first event that did not finish
+        ran = done + (trap is not None)              # the trapped event belongs to the run
+        for whole, part in ((block, 0), (bsize, 4), (addresses, 8)):
+            whole[start:start + done] = out[part * k:(part + 4) * k].view(np.uint32)[:done]
+        meta[start:start + done] = out[26 * k:27 * k][:done]
+        live[start:start + ran] = out[16 * k:24 * k].view(np.int64)[:ran]
+        status = out[27 * k:28 * k][:ran]
+        steps = after_pages[:done]
+        for j in np.flatnonzero(steps != np.concatenate(([pages], steps[:-1]))[:done]).tolist():
+            pages = int(steps[j])
+            grew_at.append(start + j)
+            grew_to.append(pages)
+        for j in np.flatnonzero(status).tolist():
+            _flagged(trace, start + j, int(status[j]), module, int(live[start + j]),
+                     int(after_pages[j]), int(addresses[start + j]), failures, issues)
+        start += ran
         if progress is not None:
-            progress(end, n)
-    heap_bytes = Steps(grew_at, [pg * PAGE for pg in grew_to], n)
-    return Run(trace, module.name, addresses, heap_bytes, live,
+            progress(start, n)
+        if trap is not None or done < k:
+            break
+        k = max(MIN_CHUNK, min(cap, int(k * CALL_SECONDS / max(took, 1e-6))))
+    if trap is not None:
+        i = start - 1
+        trap = Trap(i, trace.where(i), _call_of(ops[i], codes[i], status[-1]), trap.cause,
+                    trap.timeout)
+        if ops[i] == REALLOC:      # the loop keeps the block a trapped realloc was given
+            block[i], bsize[i], meta[i] = block[prev[i]], bsize[prev[i]], meta[prev[i]]
+        if module.memory.pages != pages:
+            grew_at.append(i)
+            grew_to.append(module.memory.pages)
+    m = start
+    return Run(trace, module.name, array("I", addresses[:m].tobytes()),
+               Steps(grew_at, [pg * PAGE for pg in grew_to], m), array("q", live[:m].tobytes()),
                heap_base=module.heap_base, initial_bytes=grew_to[0] * PAGE,
                maximum_bytes=module.memory.maximum * PAGE, failures=failures, issues=issues,
-               live_ids=_live_ids(module, base + cap * EVENT_BYTES), discard=discard)
+               live_ids=_live_ids(np, trace, prev[:m], block, bsize, meta),
+               discard=discard, trap=trap)
 
 
-def _flagged(trace, i, bits, module, live, pages, failures, issues):
+def previous_events(np, ids):
+    """For each event, the index of the previous event with the same id, or -1."""
+    order = _stable_order(np, ids)              # each id's events together, in trace order
+    sorted_ids = ids[order]
+    same = sorted_ids[1:] == sorted_ids[:-1]
+    prev = np.full(len(ids), -1, np.int64 if len(ids) >> 31 else np.int32)
+    prev[order[1:][same]] = order[:-1][same]
+    return prev
+
+
+def _stable_order(np, ids):
+    """np.argsort(ids, kind="stable"); ids of 32 bits (most traces') by two passes of numpy's
+    radix sort over 16-bit halves, about half the time."""
+    if not len(ids) or ids.min() < 0 or ids.max() >> 32:
+        return np.argsort(ids, kind="stable")
+    low = np.argsort(ids.astype(np.uint16), kind="stable")
+    return low[np.argsort((ids[low] >> 16).astype(np.uint16), kind="stable")]
+
+
+def _codes(np, trace, module, ops, sizes):
+    """Each event's code byte: 0 malloc (and any realloc or free), k aligned_alloc(1 << (k - 1)),
+    UNCALLED for a request wasm32 cannot carry (a size past 32 bits, an alignment the module
+    has no export for), which fails without a call as RealModule fails it."""
+    codes = np.zeros(len(ops), np.uint8)
+    codes[(sizes > U32) & (ops != FREE)] = UNCALLED
+    route = {}
+    for i, align in trace.aligns.items():
+        if ops[i] != ALLOC or codes[i]:
+            continue
+        if align not in route:
+            export = module.aligned_export(align)
+            route[align] = UNCALLED if export is None else align.bit_length() if export else 0
+        codes[i] = route[align]
+    return codes
+
+
+def _flagged(trace, i, bits, module, live, pages, address, failures, issues):
     """The issues and the failure the module flagged at event i, as the loop records them."""
     id = trace.ids[i]
     for bit, kind in ((BAD_FREE, "free"), (LEAKED, "alloc"), (NOT_LIVE, "realloc")):
         if bits & bit:
             issues.append(Issue(i, trace.where(i), issue_text(kind, id)))
+    op = "malloc" if trace.ops[i] == ALLOC else "realloc"
+    if bits & OUTSIDE:
+        issues.append(Issue(i, trace.where(i), outside_text(op, trace.sizes[i], address,
+                                                            pages * PAGE)))
     if bits & FAILED:
-        op = "malloc" if trace.ops[i] == ALLOC else "realloc"
         # a module's free blocks are out of sight: the loop's estimate (pyfrag.beside judges
         # failures again with the model where it is in step)
         failures.append(estimate(trace, i, op, trace.sizes[i], live, pages * PAGE,
                                  module.heap_base, failures[-1] if failures else None))
 
 
-def _align_code(module, align):
-    """The align byte of an allocation aligned to `align`, as RealModule.aligned_alloc routes it."""
-    route = module.aligned_export(align)
-    if route is None:
-        return UNCALLED
-    return align.bit_length() if route else 0
+def _call_of(op, code, status):
+    """The export the event at which the module trapped was calling."""
+    if op == FREE:
+        return "free"
+    if op == ALLOC:
+        return "aligned_alloc" if code else "malloc"
+    return "malloc" if status & NOT_LIVE else "realloc"
 
 
-def _live_ids(module, at):
-    """id -> address | size << SHIFT of the blocks live at the end, from the module's table."""
-    table = _u32(module.read(at, 12 * TABLE_SLOTS))
-    return {key - 1: ptr | size << SHIFT
-            for key, ptr, size in zip(table[0::3], table[1::3], table[2::3]) if key and ptr}
+def _live_ids(np, trace, prev, block, bsize, meta):
+    """The blocks live after the events `prev` covers: those an id's last event left it
+    holding."""
+    m = len(prev)
+    later = np.zeros(m + 1, bool)
+    later[prev] = True                  # (an id's first event marks the spare slot m)
+    held = np.flatnonzero(~later[:m] & ((meta[:m] & HELD) != 0) & (block[:m] != 0))
+    return LiveIds(np.frombuffer(trace.ids, np.int64)[held], block[held], bsize[held])
 
 
-def _q(part):
-    """An array slice as i64 bytes."""
-    return (part if part.typecode == "q" else array("q", part)).tobytes()
+class LiveIds(Mapping):
+    """id -> address | size << SHIFT (Run.live_ids) from arrays, made a dict on first use: a run
+    with a million blocks live does not pay for a dict nobody reads."""
+
+    def __init__(self, ids, addresses, sizes):
+        self._arrays, self._dict = (ids, addresses, sizes), None
+
+    def _blocks(self):
+        if self._dict is None:
+            ids, addresses, sizes = (a.tolist() for a in self._arrays)
+            self._dict = {id: a | s << SHIFT for id, a, s in zip(ids, addresses, sizes)}
+        return self._dict
+
+    def __getitem__(self, id):
+        return self._blocks()[id]
+
+    def __iter__(self):
+        return iter(self._blocks())
+
+    def __len__(self):
+        return len(self._arrays[0])
 
 
-def _u32_ids(data):
-    """Whether the i64 ids in `data` all fit the module's table (0..2**32-2): their high halves
-    are zero bytes, so four 0xff bytes in a row can only be an id of 2**32-1."""
-    high = _u32(data)[1::2].tobytes()
-    return high == bytes(len(high)) and b"\xff" * 4 not in data
-
-
-def _u32(data):
-    out = array("I")
-    out.frombytes(data)
-    return out
+def _numpy():
+    try:
+        import numpy
+    except ImportError:
+        raise RealModuleError("the replay inside a real module needs numpy "
+                              "(pip install 'pyfrag[real]')") from None
+    return numpy

@@ -1,10 +1,11 @@
 """Strategies that act on the whole module rather than inside one allocator.
 
-Main entry point: `periodic_reset(trace, allocator, every)`, the article's
+Main entry points: `periodic_reset(trace, allocator, every)`, the article's
 "reset pattern": every `every` events, serialize the live state, throw the
 instance away, start a fresh one and allocate the live blocks again, packed
-(a manual compaction). The heap's byte length drops back at each reset, which
-no allocator can do inside one instance.
+(a manual compaction); and `reset_at(trace, points, replay_segment)`, the same
+at chosen events, on a model or on a real module. The heap's byte length drops
+back at each reset, which no allocator can do inside one instance.
 
 The in-allocator strategies (arena, pool, hot/cold split) are allocator models:
 see `pyfrag.allocators` ("arena:first-fit", "pool:dlmalloc", ...).
@@ -23,21 +24,41 @@ def periodic_reset(trace, allocator="dlmalloc", every=10_000, **heap_options):
     Restoring the live blocks into the fresh instance happens between two trace
     events, so it shows in the timeline only through the next event's sizes;
     a block that cannot be restored is a failure at the first event after the
-    reset (op "restore")."""
+    reset (op "restore").
+
+    >>> from pyfrag import scenarios
+    >>> run = periodic_reset(scenarios.image_task(), "dlmalloc", every=128)
+    >>> run.allocator, run.oom is None, run.resets
+    ('dlmalloc (reset every 128)', True, 2)
+    """
     if every <= 0:
         raise ValueError(f"every must be a positive number of events, got {every}")
+    run = reset_at(trace, range(every, len(trace), every),
+                   lambda segment: replay(segment, allocator, **heap_options))
+    run.allocator = f"{run.allocator} (reset every {every})"
+    return run
+
+
+def reset_at(trace, points, replay_segment):
+    """Replay `trace` in segments that start at `points` (event indices), each on a fresh instance
+    that first gets the live blocks of the segment before, allocated again packed: one stitched
+    `Run` whose `resets` counts the restarts and `restored` the bytes they copied.
+    `replay_segment(segment_trace) -> Run` replays one segment: on a model (periodic_reset) or
+    on a fresh real module (pyfrag.real.replay_real)."""
     addresses = live_bytes = None       # typed as the runs' own (array.extend needs that)
     heap_bytes = array("q")
     failures, issues, survivors = [], [], {}
     first = last = None
-    grow_calls = 0
-    for start in range(0, len(trace), every):
+    grow_calls, restored_bytes = 0, 0
+    bounds = [0] + sorted({p for p in points if 0 < p < len(trace)}) + [len(trace)]
+    for start, end in zip(bounds, bounds[1:]):
         segment = Trace(trace.name, maximum=trace.maximum)
         for id, size in survivors.items():
             segment.alloc(id, size, tag="restored")
+        restored_bytes += sum(survivors.values())
         restored = len(segment)
-        segment.extend(trace, start, start + every)
-        last = run = replay(segment, allocator, **heap_options)
+        segment.extend(trace, start, end)
+        last = run = replay_segment(segment)
         first = first or run
         grow_calls += run.grow_calls or 0
         if addresses is None:
@@ -53,9 +74,13 @@ def periodic_reset(trace, allocator="dlmalloc", every=10_000, **heap_options):
                             where=trace.where(start + x.index - restored))
                       for x in run.issues)
         survivors = {id: v >> SHIFT for id, v in run.live_ids.items()}
+        if run.trap is not None:
+            break
     if first is None:
-        return replay(trace, allocator, **heap_options)
-    return Run(trace, f"{first.allocator} (reset every {every})", addresses, heap_bytes,
-               live_bytes, heap_base=first.heap_base, initial_bytes=first.initial_bytes,
-               maximum_bytes=first.maximum_bytes, failures=failures, issues=issues,
-               spans=last.spans, grow_calls=grow_calls, live_ids=last.live_ids)
+        return replay_segment(trace)
+    stitched = Run(trace, first.allocator, addresses, heap_bytes, live_bytes,
+                   heap_base=first.heap_base, initial_bytes=first.initial_bytes,
+                   maximum_bytes=first.maximum_bytes, failures=failures, issues=issues,
+                   spans=last.spans, grow_calls=grow_calls, live_ids=last.live_ids)
+    stitched.resets, stitched.restored = len(bounds) - 2, restored_bytes
+    return stitched

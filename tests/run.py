@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NEEDED = ("pytest", "hypothesis", "wasmtime", "playwright", "pytest_playwright", "dask",
+NEEDED = ("pytest", "hypothesis", "wasmtime", "numpy", "playwright", "pytest_playwright", "dask",
           "distributed", "pyarrow")
 VENV_HINT = """\
 Run the tests in a virtual environment instead:

@@ -172,7 +172,7 @@ def test_6_ctrl_c_ends_pyfrag_real_with_exit_130(tmp_path):
 # -- 7: a trap is never an OOM ------------------------------------------------------
 
 def test_7_a_trap_after_allocating_ends_the_replay_and_exits_3(tmp_path):
-    # like the wrappers past their live-block table: the block is taken, then a trap
+    # a malloc that takes the block, then traps
     path = module(tmp_path, "fulltable", malloc="""
         global.get $top global.get $top local.get 0 i32.add global.set $top
         global.get $top i32.const 1100 i32.gt_u if unreachable end""")
@@ -185,18 +185,6 @@ def test_7_a_trap_after_allocating_ends_the_replay_and_exits_3(tmp_path):
     assert r.returncode == 3, r.stderr
     assert "OOM          none" in r.stdout
     assert "malloc at " in r.stderr and "(event 4) trapped: wasm `unreachable`" in r.stderr
-
-
-def test_7_the_wrappers_live_block_limit_is_a_trap_not_an_oom():
-    # called one call per event, the wrappers keep 49,152 live blocks; the next malloc
-    # allocates, then traps (batched replays have no such limit: tests/test_batch.py)
-    t = Trace("many-live")
-    for i in range(49_153):
-        t.alloc(i, 8)
-    run = real.replay_real(t, "c-dlmalloc", batched=False)
-    assert run.trap and run.trap.index == 49_152 and not run.failures, run.trap
-    assert run.trap.describe() == ("malloc at event 49152 trapped: "
-                                   "wasm `unreachable` instruction executed")
 
 
 # -- 8: sizes and alignments past u32 fail before the module is called ----------------

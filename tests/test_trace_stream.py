@@ -53,10 +53,14 @@ def outcome(read):
 
 
 def both(content, fmt):
+    """The line-by-line reading, and the first streamed one that differs from it (or the last):
+    a line or so a piece, blocks of lines, and blocks read by numpy from the first event on
+    (where numpy is installed; a big trace's blocks are)."""
     with line_by_line():
         whole = outcome(lambda: loads(content, fmt, source="t"))
-    for chunk, small in ((7, 16), (300, 60)):      # a line or so a piece; blocks of lines
-        with small_pieces(chunk, small):
+    for chunk, small, vectorised in ((7, 16, None), (300, 60, None), (300, 60, 0)):
+        with small_pieces(chunk, small), \
+                mock.patch.object(stream, "VECTORISED", stream.VECTORISED if vectorised is None else vectorised):
             streamed = outcome(lambda: loads(content, fmt, source="t"))
         if streamed != whole:
             break

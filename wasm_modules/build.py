@@ -64,23 +64,20 @@ SOURCES = {
                           tag="v1.0.0", repository="AerialX/const-default.rs"),
 }
 
-# Every wrapper also replays whole traces itself (pyfrag_run, see src/abi.c)
-RUN_TEXT = ("; pyfrag_run replays whole traces there, ids and all (up to 24576 live ids, "
-            "then the host's batches take over)")
+# Every wrapper replays whole traces itself (pyfrag_run, see src/abi.c) and keeps no table of
+# blocks: free and realloc take the block's size and alignment back from the host.
+RUN_TEXT = ("; free(ptr, size, align) and realloc(ptr, new_size, size, align) take the block's "
+            "requested size and alignment back, so the wrapper keeps no table and any number "
+            "of blocks may be live; pyfrag_run replays whole traces from arrays in {kib} KiB of "
+            "static memory below __heap_base, the host resolving ids to earlier events")
 
-# Every C module shares src/abi.c: the requested-size table lives in static
-# memory, so the allocator sees exactly the sizes the trace asks for.
-C_WRAPPER = ("src/abi.c: exports forward to the libc malloc family unchanged; requested "
-             "sizes are kept in a static 65536-slot table (512 KiB below __heap_base, "
-             "at most 49152 live blocks, then it traps), never in the measured heap, "
-             "so addresses are the allocator's own; pyfrag_replay runs batches of "
-             "32768 events from the same memory, the host keeping ids and sizes (no "
-             "live-block limit)" + RUN_TEXT)
+# Every C module shares src/abi.c.
+C_WRAPPER = ("src/abi.c: exports forward to the libc malloc family unchanged, live_bytes counts "
+             "the requested sizes, never in the measured heap, so addresses are the allocator's "
+             "own" + RUN_TEXT.format(kib=512))
 
-AS_WRAPPER = ("src/abi.ts: heap.alloc/heap.free/heap.realloc (no GC objects); "
-              "requested sizes in a static 65536-slot table (512 KiB of static data "
-              "below __heap_base, at most 49152 live blocks); pyfrag_replay runs "
-              "batches of 16384 events from the same memory" + RUN_TEXT)
+AS_WRAPPER = ("src/abi.ts: heap.alloc/heap.free/heap.realloc (no GC objects), live_bytes counts "
+              "the requested sizes" + RUN_TEXT.format(kib=512))
 
 # -- the Rust allocator crates (talc, lol_alloc, rlsf): Debian's rustc-web, unpacked ----
 #
@@ -175,12 +172,11 @@ RLSF_STEPS = SYSROOT + git_tree("rlsf", "rlsf") + git_tree("const_default", "con
                "--extern", "const_default1={tmp}/libconst_default.rlib",
                "--extern", "svgbobdoc={tmp}/libsvgbobdoc.so")]
 
-GLOBAL_ALLOC_WRAPPER = ("src/global_alloc.rs: a no_std cdylib calling the allocator's GlobalAlloc "
-                        "methods directly; malloc is Layout(size, 8), aligned_alloc "
-                        "Layout(size, align); free(ptr, size, align) and realloc(ptr, new_size, "
-                        "size, align) take the block's size and alignment back from the caller, "
-                        "so there is no table of blocks: the static memory it adds is one "
-                        "live-byte counter (zero-byte requests ask for 1 byte, counted 0)")
+GLOBAL_ALLOC_WRAPPER = ("src/global_alloc.rs with src/abi.rs: a no_std cdylib, the article's "
+                        "TrackingAllocator (#[global_allocator]) around the crate's allocator; "
+                        "malloc is Layout(size, 8), aligned_alloc Layout(size, align) for any "
+                        "power of two (malloc(0) asks for 1 byte, counted as 0)"
+                        + RUN_TEXT.format(kib=64))
 
 
 MODULES = [
@@ -193,26 +189,22 @@ MODULES = [
     dict(name="rust-dlmalloc", model="rust-dlmalloc", language="Rust",
          allocator="dlmalloc-rs (Rust std System allocator, wasm32-unknown-unknown)",
          toolchain="rustc",
-         cmd=[RUSTC, "--target", "wasm32-unknown-unknown", "--crate-type", "cdylib",
-              "-O", "-C", "link-arg=--export=__heap_base", "-C", "link-arg=--strip-debug",
-              "-o", "{out}", "src/tracking.rs"],
-         wrapper=("src/tracking.rs: the article's TrackingAllocator (#[global_allocator] "
-                  "around System) counts requested bytes; the exported malloc/free/realloc "
-                  "call it with align 8 (malloc(0) asks for 1 byte, counted as 0) and keep "
-                  "each block's Layout in a static 65536-slot table (768 KiB below "
-                  "__heap_base, at most 49152 live blocks), never in the measured heap; "
-                  "pyfrag_replay runs batches of 24576 events from the same memory" + RUN_TEXT)),
+         cmd=[RUSTC, "--edition", "2018", "--target", "wasm32-unknown-unknown",
+              "--crate-type", "cdylib", "-O", "-C", "link-arg=--export=__heap_base",
+              "-C", "link-arg=--strip-debug", "-o", "{out}", "src/tracking.rs"],
+         wrapper=("src/tracking.rs with src/abi.rs: the article's TrackingAllocator "
+                  "(#[global_allocator] around System) counts requested bytes; the exported "
+                  "malloc/aligned_alloc call it with align 8 and up (malloc(0) asks for 1 byte, "
+                  "counted as 0)" + RUN_TEXT.format(kib=768))),
     dict(name="zig-wasm", model="zig-wasm", language="Zig",
          allocator="std.heap.wasm_allocator (Zig's BrkAllocator: power-of-two size classes)",
          toolchain="zig",
          cmd=[PY, "-m", "ziglang", "build-exe", "src/wasm_allocator.zig",
               "-target", "wasm32-freestanding", "-fno-entry", "-rdynamic",
               "-O", "ReleaseSmall", "--export=__heap_base", "-femit-bin={out}"],
-         wrapper=("src/wasm_allocator.zig: rawAlloc/rawFree/rawRemap with alignment 8; the "
-                  "length and alignment each free needs are kept in a static 65536-slot table "
-                  "(768 KiB below __heap_base, at most 49152 live blocks), never in the measured heap; realloc that "
-                  "cannot remap in place is alloc + copy + free; pyfrag_replay runs batches "
-                  "of 24576 events from the same memory" + RUN_TEXT)),
+         wrapper=("src/wasm_allocator.zig: rawAlloc/rawFree/rawRemap with alignment 8 and up; "
+                  "realloc that cannot remap in place is alloc + copy + free" +
+                  RUN_TEXT.format(kib=768))),
     dict(name="zig-libc", model="zig-libc", language="C",
          allocator=("Zig's own libc malloc (zig cc, wasm32-wasi): std.heap.WasmAllocator "
                     "behind a 16-byte size/alignment header in front of each block"),
@@ -288,15 +280,15 @@ MODULES = [
                "--extern", "cfg_if={tmp}/libcfg_if.rlib",
                "--extern", "memory_units={tmp}/libmemory_units.rlib",
                "-o", "{tmp}/libwee_alloc.rlib", "{tmp}/wee_alloc/wee_alloc/src/lib.rs"]],
-         cmd=[RUSTC, "--target", "wasm32-unknown-unknown", "--crate-type", "cdylib", "-O",
+         cmd=[RUSTC, "--edition", "2018", "--target", "wasm32-unknown-unknown",
+              "--crate-type", "cdylib", "-O",
               "--cfg", "wee_alloc", "--extern", "wee_alloc={tmp}/libwee_alloc.rlib",
               "-L", "{tmp}", "-C", "link-arg=--export=__heap_base",
               "-C", "link-arg=--strip-debug", "-o", "{out}", "src/tracking.rs"],
          wrapper=("src/tracking.rs built with --cfg wee_alloc: the rust-dlmalloc wrapper "
                   "with wee_alloc under the TrackingAllocator; malloc asks align 8 (so it "
                   "never reaches the size classes, which serve align <= 4), aligned_alloc "
-                  "passes alignments below 8 through; pyfrag_replay runs batches of "
-                  "24576 events from the table's memory" + RUN_TEXT)),
+                  "passes alignments below 8 through" + RUN_TEXT.format(kib=768))),
     dict(name="mimalloc", model="mimalloc", language="C",
          allocator="mimalloc (MI_MALLOC_OVERRIDE: malloc, free, realloc, posix_memalign)",
          toolchain="clang", sources=["mimalloc"],

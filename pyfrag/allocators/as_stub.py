@@ -20,16 +20,22 @@ generic `Bump` with AssemblyScript's block geometry and growth rule:
 Address-exact against a real `--runtime stub` module. A request the real
 module traps on (over 1 GiB, memory exhausted) returns 0 here with the state
 untouched, as the trapped module's is. The stub does its arithmetic in 32
-bits, which shows at the top of the address space: once memory is exactly
-4 GiB its end computes as 0, so nearly every request fails (modelled);
-and a block that would end past 4 GiB wraps around to a low offset and is
-handed out over live blocks (not modelled: here that request fails, because a
-block must lie inside memory).
+bits, which shows at the top of the address space, and the model does the
+same: once memory is exactly 4 GiB its end computes as 0, so nearly every
+request fails; and a block that would end past 4 GiB is handed out all the
+same, extending past the end of memory, while the next offset wraps around to
+a low address, so later blocks are handed out over live ones (the replay
+reports the block past the end). From the wrap on, a block's header is read
+where it was last written, as the module reads it from memory; what a
+realloc's copy writes over other blocks' headers is not followed.
 """
 
 from ..memory import WASM32_MAX_PAGES
 from .as_tlsf import AL_SIZE, BLOCK_MAXSIZE, BLOCK_OVERHEAD, PAGE_BITS, AsTlsf, compute_size
+from .base import merge_spans
 from .bump import Bump
+
+U32 = 0xFFFFFFFF
 
 
 class AsStub(Bump):
@@ -43,11 +49,16 @@ class AsStub(Bump):
 
     # -- block geometry -------------------------------------------------------
 
+    def __init__(self, memory, heap_base):
+        super().__init__(memory, heap_base)
+        self.headers = None     # from the first wrap on: address -> payload, every header written
+
     def _extent(self, size):
         return compute_size(size)
 
     def _end(self, ptr, size):
-        return ptr + compute_size(size)        # already places the next payload on 16
+        # already places the next payload on 16; in 32 bits, as the stub computes it
+        return (ptr + compute_size(size)) & U32
 
     def _grow(self, end):
         """maybeGrowMemory: double the pages, or take only those needed if that is refused."""
@@ -68,19 +79,65 @@ class AsStub(Bump):
             self.memory.pages >= WASM32_MAX_PAGES and end + 0xFFFF < 1 << 32)
 
     def malloc(self, size):
-        if self._refused(size, self.top + BLOCK_OVERHEAD + compute_size(size)):
+        ptr = (self.top + BLOCK_OVERHEAD) & U32
+        end = self._end(ptr, size)
+        if self._refused(size, end):
             return 0
-        return super().malloc(size)
+        if end < ptr and self.headers is None:     # the offset wraps past 4 GiB
+            self.headers = dict(self.blocks)
+        p = super().malloc(size)
+        if p and self.headers is not None:
+            self.headers[p] = size
+        return p
+
+    def _held(self, ptr):
+        # the header in front of `ptr`, as the module reads it from memory
+        return self.blocks[ptr] if self.headers is None else self.headers[ptr]
+
+    def free(self, ptr):
+        if self._end(ptr, self._held(ptr)) == self.top:
+            self.top = ptr - self.header
+        self.blocks.pop(ptr, None)
 
     def realloc(self, ptr, size):
-        old = self.blocks[ptr]
+        old = self._held(ptr)
         last = self._end(ptr, old) == self.top
         payload = compute_size(old)
         if size <= payload:                        # fits: the newest block also shrinks
-            return super().realloc(ptr, size) if last else ptr
+            return self._resized(ptr, size) if last else ptr
         if last:                                   # the newest block grows in place
-            return 0 if self._refused(size, ptr + compute_size(size)) else super().realloc(ptr, size)
+            return 0 if self._refused(size, self._end(ptr, size)) else self._resized(ptr, size)
         new = self.malloc(max(compute_size(size), payload * 2))
         if new:
-            del self.blocks[ptr]                   # abandoned, never freed
+            self.blocks.pop(ptr, None)             # abandoned, never freed
         return new
+
+    def _resized(self, ptr, size):
+        p = super().realloc(ptr, size)
+        if p and self.headers is not None:
+            self.headers[p] = size
+        return p
+
+    # -- inspection -------------------------------------------------------------
+
+    def spans(self):
+        if self.headers is None:
+            return super().spans()
+        # past the wrap blocks overlap: what any live block covers is used
+        raw, cursor = [], self.heap_base
+        for start, end in sorted((p - self.header, p + self._extent(n))
+                                 for p, n in self.blocks.items()):
+            if end > cursor:
+                start = max(start, cursor)
+                raw += [(cursor, start - cursor, False), (start, end - start, True)]
+                cursor = end
+        raw.append((cursor, self.memory.byte_length - cursor, False))
+        return merge_spans(raw)
+
+    def check(self):
+        if self.headers is None:
+            return super().check()
+        for ptr in self.blocks:
+            assert ptr % self.alignment == 0, f"misaligned block {ptr:#x}"
+            assert ptr in self.headers, f"block {ptr:#x} has no header"
+        assert self.top <= U32, f"top {self.top:#x} is past 32 bits"

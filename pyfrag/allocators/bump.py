@@ -68,8 +68,12 @@ class Bump(Allocator):
         if end == self.top:
             self.top = ptr - self.header
 
+    def _held(self, ptr):
+        """The size of the block at `ptr`."""
+        return self.blocks[ptr]
+
     def realloc(self, ptr, size):
-        if self._end(ptr, self.blocks[ptr]) == self.top:
+        if self._end(ptr, self._held(ptr)) == self.top:
             # the newest block can simply be extended or shrunk in place
             end = self._end(ptr, size)
             if end > self.memory.byte_length and not self._grow(end):

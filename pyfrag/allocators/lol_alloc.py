@@ -61,8 +61,8 @@ class LolAlloc(GlobalAllocModel):
     name = "lol-alloc"
     summary = "lol_alloc 0.4.1 FreeListAllocator: one address-ordered list, blocks cut from the top"
     exact = "lol-alloc"
-    # a no_std Rust cdylib: 1 MiB of stack, then a little data, in 17 initial pages
-    default_start = (1048592, 17)
+    # a no_std Rust cdylib: 1 MiB of stack, 64 KiB of replay arrays, data: 18 initial pages
+    default_start = (1114128, 18)
 
     def __init__(self, memory, heap_base):
         super().__init__(memory, heap_base)
@@ -155,7 +155,7 @@ class LolAllocLeaking(GlobalAllocModel):
     name = "lol-alloc-leaking"
     summary = "lol_alloc 0.4.1 LeakingAllocator: a bump pointer that never frees"
     exact = "lol-alloc-leaking"
-    default_start = (1048592, 17)
+    default_start = (1114128, 18)
 
     def __init__(self, memory, heap_base):
         super().__init__(memory, heap_base)

@@ -100,8 +100,8 @@ class Rlsf(GlobalAllocModel):
     name = "rlsf"
     summary = "rlsf 0.2.1 SmallGlobalTlsf: TLSF good fit, a separate pool per memory.grow"
     exact = "rlsf"
-    # a no_std Rust cdylib: 1 MiB of stack, then a little data, in 17 initial pages
-    default_start = (1052832, 17)
+    # a no_std Rust cdylib: 1 MiB of stack, 64 KiB of replay arrays, data: 18 initial pages
+    default_start = (1118368, 18)
 
     def __init__(self, memory, heap_base):
         super().__init__(memory, heap_base)

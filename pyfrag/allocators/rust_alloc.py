@@ -4,8 +4,8 @@ the models of the crates it builds (talc.py, lol_alloc.py, rlsf.py).
 Main entry point: `GlobalAllocModel`, their base class: malloc asks `Layout(size, 8)`,
 aligned_alloc `Layout(size, align)`; a zero-byte request asks for one byte (GlobalAlloc
 forbids zero-sized layouts); a Layout whose size rounded up to its alignment passes
-isize::MAX (2 GiB - 1 on wasm32) fails before the allocator is asked, a realloc to
-such a size too; realloc is GlobalAlloc's default (allocate, copy, free) unless the
+isize::MAX (2 GiB - 1 on wasm32) fails before the allocator is asked (realloc's new
+size goes to the allocator unchecked, as src/abi.rs passes it); realloc is GlobalAlloc's default (allocate, copy, free) unless the
 crate has its own. A subclass provides `_alloc(size, align)` for a valid layout,
 `align_of(ptr)` for a live block, and `free(ptr)`.
 """
@@ -51,8 +51,8 @@ class GlobalAllocModel(Allocator):
         return self._alloc(size, align) if layout_ok(size, align) else 0
 
     def realloc(self, ptr, size):
-        size = max(size, 1)
-        return self._realloc(ptr, size) if layout_ok(size, self.align_of(ptr)) else 0
+        # src/abi.rs hands realloc's size to the allocator unchecked
+        return self._realloc(ptr, max(size, 1))
 
     def _realloc(self, ptr, size):
         """GlobalAlloc::realloc's default: a new block with the same alignment, the data

@@ -69,8 +69,8 @@ class Talc(GlobalAllocModel):
     name = "talc"
     summary = "talc 4.4.2 (TalckWasm): segregated bins, tagged chunks, grows by the request"
     exact = "talc"
-    # a no_std Rust cdylib: 1 MiB of stack, then a little data, in 17 initial pages
-    default_start = (1049072, 17)
+    # a no_std Rust cdylib: 1 MiB of stack, 64 KiB of replay arrays, data: 18 initial pages
+    default_start = (1114608, 18)
 
     def __init__(self, memory, heap_base):
         super().__init__(memory, heap_base)

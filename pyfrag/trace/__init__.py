@@ -56,7 +56,14 @@ def _bad_size(op, id, size):
 
 
 class Trace:
-    """An ordered list of allocation events (see the module docstring)."""
+    """An ordered list of allocation events (see the module docstring).
+
+    >>> t = Trace("demo").alloc(1, 1024, tag="anchor").alloc(2, 100_000).free(2)
+    >>> len(t), t.counts(), str(t[0])
+    (3, {'alloc': 2, 'free': 1, 'realloc': 0}, 'alloc 1 1024 tag=anchor')
+    >>> t.replay("dlmalloc").live_bytes[-1]
+    1024
+    """
 
     def __init__(self, name="trace", description="", maximum=None):
         self.name = name

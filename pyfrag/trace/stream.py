@@ -153,17 +153,33 @@ def events(data, trace, first, min_id=None):
     is one letter then its numbers (checked on the text with digits removed),
     and the numbers are read by json.loads, which refuses what int(x, 0) does
     (leading zeros, signs in the middle) and, as a newline becomes a space,
-    digits before a letter (two numbers with no comma between)."""
+    digits before a letter (two numbers with no comma between). Once a trace is
+    big, blocks of plain non-negative numbers are read by numpy where it is
+    installed (`_vectorised`), to the same arrays, several times faster."""
     if data.translate(None, _ALLOWED):
         return False
     letters = data.translate(None, b"0123456789- \n")
     shape = data.translate(None, b"0123456789-")
     if shape.replace(b"a  \n", b"a").replace(b"r  \n", b"r").replace(b"f \n", b"f") != letters:
         return False
+    numbers = len(trace.ops) >= VECTORISED and _vectorised(data, letters)
+    ids, sizes = numbers or _json_numbers(data, letters, min_id)
+    if ids is None:
+        return False
+    trace.ops.frombytes(letters.translate(_OPS))
+    trace.ids.extend(ids)
+    trace.sizes.extend(sizes)
+    trace.lines.run(first, len(letters))
+    return True
+
+
+def _json_numbers(data, letters, min_id):
+    """(ids, sizes) of a block of well-shaped lines, read by json.loads; (None, None) where a
+    number is not plain decimal, does not fit 64 bits, or is out of range."""
     try:
         numbers = json.loads(b"[0" + data.translate(_NUMBERS, b"afr") + b"]")
     except ValueError:
-        return False
+        return None, None
     at = list(accumulate(letters.translate(_STEPS), initial=1))   # index of each id
     at.pop()
     sized = map(mul, map(add, at, letters.translate(_SIZED)), letters.translate(_SIZED))
@@ -171,15 +187,45 @@ def events(data, trace, first, min_id=None):
         ids = array("q", map(numbers.__getitem__, at))
         sizes = array("q", map(numbers.__getitem__, sized))    # a free's is numbers[0] = 0
     except OverflowError:
-        return False
+        return None, None
     if ids and (min(sizes) < 0 or max(sizes) >= MAX_SIZE
                 or min_id is not None and min(ids) < min_id):
-        return False
-    trace.ops.frombytes(letters.translate(_OPS))
-    trace.ids.extend(ids)
-    trace.sizes.extend(sizes)
-    trace.lines.run(first, len(letters))
-    return True
+        return None, None
+    return ids, sizes
+
+
+# Blocks are read by numpy once a trace holds this many events: its import (~0.1 s) then
+# pays for itself, and a small trace never waits for it.
+VECTORISED = 100_000
+_numpy = None             # numpy once looked for; False where it is not installed
+
+
+def _vectorised(data, letters):
+    """(ids, sizes) as `_json_numbers` reads them, by numpy's C parser; None (json.loads
+    decides) where numpy is not installed, or for a block with a sign, a leading zero, a
+    number past 63 bits or a size out of range: what numpy would read where json refuses."""
+    global _numpy
+    if _numpy is None:
+        try:
+            import numpy as _numpy
+        except ImportError:
+            _numpy = False
+    # every number follows a space (the shape says): " 0" starts a number 0 or a leading zero
+    if not _numpy or b"-" in data or b" 0" in data and \
+            data.count(b" 0") != data.count(b" 0 ") + data.count(b" 0\n"):
+        return None
+    np = _numpy
+    numbers = np.fromstring(data.translate(None, b"afr"), np.int64, sep=" ")
+    count = np.frombuffer(letters.translate(_SIZED), np.uint8) + 1    # numbers on each line
+    first = np.cumsum(count) - count
+    # a number missing ("a 1 \n" has the shape of "a 1 2\n") leaves numbers short
+    if not len(first) or len(numbers) != first[-1] + count[-1]:
+        return None
+    sizes = np.where(count == 2, numbers[np.minimum(first + 1, len(numbers) - 1)], 0)
+    # past 63 bits numpy saturates at the largest int64, which json reads (or refuses) itself
+    if numbers.max() == np.iinfo(np.int64).max or sizes.max() >= MAX_SIZE:
+        return None
+    return array("q", numbers[first].tobytes()), array("q", sizes.tobytes())
 
 
 def joined(lines):

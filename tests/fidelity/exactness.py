@@ -103,17 +103,10 @@ def describe(trace, module, sim, real, i):
             f"  model heap before that event:\n{state_near(trace, module, i, (want, got))}")
 
 
-def replay_module(trace, module):
-    """The real module's run: call by call with sizes for the modules whose free takes
-    them back (sized_abi.py), else pyfrag.real's replay."""
-    from pyfrag.real import replay_real
-    from sized_abi import is_sized, replay_sized
-    return (replay_sized if is_sized(find(module)) else replay_real)(trace, module)
-
-
 def assert_exact(trace, module):
     """Fail unless the model returns every address and memory size the real module does."""
-    real = replay_module(trace, module)
+    from pyfrag.real import replay_real
+    real = replay_real(trace, module)
     sim = replay(trace, like=module)
     if real.trap:
         # the module trapped where the model's request failed (AssemblyScript traps

@@ -1,12 +1,18 @@
 /* The pyfrag ABI for C allocators: malloc/free/realloc/aligned_alloc/live_bytes
  * exported over whatever libc malloc this file is linked with (wasi-libc's
- * dlmalloc, Zig's libc, Emscripten's emmalloc or dlmalloc).
+ * dlmalloc, Zig's libc, Emscripten's emmalloc or dlmalloc, mimalloc), and the
+ * replay inside the module (pyfrag_run). Main entry points: the exports below.
  *
  * live_bytes is the sum of *requested* sizes of live blocks (the article's
- * TrackingAllocator), which malloc_usable_size cannot tell us. The requested
- * sizes live in a fixed table in static memory (below __heap_base), never in
- * the measured heap, and the allocator sees exactly the sizes the trace asks
- * for: so a model needs only the module's heap base and initial pages to be
+ * TrackingAllocator). The host always knows a block's size, so free and
+ * realloc take it, as Rust's dealloc(ptr, layout) does:
+ *
+ *   free(ptr, size, align)                 size: the block's requested size
+ *   realloc(ptr, new_size, size, align)    align: what it was asked with, 0 for malloc's
+ *
+ * and the wrapper keeps no table of blocks: nothing it holds can fill, however
+ * many blocks are live. The allocator sees exactly the sizes the trace asks for,
+ * so a model needs only the module's heap base and initial pages to be
  * address-exact, no knowledge of this wrapper.
  */
 #include <stddef.h>
@@ -15,106 +21,12 @@
 
 #define EXPORT(name) __attribute__((export_name(name)))
 
-/* Open addressing, linear probing, keyed by address (0 = empty slot).
- * 2^16 slots = 512 KiB of zeroed static memory; filled to 3/4 at most so
- * probes stay short. Past that the wrapper traps rather than fake an OOM.
- * The same memory holds the batches of pyfrag_replay and pyfrag_run (below): a
- * module is driven one way only (call by call, by batches, or by runs), and
- * mixing them traps. */
-#define BITS 16
-#define SLOTS (1u << BITS)
-#define MASK (SLOTS - 1)
-#define MAX_LIVE (SLOTS / 4 * 3)
-#define BATCHED UINT32_MAX          /* `count` once batches have run */
-#define RUNNING (UINT32_MAX - 1)    /* `count` once pyfrag_run has run */
-#define EVENT_WORDS 8
-/* pyfrag_run (below): events per call, and the ids' table (key = id + 1, 0 = empty) */
-#define RUN_EVENTS 3072u
-#define RUN_BITS 15
-#define RUN_SLOTS (1u << RUN_BITS)
-#define RUN_MASK (RUN_SLOTS - 1)
-#define RUN_MAX_IDS (RUN_SLOTS / 4 * 3)
-#define RUN_EVENT_BYTES 35u          /* i64 id, size, live; u32 result, pages; u8 op, align, status */
-
-struct run_slot { uint32_t key, ptr, size; };   /* ptr 0: the id's last request failed */
-struct run_state { uint32_t ids, leaked; };      /* keys in the table; bytes of leaked blocks */
-/* 8 bytes of slack so the i64 arrays start 8-aligned, the events, the ids' table, the state */
-#define RUN_BYTES (8 + RUN_EVENTS * RUN_EVENT_BYTES + RUN_SLOTS * sizeof(struct run_slot) \
-                   + sizeof(struct run_state))
-
-static union {
-    struct { uint32_t ptr, size; } slot[SLOTS];
-    uint32_t event[SLOTS * 2 / EVENT_WORDS][EVENT_WORDS];
-    uint8_t run[RUN_BYTES];             /* in the union, so static memory stays put */
-} table;
-_Static_assert(RUN_BYTES <= sizeof(table.slot), "pyfrag_run's arrays fit the size table's memory");
-static uint32_t count;
 static size_t live;
-
-/* The table serves one way of driving the module: the first batch or run claims it (call-by-call
- * use has left it empty, or it traps), and any other way traps from then on. */
-static void drive_by(uint32_t mode) {
-    if (count == mode) return;
-    if (count) __builtin_trap();
-    count = mode;
-}
-
-static uint32_t home(uint32_t p) { return (p * 2654435761u) >> (32 - BITS); }
-
-static void remember(void *p, size_t n) {
-    uint32_t k = (uint32_t)(uintptr_t)p, i = home(k);
-    if (count >= MAX_LIVE) __builtin_trap();
-    while (table.slot[i].ptr) i = (i + 1) & MASK;
-    table.slot[i].ptr = k;
-    table.slot[i].size = (uint32_t)n;
-    count++;
-    live += n;
-}
-
-static void forget(void *p) {
-    uint32_t k = (uint32_t)(uintptr_t)p, i = home(k), j;
-    if (count >= RUNNING) __builtin_trap();
-    while (table.slot[i].ptr != k) {
-        if (!table.slot[i].ptr) return;          /* not ours: nothing to forget */
-        i = (i + 1) & MASK;
-    }
-    live -= table.slot[i].size;
-    count--;
-    /* Backward-shift deletion (Knuth's algorithm R): no tombstones. */
-    for (j = i;;) {
-        j = (j + 1) & MASK;
-        if (!table.slot[j].ptr) break;
-        uint32_t h = home(table.slot[j].ptr);
-        if (i <= j ? (h <= i || h > j) : (h <= i && h > j)) {
-            table.slot[i] = table.slot[j];
-            i = j;
-        }
-    }
-    table.slot[i].ptr = 0;
-}
 
 EXPORT("malloc") void *pf_malloc(size_t n) {
     void *p = malloc(n);
-    if (p) remember(p, n);
+    if (p) live += n;
     return p;
-}
-
-EXPORT("free") void pf_free(void *p) {
-    if (!p) return;
-    forget(p);
-    free(p);
-}
-
-EXPORT("realloc") void *pf_realloc(void *p, size_t n) {
-    if (!p) return pf_malloc(n);
-    void *q = realloc(p, n);
-    if (q) {                 /* on failure the old block stays live and counted */
-        forget(p);
-        remember(q, n);
-    } else if (!n) {
-        forget(p);           /* realloc(p, 0) returning NULL has freed p */
-    }
-    return q;
 }
 
 EXPORT("aligned_alloc") void *pf_aligned_alloc(size_t align, size_t n) {
@@ -122,183 +34,133 @@ EXPORT("aligned_alloc") void *pf_aligned_alloc(size_t align, size_t n) {
      * traces ask for arbitrary sizes, so use it. */
     void *p = 0;
     if (posix_memalign(&p, align, n)) return 0;
-    remember(p, n);
+    live += n;
     return p;
+}
+
+EXPORT("free") void pf_free(void *p, size_t size, size_t align) {
+    (void)align;                /* C's free finds the chunk itself */
+    if (!p) return;
+    free(p);
+    live -= size;
+}
+
+EXPORT("realloc") void *pf_realloc(void *p, size_t n, size_t size, size_t align) {
+    (void)align;
+    if (!p) return pf_malloc(n);
+    void *q = realloc(p, n);
+    if (q) live += n - size;    /* on failure the old block stays live and counted */
+    else if (!n) live -= size;  /* realloc(p, 0) returning NULL has freed p */
+    return q;
 }
 
 EXPORT("live_bytes") size_t pf_live_bytes(void) { return live; }
 
-/* ---- batched replay ------------------------------------------------------
- * pyfrag_replay(from, to) runs events [from, to) the host wrote at pyfrag_events(), each
- * EVENT_WORDS u32 words, so a million-event trace costs a few host calls
- * instead of a million. In: word 0 the op (low byte; bit 8 REF: word 1 is the
- * index of an earlier event of this batch, whose block it names; bits 16-23
- * log2 of the block's alignment, which Rust and Zig need back to free it),
- * word 1 the block's address, word 2 the size, word 3
- * the block's size before a realloc or free (with REF, word 7 of the event
- * named). Out: word 4 the address returned (0 for free, or on failure), word 5
- * the block's address after the event (0 once freed), word 6 memory pages after
- * it, word 7 the block's size after it. The allocator sees the very calls
- * the exports above make, so addresses equal a call-by-call replay's; the host
- * keeps ids and sizes, so no table limits how many blocks are live. After a
- * trap, word 6 of every event run is non-zero: the host resumes after it. */
-/* OP_NOTHING: a request the host fails without a call (too big for wasm32) */
-enum { OP_MALLOC, OP_FREE, OP_REALLOC, OP_ALIGNED, OP_NOTHING };
-#define REF 0x100u
-
-EXPORT("pyfrag_events") uint32_t *pf_events(void) { return table.event[0]; }
-EXPORT("pyfrag_capacity") uint32_t pf_capacity(void) { return SLOTS * 2 / EVENT_WORDS; }
-
-EXPORT("pyfrag_replay") uint32_t pf_replay(uint32_t from, uint32_t to) {
-    drive_by(BATCHED);
-    for (uint32_t i = from; i < to; i++) {
-        uint32_t *e = table.event[i], op = e[0];
-        if (op & REF) {          /* resolved in place: after a trap the host reads plain words */
-            uint32_t *made = table.event[e[1]];
-            e[3] = made[7];
-            e[1] = made[5];
-            e[0] = op = (op & ~REF & 0xff) | (made[0] & 0xff0000);
-        }
-        void *p = (void *)(uintptr_t)e[1], *r = 0, *block = 0;
-        uint32_t size = e[2];
-        switch (op & 0xff) {
-        case OP_MALLOC:
-            block = r = malloc(size);
-            if (r) live += size;
-            break;
-        case OP_ALIGNED:
-            if (posix_memalign(&r, (size_t)1 << (op >> 16 & 0xff), size)) r = 0;
-            block = r;
-            if (r) live += size;
-            break;
-        case OP_FREE:
-            if (p) { free(p); live -= e[3]; }
-            size = 0;
-            break;
-        case OP_REALLOC:
-            r = p ? realloc(p, size) : malloc(size);
-            if (r) { live += size; if (p) live -= e[3]; }
-            /* a failed realloc leaves the block as it was; realloc(p, 0) returning NULL has freed it */
-            else if (p && size) { block = p; size = e[3]; }
-            else if (p) live -= e[3];
-            if (r) block = r;
-            break;
-        }
-        e[4] = (uint32_t)(uintptr_t)r;
-        e[5] = (uint32_t)(uintptr_t)block;
-        e[6] = __builtin_wasm_memory_size(0);
-        e[7] = block ? size : 0;
-    }
-    return to;
-}
-
-/* ---- the replay inside the module -----------------------------------------
- * pyfrag_run(from, to) replays events [from, to) with the rules of pyfrag's replay loop
- * (pyfrag/replay.py, drive): the module keeps each id's block in its own table, so the host
- * only copies the trace's arrays in and the run's arrays out, with no work per event.
- * At pyfrag_run_events(), RUN_EVENTS events as arrays, in this order:
- *   i64 id, i64 size (in); i64 live (out: requested bytes of live blocks after the event, as
- *   the loop counts them, so not leaked ones); u32 result (out: the address returned, 0 for a
- *   free or a failure); u32 pages (out: memory size after the event); u8 op (in: 0 alloc,
- *   1 free, 2 realloc); u8 align (in: 0 malloc, k aligned_alloc(1 << (k - 1)), 255 fails
- *   without a call); u8 status (out: RUN_* bits below).
- * Each array has the element type of the host's own (pyfrag.runner), so it is copied as is.
- * The table holds up to RUN_MAX_IDS ids: pyfrag_run returns the first event that would
- * need one more (the host then replays elsewhere), else `to`. */
-enum { RUN_FAILED = 1, RUN_BAD_FREE = 2, RUN_LEAKED = 4, RUN_NOT_LIVE = 8 };
+/* ---- the replay inside the module -------------------------------------------------------------------
+ * pyfrag_run(count, flags) replays `count` events with the rules of pyfrag's replay loop
+ * (pyfrag/replay.py, drive) from arrays the host wrote at pyfrag_run_events(), so the host does
+ * no work per event and makes one call per chunk. The module keeps no ids: the host tells each
+ * event where the id's block stands, either as `ref`, the index in this chunk of the id's
+ * previous event (whose outputs say), or, when that event lies in an earlier chunk (ref -1),
+ * by writing the block's state into the event's own in/out fields. Arrays of `count`
+ * elements, one after another (offsets in units of count, so an i64 array is 8-aligned):
+ *     0 u32 size    in: the request's size (realloc: the new size)
+ *     4 i32 ref     in: the id's previous event in this chunk, or -1 (state given below)
+ *     8 u32 block   in/out: the address of the id's block (0: the id holds NULL)
+ *    12 u32 bsize   in/out: the block's requested size
+ *    16 u32 result  out: the address returned (0 for a free or a failure)
+ *    20 u32 pages   out: memory pages after the event (the host writes 0: still 0 after a
+ *                   trap, it marks the event that did not finish)
+ *    24 i64 live    out: requested bytes of live blocks as the loop counts them (not leaked ones)
+ *    32 u8  op      in: 0 alloc, 1 free, 2 realloc
+ *    33 u8  code    in: 0 malloc, k aligned_alloc(1 << (k - 1)), 255 fails without a call
+ *    34 u8  meta    in/out: bit 0 the id is held (a block, or NULL after a failure), bits 1-7
+ *                   the block's alignment code
+ *    35 u8  status  out: RUN_* bits; issue bits and live are written before the allocator is
+ *                   called, so after a trap they say what the loop had done in that event
+ * flags: RUN_STOP ends after the first failed request (returns its index + 1), RUN_START
+ * starts the loop's live count from 0 (a trace's first chunk). Returns the events done. */
+enum { OP_ALLOC, OP_FREE, OP_REALLOC };
+enum { RUN_FAILED = 1, RUN_BAD_FREE = 2, RUN_LEAKED = 4, RUN_NOT_LIVE = 8, RUN_OUTSIDE = 16 };
+enum { RUN_STOP = 1, RUN_START = 2 };
 #define UNCALLED 255u
+#define HELD 1u
+#define RUN_EVENT_BYTES 36u
+/* The run's arrays, then the loop's live count, in static memory below __heap_base: 512 KiB,
+ * the size the wrapper's old block table had, so the heap starts where it did. */
+#define RUN_BYTES (512u * 1024 - 8)
+#define RUN_EVENTS (RUN_BYTES / RUN_EVENT_BYTES)
 
-static uint8_t *run_events(void) { return (uint8_t *)(((uintptr_t)table.run + 7) & ~(uintptr_t)7); }
-static struct run_slot *run_slots(void) {
-    return (struct run_slot *)(run_events() + RUN_EVENTS * RUN_EVENT_BYTES);
-}
-static struct run_state *run_state(void) { return (struct run_state *)(run_slots() + RUN_SLOTS); }
+static struct { uint8_t events[RUN_BYTES]; int64_t live; } run __attribute__((aligned(8)));
 
-static uint32_t run_home(uint32_t k) { return (k * 2654435761u) >> (32 - RUN_BITS); }
-
-static struct run_slot *run_find(uint32_t key) {    /* its slot, or the empty one it would take */
-    struct run_slot *slot = run_slots();
-    uint32_t i = run_home(key);
-    while (slot[i].key && slot[i].key != key) i = (i + 1) & RUN_MASK;
-    return &slot[i];
-}
-
-static void run_forget(struct run_slot *s) {        /* backward-shift deletion, as forget() */
-    struct run_slot *slot = run_slots();
-    uint32_t i = (uint32_t)(s - slot), j;
-    for (j = i;;) {
-        j = (j + 1) & RUN_MASK;
-        if (!slot[j].key) break;
-        uint32_t h = run_home(slot[j].key);
-        if (i <= j ? (h <= i || h > j) : (h <= i && h > j)) {
-            slot[i] = slot[j];
-            i = j;
-        }
-    }
-    slot[i].key = 0;
-    run_state()->ids--;
-}
-
-static void *run_request(uint32_t align, uint64_t size) {
-    void *r = 0;
-    if (size > UINT32_MAX || align == UNCALLED) return 0;
-    if (!align) return malloc((size_t)size);
-    if (posix_memalign(&r, (size_t)1 << (align - 1), (size_t)size)) return 0;
-    return r;
-}
-
-EXPORT("pyfrag_run_events") uint8_t *pf_run_events(void) { return run_events(); }
+EXPORT("pyfrag_run_events") void *pf_run_events(void) { return run.events; }
 EXPORT("pyfrag_run_capacity") uint32_t pf_run_capacity(void) { return RUN_EVENTS; }
 
-EXPORT("pyfrag_run") uint32_t pf_run(uint32_t from, uint32_t to) {
-    uint8_t *ev = run_events();
-    struct run_state *state = run_state();
-    int64_t *ids = (int64_t *)ev, *sizes = ids + RUN_EVENTS;
-    int64_t *lives = sizes + RUN_EVENTS;
-    uint32_t *result = (uint32_t *)(lives + RUN_EVENTS), *pages = result + RUN_EVENTS;
-    uint8_t *ops = (uint8_t *)(pages + RUN_EVENTS), *aligns = ops + RUN_EVENTS,
-            *status = aligns + RUN_EVENTS;
-    drive_by(RUNNING);
-    for (uint32_t i = from; i < to; i++) {
-        uint32_t key = (uint32_t)ids[i] + 1, st = 0;
-        uint64_t size = (uint64_t)sizes[i];
-        struct run_slot *s = run_find(key);
-        void *old = s->key ? (void *)(uintptr_t)s->ptr : 0, *r = 0;
-        if (!s->key && ops[i] != OP_FREE && state->ids >= RUN_MAX_IDS) return i;
+static void *request(uint32_t code, uint32_t size) {
+    return code ? pf_aligned_alloc((size_t)1 << (code - 1), size) : pf_malloc(size);
+}
+
+EXPORT("pyfrag_run") uint32_t pf_run(uint32_t count, uint32_t flags) {
+    uint8_t *base = run.events;
+    uint32_t *sizes = (uint32_t *)base, *block = sizes + 2 * count, *bsize = sizes + 3 * count,
+             *result = sizes + 4 * count, *pages = sizes + 5 * count;
+    int32_t *refs = (int32_t *)(sizes + count);
+    int64_t *lives = (int64_t *)(base + 24 * count);
+    uint8_t *ops = base + 32 * count, *codes = ops + count, *meta = codes + count,
+            *status = meta + count;
+    if (flags & RUN_START) run.live = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        int32_t ref = refs[i];
+        uint32_t from = ref >= 0 ? (uint32_t)ref : i, size = sizes[i], code = codes[i];
+        uint32_t p = block[from], held = bsize[from], m = meta[from], st = 0;
+        void *old = (m & HELD) ? (void *)(uintptr_t)p : 0, *r = 0;
+        size_t align = (m >> 1) ? (size_t)1 << ((m >> 1) - 1) : 0;
         switch (ops[i]) {
         case OP_FREE:
-            if (!s->key) { st = RUN_BAD_FREE; break; }
-            if (old) { free(old); live -= s->size; }
-            run_forget(s);
+            st = m & HELD ? 0 : RUN_BAD_FREE;
+            status[i] = st;
+            lives[i] = run.live;
+            if (old) { pf_free(old, held, align); run.live -= held; }
+            p = held = m = 0;
             break;
-        case OP_MALLOC:
-            if (old) { st = RUN_LEAKED; state->leaked += s->size; }   /* still live_bytes() */
-            r = run_request(aligns[i], size);
-            if (!s->key) { s->key = key; state->ids++; }
-            s->ptr = (uint32_t)(uintptr_t)r;
-            s->size = r ? (uint32_t)size : 0;
-            if (r) live += (size_t)size; else st |= RUN_FAILED;
+        case OP_ALLOC:
+            if (old) { st = RUN_LEAKED; run.live -= held; }   /* still in live_bytes() */
+            status[i] = st;
+            lives[i] = run.live;
+            if (code != UNCALLED) r = request(code, size);
+            p = (uint32_t)(uintptr_t)r;
+            held = r ? size : 0;
+            m = HELD | (r ? code << 1 : 0);
+            if (r) run.live += size; else st |= RUN_FAILED;
             break;
-        case OP_REALLOC:
+        default:
             if (!old) st = RUN_NOT_LIVE;
-            if (size <= UINT32_MAX) r = old ? realloc(old, (size_t)size) : malloc((size_t)size);
+            status[i] = st;
+            lives[i] = run.live;
+            if (code != UNCALLED) r = old ? pf_realloc(old, size, held, align) : pf_malloc(size);
             if (r) {
-                if (!s->key) { s->key = key; state->ids++; }
-                live += (size_t)size - (old ? s->size : 0);
-                s->ptr = (uint32_t)(uintptr_t)r;
-                s->size = (uint32_t)size;
+                run.live += (int64_t)size - (old ? held : 0);
+                p = (uint32_t)(uintptr_t)r;
+                m = HELD | (old ? m & ~HELD : 0);
+                held = size;
             } else if (old && !size) {      /* realloc(p, 0) returning NULL has freed p */
-                live -= s->size;
-                s->ptr = s->size = 0;
+                run.live -= held;
+                p = held = 0;
+                m = HELD;
             } else {
                 st |= RUN_FAILED;           /* the block, if any, stays as it was */
             }
-            break;
         }
+        uint32_t now = __builtin_wasm_memory_size(0);
+        if (r && (uint64_t)(uintptr_t)r + size > (uint64_t)now << 16) st |= RUN_OUTSIDE;
         result[i] = (uint32_t)(uintptr_t)r;
-        lives[i] = (int64_t)(live - state->leaked);
-        pages[i] = (uint32_t)__builtin_wasm_memory_size(0);
+        block[i] = p;
+        bsize[i] = held;
+        meta[i] = (uint8_t)m;
+        lives[i] = run.live;
         status[i] = (uint8_t)st;
+        pages[i] = now;
+        if ((flags & RUN_STOP) && (st & RUN_FAILED)) return i + 1;
     }
-    return to;
+    return count;
 }

@@ -19,8 +19,11 @@ export function simExports(heapBytes, liveBytes) {
 
 // Real exports as the snippet expects them: C and Zig modules name their tracking counter
 // `live_bytes`, the article's Rust one `get_live_data_size`; each gets the other name as an alias.
+// A wasm32 usize reaches JavaScript as a signed i32, so past 2 GiB live the literal call reads
+// negative: the count is read unsigned, as the module means it (and as `pyfrag real` reads it).
 export function realExports(exports) {
-  const live = exports.get_live_data_size ?? exports.live_bytes;
+  const count = exports.get_live_data_size ?? exports.live_bytes;
+  const live = count && (() => count() >>> 0);
   return live ? { ...exports, get_live_data_size: live, live_bytes: live } : { ...exports };
 }
 

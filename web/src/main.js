@@ -72,6 +72,7 @@ function settledStatus() {
   if (!pythonReady) setStatus("loading…");
   else if (python.running !== null) setStatus("running…");
   else if (replays) setStatus(...replayStatus);
+  else if (deriving) setStatus("drawing the simulated side…");
   else setStatus(stopped ?? "ready");
 }
 
@@ -250,7 +251,8 @@ function onDone(msg) {
   updateButtons();
   linked.view = null;      // a share link's view applies to its first run only
   // a run that showed nothing leaves the previous results on screen: say they are old
-  if (!views.length && current) results.stale("These results are from an earlier run: this one showed nothing.");
+  // (a show() still on its way to the screen, as a big trace's is for seconds, is not nothing)
+  if (!views.length && !deriving && current) results.stale("These results are from an earlier run: this one showed nothing.");
   if (!msg.ok && msg.error) print(`${msg.error}\n`, "stderr");
   if (msg.elapsed_ms != null) print(`— ${msg.ok ? "finished" : "failed"} in ${(msg.elapsed_ms / 1000).toFixed(2)} s\n`, "meta");
   if (pythonReady) settledStatus();
@@ -297,6 +299,7 @@ async function onShow(payload) {
   } finally {
     deriving--;
     updateButtons();
+    if (pythonReady) settledStatus();
   }
 }
 

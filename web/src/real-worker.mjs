@@ -78,6 +78,8 @@ onmessage = async ({ data }) => {
       postMessage({ type: "derived", id, derived }, derivedBuffers(derived));
     } else if (data.type === "audit") postMessage({ type: "audited", id, ...audit(data) });
   } catch (e) {
-    postMessage({ type: "error", id, message: e instanceof ModuleError ? e.message : `${e.name}: ${e.message}` });
+    // a ModuleError is about the module or its file; anything else is the playground's own code failing
+    postMessage({ type: "error", id, message: e instanceof ModuleError ? e.message
+      : `the playground's replay code failed (a bug in pyfrag, not in the module or its allocator): ${e.name}: ${e.message}` });
   }
 };

@@ -165,7 +165,11 @@ export function describe(module) {
   };
 }
 
-// A fresh instance (every replay starts from the module's start state) with its ABI resolved.
+// A fresh instance (every replay starts from the module's start state) with its ABI resolved. pyfrag's own
+// modules take a block's size and alignment back in free(ptr, size, align) and
+// realloc(ptr, new_size, size, align) (wasm_modules/src/abi.c), so their wrappers keep no table of blocks;
+// calling them so is harmless for a C-style free(ptr) or realloc(ptr, size), which ignore the extra
+// arguments. Such modules also replay whole traces themselves (pyfrag_run): `runs`.
 export async function instantiate(module, log = () => {}) {
   describe(module);
   let memory = null;
@@ -174,64 +178,98 @@ export async function instantiate(module, log = () => {}) {
   memory = e.memory;
   if (e._initialize) e._initialize();
   const heapBase = e.__heap_base instanceof WebAssembly.Global ? Number(e.__heap_base.value) : null;
+  const free = pick(e, "free", "_free"), realloc = pick(e, "realloc", "_realloc");
+  const sized = free.length === 3 && realloc?.length === 4;
   return {
     instance, memory, heapBase,
     malloc: pick(e, "malloc", "_malloc"),
-    free: pick(e, "free", "_free"),
-    realloc: pick(e, "realloc", "_realloc"),
+    free, realloc,
     alignedAlloc: pick(e, "aligned_alloc", "_aligned_alloc"),
     liveBytes: pick(e, "live_bytes", "get_live_data_size"),
+    runs: sized && e.pyfrag_run && e.pyfrag_run_events && e.pyfrag_run_capacity ? e : null,
   };
 }
 
+// The messages of the replay loop's trace issues (pyfrag/replay.py ISSUES).
+const ISSUE = {
+  free: (id) => `invalid free of id ${id}: not live (never allocated, or already freed); skipped`,
+  alloc: (id) => `alloc of id ${id}, which is still live (a free is missing); the old block is leaked`,
+  realloc: (id) => `realloc of id ${id}, which is not live; treated as malloc`,
+  outside: (op, size, address, heap) =>
+    `${op}(${size}) returned 0x${address.toString(16)}, a block that extends past the end of memory (${heap} bytes)`,
+};
+
 // Replays trace arrays ({ops, ids, sizes, aligns:[[i,a]...], maximum_bytes}) with the rules of pyfrag's
-// replay loop and its wasmtime harness (pyfrag/replay.py, pyfrag/real.py), so the page's real column is what
-// `pyfrag real` prints: free of an id that is not live is skipped; a free after a failed malloc is
-// free(NULL); realloc of an id that is not live is a malloc; realloc(p, 0) returning NULL has freed p; alloc
-// of a live id leaks the old block. Those trace issues are counted (`skipped`), the first few listed with
-// their event (`issues`). A request the module answers with 0 is a failed request and the replay goes on; a
-// trap in any call (AssemblyScript aborts when memory.grow fails) is never an OOM: the replay ends at that
-// event, which `trap` names. Requests a wasm32 call cannot carry (a size past 2^32 - 1, an alignment the
+// replay loop and its wasmtime harness (pyfrag/replay.py, pyfrag/runner.py, pyfrag/real.py), so the page's
+// real column is what `pyfrag real` prints: free of an id that is not live is skipped; a free after a failed
+// malloc is free(NULL); realloc of an id that is not live is a malloc; realloc(p, 0) returning NULL has freed
+// p; alloc of a live id leaks the old block. Those trace issues are counted (`skipped`), the first few listed
+// with their event (`issues`). A request the module answers with 0 is a failed request and the replay goes
+// on; a trap in any call (AssemblyScript aborts when memory.grow fails) is never an OOM: the replay ends at
+// that event, which `trap` names. Requests a wasm32 call cannot carry (a size past 2^32 - 1, an alignment the
 // module has no aligned_alloc for, above `trace.malloc_alignment`) fail without a call. The trace's memory
 // limit is the instance's own (see withMemoryLimit): past it memory.grow fails inside the module.
-export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 16384 } = {}) {
+// pyfrag's own modules replay the trace themselves (runInModule); any other module, or any with `callByCall`,
+// is called once per event.
+export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 16384, callByCall = false } = {}) {
+  const n = trace.ops.length;
+  const { memory } = heap;
+  const out = {
+    addresses: new Float64Array(n), heap_bytes: new Float64Array(n), live_bytes: new Float64Array(n),
+    failures: [], skipped: 0, issues: [], trap: null,
+    heap_base: heap.heapBase ?? heapBase, initial_bytes: memory.buffer.byteLength,
+    maximum_bytes: maximumBytes(trace),
+  };
+  const issue = (i, message) => {
+    out.skipped++;
+    if (out.issues.length < ISSUES_KEPT) out.issues.push({ index: i, message });
+  };
+  // Free bytes are estimated as heap minus live: the allocator's free lists are inside the module.
+  const fail = (i, op, size, live, heapNow) => {
+    const freeBytes = heapNow - out.heap_base - live;
+    out.failures.push({ index: i, op, size, kind: freeBytes >= size ? "fragmentation" : "true",
+      free_bytes: freeBytes, largest_free: null, heap_bytes: heapNow, where: `event ${i}` });
+  };
+  const end = (heap.runs && !callByCall ? runInModule : perCall)(heap, trace, out, { issue, fail, onProgress, chunk });
+  for (const key of ["addresses", "heap_bytes", "live_bytes"]) out[key] = out[key].slice(0, end);
+  out.reported_live = heap.liveBytes && !out.trap ? Number(heap.liveBytes()) >>> 0 : null;
+  return out;
+}
+
+// A malloc-like request's fate before any call: 0 a plain malloc, k an aligned_alloc(1 << (k - 1)), UNCALLED
+// when wasm32 cannot carry it (pyfrag/runner.py _codes, pyfrag/real.py aligned_export).
+const UNCALLED = 255;
+function requestCode(heap, trace, size, align) {
+  if (size > 0xffffffff) return UNCALLED;
+  if (!align) return 0;
+  if (heap.alignedAlloc) return align > 0x80000000 ? UNCALLED : Math.log2(align) + 1;
+  return align > (trace.malloc_alignment ?? 8) ? UNCALLED : 0;
+}
+
+class Trapped extends Error {}
+
+// The module called once per event, by the loop's rules in JS; returns the events replayed.
+function perCall(heap, trace, out, { issue, fail, onProgress, chunk }) {
   const { ops, ids, sizes } = trace;
   const n = ops.length;
   const aligns = new Map(trace.aligns ?? []);
-  const addresses = new Float64Array(n), heapBytes = new Float64Array(n), liveBytes = new Float64Array(n);
-  const blocks = new Map(), held = new Map(), failed = new Set();
-  const failures = [], issues = [];
+  const blocks = new Map(), failed = new Set();    // id -> [address, size, alignment]
   const { memory, malloc, free, realloc, alignedAlloc } = heap;
-  const base = heap.heapBase ?? heapBase;
-  const initialBytes = memory.buffer.byteLength;
-  let live = 0, skipped = 0, end = n, trap = null;
-
-  const issue = (i, message) => {
-    skipped++;
-    if (issues.length < ISSUES_KEPT) issues.push({ index: i, message });
-  };
-  // Free bytes are estimated as heap minus live: the allocator's free lists are inside the module.
-  const fail = (i, op, size) => {
-    const heapNow = memory.buffer.byteLength, freeBytes = heapNow - base - live;
-    failures.push({ index: i, op, size, kind: freeBytes >= size ? "fragmentation" : "true",
-      free_bytes: freeBytes, largest_free: null, heap_bytes: heapNow, where: `event ${i}` });
-  };
-  const mallocAlignment = trace.malloc_alignment ?? 8;
-  class Trapped extends Error {}
+  let live = 0;
   // a call into the module; a trap ends the replay at event i
   const call = (i, op, fn) => {
     try {
       return fn();
     } catch (e) {
       if (!(e instanceof WebAssembly.RuntimeError || e instanceof ModuleError)) throw e;
-      trap = { index: i, op, message: e instanceof ModuleError ? e.message : `${e.name}: ${e.message}` };
+      out.trap = { index: i, op, message: e instanceof ModuleError ? e.message : `${e.name}: ${e.message}` };
       throw new Trapped();
     }
   };
-  // a malloc-like call: wasm32 sizes are u32, a larger one cannot be passed and fails uncalled
-  const request = (i, op, fn, size) => (size > 0xffffffff ? 0 : call(i, op, fn) >>> 0);
+  const request = (i, code, size) => (code === UNCALLED ? 0 : code
+    ? call(i, "aligned_alloc", () => alignedAlloc(2 ** (code - 1), size)) >>> 0
+    : call(i, "malloc", () => malloc(size)) >>> 0);
 
-  outer:
   for (let start = 0; start < n; start += chunk) {
     const stop = Math.min(n, start + chunk);
     for (let i = start; i < stop; i++) {
@@ -239,53 +277,160 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 1
       let p = 0;     // stays 0 for a free, a failure, or a call that trapped
       try {
         if (op === FREE) {
-          const q = blocks.get(id);
-          if (q !== undefined) {
-            call(i, "free", () => free(q));
-            blocks.delete(id); live -= held.get(id); held.delete(id);
+          const b = blocks.get(id);
+          if (b !== undefined) {
+            blocks.delete(id);
+            call(i, "free", () => free(b[0], b[1], b[2]));
+            live -= b[1];
           } else if (failed.has(id)) failed.delete(id);
-          else issue(i, `invalid free of id ${id}: not live (never allocated, or already freed); skipped`);
+          else issue(i, ISSUE.free(id));
         } else if (op === ALLOC) {
           if (blocks.has(id)) {
-            live -= held.get(id);
+            live -= blocks.get(id)[1];
             blocks.delete(id);
-            issue(i, `alloc of id ${id}, which is still live (a free is missing); the old block is leaked`);
+            issue(i, ISSUE.alloc(id));
           }
-          const align = aligns.get(i);
-          if (align && (alignedAlloc ? align > 0x80000000 : align > mallocAlignment)) p = 0;   // fails uncalled
-          else if (align && alignedAlloc) p = request(i, "aligned_alloc", () => alignedAlloc(align, size), size);
-          else p = request(i, "malloc", () => malloc(size), size);
-          if (p) { blocks.set(id, p); held.set(id, size); live += size; failed.delete(id); }
-          else { failed.add(id); fail(i, "malloc", size); }
+          const align = aligns.get(i) ?? 0, code = requestCode(heap, trace, size, align);
+          p = request(i, code, size);
+          if (p) { blocks.set(id, [p, size, code && code !== UNCALLED ? align : 0]); live += size; failed.delete(id); }
+          else { failed.add(id); fail(i, "malloc", size, live, memory.buffer.byteLength); }
         } else {
-          const old = blocks.get(id);
-          if (old === undefined) issue(i, `realloc of id ${id}, which is not live; treated as malloc`);
-          p = old !== undefined ? request(i, "realloc", () => realloc(old, size), size)
-            : request(i, "malloc", () => malloc(size), size);
-          if (p) { blocks.set(id, p); live += size - (held.get(id) ?? 0); held.set(id, size); failed.delete(id); }
-          else if (old !== undefined && !size) {
-            blocks.delete(id); live -= held.get(id); held.delete(id); failed.add(id);
-          } else fail(i, "realloc", size);
+          const b = blocks.get(id);
+          if (b === undefined) issue(i, ISSUE.realloc(id));
+          const code = requestCode(heap, trace, size, 0);
+          p = b === undefined ? request(i, code, size)
+            : code === UNCALLED ? 0 : call(i, "realloc", () => realloc(b[0], size, b[1], b[2])) >>> 0;
+          if (p) { blocks.set(id, [p, size, b?.[2] ?? 0]); live += size - (b?.[1] ?? 0); failed.delete(id); }
+          else if (b !== undefined && !size) { blocks.delete(id); live -= b[1]; failed.add(id); }
+          else fail(i, "realloc", size, live, memory.buffer.byteLength);
         }
       } catch (e) {
         if (!(e instanceof Trapped)) throw e;
       }
-      addresses[i] = p;
-      heapBytes[i] = memory.buffer.byteLength;
-      liveBytes[i] = live;
-      if (trap) {
-        end = i + 1;        // the event that trapped is the run's last
-        break outer;
-      }
+      const heapNow = memory.buffer.byteLength;
+      if (p && p + size > heapNow) issue(i, ISSUE.outside(op === ALLOC ? "malloc" : "realloc", size, p, heapNow));
+      out.addresses[i] = p;
+      out.heap_bytes[i] = heapNow;
+      out.live_bytes[i] = live;
+      if (out.trap) return i + 1;       // the event that trapped is the run's last
     }
     onProgress?.(stop, n);
   }
+  return n;
+}
+
+// ---- the replay inside the module (pyfrag_run: wasm_modules/src/abi.c has the arrays and the rules) ------
+// The module keeps no ids: for each event the host names the id's previous event, inside the chunk (the
+// module follows it) or, across chunks, by copying that event's outputs in (pyfrag/runner.py does the same).
+const RUN = { FAILED: 1, BAD_FREE: 2, LEAKED: 4, NOT_LIVE: 8, OUTSIDE: 16, STOP: 1, START: 2, HELD: 1 };
+
+// For each event, the index of the previous event with the same id, or -1. Ids that are small
+// non-negative integers (most traces') index an array; any others go through a Map.
+export function previousEvents(ids) {
+  const n = ids.length, prev = new Int32Array(n);
+  let top = 0;
+  for (let i = 0; i < n && top >= 0; i++) {
+    const id = ids[i];
+    top = id >= 0 && id <= 4 * n + 1024 && Number.isInteger(id) ? Math.max(top, id) : -1;
+  }
+  if (top >= 0) {
+    const last = new Int32Array(top + 1).fill(-1);
+    for (let i = 0; i < n; i++) { prev[i] = last[ids[i]]; last[ids[i]] = i; }
+    return prev;
+  }
+  const last = new Map();
+  for (let i = 0; i < n; i++) {
+    prev[i] = last.get(ids[i]) ?? -1;
+    last.set(ids[i], i);
+  }
+  return prev;
+}
+
+// The arrays of a chunk of k events at `base` in the module's memory (abi.c's layout), each view of one type
+// at one site, so the loops over them stay monomorphic. Made again for every call: memory.grow detaches the
+// old buffer.
+function chunkViews(memory, base, k) {
+  const at = (offset) => base + offset * k, buffer = memory.buffer;
   return {
-    addresses: addresses.slice(0, end), heap_bytes: heapBytes.slice(0, end), live_bytes: liveBytes.slice(0, end),
-    failures, skipped, issues, trap, heap_base: base, initial_bytes: initialBytes,
-    maximum_bytes: maximumBytes(trace),
-    reported_live: heap.liveBytes && !trap ? Number(heap.liveBytes()) >>> 0 : null,
+    size: new Uint32Array(buffer, at(0), k), ref: new Int32Array(buffer, at(4), k),
+    block: new Uint32Array(buffer, at(8), k), bsize: new Uint32Array(buffer, at(12), k),
+    result: new Uint32Array(buffer, at(16), k), pages: new Uint32Array(buffer, at(20), k),
+    resultsAndPages: new Uint32Array(buffer, at(16), 2 * k), live: new Int32Array(buffer, at(24), 2 * k),
+    op: new Uint8Array(buffer, at(32), k), code: new Uint8Array(buffer, at(33), k),
+    meta: new Uint8Array(buffer, at(34), k), status: new Uint8Array(buffer, at(35), k),
   };
+}
+
+function runInModule(heap, trace, out, { issue, fail, onProgress }) {
+  const { ops, ids, sizes } = trace;
+  const n = ops.length, e = heap.runs, memory = heap.memory;
+  const prev = previousEvents(ids);
+  const aligns = new Map(trace.aligns ?? []);
+  const codes = new Uint8Array(n);        // each request's code byte (a free's is 0)
+  for (let i = 0; i < n; i++) {
+    if (ops[i] !== FREE && (sizes[i] > 0xffffffff || aligns.size)) {
+      codes[i] = requestCode(heap, trace, sizes[i], ops[i] === ALLOC ? aligns.get(i) ?? 0 : 0);
+    }
+  }
+  // each event's outputs, and at index n a zero block that an id's first event reads
+  const block = new Uint32Array(n + 1), bsize = new Uint32Array(n + 1), meta = new Uint8Array(n + 1);
+  const cap = e.pyfrag_run_capacity() >>> 0, base = e.pyfrag_run_events() >>> 0;
+  let flags = RUN.START;
+  for (let start = 0; start < n;) {
+    const k = Math.min(cap, n - start);
+    const v = chunkViews(memory, base, k);
+    for (let j = 0; j < k; j++) {
+      const i = start + j, p = prev[i], from = p < 0 ? n : p;
+      v.ref[j] = p >= start ? p - start : -1;
+      v.block[j] = block[from]; v.bsize[j] = bsize[from]; v.meta[j] = meta[from];
+      v.size[j] = sizes[i] > 0xffffffff ? 0 : sizes[i];
+    }
+    v.op.set(ops.subarray(start, start + k));
+    v.code.set(codes.subarray(start, start + k));
+    v.resultsAndPages.fill(0);      // a page count still 0 marks the event a trap ended
+    let done;
+    try {
+      done = e.pyfrag_run(k, flags) >>> 0;
+    } catch (err) {
+      if (!(err instanceof WebAssembly.RuntimeError || err instanceof ModuleError)) throw err;
+      out.trap = { index: -1, op: "", message: err instanceof ModuleError ? err.message : `${err.name}: ${err.message}` };
+    }
+    flags = 0;
+    const o = chunkViews(memory, base, k);
+    if (out.trap) done = o.pages.indexOf(0);
+    const ran = done + (out.trap ? 1 : 0);
+    block.set(o.block.subarray(0, done), start);
+    bsize.set(o.bsize.subarray(0, done), start);
+    meta.set(o.meta.subarray(0, done), start);
+    out.addresses.set(o.result.subarray(0, done), start);
+    const last = memory.buffer.byteLength;
+    for (let j = 0; j < ran; j++) {
+      // an i64 in two halves: live bytes stay far below 2^53
+      const i = start + j, st = o.status[j], live = (o.live[2 * j] >>> 0) + o.live[2 * j + 1] * 4294967296;
+      const heapNow = j < done ? o.pages[j] * PAGE : last;
+      out.live_bytes[i] = live;
+      out.heap_bytes[i] = heapNow;
+      if (!st) continue;
+      const op = ops[i] === ALLOC ? "malloc" : "realloc";
+      if (st & RUN.BAD_FREE) issue(i, ISSUE.free(ids[i]));
+      if (st & RUN.LEAKED) issue(i, ISSUE.alloc(ids[i]));
+      if (st & RUN.NOT_LIVE) issue(i, ISSUE.realloc(ids[i]));
+      if (st & RUN.OUTSIDE) issue(i, ISSUE.outside(op, sizes[i], o.result[j], heapNow));
+      if (st & RUN.FAILED) fail(i, op, sizes[i], live, heapNow);
+    }
+    start += ran;
+    onProgress?.(start, n);
+    if (out.trap) {     // the call the trapped event was making (pyfrag/runner.py _call_of)
+      const i = start - 1;
+      out.trap.index = i;
+      out.trap.op = ops[i] === FREE ? "free"
+        : ops[i] === ALLOC ? (requestCode(heap, trace, sizes[i], aligns.get(i) ?? 0) ? "aligned_alloc" : "malloc")
+          : o.status[ran - 1] & RUN.NOT_LIVE ? "malloc" : "realloc";
+      return start;
+    }
+    if (done < k) return start;
+  }
+  return n;
 }
 
 const maximumBytes = (trace) => (trace.maximum_bytes && trace.maximum_bytes < WASM32_MAX ? trace.maximum_bytes : WASM32_MAX);
