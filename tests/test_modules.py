@@ -112,3 +112,34 @@ def test_a_build_without_its_sources_says_which_option_to_pass(tmp_path):
     assert res.returncode == 1
     assert "--wee-alloc-src" in res.stderr or "toolchain rustc-wee is missing" in res.stderr
     assert not (tmp_path / "wee-alloc.wasm").exists()
+
+
+RUST_CRATES = {"talc": ["SFBdragon/talc"], "lol-alloc": ["Craig-Macomber/lol_alloc"],
+               "lol-alloc-leaking": ["Craig-Macomber/lol_alloc"],
+               "rlsf": ["yvt/rlsf", "AerialX/const-default.rs"],
+               "rlsf-global": ["yvt/rlsf", "AerialX/const-default.rs"]}
+
+
+@pytest.mark.parametrize("name", sorted(RUST_CRATES))
+def test_rust_allocator_crates_are_recorded_not_vendored(name):
+    entry = next(e for e in ENTRIES if e["name"] == name)
+    toolchain, *repos = entry["sources"]
+    assert toolchain["debian_package"] == "rustc-web" and toolchain["version"] in entry["toolchain"]
+    assert [s["repository"] for s in repos] == RUST_CRATES[name]
+    assert all(len(s["commit"]) == 40 and ("tag" in s or "version" in s) for s in repos)
+    assert '"$RUSTC_WEB/usr/bin/rustc"' in entry["build"]
+    root = os.path.dirname(WASM_DIR)
+    tracked = subprocess.run(["git", "-C", root, "ls-files"], capture_output=True, text=True)
+    if tracked.returncode == 0:             # a checkout: none of the crates' files in it
+        assert not [p for p in tracked.stdout.split()
+                    if p.endswith(("talck.rs", "free_list_allocator.rs", "tlsf.rs", "flex.rs"))]
+
+
+def test_a_rust_crate_build_without_rustc_web_says_which_option_to_pass(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("RUSTC_WEB", "TALC_SRC")}
+    res = subprocess.run([sys.executable, os.path.join(WASM_DIR, "build.py"), "talc",
+                          "--out", str(tmp_path)], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert res.returncode == 1
+    assert "skipped talc: source rustc_web missing; pass --rustc-web DIR" in res.stderr
+    assert not (tmp_path / "talc.wasm").exists()

@@ -163,7 +163,15 @@ def digests(run):
             for key in ("addresses", "heap_bytes", "live_bytes")}
 
 
-@pytest.mark.parametrize("name", MODULES)
+# lol_alloc's FreeListAllocator walks its whole free list on every request (its docs say
+# O(length of free list)): with 300,000 blocks live this trace is quadratic there, hours long
+# in the model and many minutes in the module; its fidelity is checked on smaller traces
+LINEAR_LISTS = {"lol-alloc"}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(m, marks=pytest.mark.skip(reason="free-list walk: quadratic at this scale"))
+    if m in LINEAR_LISTS else m for m in MODULES])
 def test_page_replays_a_real_program_scale_trace_address_exact(name, big_trace, tmp_path):
     """No table fills: the page's replay, the engine's and the module's model give the same addresses,
     memory sizes and live bytes at every event of a trace with over 300,000 blocks live at once."""

@@ -10,6 +10,7 @@ exact build command and the toolchain that runs it. Usage:
     python wasm_modules/build.py --manifest-only # re-read the committed .wasm files
     python wasm_modules/build.py wee-alloc --wee-alloc-src DIR --memory-units-src DIR
     python wasm_modules/build.py mimalloc --mimalloc-src DIR   # or PYFRAG_MIMALLOC_SRC=DIR
+    python wasm_modules/build.py talc lol-alloc rlsf --rustc-web DIR --talc-src DIR ...
 
 The committed .wasm files are the source of truth for tests and the
 playground; nothing at test time needs a toolchain. Sizes, sha256, imports,
@@ -21,6 +22,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -48,6 +50,18 @@ SOURCES = {
                          repository="pepyakin/memory_units"),
     "mimalloc": dict(option="--mimalloc-src", env="PYFRAG_MIMALLOC_SRC",
                      package="mimalloc"),
+    # Debian's rustc-web (a newer rustc than the installed one, which the other Rust
+    # modules need) unpacked with dpkg -x, not installed: see wasm_modules/README.md
+    "rustc_web": dict(option="--rustc-web", env="RUSTC_WEB", unpacked="rustc-web"),
+    "talc": dict(option="--talc-src", env="TALC_SRC", tag="v4.4.2",
+                 repository="SFBdragon/talc"),
+    # lol_alloc 0.4.1 has no tag: the commit that set the version
+    "lol_alloc": dict(option="--lol-alloc-src", env="LOL_ALLOC_SRC", version="0.4.1",
+                      commit="4fb0f6ca9f1f80a2384a1b7325a8df23d8963844",
+                      repository="Craig-Macomber/lol_alloc"),
+    "rlsf": dict(option="--rlsf-src", env="RLSF_SRC", tag="0.2.1", repository="yvt/rlsf"),
+    "const_default": dict(option="--const-default-src", env="CONST_DEFAULT_SRC",
+                          tag="v1.0.0", repository="AerialX/const-default.rs"),
 }
 
 # Every wrapper replays whole traces itself (pyfrag_run, see src/abi.c) and keeps no table of
@@ -64,6 +78,106 @@ C_WRAPPER = ("src/abi.c: exports forward to the libc malloc family unchanged, li
 
 AS_WRAPPER = ("src/abi.ts: heap.alloc/heap.free/heap.realloc (no GC objects), live_bytes counts "
               "the requested sizes" + RUN_TEXT.format(kib=512))
+
+# -- the Rust allocator crates (talc, lol_alloc, rlsf): Debian's rustc-web, unpacked ----
+#
+# Each is a no_std cdylib (src/global_alloc.rs) on core and compiler_builtins built
+# here from Debian's rust-web-src (RUSTC_BOOTSTRAP lets a stable rustc build them),
+# its crate and the crate's dependencies as plain rlibs, third-party ones with
+# --cap-lints allow as cargo builds dependencies; paths under the temporary
+# directory are remapped so the build is the same wherever it runs.
+RUST_WEB_LIBRARY = "/usr/src/rustc-1.96.0/library"      # Debian's rust-web-src
+WASM_LIBS = "{tmp}/sysroot/lib/rustlib/wasm32-unknown-unknown/lib"
+
+
+def rustc_web(*args, bootstrap=False):
+    """A step run by the unpacked rustc-web (its libraries beside it, not installed)."""
+    return (["env", "LD_LIBRARY_PATH={rustc_web}/usr/lib/x86_64-linux-gnu"]
+            + (["RUSTC_BOOTSTRAP=1"] if bootstrap else [])
+            + ["{rustc_web}/usr/bin/rustc", "--remap-path-prefix={tmp}=tmp", *args])
+
+
+def wasm_rlib(name, edition, src, *args, out=None, bootstrap=False):
+    """A crate compiled for wasm32 as an rlib in {tmp} (or `out`)."""
+    return rustc_web("--sysroot", "{tmp}/sysroot", "--target", "wasm32-unknown-unknown", "-O",
+                     "--edition", edition, "--crate-type", "rlib", "--crate-name", name, *args,
+                     "-o", f"{out or '{tmp}'}/lib{name}.rlib", src, bootstrap=bootstrap)
+
+
+def git_tree(source, prefix):
+    """Extract a recorded source (its tag, or its commit where it has none) into {tmp}."""
+    rev = SOURCES[source].get("tag") or SOURCES[source]["commit"]
+    return [["git", "-C", "{" + source + "}", "archive", f"--prefix={prefix}/",
+             "-o", f"{{tmp}}/{prefix}.tar", rev],
+            ["tar", "-xf", f"{{tmp}}/{prefix}.tar", "-C", "{tmp}"]]
+
+
+# core (edition 2024, as the library's own Cargo.toml says) and compiler_builtins with
+# the features std's build gives it on wasm32 ("mem": memcpy and friends, no libc here)
+SYSROOT = [
+    ["mkdir", "-p", WASM_LIBS],
+    ["ln", "-s", "{rustc_web}/usr/lib/rustlib/x86_64-unknown-linux-gnu",
+     "{tmp}/sysroot/lib/rustlib/x86_64-unknown-linux-gnu"],
+    wasm_rlib("core", "2024", RUST_WEB_LIBRARY + "/core/src/lib.rs", out=WASM_LIBS,
+              bootstrap=True),
+    wasm_rlib("compiler_builtins", "2024",
+              RUST_WEB_LIBRARY + "/compiler-builtins/compiler-builtins/src/lib.rs",
+              "--cfg", 'feature="compiler-builtins"', "--cfg", 'feature="mem"',
+              out=WASM_LIBS, bootstrap=True),
+]
+
+
+def dependency(name, edition, src, *args):
+    """A third-party crate: lints capped, as cargo builds dependencies."""
+    return wasm_rlib(name, edition, src, "--cap-lints", "allow", *args)
+
+
+def allocator_module(cfg, crate):
+    """src/global_alloc.rs around one allocator (`--cfg pyfrag_alloc=...`)."""
+    return rustc_web("--sysroot", "{tmp}/sysroot", "--target", "wasm32-unknown-unknown", "-O",
+                     "--edition", "2021", "--crate-type", "cdylib",
+                     "--check-cfg", "cfg(pyfrag_alloc, values(any()))",
+                     "--cfg", f'pyfrag_alloc="{cfg}"', "--extern", f"{crate}={{tmp}}/lib{crate}.rlib",
+                     "-L", "{tmp}", "-C", "link-arg=--export=__heap_base",
+                     "-C", "link-arg=--strip-debug", "-o", "{out}", "src/global_alloc.rs")
+
+
+TALC_STEPS = SYSROOT + git_tree("talc", "talc") + [
+    dependency("scopeguard", "2015", CRATES + "/scopeguard-1.1.0/src/lib.rs"),
+    # lock_api's build.rs sets this cfg for any rustc >= 1.61
+    dependency("lock_api", "2018", CRATES + "/lock_api-0.4.9/src/lib.rs",
+               "--cfg", "has_const_fn_trait_bound",
+               "--extern", "scopeguard={tmp}/libscopeguard.rlib"),
+    # README_WASM.md's configuration: default features off, "lock_api" on
+    dependency("talc", "2021", "{tmp}/talc/talc/src/lib.rs", "--cfg", 'feature="lock_api"',
+               "--extern", "lock_api={tmp}/liblock_api.rlib", "-L", "{tmp}")]
+
+# spin with only the features lol_alloc uses (LockedAllocator's spin::Mutex, which the
+# modules do not build on): the rest of spin's defaults would pull in more crates
+LOL_ALLOC_STEPS = SYSROOT + git_tree("lol_alloc", "lol_alloc") + [
+    dependency("spin", "2015", CRATES + "/spin-0.9.5/src/lib.rs",
+               "--cfg", 'feature="mutex"', "--cfg", 'feature="spin_mutex"'),
+    dependency("lol_alloc", "2021", "{tmp}/lol_alloc/lol_alloc/src/lib.rs",
+               "--extern", "spin={tmp}/libspin.rlib")]
+
+# svgbobdoc only draws one doc comment: our stand-in (src/svgbobdoc.rs) expands to ""
+RLSF_STEPS = SYSROOT + git_tree("rlsf", "rlsf") + git_tree("const_default", "const-default") + [
+    rustc_web("--sysroot", "{tmp}/sysroot", "-O", "--edition", "2021", "--crate-type",
+              "proc-macro", "--crate-name", "svgbobdoc", "-o", "{tmp}/libsvgbobdoc.so",
+              "src/svgbobdoc.rs"),
+    dependency("cfg_if", "2018", CRATES + "/cfg-if-1.0.0/src/lib.rs"),
+    dependency("const_default", "2018", "{tmp}/const-default/src/lib.rs"),
+    dependency("rlsf", "2021", "{tmp}/rlsf/crates/rlsf/src/lib.rs",
+               "--extern", "cfg_if={tmp}/libcfg_if.rlib",
+               "--extern", "const_default1={tmp}/libconst_default.rlib",
+               "--extern", "svgbobdoc={tmp}/libsvgbobdoc.so")]
+
+GLOBAL_ALLOC_WRAPPER = ("src/global_alloc.rs with src/abi.rs: a no_std cdylib, the article's "
+                        "TrackingAllocator (#[global_allocator]) around the crate's allocator; "
+                        "malloc is Layout(size, 8), aligned_alloc Layout(size, align) for any "
+                        "power of two (malloc(0) asks for 1 byte, counted as 0)"
+                        + RUN_TEXT.format(kib=64))
+
 
 MODULES = [
     dict(name="c-dlmalloc", model="dlmalloc", language="C",
@@ -185,6 +299,31 @@ MODULES = [
               "-Wl,--export=__heap_base", "-Wl,--strip-debug", "-o", "{out}",
               "src/abi.c", "{mimalloc}/src/static.c"],
          wrapper=C_WRAPPER),
+    dict(name="talc", model="talc", language="Rust",
+         allocator="talc 4.4.2 (TalckWasm: Talc<WasmHandler> behind lock_api, AssumeUnlockable)",
+         toolchain="rustc-web-talc", sources=["rustc_web", "talc"],
+         pre=TALC_STEPS, cmd=allocator_module("talc", "talc"), wrapper=GLOBAL_ALLOC_WRAPPER),
+    dict(name="lol-alloc", model="lol-alloc", language="Rust",
+         allocator="lol_alloc 0.4.1 (AssumeSingleThreaded<FreeListAllocator>)",
+         toolchain="rustc-web-lol", sources=["rustc_web", "lol_alloc"],
+         pre=LOL_ALLOC_STEPS, cmd=allocator_module("lol_alloc", "lol_alloc"),
+         wrapper=GLOBAL_ALLOC_WRAPPER),
+    dict(name="lol-alloc-leaking", model="lol-alloc-leaking", language="Rust",
+         allocator="lol_alloc 0.4.1 (AssumeSingleThreaded<LeakingAllocator>: a bump pointer)",
+         toolchain="rustc-web-lol", sources=["rustc_web", "lol_alloc"],
+         pre=LOL_ALLOC_STEPS, cmd=allocator_module("lol_alloc_leaking", "lol_alloc"),
+         wrapper=GLOBAL_ALLOC_WRAPPER),
+    dict(name="rlsf", model="rlsf", language="Rust",
+         allocator="rlsf 0.2.1 (SmallGlobalTlsf: TLSF, a pool per memory.grow, realloc by "
+                   "alloc + copy + free)",
+         toolchain="rustc-web-rlsf", sources=["rustc_web", "rlsf", "const_default"],
+         pre=RLSF_STEPS, cmd=allocator_module("rlsf", "rlsf"), wrapper=GLOBAL_ALLOC_WRAPPER),
+    dict(name="rlsf-global", model="rlsf-global", language="Rust",
+         allocator="rlsf 0.2.1 (GlobalTlsf, default options: in-place realloc; its pool "
+                   "coalescing never triggers on wasm32)",
+         toolchain="rustc-web-rlsf", sources=["rustc_web", "rlsf", "const_default"],
+         pre=RLSF_STEPS, cmd=allocator_module("rlsf_global", "rlsf"),
+         wrapper=GLOBAL_ALLOC_WRAPPER),
 ]
 
 
@@ -201,9 +340,15 @@ def _deb(package):
     return _first_line(["dpkg-query", "-W", "-f=${Version}", package])
 
 
-def toolchain_versions():
+def toolchain_versions(dirs=None):
     """Exact versions of each toolchain, or None where it is missing."""
     found = {}
+    web = _rustc_web(dirs or {})
+    for key, crates in (("rustc-web-talc", ("librust-lock-api-dev", "librust-scopeguard-dev")),
+                        ("rustc-web-lol", ("librust-spin-dev",)),
+                        ("rustc-web-rlsf", ("librust-cfg-if-dev",))):
+        have = [f"{c} {_deb(c)}" for c in crates if _deb(c)]
+        found[key] = web and len(have) == len(crates) and f"{web}; {', '.join(have)}"
     clang = _first_line(["clang-14", "--version"])
     wasi = _deb("wasi-libc")
     found["clang"] = clang and f"{clang}; lld {_deb('lld-14')}; wasi-libc {wasi}"
@@ -225,6 +370,39 @@ def toolchain_versions():
     found["emcc"] = emcc and f"{emcc.split(' (')[0]} {emcc.split(')')[-1].strip()}".strip() \
         + f" (Debian {_deb('emscripten')})"
     return found
+
+
+def _rustc_web(dirs):
+    """rustc-web's version line, with what else its builds use: the library sources
+    (rust-web-src), its LLVM and the linker (Debian rustc's rust-lld, lld 14)."""
+    if "rustc_web" not in dirs:
+        return None
+    root = dirs["rustc_web"]
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(root, "usr/lib/x86_64-linux-gnu"))
+    try:
+        out = subprocess.run([os.path.join(root, "usr/bin/rustc"), "--version"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    except OSError:
+        return None
+    src, llvm, lld = _deb("rust-web-src"), _deb("libllvm22"), _deb("rustc")
+    if out.returncode != 0 or not (src and llvm and lld) \
+            or not os.path.isdir(RUST_WEB_LIBRARY):
+        return None
+    version = _unpacked_version(root, "rustc-web")
+    return (f"{out.stdout.strip()} (Debian rustc-web {version}, unpacked); rust-web-src {src}; "
+            f"libllvm22 {llvm}; rust-lld from Debian rustc {lld}")
+
+
+def _unpacked_version(root, package):
+    """A package's version from the changelog dpkg -x left under `root`, or None."""
+    import gzip
+    try:
+        with gzip.open(os.path.join(root, "usr/share/doc", package, "changelog.Debian.gz"),
+                       "rt", encoding="utf-8") as f:
+            first = f.readline().split()
+    except OSError:
+        return None
+    return first[1].strip("()") if len(first) > 1 and first[0] == package else None
 
 
 def steps(spec):
@@ -251,18 +429,30 @@ def source_commits(spec, dirs):
             raise RuntimeError(f"{spec['name']}: source {name} missing; "
                                f"pass {src['option']} DIR or set {src['env']} "
                                "(see wasm_modules/README.md)")
-        out.append(_debian_version(spec, src, dirs[name]) if "package" in src
-                   else _git_commit(spec, src, dirs[name]))
+        if "package" in src:
+            out.append(_debian_version(spec, src, dirs[name]))
+        elif "unpacked" in src:
+            version = _unpacked_version(dirs[name], src["unpacked"])
+            if version is None:
+                raise RuntimeError(f"{spec['name']}: {dirs[name]} holds no unpacked Debian "
+                                   f"package {src['unpacked']} (see wasm_modules/README.md)")
+            out.append({"debian_package": src["unpacked"], "version": version,
+                        "unpacked": "dpkg -x, not installed"})
+        else:
+            out.append(_git_commit(spec, src, dirs[name]))
     return out
 
 
 def _git_commit(spec, src, path):
+    rev = src.get("tag") or src["commit"]
     res = subprocess.run(["git", "-C", path, "rev-parse", "--verify", "-q",
-                          src["tag"] + "^{commit}"], capture_output=True, text=True)
+                          rev + "^{commit}"], capture_output=True, text=True)
     if res.returncode != 0:
+        what = f"tag {rev}" if "tag" in src else f"commit {rev}"
         raise RuntimeError(f"{spec['name']}: {path} is not a git repository "
-                           f"of {src['repository']} with tag {src['tag']}")
-    return {"repository": src["repository"], "tag": src["tag"], "commit": res.stdout.strip()}
+                           f"of {src['repository']} with {what}")
+    named = {"tag": src["tag"]} if "tag" in src else {"version": src["version"]}
+    return {"repository": src["repository"], **named, "commit": res.stdout.strip()}
 
 
 def _debian_version(spec, src, path):
@@ -299,9 +489,8 @@ def shown(step, file_name):
     text = shlex.join(c.format(out=file_name, tmp="tmp",
                                **{n: f"${s['env']}" for n, s in SOURCES.items()})
                       for c in step)
-    for s in SOURCES.values():
-        text = text.replace(f"'${s['env']}'", f'"${s["env"]}"')
-    return text
+    # a word naming a source keeps its variable expandable: "$VAR/..." in double quotes
+    return re.sub(r"'([^'\"\\`]*\$[A-Z_]+[^'\"\\`]*)'", r'"\1"', text)
 
 
 def describe(spec, path, version, file_name, sources=None):
@@ -333,6 +522,9 @@ def main(argv=None):
                     help="rewrite manifest.json from the committed binaries, build nothing")
     for name, src in SOURCES.items():
         what = (f"git repository of {src['repository']} (tag {src['tag']})" if "tag" in src
+                else f"git repository of {src['repository']} (commit {src['commit'][:8]})"
+                if "commit" in src
+                else f"Debian package {src['unpacked']} unpacked with dpkg -x" if "unpacked" in src
                 else f"unpacked Debian source package {src['package']}")
         ap.add_argument(src["option"], dest=name + "_src", metavar="DIR",
                         help=f"{what}; default ${src['env']}")
@@ -351,8 +543,8 @@ def main(argv=None):
             with open(path, encoding="utf-8") as f:
                 old = {e["name"]: e for e in json.load(f)["modules"]}
             break
-    versions = {} if args.manifest_only else toolchain_versions()
     dirs = source_dirs(args)
+    versions = {} if args.manifest_only else toolchain_versions(dirs)
     entries, failed = dict(old), []
     for spec in wanted:
         file_name = f"{spec['name']}.wasm"
@@ -364,6 +556,11 @@ def main(argv=None):
             entries[spec["name"]] = describe(spec, path, old[spec["name"]]["toolchain"],
                                              file_name, old[spec["name"]].get("sources"))
             continue
+        try:
+            sources = source_commits(spec, dirs)
+        except RuntimeError as e:
+            failed.append(str(e))
+            continue
         version = versions.get(spec["toolchain"])
         if not version:
             failed.append(f"{spec['name']}: toolchain {spec['toolchain']} is missing")
@@ -371,7 +568,6 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as tmp:
             tmp_out = os.path.join(tmp, file_name)
             try:
-                sources = source_commits(spec, dirs)
                 run_build(spec, tmp_out, tmp, dirs)
             except RuntimeError as e:
                 failed.append(str(e))
