@@ -240,7 +240,8 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
     # 4 GiB), fit 32 bits: half the bytes per event of "q" (a real module could lie)
     wide = memory.maximum * PAGE > 1 << 32
     addresses = array("q" if wide else "I", [0]) * n
-    live_arr = array("q" if wide or not isinstance(memory, Memory) else "I", [0]) * n
+    live_arr = array("q" if wide or not isinstance(memory, Memory)
+                     or getattr(allocator, "overlaps", False) else "I", [0]) * n
     failures, issues = [], []
     # id -> the event that gave its block (addresses[j], sizes[j]): a small int per
     # live block, nothing to pack or unpack per event

@@ -40,6 +40,7 @@ U32 = 0xFFFFFFFF
 
 class AsStub(Bump):
     name = "as-stub"
+    overlaps = True        # past 4 GiB its offset wraps over live blocks, as the module's
     summary = "AssemblyScript 0.28 stub runtime: bump with headers, rollback, doubling growth; address-exact"
     exact = "as-stub"
     alignment = AL_SIZE

@@ -37,6 +37,9 @@ class Allocator:
     alignment = 8
     # Start state when none is given: (heap_base, initial_pages).
     default_start = (1024, 1)
+    # True for an allocator that can hand out a block over live ones (its 32-bit offset wraps
+    # past 4 GiB, as the real one's does): the replay then counts live bytes in 64 bits.
+    overlaps = False
 
     def __init__(self, memory, heap_base):
         if not 0 < heap_base <= memory.byte_length:

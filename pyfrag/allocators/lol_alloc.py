@@ -153,6 +153,7 @@ class LolAlloc(GlobalAllocModel):
 
 class LolAllocLeaking(GlobalAllocModel):
     name = "lol-alloc-leaking"
+    overlaps = True        # past 4 GiB its offset wraps over live blocks, as the module's
     summary = "lol_alloc 0.4.1 LeakingAllocator: a bump pointer that never frees"
     exact = "lol-alloc-leaking"
     default_start = (1114128, 18)
