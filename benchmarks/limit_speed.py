@@ -32,6 +32,7 @@ from model_speed import load_base  # noqa: E402
 from pyfrag import allocators, scenarios  # noqa: E402
 from pyfrag.memory import PAGE  # noqa: E402
 from pyfrag.replay import replay  # noqa: E402
+from pyfrag.report import human  # noqa: E402
 
 
 def best(f, repeat):
@@ -78,7 +79,7 @@ def main(argv=None):
             run, limited = best(lambda: replay(trace, model, maximum=pages), args.repeat)
             ratio = limited / unlimited
             worst = max(worst, ratio)
-            line = (f"{model:22} {pages * PAGE >> 20:>5} MiB {len(run.failures):>9,} "
+            line = (f"{model:22} {human(pages * PAGE):>9} {len(run.failures):>9,} "
                     f"{unlimited:>9.2f}s {limited:>8.2f}s {ratio:>5.1f}x")
             if base:
                 old, before = best(lambda: base(trace, model, maximum=pages), 1)

@@ -41,12 +41,12 @@ MISMATCH = 1        # exit code of `run --verify` when the replay differs from t
 TRAPPED = 3         # exit code of `real` when the module trapped
 EXIT_CODES = f"""\
 exit codes:
-  0  ok
-  {MISMATCH}  run --verify: the replay differs from the recording (the first event is printed)
-  2  bad input (the message names the file, line and field), or a real module's call
-     stopped past its time budget (real --call-budget)
-  {TRAPPED}  real: the module trapped (the summary up to the trap, then the trap on stderr;
-     a trap is never counted as an OOM)
+  0    ok
+  {MISMATCH}    run --verify: the replay differs from the recording (the first event is printed)
+  2    bad input (the message names the file, line and field), or a real module's call
+       stopped past its time budget (real --call-budget)
+  {TRAPPED}    real: the module trapped (the summary up to the trap, then the trap on stderr;
+       a trap is never counted as an OOM)
   130  interrupted (Ctrl-C)"""
 
 
@@ -356,6 +356,7 @@ examples:
   pyfrag run swiss-cheese -p rounds=500 -a wee-alloc
   pyfrag compare image-task                        every allocator, one table
   pyfrag real swiss-cheese --module c-dlmalloc     the same on a real module (pyfrag[real])
+  pyfrag real image-task -m mimalloc --maximum 256mib   in a smaller memory
   pyfrag convert trace.rep trace.jsonl             between trace formats
   pyfrag record -o t.trace -- sort /etc/services   a native program's allocations (valgrind)
   pyfrag record --wasm app.wasm -o app.trace       a WebAssembly app's, under wasmtime

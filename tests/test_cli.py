@@ -215,3 +215,19 @@ def test_real_reads_the_verdict_from_the_model_unless_told_not_to():
     assert "fragmentation OOM at event 124" in alone.stdout and "(estimated)" in alone.stdout
     assert "failure verdicts from its model zig-wasm, in step" in with_model.stdout
     assert "failure verdicts estimated from heap - live (--no-model)" in alone.stdout
+
+
+@pytest.mark.parametrize("module", ["c-dlmalloc", "mimalloc", "wee-alloc"])
+def test_real_takes_maximum_and_fails_as_run_like_does(module):
+    pytest.importorskip("wasmtime")
+    real = pyfrag("real", "image-task", "--module", module, "--maximum", "256mib")
+    run = pyfrag("run", "image-task", "--like", module, "--maximum", "256mib")
+    assert real.returncode == run.returncode == 0, real.stderr + run.stderr
+
+    def lines(out, label):
+        return [l for l in out.splitlines() if l.startswith(f"  {label} ")]
+    assert lines(real.stdout, "limit") == lines(run.stdout, "limit") == \
+        ["  limit        256 MiB (268435456 bytes, 4096 pages)"]
+    assert lines(real.stdout, "failed") == lines(run.stdout, "failed")
+    assert "OOM at event" in lines(real.stdout, "failed")[0]
+    assert pyfrag("real", "image-task", "--module", module, "--maximum", "256").returncode == 2

@@ -4,6 +4,7 @@
 
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { failureLabel } from "./failures.js";
 import { bytes, compact, count } from "./format.js";
 import { decimate } from "./timeline.js";
 
@@ -11,7 +12,7 @@ export const cssVar = (name) => getComputedStyle(document.documentElement).getPr
 
 // the marks' names in the key under a chart, and the first failure's label on it (chartsvg.js draws both too)
 export const KEYS = { grow: "memory.grow", oom: "first failed request" };
-export const oomLabel = (oom) => `${oom.kind} OOM @ ${count(oom.index)}`;
+export const oomLabel = (oom) => `${failureLabel(oom.kind)} @ ${count(oom.index)}`;
 
 // Marks drawn over the plot: grow events as ticks at the bottom (one per pixel at most), the first
 // failure as a labelled vertical line.
@@ -90,7 +91,7 @@ function description(tl) {
   const heap = tl.n ? tl.heap[tl.n - 1] : tl.initialBytes, live = tl.n ? tl.live[tl.n - 1] : 0;
   const oom = tl.failures[0];
   return `Over ${count(tl.n)} events the heap grew ${tl.grows.length} times to ${bytes(heap)} ` +
-    `with ${bytes(live)} live at the end` + (oom ? `; ${oom.kind} OOM at event ${count(oom.index)}.` : ".");
+    `with ${bytes(live)} live at the end` + (oom ? `; ${failureLabel(oom.kind)} at event ${count(oom.index)}.` : ".");
 }
 
 // Draws (replacing whatever was there) the chart of `tl` into `el`, with axes fixed to `scale`

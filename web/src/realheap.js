@@ -1,6 +1,7 @@
 // Real allocator modules: instantiate a .wasm with the malloc ABI and replay trace arrays on it.
 // Pure JS (no DOM, no worker API) so real-worker.mjs runs it off the main thread and node tests run it as is.
 
+import { failureKind } from "./failures.js";
 import { ALLOC, FREE } from "./timeline.js";
 
 export const PAGE = 65536;
@@ -210,10 +211,12 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 1
     skipped++;
     if (issues.length < ISSUES_KEPT) issues.push({ index: i, message });
   };
-  // Free bytes are estimated as heap minus live: the allocator's free lists are inside the module.
-  const fail = (i, op, size) => {
+  // Free bytes are estimated as heap minus live: the allocator's free lists are inside the module. A request
+  // aligned past what the module can serve was never asked: an unsupported request (failures.js).
+  const fail = (i, op, size, align = null, unsupported = false) => {
     const heapNow = memory.buffer.byteLength, freeBytes = heapNow - base - live;
-    failures.push({ index: i, op, size, kind: freeBytes >= size ? "fragmentation" : "true",
+    failures.push({ index: i, op, size, kind: failureKind(size, freeBytes, unsupported), align,
+      reason: unsupported ? `the module has no aligned_alloc, and its malloc aligns to ${mallocAlignment} bytes` : null,
       free_bytes: freeBytes, largest_free: null, heap_bytes: heapNow, where: `event ${i}` });
   };
   const mallocAlignment = trace.malloc_alignment ?? 8;
@@ -252,11 +255,13 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 1
             issue(i, `alloc of id ${id}, which is still live (a free is missing); the old block is leaked`);
           }
           const align = aligns.get(i);
-          if (align && (alignedAlloc ? align > 0x80000000 : align > mallocAlignment)) p = 0;   // fails uncalled
+          // fails uncalled: an alignment a wasm32 call cannot carry, or one malloc alone cannot serve
+          const unsupported = Boolean(align && !alignedAlloc && align > mallocAlignment && align <= 0xffffffff);
+          if (align && (alignedAlloc ? align > 0x80000000 : align > mallocAlignment)) p = 0;
           else if (align && alignedAlloc) p = request(i, "aligned_alloc", () => alignedAlloc(align, size), size);
           else p = request(i, "malloc", () => malloc(size), size);
           if (p) { blocks.set(id, p); held.set(id, size); live += size; failed.delete(id); }
-          else { failed.add(id); fail(i, "malloc", size); }
+          else { failed.add(id); fail(i, "malloc", size, align ?? null, unsupported); }
         } else {
           const old = blocks.get(id);
           if (old === undefined) issue(i, `realloc of id ${id}, which is not live; treated as malloc`);
