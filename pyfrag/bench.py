@@ -8,7 +8,7 @@ tracemalloc on a separate replay of 50,000 events (100,000 with --full; the
 per-event timeline arrays are subtracted: they grow with events, not with live
 blocks).
 
-    python -m pyfrag bench                       # every model, 200,000 events: about a minute
+    python -m pyfrag bench                       # every model, 200,000 events
     python -m pyfrag bench --full                # 1,000,000 events: the README's figures
     python -m pyfrag bench --allocators bump,dlmalloc --events 200000
 
@@ -26,7 +26,7 @@ from .heap import Heap
 from .replay import drive, replay
 from .report import plural
 
-QUICK_EVENTS = 200_000             # the default run: about a minute for every model
+QUICK_EVENTS = 200_000             # the default run
 FULL_EVENTS = 1_000_000
 MEMORY_EVENTS = 100_000            # the memory replay runs under tracemalloc: ~5x slower
 QUICK_MEMORY_EVENTS = 50_000

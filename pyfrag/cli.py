@@ -14,9 +14,7 @@ Main entry point: `main(argv)`. Commands:
     bench           simulated events per second per allocator (--full: the long run)
 
 SOURCE is a scenario name (`pyfrag list`), a trace file in any format pyfrag
-reads, or - for standard input. Exit codes: 0 ok, 2 bad input or a module call stopped past its time
-budget (the message goes to stderr), 3 the real module trapped (the summary
-up to the trap, then the trap on stderr).
+reads, or - for standard input. Exit codes: EXIT_CODES below (--help prints them).
 """
 
 import argparse
@@ -27,9 +25,10 @@ import sys
 
 from . import allocators, scenarios
 from .bench import FULL_EVENTS as FULL_BENCH_EVENTS, QUICK_EVENTS as QUICK_BENCH_EVENTS
+from .memory import describe_limit, user_limit
 from .metrics import AT_END, DISCARD_MODES, ON_FREE
 from .modules import UnknownModule, manifest
-from .report import summary, table
+from .report import TABLE_NOTE, plural, summary, table
 from .trace import TraceError, detect, dump, load
 from .trace.formats import _EXTENSIONS
 
@@ -38,7 +37,17 @@ class UsageError(ValueError):
     pass
 
 
+MISMATCH = 1        # exit code of `run --verify` when the replay differs from the recording
 TRAPPED = 3         # exit code of `real` when the module trapped
+EXIT_CODES = f"""\
+exit codes:
+  0    ok
+  {MISMATCH}    run --verify: the replay differs from the recording (the first event is printed)
+  2    bad input (the message names the file, line and field), or a real module's call
+       stopped past its time budget (real --call-budget)
+  {TRAPPED}    real: the module trapped (the summary up to the trap, then the trap on stderr;
+       a trap is never counted as an OOM)
+  130  interrupted (Ctrl-C)"""
 
 
 # -- inputs ----------------------------------------------------------------
@@ -106,6 +115,8 @@ def checked_params(scenario, generator, params):
             raise UsageError(f"-p {key}={value}: {key} takes an integer")
         if isinstance(value, (int, float)) and value < 0:
             raise UsageError(f"-p {key}={value}: {key} must be >= 0")
+        if key in scenarios.LIMIT_PARAMS:
+            user_limit(str(value), f"-p {key}={value}")
     return params
 
 
@@ -128,7 +139,7 @@ def heap_options(args):
         if getattr(args, key, None) is not None:
             options[key] = getattr(args, key)
     if getattr(args, "maximum", None):
-        options["maximum"] = args.maximum
+        options["maximum"] = user_limit(args.maximum, f"--maximum {args.maximum}")
     if getattr(args, "like", None):
         options["like"] = args.like
     return options
@@ -146,7 +157,7 @@ def cmd_run(args):
         verdict = verify(trace, args.allocator, heap_base=args.heap_base,
                          initial_pages=args.initial_pages)
         print(verdict.describe())
-        return 0 if verdict.identical else 1
+        return 0 if verdict.identical else MISMATCH
     run = trace.replay(args.allocator, stop_at_oom=args.stop_at_oom,
                        progress=progress_printer(f"replaying on {args.allocator or args.like}"),
                        discard=args.discard, **heap_options(args))
@@ -158,11 +169,12 @@ def cmd_real(args):
     trace = source_trace(args.source, args.format, parse_params(args.param), args.pid)
     if args.call_budget is not None and not args.call_budget > 0:
         raise UsageError(f"--call-budget must be a number of seconds > 0, got {args.call_budget}")
+    maximum = user_limit(args.maximum, f"--maximum {args.maximum}") if args.maximum else None
     try:
         run = replay_real(trace, args.module, stop_at_oom=args.stop_at_oom,
                           progress=progress_printer(f"replaying on {args.module}"),
                           discard=args.discard, call_budget=args.call_budget,
-                          model=args.model)
+                          model=args.model, maximum=maximum)
     except RealModuleError as e:
         raise UsageError(str(e)) from None
     if run.trap and run.trap.timeout:
@@ -195,10 +207,12 @@ def cmd_compare(args):
     print(f"{trace.name}: {len(trace)} events" +
           (f" ({trace.description})" if trace.description else ""))
     print(f"every allocator starts with heap base {options['heap_base']} in "
-          f"{options['initial_pages']} page(s)")
+          f"{plural(options['initial_pages'], 'page')}, limit "
+          f"{describe_limit(runs[0].maximum_bytes)}" if runs else "no allocator to compare")
     print(table(runs))
-    print("overhead: heap - heap base - live - free (headers, padding, lost cells); "
-          "resident: the heap left if whole free pages were given back with memory.discard, "
+    print(f"figures: {TABLE_NOTE}; overhead: heap - heap base - live - free (headers, "
+          "padding, lost cells); resident: the heap left if whole free pages were given "
+          "back with memory.discard, "
           + ("its peak with every free page discarded as it appears" if args.discard == ON_FREE
              else "once, at the end")
           + " (the address space does not shrink)")
@@ -342,6 +356,7 @@ examples:
   pyfrag run swiss-cheese -p rounds=500 -a wee-alloc
   pyfrag compare image-task                        every allocator, one table
   pyfrag real swiss-cheese --module c-dlmalloc     the same on a real module (pyfrag[real])
+  pyfrag real image-task -m mimalloc --maximum 256mib   in a smaller memory
   pyfrag convert trace.rep trace.jsonl             between trace formats
   pyfrag record -o t.trace -- sort /etc/services   a native program's allocations (valgrind)
   pyfrag record --wasm app.wasm -o app.trace       a WebAssembly app's, under wasmtime
@@ -353,7 +368,9 @@ examples:
   pyfrag bench                                     simulated events per second
 
 SOURCE is a scenario name, a trace file (.trace, .jsonl, .rep, valgrind log) or - (stdin).
-Exit codes: 0 ok, 2 bad input (the message names the file, line and field)."""
+A memory limit takes a unit: 512mib, 64kib, 2gib, 8192pages (a bare number is refused).
+
+""" + EXIT_CODES
 
 
 def scenario_doc(generator):
@@ -390,7 +407,8 @@ def build_parser():
                               formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
 
     def add_source(sp, name="source"):
-        sp.add_argument(name, metavar=name.upper(), help="scenario name or trace file")
+        sp.add_argument(name, metavar=name.upper(),
+                        help="scenario name, trace file, or - (standard input)")
         sp.add_argument("--format", help="trace format: pyfrag, jsonl, rep or valgrind "
                                          "(default: detected from the content)")
         sp.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
@@ -415,8 +433,13 @@ def build_parser():
                              "end (default) or as soon as they are free (samples the heap "
                              "over the run)")
 
+    def add_maximum(sp):
+        sp.add_argument("--maximum", metavar="LIMIT",
+                        help="memory limit in place of the trace's own: 512mib, 64kib, 2gib, "
+                             "8192pages, wasm32 (a bare number is refused: pages or bytes?)")
+
     def add_start(sp):
-        sp.add_argument("--maximum", help="memory limit: pages, or 2gib, 4gib, 512mib ...")
+        add_maximum(sp)
         sp.add_argument("--heap-base", type=int, metavar="BYTES",
                         help="address where the heap starts (default: the model's own)")
         sp.add_argument("--initial-pages", type=int, metavar="N",
@@ -461,7 +484,10 @@ def build_parser():
                  epilog="modules: pyfrag list")
     add_source(rl)
     rl.add_argument("-m", "--module", required=True,
-                    help="module name from the manifest, or a .wasm file")
+                    help="module name from the manifest, or a .wasm file (it exports "
+                         "memory, malloc, free, realloc and live_bytes; aligned_alloc and "
+                         "__heap_base if it has them)")
+    add_maximum(rl)
     add_replay_output(rl)
     beside = rl.add_mutually_exclusive_group()
     beside.add_argument("--model", action="store_const", const=True, default="failures",
@@ -534,7 +560,8 @@ def build_parser():
     b = command("bench", "simulated events per second and memory per allocator")
     b.add_argument("--full", action="store_true",
                    help=f"the full run: {FULL_BENCH_EVENTS:,} events, as README reports "
-                        "(several minutes)")
+                        f"({FULL_BENCH_EVENTS // QUICK_BENCH_EVENTS}x the default run; bench "
+                        "first says how long it will take on this machine)")
     b.add_argument("--events", type=int,
                    help=f"events in the random trace (default: {QUICK_BENCH_EVENTS:,}; "
                         f"with --full {FULL_BENCH_EVENTS:,})")
@@ -554,6 +581,8 @@ def main(argv=None):
     except (TraceError, UsageError, UnknownModule, allocators.UnknownAllocator,
             InstrumentError, RecordError, NotRecorded,
             FileNotFoundError, ImportError, ValueError) as e:
+        if isinstance(e, FileNotFoundError) and e.filename:
+            e = f"{e.filename}: no such file or directory"      # not "[Errno 2] ..."
         print(f"pyfrag {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -26,23 +26,54 @@ def pages_for(nbytes):
     return -(-nbytes // PAGE)
 
 
+UNITS = (("gib", 1 << 30), ("mib", 1 << 20), ("kib", 1 << 10), ("pages", PAGE))
+
+
 def resolve_limit(limit):
-    """A page count from an int or digits (pages), a name in LIMITS, or "512mib"-style text."""
+    """A page count from an int or digits (pages), a name in LIMITS, or text with a unit:
+    "512mib", "64kib", "2gib", "8192pages" (a size rounds up to whole pages)."""
     if isinstance(limit, int):
         return limit
-    key = str(limit).strip().lower()
+    key = "".join(str(limit).split()).lower()
     if key.isdigit():
         return int(key)
     if key in LIMITS:
         return LIMITS[key]
-    for suffix, scale in (("gib", 1 << 30), ("mib", 1 << 20), ("kib", 1 << 10)):
+    for suffix, scale in UNITS:
         if key.endswith(suffix):
             number = key[: -len(suffix)]
             if number.isdigit():
                 return pages_for(int(number) * scale)
     raise ValueError(
-        f"unknown memory limit {limit!r}: use a page count, one of "
-        f"{', '.join(sorted(LIMITS))}, or a size such as '512mib'")
+        f"unknown memory limit {limit!r}: use a size such as 512mib, 64kib or 2gib, a page "
+        f"count such as 8192pages, or one of {', '.join(sorted(LIMITS))}")
+
+
+def user_limit(text, given):
+    """A memory limit a person typed (`given` is how, for the message: "--maximum 512",
+    "-p memory=512"): as resolve_limit, except that a bare number is refused, since it
+    could mean pages (what a trace file's header means) or bytes. Returns the text."""
+    key = str(text).strip()
+    if key.isdigit():
+        n = int(key)
+        pages = f" ({_size(n * PAGE)})" if n <= MEMORY64_MAX_PAGES else ""
+        raise ValueError(f"{given}: a bare number could mean pages or bytes; did you "
+                         f"mean {n}mib? Give a unit: {n}mib, {n}kib or {n}pages{pages}")
+    resolve_limit(key)
+    return key
+
+
+def describe_limit(nbytes):
+    """A limit in bytes, as the views print it: "512 MiB (536870912 bytes, 8192 pages)"."""
+    return f"{_size(nbytes)} ({nbytes} bytes, {nbytes // PAGE} pages)"
+
+
+def _size(nbytes):
+    """Bytes in the largest unit that divides them: 32 MiB, 6400 KiB."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if nbytes >= scale and nbytes % scale == 0:
+            return f"{nbytes // scale} {unit}"
+    return f"{nbytes} bytes"
 
 
 class Memory:

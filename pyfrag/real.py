@@ -198,6 +198,7 @@ class RealModule:
     """One instance of a real module. Calls go straight to its exports."""
 
     alignment = 8       # what every module's malloc guarantees (the Allocator protocol's name)
+    reuses_freed = True     # unless its model says otherwise (the Allocator protocol's name)
 
     def __init__(self, name, path, entry=None, *, limit=None, call_budget=None):
         wasmtime = _wasmtime()
@@ -255,9 +256,12 @@ class RealModule:
         # what malloc guarantees, hence what a module without aligned_alloc can serve:
         # the model's alignment (AssemblyScript's 16) where the manifest names one
         model = (entry or {}).get("model")
-        if model and self._aligned is None:
+        if model:
             from .allocators import get
-            self.alignment = get(model).alignment
+            if self._aligned is None:
+                self.alignment = get(model).alignment
+            # a bump allocator's module runs out as its model does (pyfrag.replay.named)
+            self.reuses_freed = get(model).reuses_freed
 
     # -- start-up ---------------------------------------------------------
 
@@ -265,9 +269,12 @@ class RealModule:
         """The export names, after checking the ABI's are there with the right kind and
         signature: a wrong one would crash or mislead later (a malloc(i64) "fails")."""
         kinds = {e.name: e.type for e in module.exports}
-        for want in ABI:
-            if want not in kinds:
-                raise RealModuleError(f"module {self.name} lacks export {want!r}")
+        missing = [want for want in ABI if want not in kinds]
+        if missing:
+            raise RealModuleError(
+                f"module {self.name} lacks {'export' if len(missing) == 1 else 'exports'} "
+                f"{', '.join(map(repr, missing))} (pyfrag real needs {', '.join(ABI)}; "
+                "aligned_alloc and __heap_base are optional)")
         if not isinstance(kinds["memory"], wasmtime.MemoryType):
             raise RealModuleError(f"module {self.name}: export 'memory' is "
                                   f"{_kind(wasmtime, kinds['memory'])}, not a memory")
@@ -443,6 +450,14 @@ class RealModule:
             return False if align <= self.alignment else None
         return True
 
+    def unsupported(self, size, align=None):
+        """Why a request aligned to `align` fails without a call, or None (the protocol's
+        `unsupported`: a size past 2**32 - 1 is a true OOM here, as in the models)."""
+        if align and self.aligned_export(align) is None and align <= U32_MAX:
+            return (f"module {self.name} exports no aligned_alloc, and its malloc aligns "
+                    f"to {self.alignment} bytes")
+        return None
+
     def aligned_alloc(self, align, size):
         route = self.aligned_export(align)
         if route is None:
@@ -546,7 +561,7 @@ def load(name_or_path, *, limit=None, call_budget=None):
 
 
 def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-end",
-                batched=True, model=True, call_budget=None, reset_every=None):
+                batched=True, model=True, call_budget=None, maximum=None, reset_every=None):
     """Replay `trace` on a real module (a name, a path, or a fresh `RealModule`).
 
     Every module built here replays whole traces itself (pyfrag.runner): any
@@ -558,7 +573,8 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
     Returns the same `Run` the simulator returns, with `reported_live` set to the
     module's own `live_bytes()` at the end (None when the run ended at a trap,
     `run.trap`). A name or path gets a fresh instance, with the trace's memory
-    maximum (if any) enforced by the engine; when its manifest names a model, that
+    memory limit enforced by the engine: `maximum` (pages, or "512mib"-style text)
+    if given, else the trace's own, if any; when its manifest names a model, that
     model is replayed beside it (pyfrag.beside): where the two agree, failed
     requests are judged from the model's free blocks, and with `model=True` the
     run's spans and discard figures are the model's. `model="failures"` replays
@@ -580,7 +596,7 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
     True
     """
     from .beside import judge
-    from .replay import drive
+    from .replay import drive, named
     from .runner import run_in_module
     if reset_every is not None:
         from .strategies import reset_at
@@ -589,12 +605,14 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
                              "by name or path (each segment gets a fresh instance of it)")
         run = reset_at(trace, range(reset_every, len(trace), reset_every), lambda segment:
                        replay_real(segment, module, stop_at_oom=stop_at_oom, discard=discard,
-                                   batched=batched, model=False, call_budget=call_budget))
+                                   batched=batched, model=False, call_budget=call_budget,
+                                   maximum=maximum))
         run.allocator = f"{run.allocator} (reset every {reset_every})"
         return run
     fresh = not isinstance(module, RealModule)
     if fresh:
-        module = load(module, limit=trace.maximum, call_budget=call_budget)
+        module = load(module, limit=trace.maximum if maximum is None else maximum,
+                      call_budget=call_budget)
     if batched and fresh and module.runs:
         run = run_in_module(trace, module, stop_at_oom=stop_at_oom, progress=progress,
                             discard=discard)
@@ -606,4 +624,8 @@ def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-
     run.module = module
     # a module handed in may have been used already: its model cannot know how
     run.beside = judge(run, module, model, discard) if fresh else None
+    # what no verdict from free blocks can tell: a request the module never serves, a
+    # bump allocator run out (verdicts adopted from the model carry it already)
+    run.failures[:] = [f if f.kind not in ("true", "fragmentation") else named(f, module, trace)
+                       for f in run.failures]
     return run

@@ -189,6 +189,9 @@ def run_wasm(data, args=(), invoke=None, *, name="app", hook=None, stdout=None):
 def record_wasm(path, args=(), invoke=None, *, heap_base=None, stdout=None):
     """Instrument the app at `path`, run it, and return what it allocated."""
     from .instrument import instrument
+    if not os.path.isfile(path):
+        raise RecordError(f"{path}: no such file" if not os.path.exists(path)
+                          else f"{path}: not a file")
     with open(path, "rb") as f:
         data = f.read()
     name = os.path.splitext(os.path.basename(path))[0]
@@ -238,6 +241,10 @@ def record_native(command, *, stdout=None):
     if valgrind is None:
         raise RecordError("valgrind not found: recording a native program needs it "
                           "(Debian/Ubuntu: apt-get install valgrind)")
+    if shutil.which(command[0]) is None:
+        what = "not an executable file" if os.path.exists(command[0]) else \
+            "no such program (neither a file nor a command on PATH)"
+        raise RecordError(f"{command[0]}: {what}")
     with tempfile.TemporaryDirectory(prefix="pyfrag-record-") as tmp:
         log = os.path.join(tmp, "valgrind.log")
         start = time.perf_counter()
@@ -248,6 +255,9 @@ def record_native(command, *, stdout=None):
         except OSError as e:
             raise RecordError(f"cannot run valgrind: {e}") from None
         seconds = time.perf_counter() - start
+        if not os.path.exists(log):
+            raise RecordError(f"valgrind could not run {' '.join(command)} (exit status "
+                              f"{code}; its message is above)")
         with open(log, encoding="utf-8", errors="replace") as f:
             text = f.read()
         pids = sorted(set(_PID.findall(text)), key=int)

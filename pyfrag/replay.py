@@ -25,7 +25,7 @@ there and says so in `run.trap`. A trap is never counted as a failed request.
 """
 
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from .heap import Heap
@@ -35,9 +35,13 @@ from .steps import Steps
 from .trace import ALLOC, FREE
 
 CHUNK = 1 << 16     # events between progress reports
-# failures classified from the model's spans (O(blocks) each); later ones in a run
-# that keeps failing are estimated, so such a run stays fast
+# Failures are judged from the model's spans, which cost O(blocks) each: the first
+# always, the next while the runs read so far (Spans.read: the blocks walked) stay
+# within SPAN_BUDGET per event replayed, and never more than EXACT_FAILURES; the
+# others are estimated (Failure.estimated). A run that keeps failing at its limit so
+# costs little more than one that does not (benchmarks/limit_speed.py).
 EXACT_FAILURES = 1000
+SPAN_BUDGET = 1
 # discard "on-free": the spans are sampled this many times, evenly spaced, and at
 # grow events (resident memory peaks right after one) until GROW_SAMPLES samples
 # are taken
@@ -47,13 +51,26 @@ SHIFT = 64          # a live block is packed as address | size << SHIFT
 MASK = (1 << SHIFT) - 1
 
 
-@dataclass(frozen=True, slots=True)
+# what a failed request was, by `Failure.kind`: the words every view prints (the
+# page's web/src/failures.js keeps the same table)
+KINDS = {
+    "fragmentation": "fragmentation OOM",   # enough free bytes, none of them contiguous
+    "true": "true OOM",                     # not enough free bytes, and memory cannot grow
+    "unsupported": "unsupported request",   # a request the allocator never serves (alignment)
+    "exhausted": "memory exhausted",        # an allocator that never reuses freed memory ran out
+}
+
+
+@dataclass(slots=True)
 class Failure:
-    """A request the allocator could not satisfy (it returned 0)."""
+    """A request the allocator could not satisfy (it returned 0). Its figures are those
+    of the moment it failed, never of the end of the run. Treat it as immutable (change
+    one with dataclasses.replace): it is not frozen only because a frozen dataclass costs
+    five times as much to make, and a run at its limit makes one per failed request."""
     index: int
     op: str                 # "malloc" or "realloc"
     size: int
-    kind: str               # "fragmentation" (enough free bytes, none contiguous) or "true"
+    kind: str               # a key of KINDS: see classify
     free_bytes: int         # bytes in free blocks the allocator could hand out
     largest_free: int | None
     heap_bytes: int
@@ -61,21 +78,37 @@ class Failure:
     # heap - heap base - live - free: headers, padding, lost cells, pages never used;
     # None when unknown (no spans were ever seen: see classify)
     overhead: int | None = None
+    align: int | None = None      # the alignment asked for, if any
+    reason: str | None = None     # why the allocator refuses an unsupported request
 
     @property
     def estimated(self):
         """True when free bytes were estimated, not read from the allocator's spans."""
         return self.largest_free is None
 
+    @property
+    def label(self):
+        """What the failure was, in words: "fragmentation OOM", "unsupported request"..."""
+        return KINDS[self.kind]
+
     def describe(self):
+        request = f"{self.op}({self.size}" + (f", align {self.align})" if self.align else ")")
+        head = f"{self.label} at {self.where}: {request} failed"
+        if self.kind == "unsupported":
+            return f"{head}: {self.reason}; not an OOM (the heap was not full)"
         largest = "" if self.largest_free is None else \
             f", largest free block {self.largest_free} bytes"
         overhead = "" if self.overhead is None else \
             f", {self.overhead} bytes of allocator overhead"
         estimate = " (estimated)" if self.estimated else ""
-        return (f"{self.kind} OOM at {self.where}: {self.op}({self.size}) failed with "
-                f"{self.free_bytes} bytes free{estimate} in a {self.heap_bytes}-byte heap"
-                f"{largest}{overhead}")
+        if self.kind == "exhausted":
+            return (f"{head}; {self.reason}: when it failed only {self.free_bytes} bytes were "
+                    f"free{estimate} (at its top) in a {self.heap_bytes}-byte heap"
+                    + ("" if self.overhead is None else
+                       f"; {self.overhead} bytes were freed blocks or headers, never handed "
+                       "out again"))
+        return (f"{head}; when it failed {self.free_bytes} bytes were free{estimate} in a "
+                f"{self.heap_bytes}-byte heap{largest}{overhead}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,9 +296,16 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
         malloc, realloc, aligned_alloc = (call and _watched(call, memory, grown)
                                           for call in (malloc, realloc, aligned_alloc))
 
+    read = 0            # spans read for the verdicts so far (their cost)
+
     def fail(i, op, size, live):
-        exact = len(failures) < EXACT_FAILURES
-        failures.append(classify(allocator, memory, trace, i, op, size, live, exact,
+        nonlocal read
+        spans = None
+        if len(failures) < EXACT_FAILURES and read <= SPAN_BUDGET * i:
+            spans = failure_spans(allocator)
+            if spans is not None:
+                read += getattr(spans, "read", len(spans))
+        failures.append(classify(allocator, memory, trace, i, op, size, live, spans,
                                  failures[-1] if failures else None))
         if stop_at_oom:
             raise _Stop
@@ -428,40 +468,82 @@ class _Stop(Exception):
     """Raised by the loop's failure path under stop_at_oom: ends the replay at once."""
 
 
-def classify(allocator, memory, trace, i, op, size, live, exact=True, last=None):
-    """A fragmentation OOM when the free blocks the allocator could hand out hold at
-    least `size` bytes (none of them `size` long), else a true OOM.
+def failure_spans(allocator):
+    """The allocator's spans as the request that just failed found them, or None when it
+    cannot tell (a real module). Optional `oom_spans`: where failing changed them
+    (wee_alloc's walk loses the cells it passes)."""
+    try:
+        return getattr(allocator, "oom_spans", allocator.spans)()
+    except NotImplementedError:
+        return None
+
+
+def classify(allocator, memory, trace, i, op, size, live, spans=None, last=None):
+    """The verdict on the request at event i that `allocator` failed, from what it held
+    at that moment:
+
+    - "unsupported": a request it never serves, whatever its heap holds (an
+      alignment AssemblyScript's allocator does not offer: its `unsupported`);
+    - "exhausted": an allocator that never reuses freed memory (a bump allocator:
+      `reuses_freed` False) ran out;
+    - "fragmentation": the free blocks it could hand out hold at least `size`
+      bytes, none of them `size` long;
+    - "true": they hold fewer than `size` bytes.
 
     Free bytes are the allocator's free spans: its overhead (headers, padding,
-    wee_alloc's lost cells, pages it never uses) is not free space. Without spans
-    (a real module whose model is not in step, or `exact=False` past the first
-    EXACT_FAILURES) they are estimated as heap - heap base - live, less the
-    overhead `last` (the previous failure) knew of, if any."""
+    wee_alloc's lost cells, pages it never uses, a bump allocator's freed blocks)
+    is not free space; `spans` are failure_spans(allocator). Without them (a real
+    module whose model is not in step, or past SPAN_BUDGET) free bytes are estimated as
+    heap - heap base - live, less the overhead `last` (the previous failure) knew of."""
     heap = memory.pages * PAGE
-    spans = None
-    if exact:
-        try:
-            # optional: the free blocks as the request found them, where failing
-            # changed them (wee_alloc's walk loses the cells it passes)
-            spans = getattr(allocator, "oom_spans", allocator.spans)()
-        except NotImplementedError:
-            pass
     if spans is None:
-        return estimate(trace, i, op, size, live, heap, allocator.heap_base, last)
+        return estimate(trace, i, op, size, live, heap, allocator.heap_base, last, allocator)
     holes = [length for _, length, used in spans if not used]
     free_bytes = sum(holes)
     return _failure(trace, i, op, size, free_bytes, max(holes, default=0), heap,
-                    heap - allocator.heap_base - live - free_bytes)
+                    heap - allocator.heap_base - live - free_bytes, allocator)
 
 
-def estimate(trace, i, op, size, live, heap, heap_base, last=None):
+def estimate(trace, i, op, size, live, heap, heap_base, last=None, allocator=None):
     """`classify` without spans, from the heap's size and what is live: free bytes are
-    heap - heap base - live, less the overhead `last` (the previous failure) knew of."""
+    heap - heap base - live, less the overhead `last` (the previous failure) knew of.
+    Without `allocator` only "fragmentation" or "true" (see `named`)."""
     overhead = last.overhead if last is not None else None
     return _failure(trace, i, op, size, heap - heap_base - live - (overhead or 0), None, heap,
-                    overhead)
+                    overhead, allocator)
 
 
-def _failure(trace, i, op, size, free_bytes, largest, heap, overhead):
+def named(failure, allocator, trace):
+    """`failure` with the kind the allocator's nature gives it, whatever its heap held:
+    "unsupported" for a request it never serves (the reason says why), "exhausted"
+    for an allocator that never reuses freed memory, where the bytes not live (free,
+    freed or overhead) would have held the request; else as it is. A request's
+    alignment goes with it."""
+    align = trace.aligns.get(failure.index) if failure.op == "malloc" else None
+    kind, reason = _nature(allocator, failure.size, align, failure.free_bytes,
+                           failure.overhead, failure.kind)
+    if (kind, reason, align) == (failure.kind, failure.reason, failure.align):
+        return failure
+    return replace(failure, kind=kind, align=align, reason=reason)
+
+
+def _nature(allocator, size, align, free_bytes, overhead, kind):
+    """(kind, reason) of a failed request: see `named`; `kind` is the verdict from free
+    bytes, kept when the allocator's nature says nothing."""
+    unsupported = getattr(allocator, "unsupported", None)
+    reason = unsupported(size, align) if unsupported is not None else None
+    if reason is not None:
+        return "unsupported", reason
+    if not getattr(allocator, "reuses_freed", True) and free_bytes + (overhead or 0) >= size:
+        return "exhausted", f"{allocator.name} never reuses freed memory"
+    return kind, None
+
+
+def _failure(trace, i, op, size, free_bytes, largest, heap, overhead, allocator=None):
     kind = "fragmentation" if free_bytes >= size else "true"
-    return Failure(i, op, size, kind, free_bytes, largest, heap, trace.where(i), overhead)
+    reason = align = None
+    if allocator is not None:
+        align = trace.aligns.get(i) if op == "malloc" else None
+        kind, reason = _nature(allocator, size, align, free_bytes, overhead, kind)
+    return Failure(i, op, size, kind, free_bytes, largest, heap, trace.where(i), overhead,
+                   align, reason)

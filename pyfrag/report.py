@@ -1,12 +1,18 @@
-"""Text views of runs: the summary `run` prints and the table `compare` prints.
+"""Text views of runs: the summary `run` and `real` print and the table `compare` prints.
 
 Main entry points: `summary(run)` and `table(runs)`. Pure formatting: every
 number comes from `run.metrics`, nothing is computed twice. The table's
 "resident" is the heap left resident by memory.discard: at the end, or with
 discard "on-free" its peak over the run.
+
+One wording for *when* a figure holds: "at the end" is the state after the last
+event; a failed request's figures are those of the moment it failed ("when it
+failed"); "peak" is the most over the run. A real module's summary says which
+figures the module gave and which its model (pyfrag.beside).
 """
 
 from .audit import audit
+from .memory import describe_limit
 from .metrics import ON_FREE
 
 
@@ -29,31 +35,34 @@ def summary(run):
     t = run.trace
     lines = [f"{t.name} on {run.allocator}: {m.events} events"
              + (f" ({t.description})" if t.description else ""),
-             f"  heap         {human(m.heap_bytes)} ({m.heap_bytes} bytes) at the end; "
-             f"{plural(m.grow_events, 'grow event')}"
+             f"  limit        {describe_limit(run.maximum_bytes)}",
+             f"  heap         {human(m.heap_bytes)} ({m.heap_bytes} bytes) at the end, peak "
+             f"{human(m.peak_heap_bytes)}; {plural(m.grow_events, 'grow event')}"
              + (f", {plural(m.grow_calls, 'memory.grow call')}"
                 if m.grow_calls is not None else ""),
              f"  live         {human(m.live_bytes)} at the end, peak {human(m.peak_live_bytes)}",
-             f"  utilization  {m.utilization:.2%}, wasted {human(m.wasted_bytes)}"]
-    beside = getattr(run, "beside", None)
-    if beside is not None and beside.parted:
-        lines.append(f"  model        left behind: {beside.difference}; free blocks from "
-                     "there on are estimates")
+             f"  utilization  {m.utilization:.2%} at the end, wasted {human(m.wasted_bytes)}"]
+    module = getattr(run, "module", None)
+    if module is not None:
+        lines.append("  figures      " + sources(run))
     if m.total_free is not None:
-        lines.append(f"  free         {human(m.total_free)} in "
+        lines.append(f"  free         {human(m.total_free)} at the end in "
                      f"{plural(m.free_blocks, 'block')}, largest "
                      f"{human(m.largest_free_block)}, external fragmentation "
-                     f"{m.external_fragmentation:.2%}"
-                     + (" (the module's model, in step at every event)"
-                        if beside is not None else ""))
-        lines.append(f"  overhead     {human(m.overhead_bytes)}: heap - heap base - live - free "
-                     "(headers, padding, lost cells, pages never used)")
+                     f"{m.external_fragmentation:.2%}")
+        lines.append(f"  overhead     {human(m.overhead_bytes)} at the end: heap - heap base - "
+                     "live - free (headers, padding, lost cells, pages never used)")
         lines.append("  discard      " + discard_line(m))
+    else:
+        for label in ("free", "overhead", "discard"):
+            lines.append(f"  {label:12} not seen: the module's free blocks are out of sight"
+                         + (" (--model replays its model beside it for them)"
+                            if module is not None and module.entry
+                            and module.entry.get("model") else ""))
     if run.reported_live is not None:
-        lines.append(f"  live_bytes() {run.reported_live} (reported by the module)")
-    lines.append("  OOM          " + (run.oom.describe() if run.oom else "none")
-                 + (f" (+{plural(len(run.failures) - 1, 'more failed request')})"
-                    if len(run.failures) > 1 else ""))
+        lines.append(f"  live_bytes() {run.reported_live} at the end (reported by the module)")
+    lines.append("  failed       " + (plural(len(run.failures), "request") + "; the first: "
+                                      + run.oom.describe() if run.oom else "none"))
     if run.issues:
         lines.append(f"  issues       {plural(len(run.issues), 'trace event')} skipped; "
                      f"first: {run.issues[0]}")
@@ -62,6 +71,27 @@ def summary(run):
                      "held no allocator call and were passed over")
     lines.append(audit(run))
     return "\n".join(lines)
+
+
+def sources(run):
+    """Where a real run's figures come from: the module, or its model replayed beside it."""
+    beside = run.beside
+    own = "heap, live and utilization from the module"
+    model = run.module.entry and run.module.entry.get("model")
+    if beside is None:
+        if not run.failures:
+            return own + "; no failed request to judge"
+        # with a model and failed requests, only --no-model leaves it out
+        return (own + "; failure verdicts estimated from heap - live "
+                + ("(--no-model)" if model else "(no model of this module)"))
+    if beside.parted:
+        reach = (f"its model {model}, in step up to event {beside.in_step}, then left "
+                 f"behind: {beside.difference}; from there on verdicts are estimates")
+    else:
+        reach = f"its model {model}, in step at all {beside.events} events it replayed"
+    what = "free blocks, overhead, discard and failure verdicts" \
+        if run.spans is not None else "failure verdicts"
+    return f"{own}; {what} from {reach}"
 
 
 def discard_line(m):
@@ -75,7 +105,10 @@ def discard_line(m):
 
 
 COLUMNS = ("allocator", "peak heap", "utilization", "ext. frag", "largest free",
-           "overhead", "resident", "grow calls", "OOM")
+           "overhead", "resident", "grow calls", "first failure")
+# what the table's figures are, printed under it
+TABLE_NOTE = ("at the end of the run, except peak heap (its peak) and the first failure "
+              "(its kind and event)")
 
 
 def table_rows(runs):

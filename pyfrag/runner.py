@@ -173,7 +173,7 @@ def _flagged(trace, i, bits, module, live, pages, address, failures, issues):
         # a module's free blocks are out of sight: the loop's estimate (pyfrag.beside judges
         # failures again with the model where it is in step)
         failures.append(estimate(trace, i, op, trace.sizes[i], live, pages * PAGE,
-                                 module.heap_base, failures[-1] if failures else None))
+                                 module.heap_base, failures[-1] if failures else None, module))
 
 
 def _call_of(op, code, status):

@@ -29,6 +29,8 @@ KIB, MIB = 1 << 10, 1 << 20
 MAX_TRACE_BYTES = 2 << 30    # default limit; PYFRAG_MAX_TRACE_BYTES overrides it
 EVENT_BYTES = 17             # a Trace event: op (1) + id (8) + size (8)
 SPARSE_BYTES = 100           # an entry of Trace.tags or Trace.aligns (dict slot + int key)
+# parameters that are a memory limit: the command line wants a unit on them (512mib)
+LIMIT_PARAMS = ("memory",)
 
 
 def max_trace_bytes():
@@ -95,8 +97,9 @@ def image_task(memory="512mib", images=100, keep=44, image=(4 * MIB, 5 * MIB),
     `request` for one contiguous buffer fits nowhere: the memory is at its
     maximum and cannot grow."""
     rng = _random.Random(seed)
+    # the memory is the trace's limit, which every summary prints as it applies
     t = Trace("image-task",
-              f"{images} images decoded with thumbnails, {keep} kept, in a {memory} memory; "
+              f"{images} images decoded with thumbnails, {keep} kept; "
               f"then one {request}-byte request", maximum=memory)
     for i in range(images):
         t.alloc(2 * i, rng.randint(*image), tag="image")

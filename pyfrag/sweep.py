@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from . import allocators, scenarios
 from .cli import (COMPARE_START, UsageError, checked_params, param_item, param_value,
                   source_trace)
-from .memory import PAGE, WASM32_MAX_PAGES, resolve_limit
+from .memory import PAGE, WASM32_MAX_PAGES, resolve_limit, user_limit
 from .replay import replay
 
 # (name, type) of every column, in table order; None in a cell means "not applicable"
@@ -96,7 +96,7 @@ def grid(sources, allocator_names, limits, params=None):
         allocators.get(name)
     sized = []
     for limit in limits:
-        pages = resolve_limit(limit)
+        pages = resolve_limit(user_limit(limit, f"--limits {limit}"))
         if not 1 <= pages <= WASM32_MAX_PAGES:
             raise UsageError(f"memory limit {limit!r} must lie between one page and 4gib")
         if pages * PAGE not in {nbytes for _, nbytes in sized}:

@@ -8,18 +8,20 @@ font from elsewhere, so it opens offline and can be mailed around. Per trace
 - peak memory per allocator: one bar per allocator at each limit of the sweep,
   marked where the run failed a request;
 - the OOM map: allocators x memory limits, each cell coloured by the first
-  failure (none, fragmentation OOM, true OOM) and labelled with its event;
+  failure (none, or its kind: pyfrag.replay.KINDS) and labelled with its event;
 
 then the whole table. Pure Python; numbers are formatted, never recomputed.
 """
 
 from html import escape
 
+from .replay import KINDS
 from .report import human
 
 BAR_H, BAR_GAP, LABEL_W, CHART_W = 14, 3, 170, 560
 CELL_W, CELL_H = 92, 24
-COLOURS = {None: "#5b9a5d", "fragmentation": "#e69f00", "true": "#c8442f"}
+COLOURS = {None: "#5b9a5d", "fragmentation": "#e69f00", "true": "#c8442f",
+           "exhausted": "#8e3b8a", "unsupported": "#6b6b6b"}
 LIGHT, DARK = (169, 198, 234), (29, 63, 115)     # bar colours: small limit -> large limit
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1b1b1b;max-width:1200px}
@@ -47,7 +49,7 @@ def _trace_label(row):
 def _oom_text(row):
     if not row["oom_kind"]:
         return "none"
-    return f"{row['oom_kind']} OOM at event {row['oom_index']}"
+    return f"{KINDS[row['oom_kind']]} at event {row['oom_index']}"
 
 
 def _groups(rows):
@@ -178,9 +180,7 @@ def render(rows, source):
     groups = _groups(rows)
     limits = _limits(rows)
     legend = "".join(f'<span><i style="background:{COLOURS[k]}"></i>{label}</span>'
-                     for k, label in ((None, "no failed request"),
-                                      ("fragmentation", "fragmentation OOM"),
-                                      ("true", "true OOM")))
+                     for k, label in [(None, "no failed request"), *KINDS.items()])
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>pyfrag sweep: {escape(source)}</title>",

@@ -69,7 +69,12 @@ def test_convert_to_a_dash_writes_standard_output(tmp_path, to):
     (("run", "swiss-cheese", "-p", "rounds"), "-p wants key=value"),
     (("run", "swiss-cheese", "-p", "colour=3"), "has no parameter 'colour'"),
     (("run", "swiss-cheese", "-a", "bump", "--maximum", "lots"), "unknown memory limit 'lots'"),
-    (("run", "swiss-cheese", "-a", "bump", "--maximum", "70000"), "past the wasm32 limit"),
+    (("run", "swiss-cheese", "-a", "bump", "--maximum", "70000pages"), "past the wasm32 limit"),
+    (("run", "image-task", "--maximum", "512"),
+     "--maximum 512: a bare number could mean pages or bytes; did you mean 512mib?"),
+    (("compare", "image-task", "--maximum", "64"), "did you mean 64mib?"),
+    (("run", "image-task", "-p", "memory=512"), "-p memory=512: a bare number"),
+    (("sweep", "churn", "--limits", "64mib,512", "--out", "x.csv"), "--limits 512: a bare"),
     (("run", "swiss-cheese", "-p", "rounds=abc"), "-p rounds=abc: rounds takes a number"),
     (("run", "swiss-cheese", "-p", "rounds=-5"), "rounds must be >= 0"),
     (("compare", "missing/trace.rep"), "missing/trace.rep: no such file"),
@@ -86,11 +91,12 @@ def test_compare_on_a_malloc_lab_trace_lists_every_allocator(tmp_path):
     r = pyfrag("compare", path)
     assert r.returncode == 0, r.stderr
     from pyfrag import allocators
-    assert "every allocator starts with heap base 1024 in 1 page(s)" in r.stdout
+    assert "every allocator starts with heap base 1024 in 1 page, limit 4 GiB (4294967296 " \
+        "bytes, 65536 pages)" in r.stdout
     block = r.stdout.split("\n\n")[0].splitlines()      # the table and its note, then the recommendation
     rows = block[4:-1]
     assert [row.split()[0] for row in rows] == allocators.names()
-    assert "peak heap" in r.stdout and "OOM" in r.stdout
+    assert "peak heap" in r.stdout and "first failure" in r.stdout
     assert "overhead" in r.stdout and "resident" in r.stdout
     assert "memory.discard" in block[-1]
 
@@ -127,9 +133,55 @@ def test_list_names_allocators_and_scenarios():
 
 
 def test_maximum_in_pages_limits_the_memory():
-    r = pyfrag("run", "swiss-cheese", "-a", "bump", "--maximum", "10")
+    r = pyfrag("run", "swiss-cheese", "-a", "first-fit", "--maximum", "10pages")
     assert r.returncode == 0, r.stderr
-    assert "OOM          true OOM" in r.stdout and "655360-byte heap" in r.stdout
+    assert "limit        640 KiB (655360 bytes, 10 pages)" in r.stdout
+    assert "the first: true OOM" in r.stdout and "655360-byte heap" in r.stdout
+
+
+@pytest.mark.parametrize("given,shown", [
+    ([], "512 MiB (536870912 bytes, 8192 pages)"),                 # the trace's own
+    (["--maximum", "64mib"], "64 MiB (67108864 bytes, 1024 pages)"),
+    (["--maximum", "512pages"], "32 MiB (33554432 bytes, 512 pages)"),
+    (["-p", "memory=256mib"], "256 MiB (268435456 bytes, 4096 pages)"),
+    (["--maximum", "100kib"], "128 KiB (131072 bytes, 2 pages)"),  # rounded up to whole pages
+])
+def test_every_header_states_the_limit_in_force(given, shown):
+    """The limit applied, in bytes and pages, in run's summary and compare's header; the
+    scenario's description does not name one of its own."""
+    run = pyfrag("run", "image-task", *given)
+    compare = pyfrag("compare", "image-task", "--allocators", "dlmalloc", *given)
+    assert run.returncode == compare.returncode == 0, run.stderr + compare.stderr
+    assert f"  limit        {shown}\n" in run.stdout
+    assert f"limit {shown}\n" in compare.stdout
+    assert "mib memory" not in run.stdout + compare.stdout
+
+
+def test_run_names_a_failure_that_is_not_an_oom_for_what_it_is():
+    r = pyfrag("run", "random", "-p", "events=3000", "-p", "align_rate=0.5", "-a", "as-tlsf")
+    assert r.returncode == 0, r.stderr
+    assert "the first: unsupported request at event 1: malloc(50137, align 256) failed: " \
+        "AssemblyScript's allocator aligns to 16 bytes at most; not an OOM" in r.stdout
+    assert "OOM at event 1" not in r.stdout
+
+
+def test_a_bump_allocator_run_to_exhaustion_counts_no_freed_byte_free():
+    r = pyfrag("run", "varying-churn", "-p", "rounds=3000", "--like", "as-stub",
+               "--maximum", "64mib")
+    assert r.returncode == 0, r.stderr
+    failed = next(l for l in r.stdout.splitlines() if l.startswith("  failed"))
+    assert "the first: memory exhausted at event 2628: malloc(201851) failed; as-stub never " \
+        "reuses freed memory: when it failed only 18948 bytes were free (at its top)" in failed
+    free = next(l for l in r.stdout.splitlines() if l.startswith("  free"))
+    assert free.startswith("  free         68 B at the end in 1 block")
+
+
+def test_end_state_and_moment_of_failure_are_told_apart():
+    r = pyfrag("run", "image-task")
+    lines = {l.split()[0]: l for l in r.stdout.splitlines() if l.startswith("  ")}
+    for label in ("heap", "live", "utilization", "free", "overhead", "discard"):
+        assert "at the end" in lines[label], lines[label]
+    assert "failed; when it failed 261746912 bytes were free" in lines["failed"]
 
 
 def test_like_with_an_allocator_runs_that_allocator_in_the_modules_start_state():
@@ -161,3 +213,21 @@ def test_real_reads_the_verdict_from_the_model_unless_told_not_to():
     assert with_model.returncode == alone.returncode == 0, with_model.stderr + alone.stderr
     assert "true OOM at event 124" in with_model.stdout and "allocator overhead" in with_model.stdout
     assert "fragmentation OOM at event 124" in alone.stdout and "(estimated)" in alone.stdout
+    assert "failure verdicts from its model zig-wasm, in step" in with_model.stdout
+    assert "failure verdicts estimated from heap - live (--no-model)" in alone.stdout
+
+
+@pytest.mark.parametrize("module", ["c-dlmalloc", "mimalloc", "wee-alloc"])
+def test_real_takes_maximum_and_fails_as_run_like_does(module):
+    pytest.importorskip("wasmtime")
+    real = pyfrag("real", "image-task", "--module", module, "--maximum", "256mib")
+    run = pyfrag("run", "image-task", "--like", module, "--maximum", "256mib")
+    assert real.returncode == run.returncode == 0, real.stderr + run.stderr
+
+    def lines(out, label):
+        return [l for l in out.splitlines() if l.startswith(f"  {label} ")]
+    assert lines(real.stdout, "limit") == lines(run.stdout, "limit") == \
+        ["  limit        256 MiB (268435456 bytes, 4096 pages)"]
+    assert lines(real.stdout, "failed") == lines(run.stdout, "failed")
+    assert "OOM at event" in lines(real.stdout, "failed")[0]
+    assert pyfrag("real", "image-task", "--module", module, "--maximum", "256").returncode == 2

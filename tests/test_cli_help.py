@@ -116,3 +116,28 @@ def test_bench_defaults_to_the_quick_run():
     assert QUICK_EVENTS < FULL_EVENTS
     help_text = pyfrag("bench", "--help").stdout
     assert f"default: {QUICK_EVENTS:,}" in help_text and "--full" in help_text
+
+
+def test_top_level_help_lists_every_exit_code():
+    codes = pyfrag("--help").stdout.split("exit codes:", 1)[1]
+    found = dict(re.findall(r"^  (\d+) +(.+)$", codes, re.M))
+    assert list(found) == ["0", "1", "2", "3", "130"]
+    assert "run --verify" in found["1"] and "trapped" in found["3"]
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "real"])
+def test_source_help_offers_standard_input(command):
+    assert "- (standard input)" in pyfrag(command, "--help").stdout
+
+
+def test_bench_help_and_bench_agree_on_how_long():
+    """The help names no duration of its own: bench measures it on this machine and says."""
+    help_text = " ".join(pyfrag("bench", "--help").stdout.split())
+    assert "5x the default run; bench first says how long it will take" in help_text
+    assert not re.search(r"\bminutes?\b|\d+ s\b", help_text)
+
+
+def test_real_help_names_the_exports_a_module_needs():
+    text = " ".join(pyfrag("real", "--help").stdout.split())
+    assert "exports memory, malloc, free, realloc and live_bytes" in text
+    assert "--maximum LIMIT" in text

@@ -137,3 +137,20 @@ def test_failed_request_leaves_the_heap_intact(name, steps):
             else:
                 assert heap.spans() == merge_spans(before + [(old_length, grown, False)])
         assert_consistent(heap, live)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_unsupported_names_exactly_the_requests_refused_on_any_heap(name):
+    """What `unsupported` names fails on a fresh heap and leaves it as it was (so a failed
+    request it names is never an OOM); any other small request is served there."""
+    for align in (0, 1, 2, 4, 8, 16, 32, 256, 4096):
+        for size in (100, (1 << 30) + 1):
+            heap = Heap(name)
+            reason = heap.allocator.unsupported(size, align or None)
+            before = heap.spans(), heap.memory.byte_length
+            ptr = heap.malloc(size, align)
+            if reason is not None:
+                assert ptr == 0, f"{name} serves {size} aligned to {align}: {reason}"
+                assert (heap.spans(), heap.memory.byte_length) == before
+            elif size == 100:
+                assert ptr, f"{name} refuses 100 bytes aligned to {align} without a reason"

@@ -106,6 +106,36 @@ def test_swiss_cheese_on_dlmalloc_reuses_the_hole():
     assert run.heap_bytes[-1] < 4 * run.reported_live
 
 
+LIMIT_TRACES = {
+    "image-task": lambda: scenarios.image_task(),
+    # aligned requests too: unsupported ones on AssemblyScript, posix_memalign's elsewhere
+    "random": lambda: scenarios.random_trace(events=3000, align_rate=0.5, seed=2),
+}
+
+
+@pytest.mark.parametrize("trace", LIMIT_TRACES)
+@pytest.mark.parametrize("name", NAMES)
+def test_real_at_a_limit_fails_what_the_model_fails(name, trace):
+    """`real --maximum` and `run --like --maximum` agree on every failure: where, what, its
+    kind and its figures at that moment. AssemblyScript's modules trap where memory runs
+    out: up to that trap, the same; the trap is at a request the model fails."""
+    from pyfrag import replay
+    t = LIMIT_TRACES[trace]()
+    limit = "256mib" if trace == "image-task" else "4mib"
+    got = real.replay_real(t, name, maximum=limit)
+    want = replay(t, like=name, maximum=limit)
+    assert got.maximum_bytes == want.maximum_bytes == real.resolve_limit(limit) * 65536
+
+    def key(f):
+        return (f.index, f.op, f.size, f.kind, f.free_bytes, f.largest_free, f.overhead, f.align)
+    end = got.trap.index if got.trap else len(t)
+    assert [key(f) for f in got.failures] == [key(f) for f in want.failures if f.index < end]
+    assert want.failures
+    if got.trap:
+        assert find(name)["language"] == "AssemblyScript"
+        assert end in {f.index for f in want.failures}
+
+
 def test_trace_maximum_is_enforced_by_the_engine():
     t = Trace("capped", maximum=20)           # pages
     t.alloc(0, 2 << 20)                       # 2 MiB cannot fit in 20 pages
@@ -149,6 +179,16 @@ def test_missing_free(tmp_path):
     path = _wat(tmp_path, "nofree", f"(module {ABI_BODY})")
     with pytest.raises(real.RealModuleError, match="module nofree lacks export 'free'"):
         real.load(path)
+
+
+def test_every_missing_export_is_named_at_once(tmp_path):
+    path = _wat(tmp_path, "bare", """(module (memory (export "memory") 1)
+      (func (export "malloc") (param i32) (result i32) i32.const 0))""")
+    with pytest.raises(real.RealModuleError) as e:
+        real.load(path)
+    assert str(e.value) == ("module bare lacks exports 'free', 'realloc', 'live_bytes' (pyfrag "
+                            "real needs memory, malloc, free, realloc, live_bytes; aligned_alloc "
+                            "and __heap_base are optional)")
 
 
 def test_unsatisfiable_import(tmp_path):

@@ -11,7 +11,7 @@ itself, and `recommend` picking the lowest peak without an OOM.
 import pytest
 
 from pyfrag import Heap, cli, scenarios
-from pyfrag.recommend import describe, recommend
+from pyfrag.recommend import describe, recommend, why_here
 from pyfrag.record import TraceBuilder
 from pyfrag.trace import ALLOC, FREE, REALLOC, Trace, TraceError, dumps, loads
 from pyfrag.trace.recording import Recording
@@ -123,3 +123,43 @@ def test_convert_says_when_a_recording_loses_its_addresses(tmp_path, capsys):
     assert cli.main(["convert", str(src), str(tmp_path / "copy.trace")]) == 0
     assert "only the pyfrag format" not in capsys.readouterr().err
     assert loads((tmp_path / "copy.trace").read_text()).recorded == trace.recorded
+
+
+def test_the_recommendation_weighs_resets_and_says_why_each_row_ranks_where_it_does():
+    """The image task: only a periodic reset avoids its OOM. It ranks first, and the text
+    says what that costs (the resets) and that everything without resets fails."""
+    trace = scenarios.image_task()
+    runs = [trace.replay(name, heap_base=1024, initial_pages=1)
+            for name in ("dlmalloc", "as-stub", "first-fit")]
+    candidates = recommend(trace, runs, heap_base=1024, initial_pages=1)
+    best = candidates[0]
+    assert best.strategy == "periodic reset (every 25 events)" and best.resets == 10
+    text = describe(candidates, top=len(candidates))
+    head, because, rule = text.splitlines()[:3]
+    assert "cost: no failed request; 10 resets of the instance" in head
+    calm = next(c for c in candidates if not c.resets)
+    assert because == (f"  it ranks first because it fails fewer requests than any candidate "
+                       f"without resets: the best of those, {calm.what()}, fails 1 request")
+    assert rule == ("  ranked by: failed requests, then resets, then reuse of freed memory, "
+                    "then peak heap, then real module size, then name (no strategy first)")
+    rows = text.splitlines()[4:4 + len(candidates)]
+    assert rows[0].endswith("first")
+    for row, c, above in zip(rows[1:], candidates[1:], candidates):
+        assert row.endswith(why_here(c, above)) and why_here(c, above)
+    # a bump allocator never reuses freed memory: behind every allocator that does, all else equal
+    stub = [c for c in candidates if c.base == "as-stub"]
+    assert stub and all(not c.reuses_freed for c in stub)
+    for c in stub:
+        assert all(candidates.index(d) < candidates.index(c) for d in candidates
+                   if d.reuses_freed and (d.failures, d.resets) == (c.failures, c.resets))
+
+
+def test_a_reset_ranks_below_doing_nothing_when_both_avoid_every_failure():
+    trace = scenarios.swiss_cheese(rounds=200)
+    runs = [trace.replay("dlmalloc", heap_base=1024, initial_pages=1)]
+    candidates = recommend(trace, runs, heap_base=1024, initial_pages=1)
+    plain = next(c for c in candidates if c.allocator == "dlmalloc")
+    reset = next(c for c in candidates if c.base == "dlmalloc" and c.resets)
+    assert not plain.oom and not reset.oom
+    assert candidates.index(plain) < candidates.index(reset)
+    assert why_here(reset, plain).startswith("resets the instance 10 times")

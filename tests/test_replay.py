@@ -27,16 +27,27 @@ def test_heap_counts_requested_bytes_and_rejects_bad_frees():
 
 
 def test_metrics_from_spans_are_hand_checkable():
+    from pyfrag.metrics import span_metrics
+    spans = [(1024, 104, False), (1128, 200, True), (1328, PAGE - 1328, False)]
+    total, largest, frag, count, histogram = span_metrics(spans)
+    assert total == 104 + PAGE - 1328 and count == 2
+    assert largest == PAGE - 1328
+    assert frag == pytest.approx(1 - (PAGE - 1328) / (104 + PAGE - 1328))
+    assert histogram == {64: 1, 32768: 1}
+
+
+def test_a_bump_allocators_freed_blocks_are_not_free():
+    """Nothing can hand a bump allocator's hole out again: it is used (overhead), and only
+    the untouched top is free."""
     h = Heap("bump", heap_base=1024, initial_pages=1)
     a = h.malloc(100)
     h.malloc(200)
     h.free(a)
-    assert h.spans() == [(1024, 104, False), (1128, 200, True), (1328, PAGE - 1328, False)]
+    assert h.spans() == [(1024, 304, True), (1328, PAGE - 1328, False)]
     m = h.stats()
-    assert m.total_free == 104 + PAGE - 1328
-    assert m.largest_free_block == PAGE - 1328
-    assert m.external_fragmentation == pytest.approx(1 - (PAGE - 1328) / (104 + PAGE - 1328))
-    assert m.free_histogram == {64: 1, 32768: 1}
+    assert (m.total_free, m.largest_free_block, m.external_fragmentation) == \
+        (PAGE - 1328, PAGE - 1328, 0.0)
+    assert m.overhead_bytes == 104                      # the hole
     assert m.utilization == pytest.approx(200 / PAGE)
     assert m.wasted_bytes == PAGE - 200
 
@@ -48,14 +59,50 @@ def crafted(maximum_pages=1):
 
 def test_fragmentation_oom_when_enough_bytes_are_free_but_not_together():
     t = crafted()
-    t.alloc(1, 30000).alloc(2, 30000).free(1).alloc(3, 20000)
-    run = replay(t, "bump", heap_base=1024)
+    # two 20000-byte holes pinned apart by 100-byte blocks, and the top: none holds 30000
+    t.alloc(1, 20000).alloc(2, 100).alloc(3, 20000).alloc(4, 100).free(1).free(3)
+    t.alloc(5, 30000)
+    run = replay(t, "first-fit", heap_base=1024)
     assert run.oom is not None
-    assert (run.oom.index, run.oom.kind, run.oom.size) == (3, "fragmentation", 20000)
-    # a bump allocator never reuses the 30000-byte hole; the tail holds 65536 - 61024
-    assert (run.oom.free_bytes, run.oom.largest_free) == (30000 + 4512, 30000)
-    assert run.metrics.oom_kind == "fragmentation" and run.metrics.oom_index == 3
-    assert "fragmentation OOM at event 3" in run.oom.describe()
+    assert (run.oom.index, run.oom.kind, run.oom.size) == (6, "fragmentation", 30000)
+    # 8-byte headers: the holes are 20008 bytes, the top 65536 - 41264
+    assert (run.oom.free_bytes, run.oom.largest_free) == (2 * 20008 + 24272, 24272)
+    assert run.metrics.oom_kind == "fragmentation" and run.metrics.oom_index == 6
+    assert "fragmentation OOM at event 6" in run.oom.describe()
+
+
+def test_a_bump_allocator_runs_out_exhausted_not_fragmented():
+    """Its 30000-byte hole is no free space: the failure is "memory exhausted", with only the
+    top counted free and the hole among the bytes it never hands out again."""
+    t = crafted()
+    t.alloc(1, 30000).alloc(2, 30000).free(1).alloc(3, 20000)
+    oom = replay(t, "bump", heap_base=1024).oom
+    assert (oom.index, oom.kind, oom.size) == (3, "exhausted", 20000)
+    assert (oom.free_bytes, oom.largest_free, oom.overhead) == (4512, 4512, 30000)
+    assert oom.label == "memory exhausted"
+    assert oom.describe().startswith("memory exhausted at event 3: malloc(20000) failed; bump "
+                                     "never reuses freed memory: when it failed only 4512 bytes")
+    # not even a reusing allocator would have had room: a true OOM
+    t = crafted()
+    t.alloc(1, 30000).alloc(2, 30000).alloc(3, 20000)
+    assert replay(t, "bump", heap_base=1024).oom.kind == "true"
+
+
+def test_an_alignment_the_allocator_never_serves_is_an_unsupported_request():
+    t = Trace("aligned")
+    t.alloc(1, 100).alloc(2, 50137, align=256).alloc(3, 100)
+    run = replay(t, "as-tlsf")
+    (f,) = run.failures
+    assert (f.index, f.kind, f.align, f.label) == (1, "unsupported", 256, "unsupported request")
+    assert f.describe() == ("unsupported request at event 1: malloc(50137, align 256) failed: "
+                            "AssemblyScript's allocator aligns to 16 bytes at most; not an OOM "
+                            "(the heap was not full)")
+    assert run.metrics.oom_kind == "unsupported"
+    # posix_memalign's EINVAL on the C allocators; Rust's Layout takes it
+    t = Trace("aligned").alloc(1, 100, align=2)
+    assert replay(t, "dlmalloc").oom.kind == "unsupported"
+    assert "posix_memalign refuses alignment 2" in replay(t, "mimalloc").oom.describe()
+    assert not replay(t, "rust-dlmalloc").failures
 
 
 def test_true_oom_when_the_request_exceeds_all_free_bytes():
@@ -147,12 +194,33 @@ def test_heap_realloc_to_zero_that_returns_null_frees_the_block():
 def test_only_the_first_failures_walk_the_spans(monkeypatch):
     import sys
     monkeypatch.setattr(sys.modules["pyfrag.replay"], "EXACT_FAILURES", 2)
+    monkeypatch.setattr(sys.modules["pyfrag.replay"], "SPAN_BUDGET", 1000)  # only the cap counts
     t = crafted()
     for i in range(4):
         t.alloc(i, 10 * PAGE)
-    run = replay(t, "bump")
+    run = replay(t, "first-fit")
     assert [f.largest_free is None for f in run.failures] == [False, False, True, True]
     assert {f.kind for f in run.failures} == {"true"}
+
+
+def test_spans_are_read_within_a_budget_per_event():
+    """A run failing at every event reads spans for the first failure, then only as often
+    as the spans read stay within SPAN_BUDGET per event replayed."""
+    from pyfrag.replay import SPAN_BUDGET
+    t = crafted()
+    for i in range(100):
+        t.alloc(i, 100)
+    for i in range(1, 100, 2):
+        t.free(i)                                 # 50 live blocks, 50 holes between them
+    start = len(t)
+    for i in range(100, 2100):
+        t.alloc(i, 10 * PAGE)                     # every one fails
+    run = replay(t, "first-fit")
+    spans = replay(Trace().extend(t, 0, start), "first-fit").spans.read   # runs walked
+    exact = [f.index for f in run.failures if not f.estimated]
+    assert spans >= 100 and exact[0] == start and 1 < len(exact) < 2000 // spans + 2
+    for k, i in enumerate(exact):
+        assert k == 0 or spans * k <= SPAN_BUDGET * i
 
 
 @pytest.mark.parametrize("call,error,message", [
@@ -200,11 +268,10 @@ def test_no_model_grows_memory_in_free(name):
 
 def test_overhead_is_heap_minus_base_live_and_free():
     h = Heap("bump", heap_base=1024, initial_pages=1)
-    a = h.malloc(100)
+    h.malloc(104)
     h.malloc(200)
-    h.free(a)
     m = h.stats()
-    assert m.overhead_bytes == PAGE - 1024 - 200 - m.total_free == 0   # bump has no headers
+    assert m.overhead_bytes == PAGE - 1024 - 304 - m.total_free == 0   # bump has no headers
     d = Heap("dlmalloc", heap_base=1024, initial_pages=1)
     d.malloc(100)
     assert d.stats().overhead_bytes > 0                                # chunk headers

@@ -83,7 +83,7 @@ def test_grid_is_the_product_and_params_go_where_they_belong(cells):
 
 def test_a_name_given_twice_is_one_cell():
     # 16 pages is 1 MiB: the same limit, so the same key
-    assert len(grid(["churn", "churn"], ["bump", "bump"], ["1mib", "16"])) == 1
+    assert len(grid(["churn", "churn"], ["bump", "bump"], ["1mib", "16pages"])) == 1
 
 
 def test_csv_rows_equal_single_replays_and_a_rerun_does_no_work(client, cells, tmp_path):

@@ -22,15 +22,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(scope="module")
 def rows():
-    cells = grid(["swiss-cheese", "image-task"], ["dlmalloc", "buddy", "bump"],
-                 ["1mib", "64mib", "512mib"], {"rounds": [60], "images": [60]})
+    cells = grid(["swiss-cheese", "image-task", "churn"], ["dlmalloc", "buddy", "bump"],
+                 ["1mib", "64mib", "512mib"], {"rounds": [60], "images": [60], "frames": [300]})
     return [run_cell(load_trace(c.trace, c.params), c) for c in cells]
 
 
 def test_one_peak_chart_and_one_oom_map_per_trace(rows):
     page = render(rows, "results.csv")
-    assert page.count('aria-label="peak heap per allocator"') == 2
-    assert page.count('aria-label="first OOM per allocator and memory limit"') == 2
+    assert page.count('aria-label="peak heap per allocator"') == 3
+    assert page.count('aria-label="first OOM per allocator and memory limit"') == 3
     # every row is one bar and one map cell, each with its own tooltip
     assert len(re.findall(r"<title>[^<]*: peak heap \d+ bytes", page)) == len(rows)
     assert len(re.findall(r"<title>[^<]* events</title>", page)) == len(rows)
@@ -42,11 +42,11 @@ def test_map_cells_are_coloured_by_the_first_failure(rows):
     cells = re.findall(r'<title>([^<]*) events</title><rect [^>]*fill="(#\w+)"', page)
     assert len(cells) == len(rows)
     kinds = {"fragmentation OOM": COLOURS["fragmentation"], "true OOM": COLOURS["true"],
-             ": none of": COLOURS[None]}
+             "memory exhausted": COLOURS["exhausted"], ": none of": COLOURS[None]}
     for tip, colour in cells:
         assert [kinds[k] for k in kinds if k in tip] == [colour], tip
-    # the grid holds all three outcomes, so the colours above were really tested
-    assert {colour for _, colour in cells} == set(COLOURS.values())
+    # the grid holds these four outcomes (bump runs out exhausted), so they were really tested
+    assert {colour for _, colour in cells} == set(kinds.values())
 
 
 def test_the_page_stands_alone_and_escapes_names(rows):

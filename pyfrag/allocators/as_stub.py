@@ -69,8 +69,9 @@ class AsStub(Bump):
 
     # -- the protocol ---------------------------------------------------------
 
-    # The same rule as TLSF's: 16-byte alignment or nothing.
+    # The same rules as TLSF's: 16-byte alignment or nothing, blocks up to 1 GiB.
     aligned_alloc = AsTlsf.aligned_alloc
+    unsupported = AsTlsf.unsupported
 
     def _refused(self, size, end):
         """What the real module traps on without growing: over 1 GiB, or, with memory

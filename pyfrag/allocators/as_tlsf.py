@@ -239,6 +239,14 @@ class AsTlsf(Allocator):
         block = self._allocate(size)
         return 0 if block is None else block + BLOCK_OVERHEAD
 
+    def unsupported(self, size, align=None):
+        """AssemblyScript's heap offers 16-byte alignment and blocks up to 1 GiB only."""
+        if align and align > AL_SIZE:
+            return f"AssemblyScript's allocator aligns to {AL_SIZE} bytes at most"
+        if size > BLOCK_MAXSIZE:
+            return f"AssemblyScript's allocator serves at most {BLOCK_MAXSIZE} bytes"
+        return None
+
     def aligned_alloc(self, align, size):
         """The module offers 16-byte alignment only: a larger one cannot be met."""
         check_power_of_two(align, self.name)

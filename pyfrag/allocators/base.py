@@ -22,6 +22,13 @@ Contract (what the replay engine, the metrics and the property tests rely on):
 - Optional: `oom_spans()`, right after a failed request: the spans as that
   request found them, where failing changed them (wee_alloc loses the free
   cells its walk passes). The OOM verdict reads these, else `spans()`.
+- `unsupported(size, align)`: why the model refuses a request of that size and
+  alignment (None for a plain malloc or realloc) whatever its heap holds, or
+  None when it would try: the request then fails only for want of memory.
+  A failed request it names is an "unsupported request", never an OOM.
+- `reuses_freed`: False for a model that never hands a freed block out again
+  (a bump allocator): its freed blocks are not free in `spans()`, and running
+  out is "memory exhausted" (see pyfrag.replay.classify).
 """
 
 from ..memory import PAGE
@@ -40,6 +47,8 @@ class Allocator:
     # True for an allocator that can hand out a block over live ones (its 32-bit offset wraps
     # past 4 GiB, as the real one's does): the replay then counts live bytes in 64 bits.
     overlaps = False
+    # Whether a freed block can be handed out again (see the contract above).
+    reuses_freed = True
 
     def __init__(self, memory, heap_base):
         if not 0 < heap_base <= memory.byte_length:
@@ -69,6 +78,9 @@ class Allocator:
             return self.malloc(size)
         raise NotImplementedError(f"{self.name}: aligned_alloc({align})")
 
+    def unsupported(self, size, align=None):
+        return None
+
     def spans(self):
         raise NotImplementedError
 
@@ -94,9 +106,25 @@ def check_power_of_two(align, who):
         raise ValueError(f"{who}: alignment {align} is not a power of two")
 
 
+def posix_memalign_refuses(align):
+    """posix_memalign's EINVAL (an alignment that is not a multiple of sizeof(void *)),
+    as a reason for `unsupported`: the modules export posix_memalign as aligned_alloc."""
+    if align and align % 4:
+        return (f"posix_memalign refuses alignment {align} (not a multiple of "
+                "sizeof(void *), 4 bytes)")
+    return None
+
+
+class Spans(list):
+    """What `merge_spans` returns: the spans, and in `read` how many runs they were
+    merged from, what producing them cost (pyfrag.replay budgets its reads by it)."""
+    __slots__ = ("read",)
+
+
 def merge_spans(raw):
     """Merge adjacent runs of one kind and drop empty ones: the `spans()` normal form."""
-    out = []
+    out = Spans()
+    out.read = len(raw)
     for start, length, used in raw:
         if length <= 0:
             continue

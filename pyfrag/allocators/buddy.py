@@ -93,8 +93,10 @@ class Buddy(Allocator):
         merges with it, so growth only has to complete an aligned block from there."""
         cursor = self.end
         while cursor:
-            for order in range(MIN_ORDER, cursor.bit_length() + 1):
-                if cursor >= 1 << order and self._is_free(cursor - (1 << order), order):
+            # a block ending at the cursor is aligned to its size: no larger than the
+            # cursor's own alignment (the lowest set bit) allows
+            for order in range(MIN_ORDER, (cursor & -cursor).bit_length()):
+                if self._is_free(cursor - (1 << order), order):
                     cursor -= 1 << order
                     break
             else:

@@ -3,7 +3,9 @@
 Main entry point: `Bump.malloc`. Frees are ignored except for the most recent
 block, which rolls the pointer back (the rule AssemblyScript's stub runtime
 uses), so any other freed block is a hole that is never reused: the purest
-"Swiss cheese" generator there is.
+"Swiss cheese" generator there is. Such a hole is not free space (nothing can
+hand it out again): `spans()` counts it as used, so the only free span is the
+untouched top, and running out is "memory exhausted" (`reuses_freed`).
 """
 
 from .base import Allocator, align_up, check_power_of_two, merge_spans
@@ -12,6 +14,7 @@ from .base import Allocator, align_up, check_power_of_two, merge_spans
 class Bump(Allocator):
     name = "bump"
     summary = "bump pointer; only freeing the newest block gives memory back"
+    reuses_freed = False
 
     # Bytes of block header in front of each address; a bump allocator with
     # headers (as_stub.py) also overrides _extent, _end and _grow.
@@ -86,14 +89,10 @@ class Bump(Allocator):
     # -- inspection -------------------------------------------------------
 
     def spans(self):
-        raw, cursor = [], self.heap_base
-        for ptr, size in self.blocks.items():
-            start = ptr - self.header
-            raw.append((cursor, start - cursor, False))
-            cursor = ptr + self._extent(size)
-            raw.append((start, cursor - start, True))
-        raw.append((cursor, self.memory.byte_length - cursor, False))
-        return merge_spans(raw)
+        # below the top: live blocks, headers and freed holes, none of which can be
+        # handed out again; above it: the untouched rest of memory
+        return merge_spans([(self.heap_base, self.top - self.heap_base, True),
+                            (self.top, self.memory.byte_length - self.top, False)])
 
     def check(self):
         last_end = self.heap_base

@@ -38,7 +38,7 @@ Trace requests the real module cannot serve return 0 here with the same state
 from bisect import bisect_left, insort
 
 from ..memory import PAGE
-from .base import Allocator, merge_spans
+from .base import Allocator, merge_spans, posix_memalign_refuses
 
 # ---------------------------------------------------------------------------
 # wasm32 constants of malloc.c
@@ -446,6 +446,9 @@ class Dlmalloc(Allocator):
 
     # -- aligned allocation ---------------------------------------------------
 
+    def unsupported(self, size, align=None):
+        return posix_memalign_refuses(align)
+
     def aligned_alloc(self, align, size):
         """posix_memalign, which wasm_modules/src/abi.c exports as aligned_alloc."""
         if align == self.alignment:
@@ -609,6 +612,8 @@ class RustDlmalloc(Dlmalloc):
             # rest itself, where C would let sys_alloc refuse them
             return 0
         return super().malloc(nbytes or 1)
+
+    unsupported = Allocator.unsupported       # Layout takes any power of two
 
     def aligned_alloc(self, align, size):
         align = max(align, self.alignment)

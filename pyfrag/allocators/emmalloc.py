@@ -17,7 +17,7 @@ neighbours. realloc resizes in place into a free right neighbour or by
 shrinking, else malloc + copy + free.
 """
 
-from .base import Allocator, check_power_of_two, merge_spans
+from .base import Allocator, check_power_of_two, merge_spans, posix_memalign_refuses
 
 # -- emmalloc constants (wasm32) ----------------------------------------------
 
@@ -217,6 +217,9 @@ class Emmalloc(Allocator):
 
     def malloc(self, size):
         return self._allocate(MALLOC_ALIGNMENT, size)
+
+    def unsupported(self, size, align=None):
+        return posix_memalign_refuses(align)
 
     def aligned_alloc(self, align, size):
         # What our module's aligned_alloc calls: posix_memalign(), which refuses

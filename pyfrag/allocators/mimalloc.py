@@ -39,10 +39,23 @@ MI_SECURE 0, no padding, default options, one thread):
 
 malloc(0..4) returns 4-byte-aligned blocks (mimalloc's smallest bin is one
 word), so this model's `alignment` is 4.
+
+A run at its memory limit fails request after request, each with a forced
+collect: the model keeps that cheap without changing what it does. The
+collect's walk over every page of every queue only finds work on pages a free
+reached since the last one (`touched`: only a free fills `local` or empties a
+page), so it visits those, and of the queues only those that hold an empty one,
+in the walk's own order; the segment cache counts its entries; a span search
+that no free span can satisfy goes straight to a new segment, and one that
+failed stays failed, for as many slices or more, until a span, the cache or the
+memory changes (`refused`): it then only makes its refused memory.grow again.
+And when the forced collect changed no span, the retry after it fails as the
+first try did (every grow it made was refused, so memory is as it was, and its
+bin's queue is empty now): it only makes the same refused memory.grow calls.
 """
 
 from ..memory import PAGE
-from .base import Allocator, check_power_of_two, merge_spans
+from .base import Allocator, check_power_of_two, merge_spans, posix_memalign_refuses
 
 KiB, MiB = 1 << 10, 1 << 20
 WORD = 4
@@ -213,6 +226,11 @@ class Mimalloc(Allocator):
         self.free_ends = {}             # free span end -> start
         self.span_queues = [{} for _ in range(SPAN_BINS)]   # insertion order: last = first
         self.cache = [None] * CACHE_SLOTS
+        self.cached = 0                 # segments in the cache
+        self.touched = set()            # pages a free reached since the last forced collect
+        self.spans_changed = 0          # a count of changes to the free spans or the cache
+        self.refused = None             # (spans_changed, pages, slices, grow) of a failed span search
+        self.refused_grow = 0           # the page delta of the last memory.grow refused
         self.lost = []                  # (start, length) never handed out again
         self.floor = memory.byte_length     # memory below this was never mimalloc's
 
@@ -233,6 +251,7 @@ class Mimalloc(Allocator):
         if self.unalign:
             ptr = self.unalign.pop(ptr, ptr)
         page.local.append(ptr)
+        self.touched.add(page)
         page.used -= 1
         if not page.used:
             self._retire(page)
@@ -245,6 +264,9 @@ class Mimalloc(Allocator):
         if 0 < size <= usable and size >= usable // 2:
             return ptr
         return super().realloc(ptr, size)       # malloc, then free the old block
+
+    def unsupported(self, size, align=None):
+        return posix_memalign_refuses(align)
 
     def aligned_alloc(self, align, size):
         """posix_memalign -> mi_malloc_aligned."""
@@ -280,10 +302,16 @@ class Mimalloc(Allocator):
 
     def _malloc_generic(self, size, huge_align):
         try:
+            calls = self.memory.grow_calls
             page = self._find_page(size, huge_align)
             if page is None:
+                refused, changed = self.memory.grow_calls - calls, self.spans_changed
                 self._collect_force()
-                page = self._find_page(size, huge_align)
+                if self.spans_changed != changed or not refused:
+                    page = self._find_page(size, huge_align)
+                else:                   # the retry would only make the same refused grows
+                    for _ in range(refused):
+                        self.memory.grow(self.refused_grow)
         except SbrkAbort:
             return 0            # the real module traps here: a failed request, nothing undone
         if page is None:
@@ -388,6 +416,8 @@ class Mimalloc(Allocator):
         self._page_free(page)
 
     def _collect_retired(self, force):
+        if self.retired_min > self.retired_max:
+            return                      # none retired (the range is then BIN_FULL, 0)
         lo, hi = BIN_FULL, 0
         for index in range(self.retired_min, self.retired_max + 1):
             page = self.queues[index].first
@@ -403,22 +433,33 @@ class Mimalloc(Allocator):
         self.retired_min, self.retired_max = lo, hi
 
     def _collect_force(self):
-        """mi_heap_collect(force): after a failed request, before the one retry."""
+        """mi_heap_collect(force): after a failed request, before the one retry. It walks
+        every page of every queue: merges its local frees, frees it if empty. Pages no
+        free reached since the last walk have neither, so only touched ones are seen."""
         self._collect_retired(True)
-        for pq in self.queues:
-            page = pq.first
+        empty = set()
+        for page in self.touched:
+            if page.queue is None:
+                continue                            # given back already: not in the walk
+            if page.local:
+                page.free = page.free + page.local      # local_free in front of free
+                page.local = []
+            if not page.used:
+                empty.add(page.queue.index)
+        self.touched.clear()
+        for index in sorted(empty):                 # freeing pages: in the walk's order
+            page = self.queues[index].first
             while page is not None:
                 nxt = page.next
-                if page.local:
-                    page.free = page.free + page.local      # local_free in front of free
-                    page.local = []
                 if not page.used:
                     self._page_free(page)
                 page = nxt
-        for i, base in enumerate(self.cache):       # the cache goes back to the "OS"
-            if base is not None:
-                self.lost.append((base, SEGMENT))
-                self.cache[i] = None
+        if self.cached:                             # the cache goes back to the "OS"
+            for i, base in enumerate(self.cache):
+                if base is not None:
+                    self.lost.append((base, SEGMENT))
+                    self.cache[i] = None
+            self.cached = 0
 
     def _page_free(self, page):
         page.queue.remove(page)
@@ -432,11 +473,13 @@ class Mimalloc(Allocator):
     # -- segment level (segment.c, segment-cache.c, os.c) ----------------------
 
     def _span_push(self, start, count):
+        self.spans_changed += 1
         self.free_spans[start] = count
         self.free_ends[start + count * SLICE] = start
         self.span_queues[SPAN_BIN[count]][start] = None
 
     def _span_take(self, start):
+        self.spans_changed += 1
         count = self.free_spans.pop(start)
         del self.free_ends[start + count * SLICE]
         del self.span_queues[SPAN_BIN[count]][start]
@@ -454,24 +497,35 @@ class Mimalloc(Allocator):
 
     def _span_alloc(self, slices):
         """mi_segments_page_alloc: best-fitting bin first, a new segment if none fits."""
+        refused = self.refused
+        if refused is not None and refused[2] <= slices and \
+                refused[:2] == (self.spans_changed, self.memory.pages):
+            self.memory.grow(refused[3])            # nothing changed: refused as before
+            return None
         while True:
-            for queue in self.span_queues[SPAN_BIN[slices]:]:
-                for start in reversed(queue):
-                    count = self.free_spans[start]
-                    if count >= slices:
-                        self._span_take(start)
-                        if count > slices:
-                            self._span_push(start + slices * SLICE, count - slices)
-                        seg = self.segments[start & ~SEGMENT_MASK]
-                        seg.used += 1
-                        return start, seg
+            # the bins from the request's up hold a span that fits if any free span does
+            if self.free_spans and max(self.free_spans.values()) >= slices:
+                for queue in self.span_queues[SPAN_BIN[slices]:]:
+                    for start in reversed(queue):
+                        count = self.free_spans[start]
+                        if count >= slices:
+                            self._span_take(start)
+                            if count > slices:
+                                self._span_push(start + slices * SLICE, count - slices)
+                            seg = self.segments[start & ~SEGMENT_MASK]
+                            seg.used += 1
+                            return start, seg
             if not self._segment_alloc():
+                self.refused = (self.spans_changed, self.memory.pages, slices,
+                                self.refused_grow)
                 return None
 
     def _segment_alloc(self):
-        base = next((b for b in self.cache if b is not None), None)
-        if base is not None:
-            self.cache[self.cache.index(base)] = None
+        base = None
+        if self.cached:
+            i = next(i for i, b in enumerate(self.cache) if b is not None)
+            base, self.cache[i] = self.cache[i], None
+            self.cached -= 1
         else:
             base = self._os_alloc(SEGMENT, SEGMENT)
             if base is None:
@@ -509,6 +563,7 @@ class Mimalloc(Allocator):
         if grow * PAGE >= SBRK_MAX:
             raise SbrkAbort
         if self.memory.grow(grow) == -1:
+            self.refused_grow = grow
             return None
         if base > have:
             self.lost.append((have, base - have))
@@ -518,8 +573,9 @@ class Mimalloc(Allocator):
         del self.segments[seg.base]
         if not seg.huge:
             self._span_take(seg.base + INFO)
-            if None in self.cache:
+            if self.cached < CACHE_SLOTS:
                 self.cache[self.cache.index(None)] = seg.base
+                self.cached += 1
                 return
         self.lost.append((seg.base, seg.size))
 
@@ -578,6 +634,7 @@ class Mimalloc(Allocator):
             assert self.free_ends[s + n * SLICE] == s and s in self.span_queues[SPAN_BIN[n]], \
                 f"free span {s:#x} missing from its queue"
         assert sum(map(len, self.span_queues)) == len(spans), "span queues hold stale spans"
+        assert self.cached == CACHE_SLOTS - self.cache.count(None), "cache count is off"
         pages = {}
         for pq in self.queues:
             for page in pq:
@@ -586,6 +643,8 @@ class Mimalloc(Allocator):
                 pages[page.addr] = page
                 if pq.index < BIN_HUGE:
                     assert pq.block_size == page.bsize, f"page {page.addr:#x} in bin {pq.index}"
+                assert page in self.touched or (page.used and not page.local), \
+                    f"page {page.addr:#x} holds frees no forced collect would see"
                 stored = len(page.free) + len(page.local)
                 assert page.used + stored == page.capacity <= page.reserved, \
                     f"page {page.addr:#x}: {page.used} used + {stored} free != {page.capacity}"

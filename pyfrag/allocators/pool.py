@@ -68,6 +68,12 @@ class Pool(Layered):
             return self.malloc(size)
         return self.parent.aligned_alloc(align, size)
 
+    def unsupported(self, size, align=None):
+        # the requests passed on to the parent are the parent's to refuse
+        if align and align > 8:
+            return self.parent.unsupported(size, align)
+        return self.parent.unsupported(size) if size > CLASSES[-1] else None
+
     def realloc(self, ptr, size):
         c = self.slot.get(ptr)
         if c is None:

@@ -8,6 +8,7 @@ wasm32. So malloc(n) is alloc(n + 16, align 16) and returns the block + 16;
 aligned_alloc(a, n) uses max(16, a) for both the header and the alignment.
 """
 
+from .base import posix_memalign_refuses
 from .zig_wasm import ZigWasm
 
 
@@ -24,6 +25,9 @@ class ZigLibc(ZigWasm):
         # malloc.zig: the header slot is as wide as the alignment, so the block stays aligned
         a = max(self.block_align, align)
         return a, a
+
+    def unsupported(self, size, align=None):
+        return posix_memalign_refuses(align)
 
     def aligned_alloc(self, align, size):
         # What our module's aligned_alloc calls: posix_memalign(), which refuses

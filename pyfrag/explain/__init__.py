@@ -122,7 +122,7 @@ def _describe(e):
     out = [f"{e.trace.name} on {e.model}{like}: {plural(run.events, 'event')}"]
     f = run.oom
     out.append("  verdict      " + ("no failed request" if f is None else
-               f"{f.kind} OOM at {f.where}: {f.op}({human(f.size)}) failed with "
+               f"{f.label} at {f.where}: {f.op}({human(f.size)}) failed with "
                f"{human(f.free_bytes)} free in a {human(f.heap_bytes)} heap"
                + ("" if f.largest_free is None else f", largest free block {human(f.largest_free)}")))
     out.append(f"  peak heap    {human(m.peak_heap_bytes)}: {m.times_ideal:.2f}x the ideal "

@@ -78,7 +78,7 @@ class Fix:
         elif o.trap is not None:
             gives = f"the module still traps, at event {o.trap.index}"
         else:
-            gives = f"it still fails: {o.first.kind} OOM at {o.first.where}"
+            gives = f"it still fails: {o.first.label} at {o.first.where}"
         return f"{self.change}: {gives}"
 
 
@@ -143,7 +143,7 @@ def describe(fixes_):
         o = f.outcome
         verdict = "no failed request" if o.ok else \
             f"trap at event {o.trap.index}" if o.trap else \
-            f"{plural(o.failures, 'failed request')}, first a {o.first.kind} OOM at {o.first.where}"
+            f"{plural(o.failures, 'failed request')}, the first a {o.first.label} at {o.first.where}"
         cost = [f"{human(f.reserved)} held from the start"] if f.reserved else []
         cost += [f"{plural(len(f.points), 'reset')} copying {human(f.restored)}"] if f.points else []
         lines.append(f"{f.label}: peak heap {human(o.peak_heap)}, {verdict}"

@@ -4,7 +4,12 @@ Main entry points: `build_c(out_dir, strip=False)`, `build_rust(out_dir, target)
 `build_emscripten(out_dir)` (the C app with Emscripten's JS glue and emmalloc),
 each returning the .wasm path, or raising `ToolchainMissing` naming what to
 install (tests skip on it). Used by tests/test_record_wasm.py, the browser
-test and benchmarks/record_corpus.py.
+test and benchmarks/record_corpus.py. From the command line,
+
+    python tests/apps/build.py [DIR]
+
+writes DIR/lists.wasm (C) and DIR/collections.wasm (Rust), the apps of the
+README's `record --wasm` walkthrough (DIR defaults to the current directory).
 
 The C app is compiled with -O2 but linked without clang's -O, which would run
 wasm-opt and drop the name section the instrumentation looks the allocator up
@@ -65,3 +70,21 @@ def build_emscripten(out_dir):
           "-sMODULARIZE", "-sEXPORT_NAME=createApp", "-sINVOKE_RUN=0",
           "-sEXPORTED_RUNTIME_METHODS=callMain", os.path.join(HERE, "lists.c"), "-o", out])
     return os.path.join(out_dir, "lists-em.wasm")
+
+
+def main(argv=None):
+    import sys
+    out_dir = (argv if argv is not None else sys.argv[1:] or ["."])[0]
+    os.makedirs(out_dir, exist_ok=True)
+    try:
+        built = [build_c(out_dir), build_rust(out_dir)]
+    except ToolchainMissing as e:
+        raise SystemExit(f"build.py: {e}") from None
+    os.replace(built[1], os.path.join(out_dir, "collections.wasm"))
+    os.remove(os.path.join(out_dir, "lists.o"))         # the C app's object file
+    for name in ("lists.wasm", "collections.wasm"):
+        print(os.path.join(out_dir, name))
+
+
+if __name__ == "__main__":
+    main()

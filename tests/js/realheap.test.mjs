@@ -48,6 +48,18 @@ test("every module in the manifest replays the swiss cheese trace consistently",
   }
 });
 
+test("an alignment a module without aligned_alloc cannot serve is an unsupported request, not an OOM", async () => {
+  const entry = manifest.find((m) => m.name === "as-tlsf");
+  const trace = swissCheese(2);
+  trace.aligns = [[1, 256], [3, 16]];           // 256 cannot be served; 16 is what its malloc gives
+  trace.malloc_alignment = 16;
+  const { result } = await replayModule(readFileSync(new URL(entry.file, MODULES)), trace,
+    { heapBase: entry.heap_base });
+  assert.deepEqual(result.failures.map((f) => [f.index, f.kind, f.align]), [[1, "unsupported", 256]]);
+  assert.match(result.failures[0].reason, /no aligned_alloc, and its malloc aligns to 16 bytes/);
+  assert.ok(result.addresses[3] > 0 && result.addresses[3] % 16 === 0);
+});
+
 test("a trace's memory limit is the module's own: memory.grow fails inside it and the replay goes on", async () => {
   const entry = manifest.find((m) => m.name === "c-dlmalloc");
   const bytes = readFileSync(new URL(entry.file, MODULES));

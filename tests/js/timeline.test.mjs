@@ -183,3 +183,29 @@ test("firstDifference takes the worker's answer for the run it compared, and wor
   const other = randomRun(1000, 99);
   assert.equal(firstDifference(other, real), runsPart(other, real));
 });
+
+test("failures: the page names every kind as pyfrag does, and the real side's own verdict", async () => {
+  const { KINDS, failureKind, failureLabel, failureText } = await import("../../web/src/failures.js");
+  assert.deepEqual(Object.keys(KINDS), ["fragmentation", "true", "unsupported", "exhausted"]);
+  assert.equal(failureKind(100, 500), "fragmentation");
+  assert.equal(failureKind(100, 50), "true");
+  assert.equal(failureKind(100, 500, true), "unsupported");      // never asked: not an OOM
+  assert.equal(failureLabel("exhausted"), "memory exhausted");
+  const fmt = { bytes: (n) => `${n} B`, count: String };
+  assert.equal(failureText({ index: 1, op: "malloc", size: 50137, align: 256, kind: "unsupported",
+    reason: "AssemblyScript's allocator aligns to 16 bytes at most" }, fmt),
+  "unsupported request at event 1: malloc(50137 B, align 256): AssemblyScript's allocator aligns to 16 bytes at most");
+  assert.equal(failureText({ index: 3, op: "realloc", size: 8, kind: "true" }, fmt), "true OOM at event 3: realloc(8 B)");
+});
+
+test("adoptVerdicts: the model's kind and its reason stand for the module's where the two agree", async () => {
+  const { adoptVerdicts } = await import("../../web/src/timeline.js");
+  const real = [{ index: 1, op: "malloc", size: 50, kind: "fragmentation", free_bytes: 900, largest_free: null }];
+  const sim = [{ index: 1, op: "malloc", size: 50, kind: "exhausted", reason: "as-stub never reuses freed memory",
+    free_bytes: 12, largest_free: 12 }];
+  const [f] = adoptVerdicts(real, sim, Infinity);
+  assert.equal(f.kind, "exhausted");
+  assert.equal(f.reason, "as-stub never reuses freed memory");
+  assert.equal(f.free_bytes, 12);
+  assert.equal(adoptVerdicts(real, sim, 1)[0].kind, "fragmentation");     // parted before it: the estimate stays
+});

@@ -34,4 +34,4 @@ def job(arena, rounds=60):
 for arena in (False, True):
     run = show(job(arena), label=("with" if arena else "without") + " an arena")
     print(f"{run.trace.name:14} {run.audit().splitlines()[0]:21} "
-          f"{run.oom.kind + ' OOM' if run.oom else 'the request fits'}")
+          f"{run.oom.label if run.oom else 'the request fits'}")

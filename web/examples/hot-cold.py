@@ -26,4 +26,4 @@ def editor(split, documents=40):
 for split in (False, True):
     run = show(editor(split), label=editor(split).name)
     print(f"{run.trace.name:16} {run.audit().splitlines()[0]:21} "
-          f"{run.oom.kind + ' OOM' if run.oom else 'the export fits'}")
+          f"{run.oom.label if run.oom else 'the export fits'}")

@@ -115,6 +115,7 @@ def payload(x, module=None, label=None, allocator=None):
             "maximum_bytes": run.maximum_bytes,
             "failures": [
                 {"index": f.index, "op": f.op, "size": f.size, "kind": f.kind,
+                 "align": f.align, "reason": f.reason,
                  "free_bytes": f.free_bytes, "largest_free": f.largest_free,
                  "heap_bytes": f.heap_bytes, "where": f.where}
                 for f in run.failures],

@@ -4,6 +4,7 @@
 
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { failureLabel } from "./failures.js";
 import { bytes, compact, count } from "./format.js";
 import { decimate, summary } from "./timeline.js";
 
@@ -11,7 +12,7 @@ export const cssVar = (name) => getComputedStyle(document.documentElement).getPr
 
 // the marks' names in the key under a chart, and the first failure's label on it (chartsvg.js draws both too)
 export const KEYS = { grow: "memory.grow", oom: "first failed request" };
-export const oomLabel = (oom) => `${oom.kind} OOM @ ${count(oom.index)}`;
+export const oomLabel = (oom) => `${failureLabel(oom.kind)} @ ${count(oom.index)}`;
 
 // The colour tokens a chart draws with, read once per chart: each read after the page changed would make
 // the browser compute its style again (a blog page of widgets would pay that many times over).
@@ -97,7 +98,7 @@ function keys(el) {
 function description(tl) {
   const s = summary(tl), oom = s.oom;
   return `Over ${count(tl.n)} events the heap grew ${s.grow_events} times to ${bytes(s.heap_bytes)} ` +
-    `with ${bytes(s.live_bytes)} live at the end` + (oom ? `; ${oom.kind} OOM at event ${count(oom.index)}.` : ".");
+    `with ${bytes(s.live_bytes)} live at the end` + (oom ? `; ${failureLabel(oom.kind)} at event ${count(oom.index)}.` : ".");
 }
 
 // Draws (replacing whatever was there) the chart of `tl` into `el`, with axes fixed to `scale`

@@ -42,7 +42,7 @@ function sides(view) {
     const row = { title: side.title };
     for (const f of FIELDS) row[f] = s[f];
     row.first_failure = s.oom ? { index: s.oom.index, op: s.oom.op, size: s.oom.size, kind: s.oom.kind,
-      free_bytes: s.oom.free_bytes, largest_free: s.oom.largest_free, verdict_from_model: !!s.oom.from_model } : null;
+      align: s.oom.align ?? null, reason: s.oom.reason ?? null, free_bytes: s.oom.free_bytes, largest_free: s.oom.largest_free, verdict_from_model: !!s.oom.from_model } : null;
     row.largest_free_block = side.extra.largest_free_block ?? null;
     row.external_fragmentation = side.extra.external_fragmentation ?? null;
     row.reported_live = side.extra.reported_live ?? null;

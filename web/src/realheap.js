@@ -1,6 +1,7 @@
 // Real allocator modules: instantiate a .wasm with the malloc ABI and replay trace arrays on it.
 // Pure JS (no DOM, no worker API) so real-worker.mjs runs it off the main thread and node tests run it as is.
 
+import { failureKind } from "./failures.js";
 import { ALLOC, FREE, REALLOC } from "./timeline.js";
 
 export const PAGE = 65536;
@@ -226,10 +227,14 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 1
     out.skipped++;
     if (out.issues.length < ISSUES_KEPT) out.issues.push({ index: i, message });
   };
-  // Free bytes are estimated as heap minus live: the allocator's free lists are inside the module.
-  const fail = (i, op, size, live, heapNow) => {
+  // Free bytes are estimated as heap minus live: the allocator's free lists are inside the module. A request
+  // aligned past what the module can serve was never asked: an unsupported request (failures.js).
+  const mallocAlignment = trace.malloc_alignment ?? 8;
+  const fail = (i, op, size, live, heapNow, align = 0) => {
     const freeBytes = heapNow - out.heap_base - live;
-    out.failures.push({ index: i, op, size, kind: freeBytes >= size ? "fragmentation" : "true",
+    const unsupported = Boolean(align && !heap.alignedAlloc && align > mallocAlignment && align <= 0xffffffff);
+    out.failures.push({ index: i, op, size, kind: failureKind(size, freeBytes, unsupported), align: align || null,
+      reason: unsupported ? `the module has no aligned_alloc, and its malloc aligns to ${mallocAlignment} bytes` : null,
       free_bytes: freeBytes, largest_free: null, heap_bytes: heapNow, where: `event ${i}` });
   };
   const end = (heap.runs && !callByCall ? runInModule : perCall)(heap, trace, out, { issue, fail, onProgress, chunk });
@@ -297,7 +302,7 @@ function perCall(heap, trace, out, { issue, fail, onProgress, chunk }) {
           const align = aligns.get(i) ?? 0, code = requestCode(heap, trace, size, align);
           p = request(i, code, size);
           if (p) { blocks.set(id, [p, size, code && code !== UNCALLED ? align : 0]); live += size; failed.delete(id); }
-          else { failed.add(id); fail(i, "malloc", size, live, memory.buffer.byteLength); }
+          else { failed.add(id); fail(i, "malloc", size, live, memory.buffer.byteLength, align); }
         } else {
           const b = blocks.get(id);
           if (b === undefined) issue(i, ISSUE.realloc(id));
@@ -421,7 +426,7 @@ function runInModule(heap, trace, out, { issue, fail, onProgress }) {
       if (st & RUN.LEAKED) issue(i, ISSUE.alloc(ids[i]));
       if (st & RUN.NOT_LIVE) issue(i, ISSUE.realloc(ids[i]));
       if (st & RUN.OUTSIDE) issue(i, ISSUE.outside(op, sizes[i], o.result[j], heapNow));
-      if (st & RUN.FAILED) fail(i, op, sizes[i], live, heapNow);
+      if (st & RUN.FAILED) fail(i, op, sizes[i], live, heapNow, ops[i] === ALLOC ? aligns.get(i) ?? 0 : 0);
     }
     start += ran;
     onProgress?.(start, n);

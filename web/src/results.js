@@ -4,6 +4,7 @@
 
 import { drawChart, clearChart } from "./charts.js";
 import { cellKind, clearHeapMap, drawHeapMap } from "./heapmap.js";
+import { failureText } from "./failures.js";
 import { summary } from "./timeline.js";
 import { bytes, count, percent } from "./format.js";
 
@@ -21,7 +22,7 @@ function sharedScale(tls) {
 function oomText(oom) {
   if (!oom) return "none";
   const why = oom.from_model ? " (verdict from the model's free blocks: exact up to here)" : "";
-  return `${oom.kind} OOM at event ${count(oom.index)}: ${oom.op}(${bytes(oom.size)})${why}`;
+  return failureText(oom, { bytes, count }) + why;
 }
 
 // A trap is never an OOM: the module itself failed (AssemblyScript aborts when memory cannot grow)

@@ -263,7 +263,7 @@ export function agreementText(sim, real, { like, module, fmt }) {
   return `first difference at event ${fmt.count(d)}: ${what} → sim ${side(sim)}, real ${side(real)}`;
 }
 
-// The real side's failures, with the verdict (kind, free bytes, largest free block) of the model's
+// The real side's failures, with the verdict (kind and its reason, free bytes, largest free block) of the model's
 // failure at the same event wherever the two sides agreed up to it: an address-exact model holds the same
 // free blocks as the module, which the module does not show. Others keep heap − live as their estimate.
 export function adoptVerdicts(realFailures, simFailures, agreeBefore) {
@@ -271,6 +271,7 @@ export function adoptVerdicts(realFailures, simFailures, agreeBefore) {
   return realFailures.map((f) => {
     const s = byIndex.get(f.index);
     if (!s || f.index >= agreeBefore || s.op !== f.op || s.size !== f.size) return f;
-    return { ...f, kind: s.kind, free_bytes: s.free_bytes, largest_free: s.largest_free, from_model: true };
+    return { ...f, kind: s.kind, free_bytes: s.free_bytes, largest_free: s.largest_free, align: s.align ?? f.align,
+      reason: s.reason ?? f.reason, from_model: true };
   });
 }
