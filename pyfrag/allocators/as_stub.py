@@ -32,7 +32,6 @@ realloc's copy writes over other blocks' headers is not followed.
 
 from ..memory import WASM32_MAX_PAGES
 from .as_tlsf import AL_SIZE, BLOCK_MAXSIZE, BLOCK_OVERHEAD, PAGE_BITS, AsTlsf, compute_size
-from .base import merge_spans
 from .bump import Bump
 
 U32 = 0xFFFFFFFF
@@ -121,20 +120,6 @@ class AsStub(Bump):
         return p
 
     # -- inspection -------------------------------------------------------------
-
-    def spans(self):
-        if self.headers is None:
-            return super().spans()
-        # past the wrap blocks overlap: what any live block covers is used
-        raw, cursor = [], self.heap_base
-        for start, end in sorted((p - self.header, p + self._extent(n))
-                                 for p, n in self.blocks.items()):
-            if end > cursor:
-                start = max(start, cursor)
-                raw += [(cursor, start - cursor, False), (start, end - start, True)]
-                cursor = end
-        raw.append((cursor, self.memory.byte_length - cursor, False))
-        return merge_spans(raw)
 
     def check(self):
         if self.headers is None:

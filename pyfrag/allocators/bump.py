@@ -90,9 +90,11 @@ class Bump(Allocator):
 
     def spans(self):
         # below the top: live blocks, headers and freed holes, none of which can be
-        # handed out again; above it: the untouched rest of memory
-        return merge_spans([(self.heap_base, self.top - self.heap_base, True),
-                            (self.top, self.memory.byte_length - self.top, False)])
+        # handed out again; above it: the untouched rest of memory (after AssemblyScript's
+        # stub wrapped past 4 GiB, handed out again over live blocks)
+        top = max(self.top, self.heap_base)
+        return merge_spans([(self.heap_base, top - self.heap_base, True),
+                            (top, self.memory.byte_length - top, False)])
 
     def check(self):
         last_end = self.heap_base
