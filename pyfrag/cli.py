@@ -4,6 +4,7 @@ Main entry point: `main(argv)`. Commands:
 
     run SOURCE      replay a scenario or a trace file on one allocator: summary + audit
     compare SOURCE  the same trace on many allocators: one table
+    explain SOURCE  why the heap died (or grew), and what would have saved it
     real SOURCE     replay on a real WebAssembly module (needs the wasmtime extra)
     convert IN OUT  between trace formats
     record          record a native program (valgrind) or a WebAssembly app (wasmtime)
@@ -68,6 +69,17 @@ def param_value(text):
         except ValueError:
             pass
     return text
+
+
+def positive(text):
+    """An argparse type: a whole number above 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"wants a whole number above 0, got {text!r}")
+    return value
 
 
 def parse_params(items):
@@ -158,9 +170,14 @@ def cmd_run(args):
                          initial_pages=args.initial_pages)
         print(verdict.describe())
         return 0 if verdict.identical else MISMATCH
-    run = trace.replay(args.allocator, stop_at_oom=args.stop_at_oom,
-                       progress=progress_printer(f"replaying on {args.allocator or args.like}"),
-                       discard=args.discard, **heap_options(args))
+    if args.reset_every is not None:
+        from .strategies import periodic_reset
+        run = periodic_reset(trace, args.allocator, every=args.reset_every,
+                             discard=args.discard, **heap_options(args))
+    else:
+        run = trace.replay(args.allocator, stop_at_oom=args.stop_at_oom,
+                           progress=progress_printer(f"replaying on {args.allocator or args.like}"),
+                           discard=args.discard, **heap_options(args))
     print("\n".join(run.address_lines()) if args.addresses else summary(run))
 
 
@@ -172,6 +189,7 @@ def cmd_real(args):
     maximum = user_limit(args.maximum, f"--maximum {args.maximum}") if args.maximum else None
     try:
         run = replay_real(trace, args.module, stop_at_oom=args.stop_at_oom,
+                          reset_every=args.reset_every,
                           progress=progress_printer(f"replaying on {args.module}"),
                           discard=args.discard, call_budget=args.call_budget,
                           model=args.model, maximum=maximum)
@@ -194,6 +212,30 @@ WRITABLE = [ext for ext, fmt in _EXTENSIONS.items() if fmt != "valgrind"]
 # Every allocator of a comparison starts from the same state, so differences in
 # the table come from the allocators, not from the modules they were built into.
 COMPARE_START = {"heap_base": 1024, "initial_pages": 1}
+
+
+def cmd_explain(args):
+    from .explain import explain
+    trace = source_trace(args.source, args.format, parse_params(args.param), args.pid)
+    maximum = user_limit(args.maximum, f"--maximum {args.maximum}") if args.maximum else None
+    if args.allocator and args.module:
+        raise UsageError("explain looks at one allocator: --module (its model, and the module "
+                         "itself for the fixes) or --allocator (a model alone), not both")
+    module = None if args.allocator else args.module or recorded_module(trace) or "c-dlmalloc"
+    options = {} if maximum is None else {"maximum": maximum}
+    try:
+        e = explain(trace, module, args.allocator, real=not args.no_real, **options)
+    except ImportError:
+        raise UsageError("replaying the fixes on the real module needs pyfrag[real] "
+                         "(or --no-real)") from None
+    print(e.describe())
+
+
+def recorded_module(trace):
+    """The real module whose model a recording was made with, if one is in the manifest."""
+    allocator = trace.recorded and trace.recorded.allocator
+    return next((m["name"] for m in manifest() if m.get("model") == allocator), None) \
+        if allocator else None
 
 
 def cmd_compare(args):
@@ -355,6 +397,7 @@ examples:
   pyfrag run image-task --allocator dlmalloc       summary and the article's audit lines
   pyfrag run swiss-cheese -p rounds=500 -a wee-alloc
   pyfrag compare image-task                        every allocator, one table
+  pyfrag explain image-task                        why it died, and what would have saved it
   pyfrag real swiss-cheese --module c-dlmalloc     the same on a real module (pyfrag[real])
   pyfrag real image-task -m mimalloc --maximum 256mib   in a smaller memory
   pyfrag convert trace.rep trace.jsonl             between trace formats
@@ -438,6 +481,11 @@ def build_parser():
                         help="memory limit in place of the trace's own: 512mib, 64kib, 2gib, "
                              "8192pages, wasm32 (a bare number is refused: pages or bytes?)")
 
+    def add_reset(sp):
+        sp.add_argument("--reset-every", type=positive, metavar="N",
+                        help="the reset pattern: every N events restart the instance and "
+                             "allocate the live blocks again, packed")
+
     def add_start(sp):
         add_maximum(sp)
         sp.add_argument("--heap-base", type=int, metavar="BYTES",
@@ -455,6 +503,7 @@ def build_parser():
     r.add_argument("-a", "--allocator",
                    help="allocator model (default: dlmalloc, or the --like module's model)")
     add_replay_output(r)
+    add_reset(r)
     r.add_argument("--verify", action="store_true",
                    help="a recorded trace: replay it on the model started like the app and "
                         "report the first event whose address or memory size differs (exit 1)")
@@ -489,6 +538,7 @@ def build_parser():
                          "__heap_base if it has them)")
     add_maximum(rl)
     add_replay_output(rl)
+    add_reset(rl)
     beside = rl.add_mutually_exclusive_group()
     beside.add_argument("--model", action="store_const", const=True, default="failures",
                         help="replay the module's model beside it over the whole run, for "
@@ -501,6 +551,21 @@ def build_parser():
                     help="how long one call into the module may run before it is "
                          "stopped (default 5)")
     rl.set_defaults(func=cmd_real)
+
+    x = command("explain", "why the heap died, and what would have saved it",
+                epilog="the verdict and the ideal; why each memory.grow happened (forced or the "
+                       "allocator's policy); which blocks pin the holes, by tag and size class; "
+                       "fixes derived from their lifetimes, each replayed on the model and on "
+                       "the real module, best first")
+    add_source(x)
+    x.add_argument("-m", "--module",
+                   help="real module to explain on (default: the one a recording was made "
+                        "with, else c-dlmalloc); the model starts like it")
+    x.add_argument("-a", "--allocator", help="a model alone, without a real module")
+    add_maximum(x)
+    x.add_argument("--no-real", action="store_true",
+                   help="replay the fixes on the model only")
+    x.set_defaults(func=cmd_explain)
 
     c = command("compare", "one trace on many allocators: one table")
     add_source(c)

@@ -126,14 +126,15 @@ def _build(events, heap, live, peak_heap, peak_live, grow_events, grow_calls, sp
 
 
 def grow_indices(run):
-    """Event indices at which the memory grew."""
+    """Event indices at which the memory grew (a reset's fresh instance starts smaller: not a
+    grow, but the next one counts from there)."""
     if isinstance(run.heap_bytes, Steps):
         return run.heap_bytes.changes(run.initial_bytes)
     out, before = [], run.initial_bytes
     for i, b in enumerate(run.heap_bytes):
-        if b != before:
+        if b > before:
             out.append(i)
-            before = b
+        before = b
     return out
 
 

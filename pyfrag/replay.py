@@ -190,6 +190,12 @@ class Run:
         from .metrics import run_metrics
         return run_metrics(self)
 
+    @cached_property
+    def grows(self):
+        """Every event at which memory grew, forced or by the allocator's policy (pyfrag.grows)."""
+        from .grows import grow_causes
+        return grow_causes(self)
+
     def audit(self):
         from .audit import audit
         return audit(self)

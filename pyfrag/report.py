@@ -1,7 +1,7 @@
 """Text views of runs: the summary `run` and `real` print and the table `compare` prints.
 
 Main entry points: `summary(run)` and `table(runs)`. Pure formatting: every
-number comes from `run.metrics`, nothing is computed twice. The table's
+number comes from `run.metrics` or `run.grows`, nothing is computed twice. The table's
 "resident" is the heap left resident by memory.discard: at the end, or with
 discard "on-free" its peak over the run.
 
@@ -41,6 +41,9 @@ def summary(run):
              + (f", {plural(m.grow_calls, 'memory.grow call')}"
                 if m.grow_calls is not None else ""),
              f"  live         {human(m.live_bytes)} at the end, peak {human(m.peak_live_bytes)}",
+             f"  ideal        {human(m.ideal_bytes)}: heap base + peak live, in whole pages; "
+             f"the peak heap is {m.times_ideal:.2f}x it",
+             "  grows        " + grow_line(run),
              f"  utilization  {m.utilization:.2%} at the end, wasted {human(m.wasted_bytes)}"]
     module = getattr(run, "module", None)
     if module is not None:
@@ -71,6 +74,14 @@ def summary(run):
                      "held no allocator call and were passed over")
     lines.append(audit(run))
     return "\n".join(lines)
+
+
+def grow_line(run):
+    """The run's grow events by cause (pyfrag.grows), in one line."""
+    from .grows import totals
+    forced, policy = totals(run.grows)
+    return (f"{forced} forced (no stretch free of live data held the request), {policy} by "
+            "the allocator's policy (one did)")
 
 
 def sources(run):
@@ -104,22 +115,27 @@ def discard_line(m):
             f"end{peak} ({when}; the address space does not shrink)")
 
 
-COLUMNS = ("allocator", "peak heap", "utilization", "ext. frag", "largest free",
-           "overhead", "resident", "grow calls", "first failure")
+COLUMNS = ("allocator", "peak heap", "x ideal", "utilization", "ext. frag", "largest free",
+           "overhead", "resident", "grows forced+policy", "first failure")
 # what the table's figures are, printed under it
-TABLE_NOTE = ("at the end of the run, except peak heap (its peak) and the first failure "
-              "(its kind and event)")
+TABLE_NOTE = ("at the end of the run, except peak heap (its peak), x ideal (the peak heap "
+              "over heap base + peak live, in whole pages), grows (every grow event, forced: "
+              "no stretch free of live data held the request, or the allocator's policy) and "
+              "the first failure (its kind and event)")
 
 
 def table_rows(runs):
+    from .grows import totals
     rows = []
     for run in runs:
         m = run.metrics
-        rows.append((run.allocator, human(m.peak_heap_bytes), f"{m.utilization:.2%}",
+        forced, policy = totals(run.grows)
+        rows.append((run.allocator, human(m.peak_heap_bytes), f"{m.times_ideal:.2f}x",
+                     f"{m.utilization:.2%}",
                      "-" if m.external_fragmentation is None else f"{m.external_fragmentation:.2%}",
                      human(m.largest_free_block), human(m.overhead_bytes),
                      human(m.peak_resident_bytes if m.discard == ON_FREE else m.resident_bytes),
-                     str(m.grow_calls if m.grow_calls is not None else m.grow_events),
+                     f"{forced}+{policy}",
                      f"{m.oom_kind} @ {m.oom_index}" if m.oom_kind else "none"))
     return rows
 

@@ -51,7 +51,7 @@ def reset_at(trace, points, replay_segment):
     heap_bytes = array("q")
     failures, issues, survivors = [], [], {}
     first = last = None
-    grow_calls, restored_bytes = 0, 0
+    grow_calls, restored_bytes = None, 0
     bounds = [0] + sorted({p for p in points if 0 < p < len(trace)}) + [len(trace)]
     for start, end in zip(bounds, bounds[1:]):
         segment = Trace(trace.name, maximum=trace.maximum)
@@ -62,7 +62,7 @@ def reset_at(trace, points, replay_segment):
         segment.extend(trace, start, end)
         last = run = replay_segment(segment)
         first = first or run
-        grow_calls += run.grow_calls or 0
+        grow_calls = None if run.grow_calls is None else (grow_calls or 0) + run.grow_calls
         if addresses is None:
             addresses, live_bytes = array(run.addresses.typecode), array(run.live_bytes.typecode)
         addresses.extend(run.addresses[restored:])

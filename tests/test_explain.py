@@ -8,7 +8,7 @@ import pytest
 
 from pyfrag import Trace, explain, scenarios
 from pyfrag.explain import fixes as fixes_mod
-from pyfrag.explain.grows import FORCED, POLICY, totals
+from pyfrag.grows import FORCED, POLICY, totals
 from pyfrag.explain.lifetimes import blocks, groups, size_class
 
 
@@ -148,3 +148,48 @@ def test_fixes_rank_no_failure_before_lower_peak_and_resets_after_the_rest():
                       model=fixes_mod.Outcome(0, None, 100))
     c = fixes_mod.Fix("none", "c", "c", None, None, model=fixes_mod.Outcome(1, object(), 50))
     assert fixes_mod.rank([c, b, a]) == [a, b, c]
+
+
+# -- the command line -------------------------------------------------------------------
+
+def pyfrag(*args):
+    import sys
+    return subprocess.run([sys.executable, "-m", "pyfrag", *map(str, args)],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_pyfrag_explain_names_the_pinners_and_the_fix_proven_on_the_module():
+    pytest.importorskip("wasmtime")
+    r = pyfrag("explain", "image-task", "-m", "rust-dlmalloc")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.startswith("image-task on rust-dlmalloc: 257 events")
+    assert "who pins the holes at the failure" in out and "tag thumbnail" in out
+    assert "the real module rust-dlmalloc" in out
+    assert out.strip().endswith("the 64.0 MiB malloc at event 256 then fits.")
+
+
+def test_pyfrag_explain_on_a_model_alone_and_its_usage_errors():
+    r = pyfrag("explain", "churn", "-p", "frames=100", "-a", "bump")
+    assert r.returncode == 0, r.stderr
+    assert "churn on bump" in r.stdout and "the model, best first" in r.stdout
+    both = pyfrag("explain", "churn", "-a", "bump", "-m", "c-dlmalloc")
+    assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_run_and_real_take_the_reset_pattern():
+    r = pyfrag("run", "image-task", "--like", "c-dlmalloc", "--reset-every", "128")
+    assert r.returncode == 0 and "(reset every 128)" in r.stdout and "failed       none" in r.stdout
+    bad = pyfrag("run", "image-task", "--reset-every", "0")
+    assert bad.returncode == 2 and "--reset-every: wants a whole number above 0" in bad.stderr
+    pytest.importorskip("wasmtime")
+    real = pyfrag("real", "image-task", "-m", "c-dlmalloc", "--reset-every", "128")
+    assert real.returncode == 0 and "failed       none" in real.stdout
+
+
+def test_run_and_compare_print_the_ideal_and_the_grow_causes():
+    r = pyfrag("run", "churn", "-p", "frames=200", "--like", "mimalloc")
+    assert "the peak heap is" in r.stdout and "x it" in r.stdout
+    assert "1 forced" in r.stdout or "0 forced" in r.stdout
+    c = pyfrag("compare", "churn", "-p", "frames=200", "--allocators", "dlmalloc,bump")
+    assert "x ideal" in c.stdout and "grows forced+policy" in c.stdout

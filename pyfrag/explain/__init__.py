@@ -16,7 +16,7 @@ so what the model's free blocks say holds for the module):
 1. the verdict: the first failed request, the peak heap, and the ideal: the peak of live bytes
    above the heap base, what an allocator that never wasted a byte would need;
 2. why each memory.grow happened: forced (no free block could hold the request) or the
-   allocator's policy (pyfrag.explain.grows);
+   allocator's policy (pyfrag.grows);
 3. which blocks pin the holes: lifetimes by tag and size class, and the free bytes each group
    holds apart at the peak heap and just before the first failure (pyfrag.explain.lifetimes);
 4. what would have saved it: fixes derived from those lifetimes, each a transform of the trace
@@ -26,11 +26,11 @@ so what the model's free blocks say holds for the module):
 
 from dataclasses import dataclass, field
 
+from ..grows import grow_causes, totals
 from ..memory import PAGE
 from ..replay import replay
 from ..report import human, plural
 from . import fixes as _fixes
-from .grows import grow_causes, totals
 from .lifetimes import blocks as _blocks, groups as _groups, pinned_bytes, pinners
 
 
@@ -88,7 +88,7 @@ def explain(trace, module=None, allocator=None, *, real=True, **heap_options):
         model_run(trace, (sorted(set(points) | set(moments.values())), look))
         return {i: layouts[i][0] for i in points}
 
-    grows = grow_causes(trace, run, spans_at)
+    grows = grow_causes(run, spans_at)
     if not layouts:                            # no grow: only the moments
         spans_at([])
     pins = {}

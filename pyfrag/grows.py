@@ -1,22 +1,22 @@
 """Why the heap grew: for every event at which memory grew, the request, what lay free then, and
 whether the allocator had a choice.
 
-Main entry point: `grow_causes(trace, run, spans_at) -> list[Grow]`.
+Main entry point: `grow_causes(run, spans_at=None) -> list[Grow]`, which `Run.grows` gives.
 
 A grow is *forced* when no stretch of memory free of live data could hold the request: even an
 allocator that never wasted a byte would have had to grow. It is *policy* when one could, and the
 allocator's design did not use it: a size class with no block free, a 4 MiB segment, a bump
 pointer that never goes back, cells its free-list walk lost. Stretches free of live data are
-measured between the live blocks' requested bytes (from the run's addresses); the allocator's own
-free blocks (its spans, from pyfrag.replay's `pause`) are reported beside them. For a real module
-both come from its model, exact where the two agree event by event.
+measured between the live blocks' requested bytes, from the run's own addresses (a real module's
+as much as a model's). The allocator's own free blocks, where `spans_at` gives them (its model's
+spans before each grow, from pyfrag.replay's `pause`: pyfrag.explain), are reported beside them.
 """
 
 from dataclasses import dataclass
 from operator import sub
 
-from ..metrics import grow_indices
-from ..trace import ALLOC, FREE
+from .metrics import grow_indices
+from .trace import ALLOC, FREE
 
 FORCED, POLICY = "forced", "policy"
 
@@ -30,38 +30,40 @@ class Grow:
     align: int
     heap_before: int        # memory.buffer.byteLength before the event
     heap_after: int
-    free_bytes: int         # in the allocator's free blocks before the event
-    largest_free: int       # the largest of them
     largest_gap: int        # the longest stretch free of live data before the event
     cause: str              # FORCED or POLICY
+    free_bytes: int | None = None      # in the allocator's free blocks before the event
+    largest_free: int | None = None    # the largest of them (None: not looked at)
 
     def describe(self):
         align = f", align {self.align}" if self.align else ""
+        free = "" if self.free_bytes is None else \
+            f", largest free block {self.largest_free} of {self.free_bytes} free"
         return (f"{self.where}: {self.op}({self.size}{align}) grew memory from "
                 f"{self.heap_before} to {self.heap_after} bytes, {self.cause}: "
-                f"{self.largest_gap} bytes free of live data in one stretch, largest free "
-                f"block {self.largest_free} of {self.free_bytes} free")
+                f"{self.largest_gap} bytes free of live data in one stretch{free}")
 
 
-def grow_causes(trace, run, spans_at):
-    """Every grow event of `run`, with its cause. `spans_at(points) -> {i: spans}` gives the
-    allocator's spans before each event in `points` (a second replay of the model with
-    pyfrag.replay's `pause`)."""
+def grow_causes(run, spans_at=None):
+    """Every grow event of `run`, with its cause. `spans_at(points) -> {i: spans}`, where given,
+    gives the allocator's spans before each event in `points`."""
+    trace = run.trace
     points = grow_indices(run)
-    spans = spans_at(points) if points else {}
+    spans = spans_at(points) if points and spans_at is not None else {}
     gaps = _largest_gaps(trace, run, points)
     out = []
     for i in points:
         op = trace.ops[i]
         if op == FREE:               # a free never grows memory: a model that did is wrong
             raise AssertionError(f"{trace.where(i)}: memory grew at a free")
-        holes = [length for _, length, used in spans[i] if not used]
+        holes = [length for _, length, used in spans[i] if not used] if i in spans else None
         size = trace.sizes[i]
         out.append(Grow(i, trace.where(i), "malloc" if op == ALLOC else "realloc", size,
                         trace.aligns.get(i, 0) if op == ALLOC else 0,
                         run.heap_bytes[i - 1] if i else run.initial_bytes, run.heap_bytes[i],
-                        sum(holes), max(holes, default=0), gaps[i],
-                        POLICY if gaps[i] >= size else FORCED))
+                        gaps[i], POLICY if gaps[i] >= size else FORCED,
+                        sum(holes) if holes is not None else None,
+                        max(holes, default=0) if holes is not None else None))
     return out
 
 
