@@ -262,6 +262,23 @@ def cmd_compare(args):
     print()
     print(describe(recommend(trace, runs, **options),
                    recorded=trace.recorded and trace.recorded.allocator))
+    print(saved_by(trace, args.source))
+
+
+def saved_by(trace, source):
+    """explain's answer for the trace on its module (pyfrag.explain), in one line: a fix of the
+    app itself, where the recommendation changes the allocator or restarts it."""
+    from .explain import explain
+    module = recorded_module(trace) or "c-dlmalloc"
+    try:
+        e = explain(trace, module)
+    except ImportError:                       # no wasmtime: the fixes are the model's
+        e = explain(trace, module, real=False)
+    base = next(f for f in e.fixes if f.kind == "none")
+    head = f"what the app itself could change, on {module} (pyfrag explain {source} -m {module})"
+    if e.best.kind == "none":
+        return f"{head}: nothing does better than the trace as it is"
+    return f"{head}: {e.best.sentence(base)}"
 
 
 def cmd_record(args):
