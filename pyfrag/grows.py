@@ -1,7 +1,8 @@
 """Why the heap grew: for every event at which memory grew, the request, what lay free then, and
 whether the allocator had a choice.
 
-Main entry point: `grow_causes(run, spans_at=None) -> list[Grow]`, which `Run.grows` gives.
+Main entry point: `grow_causes(run, spans_at=None, budget=None) -> list[Grow]`; `Run.grows`
+gives it within SUMMARY_BUDGET.
 
 A grow is *forced* when no stretch of memory free of live data could hold the request: even an
 allocator that never wasted a byte would have had to grow. It is *policy* when one could, and the
@@ -19,6 +20,9 @@ from .metrics import grow_indices
 from .trace import ALLOC, FREE
 
 FORCED, POLICY = "forced", "policy"
+# Steps (live blocks sorted at grow events) a summary may spend classing grows: a run's summary
+# stays about as quick as its replay; pyfrag explain classes them all.
+SUMMARY_BUDGET = 3_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +34,8 @@ class Grow:
     align: int
     heap_before: int        # memory.buffer.byteLength before the event
     heap_after: int
-    largest_gap: int        # the longest stretch free of live data before the event
-    cause: str              # FORCED or POLICY
+    largest_gap: int | None  # the longest stretch free of live data before the event
+    cause: str | None       # FORCED or POLICY (None: not classed, past a summary's budget)
     free_bytes: int | None = None      # in the allocator's free blocks before the event
     largest_free: int | None = None    # the largest of them (None: not looked at)
 
@@ -44,55 +48,56 @@ class Grow:
                 f"{self.largest_gap} bytes free of live data in one stretch{free}")
 
 
-def grow_causes(run, spans_at=None):
-    """Every grow event of `run`, with its cause. `spans_at(points) -> {i: spans}`, where given,
-    gives the allocator's spans before each event in `points`."""
+def grow_causes(run, spans_at=None, budget=None):
+    """Every grow event of `run`, with its cause (None past `budget`: see _largest_gaps).
+    `spans_at(points) -> {i: spans}`, where given, gives the allocator's spans before each
+    event in `points`."""
     trace = run.trace
     points = grow_indices(run)
     spans = spans_at(points) if points and spans_at is not None else {}
-    gaps = _largest_gaps(trace, run, points)
+    gaps = _largest_gaps(trace, run, points, budget)
     out = []
     for i in points:
         op = trace.ops[i]
         if op == FREE:               # a free never grows memory: a model that did is wrong
             raise AssertionError(f"{trace.where(i)}: memory grew at a free")
         holes = [length for _, length, used in spans[i] if not used] if i in spans else None
-        size = trace.sizes[i]
+        size, gap = trace.sizes[i], gaps.get(i)
         out.append(Grow(i, trace.where(i), "malloc" if op == ALLOC else "realloc", size,
                         trace.aligns.get(i, 0) if op == ALLOC else 0,
                         run.heap_bytes[i - 1] if i else run.initial_bytes, run.heap_bytes[i],
-                        gaps[i], POLICY if gaps[i] >= size else FORCED,
+                        gap, None if gap is None else POLICY if gap >= size else FORCED,
                         sum(holes) if holes is not None else None,
                         max(holes, default=0) if holes is not None else None))
     return out
 
 
 def totals(grows):
-    """(forced, policy) counts."""
+    """(forced, policy, not classed) counts."""
     forced = sum(g.cause == FORCED for g in grows)
-    return forced, len(grows) - forced
+    policy = sum(g.cause == POLICY for g in grows)
+    return forced, policy, len(grows) - forced - policy
 
 
-def _largest_gaps(trace, run, points):
+def _largest_gaps(trace, run, points, budget=None):
     """{i: the longest stretch of [heap base, end of memory) holding no live block's requested
-    bytes, before event i}, for i in `points`. One sweep over the run: the live blocks' starts
-    are sorted again at each point from the last point's (two sorted runs: a merge)."""
+    bytes, before event i}, for i in `points`: one sweep over the run, the live blocks sorted at
+    each point. That costs as many steps as blocks are live there, so with a `budget` the points
+    past it (counted in those steps) are left out: a summary of a big run stays quick."""
     out, wanted = {}, set(points)
     ends = {}                    # address -> end of the live block's requested bytes
     held = {}                    # id -> address
-    starts, changed = [], {}     # sorted starts at the last point; address -> +1 added / -1 gone
     addresses, heap = run.addresses, run.heap_bytes
     for i, (op, id, size) in enumerate(zip(trace.ops, trace.ids, trace.sizes)):
         if i in wanted:
-            gone = {a for a, c in changed.items() if c < 0}
-            starts = [a for a in starts if a not in gone] if gone else starts
-            starts += [a for a, c in changed.items() if c > 0]
-            starts.sort()
-            changed.clear()
-            top = heap[i - 1] if i else run.initial_bytes
-            lows = [run.heap_base] + [ends[a] for a in starts]
-            highs = starts + [top]
-            out[i] = max(map(sub, highs, lows), default=0)
+            if budget is not None:
+                budget -= len(ends)
+                if budget < 0:
+                    break
+            starts = sorted(ends)
+            lows = [run.heap_base, *map(ends.__getitem__, starts)]
+            starts.append(heap[i - 1] if i else run.initial_bytes)
+            out[i] = max(map(sub, starts, lows))
             if len(out) == len(wanted):
                 break
         if i >= run.events:
@@ -101,19 +106,12 @@ def _largest_gaps(trace, run, points):
             a = held.pop(id, None)
             if a is not None:
                 del ends[a]
-                changed[a] = changed.get(a, 0) - 1
             continue
         p = addresses[i]
-        if op != ALLOC and p and id in held:            # a realloc that moved or resized it
-            a = held.pop(id)
-            del ends[a]
-            changed[a] = changed.get(a, 0) - 1
-        elif op != ALLOC and not p and not size and id in held:   # realloc(p, 0) freed it
-            a = held.pop(id)
-            del ends[a]
-            changed[a] = changed.get(a, 0) - 1
+        # a realloc that moved or resized the block, or realloc(p, 0) that freed it
+        if op != ALLOC and id in held and (p or not size):
+            del ends[held.pop(id)]
         if p:
             held[id] = p                  # an alloc of a held id leaks the old block: it stays
             ends[p] = p + size
-            changed[p] = changed.get(p, 0) + 1
     return out

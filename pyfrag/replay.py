@@ -192,9 +192,10 @@ class Run:
 
     @cached_property
     def grows(self):
-        """Every event at which memory grew, forced or by the allocator's policy (pyfrag.grows)."""
-        from .grows import grow_causes
-        return grow_causes(self)
+        """Every event at which memory grew, forced or by the allocator's policy (pyfrag.grows;
+        past its summary budget a big run's later grows are not classed)."""
+        from .grows import SUMMARY_BUDGET, grow_causes
+        return grow_causes(self, budget=SUMMARY_BUDGET)
 
     def audit(self):
         from .audit import audit

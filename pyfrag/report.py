@@ -79,9 +79,11 @@ def summary(run):
 def grow_line(run):
     """The run's grow events by cause (pyfrag.grows), in one line."""
     from .grows import totals
-    forced, policy = totals(run.grows)
+    forced, policy, unclassed = totals(run.grows)
     return (f"{forced} forced (no stretch free of live data held the request), {policy} by "
-            "the allocator's policy (one did)")
+            "the allocator's policy (one did)"
+            + (f", {unclassed} not classed (too many blocks live to class them all in a "
+               "summary: pyfrag explain classes them)" if unclassed else ""))
 
 
 def sources(run):
@@ -129,13 +131,13 @@ def table_rows(runs):
     rows = []
     for run in runs:
         m = run.metrics
-        forced, policy = totals(run.grows)
+        forced, policy, unclassed = totals(run.grows)
         rows.append((run.allocator, human(m.peak_heap_bytes), f"{m.times_ideal:.2f}x",
                      f"{m.utilization:.2%}",
                      "-" if m.external_fragmentation is None else f"{m.external_fragmentation:.2%}",
                      human(m.largest_free_block), human(m.overhead_bytes),
                      human(m.peak_resident_bytes if m.discard == ON_FREE else m.resident_bytes),
-                     f"{forced}+{policy}",
+                     f"{forced}+{policy}" + (f" ({unclassed} ?)" if unclassed else ""),
                      f"{m.oom_kind} @ {m.oom_index}" if m.oom_kind else "none"))
     return rows
 

@@ -68,7 +68,8 @@ def test_a_grow_is_policy_when_the_allocator_leaves_a_hole_that_would_hold_it():
 @pytest.mark.parametrize("module", ["c-dlmalloc", "mimalloc", "wee-alloc"])
 def test_the_two_classes_sum_to_the_grow_count_on_churn(module):
     e = explain.explain(scenarios.churn(frames=400), module, real=False)
-    forced, policy = totals(e.grows)
+    forced, policy, unclassed = totals(e.grows)
+    assert unclassed == 0
     assert forced + policy == len(e.grows) == e.run.metrics.grow_events > 0
 
 
@@ -77,7 +78,8 @@ def test_every_grow_of_a_recorded_program_is_classed(tmp_path):
     from pyfrag.record import record_native
     trace = record_native(["sort", "/etc/services"], stdout=subprocess.DEVNULL).trace
     e = explain.explain(trace, "c-dlmalloc", real=False)
-    forced, policy = totals(e.grows)
+    forced, policy, unclassed = totals(e.grows)
+    assert unclassed == 0
     assert forced + policy == len(e.grows) == e.run.metrics.grow_events > 0
 
 
@@ -193,3 +195,17 @@ def test_run_and_compare_print_the_ideal_and_the_grow_causes():
     assert "1 forced" in r.stdout or "0 forced" in r.stdout
     c = pyfrag("compare", "churn", "-p", "frames=200", "--allocators", "dlmalloc,bump")
     assert "x ideal" in c.stdout and "grows forced+policy" in c.stdout
+
+
+def test_a_summary_classes_grows_within_its_budget_and_says_how_many_it_left():
+    from pyfrag import replay
+    from pyfrag.grows import grow_causes
+    from pyfrag.report import grow_line
+    run = replay(scenarios.churn(frames=300), like="c-dlmalloc")
+    every = grow_causes(run)
+    some = grow_causes(run, budget=500)
+    assert [g.cause for g in every] and None not in [g.cause for g in every]
+    kept = [g for g in some if g.cause is not None]
+    assert 0 < len(kept) < len(some) and kept == every[:len(kept)]
+    run.__dict__["grows"] = some
+    assert f"{len(some) - len(kept)} not classed" in grow_line(run)

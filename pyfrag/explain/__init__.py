@@ -128,7 +128,7 @@ def _describe(e):
     out.append(f"  peak heap    {human(m.peak_heap_bytes)}: {m.times_ideal:.2f}x the ideal "
                f"{human(m.ideal_bytes)} (heap base + peak live {human(m.peak_live_bytes)}, in "
                "whole pages)")
-    forced, policy = totals(e.grows)
+    forced, policy, _ = totals(e.grows)
     out.append(f"  grows        {plural(len(e.grows), 'grow event')}: {forced} forced (no stretch "
                f"of memory free of live data could hold the request), {policy} policy (one "
                "could; the allocator's design did not use it)")
