@@ -201,9 +201,9 @@ def test_a_summary_classes_grows_within_its_budget_and_says_how_many_it_left():
     from pyfrag import replay
     from pyfrag.grows import grow_causes
     from pyfrag.report import grow_line
-    run = replay(scenarios.churn(frames=300), like="c-dlmalloc")
+    run = replay(scenarios.churn(frames=2000), like="c-dlmalloc")     # 16 grow events
     every = grow_causes(run)
-    some = grow_causes(run, budget=500)
+    some = grow_causes(run, budget=1000)
     assert [g.cause for g in every] and None not in [g.cause for g in every]
     kept = [g for g in some if g.cause is not None]
     assert 0 < len(kept) < len(some) and kept == every[:len(kept)]
