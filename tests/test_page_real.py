@@ -56,6 +56,7 @@ def page_trace(meta, arrays):
     js = {"ops": list(arrays["trace.ops"]), "ids": [int(v) for v in arrays["trace.ids"]],
           "sizes": [int(v) for v in arrays["trace.sizes"]], "aligns": t["aligns"],
           "maximum_bytes": t["maximum_bytes"], "malloc_alignment": t["malloc_alignment"],
+          "reuses_freed": t["reuses_freed"],
           "resets": t["resets"]}
     pages = t["maximum_bytes"] // PAGE
     trace = Trace(t["name"], maximum=pages if pages < WASM32_MAX_PAGES else None)
@@ -203,7 +204,8 @@ def test_page_replays_every_rule_as_the_engine_both_ways(name, tmp_path):
         js = {"ops": list(trace.ops), "ids": list(trace.ids), "sizes": list(trace.sizes),
               "aligns": sorted([i, a] for i, a in trace.aligns.items()),
               "maximum_bytes": trace.maximum * PAGE if trace.maximum else 0,
-              "malloc_alignment": playground._malloc_alignment(name)}
+              "malloc_alignment": playground._malloc_alignment(name),
+              "reuses_freed": playground._model_says(name, "reuses_freed", True)}
         for call_by_call in (False, True):
             jobs.append({"module": entry["path"], "heap_base": entry["heap_base"], "trace": js,
                          "call_by_call": call_by_call,

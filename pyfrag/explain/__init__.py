@@ -38,7 +38,8 @@ from .lifetimes import blocks as _blocks, groups as _groups, pinned_bytes, pinne
 class Explanation:
     trace: object
     model: str                      # the model replayed (like the module, where one is named)
-    module: str | None              # the real module the fixes were also replayed on
+    module: str | None              # the real module the model started like
+    real: bool                      # whether the fixes were replayed on that module too
     run: object                     # the Run of the trace as it is
     grows: list                     # Grow, one per grow event
     groups: list                    # Group, by tag and by size class
@@ -102,7 +103,7 @@ def explain(trace, module=None, allocator=None, *, real=True, **heap_options):
         f.model = _fixes.replayed(f, model_run)
         if real and module is not None:
             f.real = _on_module(f, module)
-    return Explanation(trace, run.allocator, module if real else None, run, grows, gs,
+    return Explanation(trace, run.allocator, module, bool(real and module), run, grows, gs,
                        _fixes.rank(candidates))
 
 
@@ -144,7 +145,7 @@ def _describe(e):
                      plural(g.median_life, "event"), plural(g.p90_life, "event"), human(g.bytes),
                      human(getattr(g, key) or 0)))
     out += _columns(rows)
-    where = f"the model and the real module {e.module}" if e.module else "the model"
+    where = f"the model and the real module {e.module}" if e.real else "the model"
     out += ["", f"what would have saved it (each fix replayed on {where}, best first):"]
     out += [f"  {k}. {line}" for k, line in enumerate(_fixes.describe(e.fixes), 1)]
     base = next(x for x in e.fixes if x.kind == "none")

@@ -91,9 +91,9 @@ def real_result(meta, arrays):
     run = reset_at(trace, resets, lambda segment: replay_real(segment, meta["module"], model=False)) \
         if resets else replay_real(trace, meta["module"], model=False)
     result = {
-        "failures": [{"index": f.index, "op": f.op, "size": f.size, "kind": f.kind,
-                      "free_bytes": f.free_bytes, "largest_free": None, "heap_bytes": f.heap_bytes,
-                      "where": f"event {f.index}"} for f in run.failures],
+        "failures": [{"index": f.index, "op": f.op, "size": f.size, "kind": f.kind, "align": f.align,
+                      "reason": f.reason, "free_bytes": f.free_bytes, "largest_free": None,
+                      "heap_bytes": f.heap_bytes, "where": f"event {f.index}"} for f in run.failures],
         "skipped": len(run.issues),
         "issues": [{"index": i.index, "message": i.message} for i in run.issues[:ISSUES_KEPT]],
         "trap": run.trap and {"index": run.trap.index, "op": run.trap.op, "message": run.trap.cause},

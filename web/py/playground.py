@@ -21,6 +21,10 @@ from pyfrag import Run, Trace, replay
 __all__ = ["show", "sleep"]
 
 _state = {"module": None, "run": None}
+# run id -> [(what show() got, module, allocator)] of its show()s, for explain_view (the page's Explain
+# panel); the last KEPT_RUNS runs only
+_shown = {}
+KEPT_RUNS = 3
 
 
 def namespace(module=None, run_id=None):
@@ -68,13 +72,18 @@ def _run_for(x, module, allocator):
     raise TypeError(f"show() takes a pyfrag.Run or a pyfrag.Trace, not {type(x).__name__}")
 
 
-def _malloc_alignment(module):
-    """The alignment the real module's malloc gives, as its model knows it (8 by default)."""
+def _model_says(module, trait, usual):
+    """What the real module's model says of its allocator (its malloc's `alignment`, whether it
+    `reuses_freed` memory), or the `usual` answer: no manifest here, an upload, or no model."""
     from pyfrag import allocators, modules
     try:
-        return allocators.get(modules.find(module)["model"]).alignment
-    except Exception:          # no manifest here, an upload, or no model: malloc's usual 8
-        return 8
+        return getattr(allocators.get(modules.find(module)["model"]), trait)
+    except Exception:
+        return usual
+
+
+def _malloc_alignment(module):
+    return _model_says(module, "alignment", 8)
 
 
 def _float64(a):
@@ -104,6 +113,8 @@ def payload(x, module=None, label=None, allocator=None):
             "maximum_bytes": run.maximum_bytes,
             # aligned requests a module without aligned_alloc still serves with malloc
             "malloc_alignment": _malloc_alignment(module),
+            # a module whose allocator never reuses freed memory runs out "exhausted" (failures.js)
+            "reuses_freed": _model_says(module, "reuses_freed", True),
             # a run that restarted its instance (pyfrag.strategies.reset_at): the page restarts
             # the real module at the same events
             "resets": list(getattr(run, "reset_points", ())),
@@ -125,8 +136,20 @@ def payload(x, module=None, label=None, allocator=None):
             "audit": run.audit(),
         },
     }
+    # why each grow happened (pyfrag.grows, within a summary's budget): the charts' grow ticks say
+    grows = run.grows
+    meta["sim"]["grows"] = len(grows)
+    shown = _shown.setdefault(_state["run"], [])
+    while len(_shown) > KEPT_RUNS:
+        del _shown[next(iter(_shown))]
+    meta["run"], meta["index"] = _state["run"], len(shown)
+    shown.append((x, module, allocator))
     ops = trace.ops if trace.ops.typecode == "b" else array("b", trace.ops)
     arrays = {
+        "sim.grow_index": array("d", (g.index for g in grows)),
+        # 1 forced, 2 policy, 0 not classed (past the summary's budget)
+        "sim.grow_cause": array("d", ({"forced": 1, "policy": 2}.get(g.cause, 0) for g in grows)),
+        "sim.grow_gap": array("d", (g.largest_gap or 0 for g in grows)),
         "trace.ops": ops,
         "trace.ids": _float64(trace.ids),
         "trace.sizes": _float64(trace.sizes),
@@ -135,6 +158,23 @@ def payload(x, module=None, label=None, allocator=None):
         "sim.live_bytes": _float64(run.live_bytes),
     }
     return meta, arrays, run
+
+
+def explain_view(run, index):
+    """`pyfrag explain`'s answer for show() number `index` of run `run` (the page's Explain panel):
+    on the model the view replayed, started like its module; the fixes replayed on the model only
+    (the page has no wasmtime: `pyfrag explain` replays them on the real module too)."""
+    from pyfrag.explain import explain
+    try:
+        x, module, allocator = _shown[run][index]
+    except (KeyError, IndexError):
+        return "This view's run is gone from Python (each run keeps its own): run the code again."
+    if isinstance(x, Run):
+        # a run not started like a module: its model (a strategy's label, "dlmalloc (reset every
+        # 128)", names it first)
+        model = None if x.like else x.allocator.split(" (")[0]
+        return explain(x.trace, x.like, model, real=False).describe()
+    return explain(x, None if allocator else module, allocator, real=False).describe()
 
 
 def show(x, module=None, label=None, allocator=None):

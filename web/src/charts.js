@@ -11,7 +11,7 @@ import { decimate, summary } from "./timeline.js";
 export const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
 // the marks' names in the key under a chart, and the first failure's label on it (chartsvg.js draws both too)
-export const KEYS = { grow: "memory.grow", oom: "first failed request" };
+export const KEYS = { grow: "memory.grow", oom: "first failed request", ideal: "ideal: heap base + peak live" };
 export const oomLabel = (oom) => `${failureLabel(oom.kind)} @ ${count(oom.index)}`;
 
 // The colour tokens a chart draws with, read once per chart: each read after the page changed would make
@@ -22,8 +22,9 @@ const tokens = () => {
     .map((name) => [name, style.getPropertyValue(`--${name}`).trim()]));
 };
 
-// Marks drawn over the plot: grow events as ticks at the bottom (one per pixel at most), the first
-// failure as a labelled vertical line.
+// Marks drawn over the plot: the ideal (what an allocator that never wasted a byte would need) as a
+// dotted line across, grow events as ticks at the bottom (one per pixel at most), the first failure as a
+// labelled vertical line.
 function marksPlugin(tl, colour) {
   return {
     hooks: {
@@ -31,6 +32,18 @@ function marksPlugin(tl, colour) {
         const { ctx, bbox } = u;
         const dpr = devicePixelRatio;
         ctx.save();
+        const ideal = summary(tl).ideal_bytes;
+        if (ideal) {
+          const y = Math.round(u.valToPos(ideal, "y", true));
+          ctx.strokeStyle = colour.live;
+          ctx.lineWidth = dpr;
+          ctx.setLineDash([dpr, 3 * dpr]);
+          ctx.beginPath();
+          ctx.moveTo(bbox.left, y);
+          ctx.lineTo(bbox.left + bbox.width, y);
+          ctx.stroke();
+          ctx.setLineDash([]);
+        }
         ctx.strokeStyle = colour.grow;
         ctx.globalAlpha = 0.8;            // hundreds of grows make a band: keep the lines above it readable
         ctx.lineWidth = dpr;
@@ -89,9 +102,55 @@ function keys(el) {
   if (!box) {
     box = document.createElement("div");
     box.className = "chart-keys";
-    box.innerHTML = `<span class="key-grow">${KEYS.grow}</span><span class="key-oom">${KEYS.oom}</span>`;
+    box.innerHTML = `<span class="key-grow">${KEYS.grow}</span><span class="key-oom">${KEYS.oom}</span>` +
+      `<span class="key-ideal">${KEYS.ideal}</span>`;
   }
   el.append(box);
+}
+
+const CAUSES = ["not classed (too many blocks live for the page: pyfrag explain classes it)",
+  "forced: no stretch free of live data could hold the request",
+  "policy: a stretch free of live data could hold it; the allocator's design grew instead"];
+
+// What a grow tick says under the pointer: the grow event nearest to event `at`, within `within` events,
+// with its request and its cause where the timeline knows them (tl.growCauses).
+export function growAt(tl, at, within) {
+  const grows = tl.grows;
+  let lo = 0, hi = grows.length;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (grows[mid] < at) lo = mid + 1; else hi = mid; }
+  const near = [lo - 1, lo].filter((k) => k >= 0 && k < grows.length)
+    .sort((a, b) => Math.abs(grows[a] - at) - Math.abs(grows[b] - at))[0];
+  if (near === undefined || Math.abs(grows[near] - at) > within) return null;
+  const i = grows[near], op = tl.ops[i] === 2 ? "realloc" : "malloc";
+  let text = `memory.grow at event ${count(i)}: ${op}(${bytes(tl.sizes[i])}) grew the heap to ${bytes(tl.heap[i])}`;
+  const causes = tl.growCauses;
+  if (causes) {
+    const k = causes.index.indexOf(i);
+    if (k >= 0) text += `; ${CAUSES[causes.cause[k]]} (longest: ${bytes(causes.gap[k])})`;
+  }
+  return text;
+}
+
+// A line under the chart that names the grow tick under the pointer.
+function growTips(tl, el) {
+  let tip = el.querySelector(".grow-tip");
+  if (!tip) {
+    tip = document.createElement("p");
+    tip.className = "grow-tip";
+    tip.setAttribute("aria-live", "polite");
+  }
+  return {
+    hooks: {
+      setCursor: [(u) => {
+        const left = u.cursor.left;
+        const text = left == null || left < 0 || !tl.heap ? null
+          : growAt(tl, u.posToVal(left, "x"), u.posToVal(left + 4, "x") - u.posToVal(left, "x"));
+        tip.textContent = text ?? "";
+        tip.hidden = !text;
+      }],
+      ready: [() => el.append(tip)],
+    },
+  };
 }
 
 // What the chart shows, in words, for screen readers.
@@ -129,7 +188,7 @@ export function drawChart(el, tl, scale, { sync = "pyfrag", onPick = null, width
     ],
     cursor: { sync: { key: sync }, drag: { x: false, y: false } },
     legend: { live: true },
-    plugins: [marksPlugin(tl, colour)],
+    plugins: [marksPlugin(tl, colour), growTips(tl, el)],
   }, data, el);
   if (onPick) {
     chart.over.addEventListener("click", () => {
@@ -141,6 +200,7 @@ export function drawChart(el, tl, scale, { sync = "pyfrag", onPick = null, width
   el._chart = chart;
   el.setAttribute("role", "img");
   el.setAttribute("aria-label", description(tl));
+  el.dataset.ideal = String(summary(tl).ideal_bytes);
   el.dataset.drawn = "true";
 }
 

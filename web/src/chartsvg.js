@@ -5,6 +5,7 @@
 // svgDocument(geometry) builds the text from plain numbers (what the unit tests feed it).
 
 import { cssVar, KEYS, oomLabel } from "./charts.js";
+import { summary } from "./timeline.js";
 
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif';
 const CAPTION = 24;    // px above the chart for its caption
@@ -52,7 +53,8 @@ export function chartGeometry(el, tl) {
     live: { label: u.series[2].label, points: line(2) },
     grows: [...new Set(tl.grows.map((i) => Math.round(x(i))))],     // one tick per pixel, as on the canvas
     oom: oom ? { x: x(oom.index), text: oomLabel(oom), width: width(oomLabel(oom)) } : null,
-    keyWidths: [u.series[1].label, u.series[2].label, KEYS.grow, KEYS.oom].map(width),
+    ideal: y(summary(tl).ideal_bytes),
+    keyWidths: [u.series[1].label, u.series[2].label, KEYS.grow, KEYS.oom, KEYS.ideal].map(width),
     colours: lightColours(),
     description: el.getAttribute("aria-label") ?? "",
   };
@@ -67,7 +69,8 @@ export function svgDocument(g, title) {
   const { plot, colours: c } = g, bottom = plot.top + plot.height, right = plot.left + plot.width;
   // the key: both series and both marks, as the page shows them under the chart, in rows that fit
   const keys = [[g.heap.label, `stroke="${c.heap}" stroke-width="3"`], [g.live.label, `stroke="${c.live}" stroke-width="2" stroke-dasharray="6 4"`],
-    [KEYS.grow, `stroke="${c.grow}" stroke-width="2"`, true], [KEYS.oom, `stroke="${c.oom}" stroke-width="2" stroke-dasharray="4 3"`]];
+    [KEYS.grow, `stroke="${c.grow}" stroke-width="2"`, true], [KEYS.oom, `stroke="${c.oom}" stroke-width="2" stroke-dasharray="4 3"`],
+    [KEYS.ideal, `stroke="${c.live}" stroke-width="1" stroke-dasharray="1 3"`]];
   const placed = [];
   let kx = plot.left, row = 0;
   keys.forEach((key, i) => {
@@ -109,6 +112,8 @@ export function svgDocument(g, title) {
     `<path id="live" d="${live}" fill="none" stroke="${c.live}" stroke-width="2" stroke-dasharray="6 4"><title>${esc(g.live.label)}</title></path>`,
     `<path id="grows" d="${g.grows.map((px) => `M${num(px)} ${num(bottom)}V${num(bottom - 6)}`).join("")}" ` +
       `stroke="${c.grow}" stroke-opacity="0.8" stroke-width="1"/>`,
+    `<line id="ideal" x1="${num(plot.left)}" y1="${num(g.ideal)}" x2="${num(right)}" y2="${num(g.ideal)}" ` +
+      `stroke="${c.live}" stroke-width="1" stroke-dasharray="1 3"><title>${esc(KEYS.ideal)}</title></line>`,
   );
   if (g.oom) {
     out.push(`<g id="oom" fill="${c.oom}" stroke="${c.oom}">`,

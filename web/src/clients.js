@@ -20,6 +20,7 @@ export class PythonClient {
     this.port = null;
     this.nextId = 1;
     this.running = null;
+    this.asked = new Map();      // id -> {text, resolve} of a run of ask()
   }
 
   get started() {
@@ -36,7 +37,12 @@ export class PythonClient {
   }
 
   receive(msg) {
-    const h = this.handlers;
+    const h = this.handlers, asked = this.asked.get(msg.id);
+    if (asked) {       // a run of ask(): its output is its answer, not the page's
+      if (msg.type === "stdout" || msg.type === "stderr") asked.text += msg.text;
+      else if (msg.type === "done") { this.asked.delete(msg.id); asked.resolve({ ...msg, text: asked.text }); }
+      return;
+    }
     if (msg.type === "starting") h.starting();
     else if (msg.type === "status") h.status(msg.text, msg.progress);
     else if (msg.type === "ready") h.ready(msg.versions);
@@ -53,6 +59,17 @@ export class PythonClient {
     const id = this.nextId++, port = this.port;
     this.running = id;
     this.initialized.then(() => port.postMessage({ type: "run", id, code, module, files }));
+  }
+
+  // Runs `code` beside the page's runs (queued with them in Python) -> a promise of {ok, error, text}: what
+  // it printed. The page's Explain panel asks this way; nothing it does reaches the page's output or views.
+  ask(code, module = null) {
+    this.start();
+    const id = this.nextId++, port = this.port;
+    return new Promise((resolve) => {
+      this.asked.set(id, { text: "", resolve });
+      this.initialized.then(() => port.postMessage({ type: "run", id, code, module }));
+    });
   }
 
   // The hub interrupts the run, or restarts Python when the page has no shared memory; either way its

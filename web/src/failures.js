@@ -11,9 +11,10 @@ export const KINDS = {
 
 // The kind of a request the module answered with 0: `unsupported` when it could not even be asked (an
 // alignment it has no aligned_alloc for), else heap − live against the size, an estimate (the module's free
-// blocks are out of sight).
-export const failureKind = (size, freeBytes, unsupported = false) =>
-  unsupported ? "unsupported" : freeBytes >= size ? "fragmentation" : "true";
+// blocks are out of sight): enough of it is a fragmentation OOM, or memory exhausted for an allocator that
+// never reuses freed memory (`reusesFreed` false: what is not live was freed, never to be handed out again).
+export const failureKind = (size, freeBytes, unsupported = false, reusesFreed = true) =>
+  unsupported ? "unsupported" : freeBytes < size ? "true" : reusesFreed ? "fragmentation" : "exhausted";
 
 export const failureLabel = (kind) => KINDS[kind] ?? `${kind} failure`;
 

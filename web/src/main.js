@@ -384,6 +384,8 @@ function realSourceFor(payload) {
 }
 
 async function show(view) {
+  const explained = $("explain-text");
+  if (explained) explained.hidden = true;      // it explained the view before this one
   current = view;
   // a widget says plainly whether what it shows was stored when the site was built or runs here
   byId("results")?.toggleAttribute("data-stored", !!view.stored);
@@ -509,6 +511,24 @@ function setupDownloads() {
   }
 }
 
+// ---- explain ------------------------------------------------------------------------------------------
+
+// The Explain panel: pyfrag explain on the view shown, asked of Python beside the page's runs
+// (playground.explain_view: the view's own run and show()).
+function setupExplain() {
+  const button = $("explain-run"), out = $("explain-text");
+  button?.addEventListener("click", async () => {
+    const view = current, { run, index } = view?.payload ?? {};
+    out.hidden = false;
+    if (run == null) { out.textContent = "Run the code first: the panel explains the view shown."; return; }
+    button.disabled = true;
+    out.textContent = "explaining…";
+    const answer = await python.ask(`print(__import__("playground").explain_view(${run}, ${index}))`);
+    if (current === view) out.textContent = answer.ok ? answer.text.trimEnd() : answer.error;
+    button.disabled = false;
+  });
+}
+
 // ---- upload -------------------------------------------------------------------------------------------
 
 async function takeFile(file) {
@@ -623,6 +643,7 @@ async function start() {
   setupEmbed();
   setupUpload();
   setupDownloads();
+  setupExplain();
   byId("view-select")?.addEventListener("change", (e) => {
     halted = false;     // a view picked after Stop replays
     show(views[Number(e.target.value)]);

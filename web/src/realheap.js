@@ -233,7 +233,8 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 1
   const fail = (i, op, size, live, heapNow, align = 0) => {
     const freeBytes = heapNow - out.heap_base - live;
     const unsupported = Boolean(align && !heap.alignedAlloc && align > mallocAlignment && align <= 0xffffffff);
-    out.failures.push({ index: i, op, size, kind: failureKind(size, freeBytes, unsupported), align: align || null,
+    out.failures.push({ index: i, op, size, kind: failureKind(size, freeBytes, unsupported, trace.reuses_freed ?? true),
+      align: align || null,
       reason: unsupported ? `the module has no aligned_alloc, and its malloc aligns to ${mallocAlignment} bytes` : null,
       free_bytes: freeBytes, largest_free: null, heap_bytes: heapNow, where: `event ${i}` });
   };

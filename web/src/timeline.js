@@ -6,6 +6,7 @@
 // the page costs about what a small one does.
 
 export const ALLOC = 0, FREE = 1, REALLOC = 2;   // pyfrag.trace's op codes
+const PAGE = 65536;      // a wasm page (realheap.js imports this module: the constant is not taken from it)
 
 // death[i]: the event at which the block born at event i stops being live (Infinity: never). A realloc
 // ends the old block and starts a new one; an alloc of a still-live id leaks the old block, as in pyfrag.
@@ -138,6 +139,8 @@ export function summary(tl) {
     // the article's audit counts static data and the stack (below the heap base) as wasted; these do not
     static_bytes: tl.heapBase, heap_only_utilization: heap > tl.heapBase ? live / (heap - tl.heapBase) : 0,
     grow_events: tl.grows.length, failures: tl.failures.length, oom,
+    // what an allocator that never wasted a byte would need: heap base + peak live, in whole pages
+    ideal_bytes: Math.ceil((tl.heapBase + tl.peakLive) / PAGE) * PAGE,
   };
 }
 

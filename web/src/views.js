@@ -19,8 +19,12 @@ export function simTitle({ allocator, sim }) {
 // The simulated side of a show() payload; derived: timeline.js derive() of its run.
 export function simSide(payload, derived) {
   const { sim } = payload;
+  const tl = timeline(payload.trace, sim, derived);
+  // why each grow happened (pyfrag.grows), for the grow ticks' hover: index, cause (1 forced, 2 policy,
+  // 0 not classed) and the longest stretch free of live data before it
+  if (sim.grow_index) tl.growCauses = { index: sim.grow_index, cause: sim.grow_cause, gap: sim.grow_gap };
   return {
-    tl: timeline(payload.trace, sim, derived),
+    tl,
     title: simTitle(payload),
     extra: { ...sim.metrics, reported_live: null, issues: sim.issues, issue_count: sim.issues.length },
   };
@@ -38,6 +42,7 @@ export function realSide(payload, sim, module, result, derived) {
   const differs = exact ? firstDifference(sim.tl, tl) : null;
   if (exact) tl.failures = adoptVerdicts(tl.failures, sim.tl.failures, differs ?? Infinity);
   if (exact && differs === null) {
+    tl.growCauses = sim.tl.growCauses;       // the same grows, at the same events
     const m = payload.sim.metrics;
     Object.assign(extra, { largest_free_block: m.largest_free_block, external_fragmentation: m.external_fragmentation,
       overhead_bytes: m.overhead_bytes, resident_bytes: m.resident_bytes, from_model: true });
