@@ -7,7 +7,7 @@
    run alternately, best of --runs, on two traces:
    - 1,000,000 random events holding about 100,000 blocks at once (sizes 16 B - 4 KiB);
    - 4,000,000 random events holding at most about 5,000 blocks (sizes 16 B - 64 KiB).
-2. The replay inside the module (pyfrag.runner) with 1,000,000 blocks live: a million
+2. The replay inside the module (pyfrag.real.runner) with 1,000,000 blocks live: a million
    allocations, then a million events of churn (a random live block freed, a new one made),
    CPU time of `replay_real` alone (the trace already in memory), events per second; and the
    model on the same trace for comparison. Its addresses and memory sizes are checked equal to

@@ -30,11 +30,11 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "apps"))
 from build import ToolchainMissing, build_c, build_rust  # noqa: E402
 
 from pyfrag import allocators  # noqa: E402
-from pyfrag.cli import COMPARE_START  # noqa: E402
+from pyfrag.sources import COMPARE_START  # noqa: E402
 from pyfrag.record import RecordError, record_native, record_wasm  # noqa: E402
 from pyfrag.report import human  # noqa: E402
 from pyfrag.trace import dump  # noqa: E402
-from pyfrag.verify import verify  # noqa: E402
+from pyfrag.record.verify import verify  # noqa: E402
 
 C_SOURCE = os.path.join(ROOT, "tests", "apps", "lists.c")
 PY_SCRIPT = ("import json, collections\n"

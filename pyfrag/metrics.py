@@ -25,7 +25,7 @@ Main entry points: `run_metrics(run)` and `heap_metrics(heap)`, both giving a
     times_ideal             peak heap / ideal_bytes
 
 Span-based numbers are None for a real module, whose free spans cannot be seen
-(unless its model ran in step with it: see pyfrag.beside).
+(unless its model ran in step with it: see pyfrag.real.beside).
 """
 
 from dataclasses import dataclass

@@ -8,7 +8,7 @@ discard "on-free" its peak over the run.
 One wording for *when* a figure holds: "at the end" is the state after the last
 event; a failed request's figures are those of the moment it failed ("when it
 failed"); "peak" is the most over the run. A real module's summary says which
-figures the module gave and which its model (pyfrag.beside).
+figures the module gave and which its model (pyfrag.real.beside).
 """
 
 from .audit import audit

@@ -1,4 +1,4 @@
-"""pyfrag.beside: a real module's model replayed beside it stands for its free blocks only
+"""pyfrag.real.beside: a real module's model replayed beside it stands for its free blocks only
 while every address and memory size matches. Skipped without wasmtime."""
 
 from array import array
@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("wasmtime")
 
 from pyfrag import real, replay, scenarios  # noqa: E402
-from pyfrag.beside import first_difference, judge  # noqa: E402
+from pyfrag.real.beside import first_difference, judge  # noqa: E402
 from pyfrag.modules import find  # noqa: E402
 from pyfrag.report import summary  # noqa: E402
 

@@ -15,7 +15,8 @@ import sys
 import pytest
 
 from pyfrag import scenarios
-from pyfrag.cli import build_parser, parse_params, source_trace
+from pyfrag.cli import build_parser
+from pyfrag.sources import parse_params, source_trace
 from pyfrag.trace import load
 
 
@@ -112,7 +113,7 @@ def test_bench_says_how_long_it_will_take():
 
 
 def test_bench_defaults_to_the_quick_run():
-    from pyfrag.bench import FULL_EVENTS, QUICK_EVENTS
+    from pyfrag.cli.bench import FULL_EVENTS, QUICK_EVENTS
     assert QUICK_EVENTS < FULL_EVENTS
     help_text = pyfrag("bench", "--help").stdout
     assert f"default: {QUICK_EVENTS:,}" in help_text and "--full" in help_text

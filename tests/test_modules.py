@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from pyfrag.modules import manifest, manifest_path
-from pyfrag.wasmfile import inspect
+from pyfrag.record.wasmfile import inspect
 
 ENTRIES = manifest()
 NAMES = [e["name"] for e in ENTRIES]

@@ -13,6 +13,7 @@ pytest.importorskip("wasmtime")
 
 from pyfrag import real, scenarios  # noqa: E402
 from pyfrag.modules import find, manifest  # noqa: E402
+from pyfrag.memory import resolve_limit  # noqa: E402
 from pyfrag.trace import Trace  # noqa: E402
 
 NAMES = [e["name"] for e in manifest()]
@@ -124,7 +125,7 @@ def test_real_at_a_limit_fails_what_the_model_fails(name, trace):
     limit = "256mib" if trace == "image-task" else "4mib"
     got = real.replay_real(t, name, maximum=limit)
     want = replay(t, like=name, maximum=limit)
-    assert got.maximum_bytes == want.maximum_bytes == real.resolve_limit(limit) * 65536
+    assert got.maximum_bytes == want.maximum_bytes == resolve_limit(limit) * 65536
 
     def key(f):
         return (f.index, f.op, f.size, f.kind, f.free_bytes, f.largest_free, f.overhead, f.align)
@@ -202,7 +203,7 @@ def test_unsatisfiable_import(tmp_path):
 
 
 def test_trap_in_malloc_ends_the_replay_and_is_no_oom(tmp_path):
-    path = _wat(tmp_path, "trappy", f"""(module
+    path = _wat(tmp_path, "trappy", """(module
       (memory (export "memory") 1)
       (func (export "malloc") (param i32) (result i32)
         local.get 0 i32.const 1000 i32.gt_u if unreachable end i32.const 64)

@@ -11,11 +11,11 @@ itself, and `recommend` picking the lowest peak without an OOM.
 import pytest
 
 from pyfrag import Heap, cli, scenarios
-from pyfrag.recommend import describe, recommend, why_here
+from pyfrag.explain.recommend import describe, recommend, why_here
 from pyfrag.record import TraceBuilder
 from pyfrag.trace import ALLOC, FREE, REALLOC, Trace, TraceError, dumps, loads
 from pyfrag.trace.recording import Recording
-from pyfrag.verify import verify
+from pyfrag.record.verify import verify
 
 
 def _built(*calls):

@@ -27,10 +27,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "apps"))
 from build import ToolchainMissing, build_c, build_emscripten, build_rust  # noqa: E402
 
 from pyfrag import cli  # noqa: E402
-from pyfrag.instrument import InstrumentError, instrument  # noqa: E402
+from pyfrag.record.instrument import InstrumentError, instrument  # noqa: E402
 from pyfrag.record import run_wasm  # noqa: E402
 from pyfrag.trace import load  # noqa: E402
-from pyfrag.verify import verify  # noqa: E402
+from pyfrag.record.verify import verify  # noqa: E402
 
 
 def _built(builder, tmp_path_factory, **kw):

@@ -1,4 +1,4 @@
-"""The replay inside the module (pyfrag.runner) equals the replay loop driving the same module call
+"""The replay inside the module (pyfrag.real.runner) equals the replay loop driving the same module call
 by call (pyfrag.replay.drive over RealModule): addresses, memory sizes, live bytes, failures, trace
 issues, traps, the blocks live at the end and the module's own live_bytes(), on every module, with
 any number of live blocks and ids of any size. Small chunks make references across chunks (the host
@@ -10,7 +10,7 @@ from pyfrag import Trace, modules, replay, scenarios
 
 real = pytest.importorskip("pyfrag.real")
 pytest.importorskip("wasmtime")
-runner = pytest.importorskip("pyfrag.runner")
+runner = pytest.importorskip("pyfrag.real.runner")
 
 NAMES = [m["name"] for m in modules.manifest()]
 

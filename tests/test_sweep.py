@@ -21,8 +21,8 @@ pytest.importorskip("pyarrow")
 from pyfrag import replay, scenarios                 # noqa: E402
 from pyfrag.memory import PAGE                       # noqa: E402
 from pyfrag.sweep import COLUMNS, grid               # noqa: E402
-from pyfrag.sweep_run import run                     # noqa: E402
-from pyfrag.sweep_table import read                  # noqa: E402
+from pyfrag.sweep.cluster import run                     # noqa: E402
+from pyfrag.sweep.table import read                  # noqa: E402
 from pyfrag.trace import dump, load                  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

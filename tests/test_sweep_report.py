@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from pyfrag.sweep import grid, load_trace, run_cell
-from pyfrag.sweep_report import COLOURS, render
-from pyfrag.sweep_table import writer
+from pyfrag.sweep.report import COLOURS, render
+from pyfrag.sweep.table import writer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

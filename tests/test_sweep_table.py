@@ -12,7 +12,7 @@ import os
 import pytest
 
 from pyfrag.sweep import grid, load_trace, run_cell
-from pyfrag.sweep_table import read, writer
+from pyfrag.sweep.table import read, writer
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
-from pyfrag.wasmfile import inspect  # noqa: E402
+from pyfrag.record.wasmfile import inspect  # noqa: E402
 
 PY = "python3"          # how the command reads in the manifest; sys.executable runs it
 RUSTC = "/usr/bin/rustc"  # Debian's rustc: the one with the wasm32 std installed

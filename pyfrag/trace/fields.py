@@ -7,7 +7,7 @@ readable length (a 100 MB line must not make a 100 MB error).
 import json
 import reprlib
 
-from . import MAX_SIZE, TraceError
+from .model import MAX_SIZE, TraceError
 
 ID_LIMIT = 1 << 63      # ids are stored as signed 64-bit integers
 SHOWN = 60              # characters of quoted input a message keeps

@@ -20,14 +20,15 @@ import re
 import sys
 import tempfile
 
-from . import TraceError, jsonl, rep, text, valgrind
+from . import jsonl, rep, text, valgrind
+from .model import TraceError
 from .fields import shown
 from .stream import file_pieces, text_pieces
 
 FORMATS = {"pyfrag": text, "jsonl": jsonl, "rep": rep, "valgrind": valgrind}
-_EXTENSIONS = {".trace": "pyfrag", ".txt": "pyfrag", ".jsonl": "jsonl",
-               ".json": "jsonl", ".rep": "rep", ".log": "valgrind",
-               ".valgrind": "valgrind"}
+EXTENSIONS = {".trace": "pyfrag", ".txt": "pyfrag", ".jsonl": "jsonl",
+              ".json": "jsonl", ".rep": "rep", ".log": "valgrind",
+              ".valgrind": "valgrind"}
 
 
 _NONBLANK = re.compile(r"^[^\S\n]*\S.*$", re.M)
@@ -62,8 +63,8 @@ def _sniff(content):
 def _by_extension(filename):
     if filename:
         ext = os.path.splitext(filename)[1].lower()
-        if ext in _EXTENSIONS:
-            return _EXTENSIONS[ext]
+        if ext in EXTENSIONS:
+            return EXTENSIONS[ext]
     return "pyfrag"
 
 
@@ -168,7 +169,7 @@ def dump(trace, path, format=None):
     renamed over `path` once complete, so a failure leaves no partial file. A `path`
     of "-" is standard output, written as the pieces come."""
     path = os.fspath(path)
-    format = format or _EXTENSIONS.get(os.path.splitext(path)[1].lower(), "pyfrag")
+    format = format or EXTENSIONS.get(os.path.splitext(path)[1].lower(), "pyfrag")
     pieces = _writer(format)(trace)
     if path == "-":
         _write(pieces, sys.stdout.buffer, "<stdout>")

@@ -8,7 +8,7 @@
 
 import json
 
-from . import ALLOC, FREE, OP_NAMES, Trace, TraceError
+from .model import ALLOC, FREE, OP_NAMES, Trace, TraceError
 from .fields import json_text, parse_align, parse_id, parse_maximum, parse_size, shown
 from .lines import Lines
 from .stream import events, joined, parse

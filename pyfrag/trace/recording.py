@@ -6,7 +6,7 @@ text reader. Per event it holds the address the app got back (0 for a free
 or a failed request) and the memory size in bytes after the event; once per
 trace, the start state the app's allocator began in (heap base, initial
 pages; the maximum is the trace's own `maximum`), the module recorded and the
-pyfrag model guessed for its allocator. `pyfrag.verify` replays a trace from
+pyfrag model guessed for its allocator. `pyfrag.record.verify` replays a trace from
 that start state and compares.
 """
 

@@ -15,7 +15,7 @@ lab's drivers expect ids 0..n-1, never reused); alignments and tags are lost.
 
 import itertools
 
-from . import ALLOC, FREE, Trace, TraceError
+from .model import ALLOC, FREE, Trace, TraceError
 from .fields import parse_id, parse_int, parse_size, shown
 from .lines import Lines
 from .stream import events, joined, parse

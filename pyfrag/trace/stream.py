@@ -22,7 +22,7 @@ from array import array
 from itertools import accumulate, islice
 from operator import add, mul
 
-from . import MAX_SIZE, TraceError
+from .model import MAX_SIZE, TraceError
 
 # Bytes read at a time: small pieces keep the transient objects of a block (its
 # numbers as ints) in the CPU cache and under the trace's own size (measured with

@@ -23,7 +23,7 @@ allocator (see trace/recording.py).
 import json
 import re
 
-from . import ALLOC, FREE, Trace, TraceError
+from .model import ALLOC, FREE, Trace, TraceError
 from .fields import json_text, parse_align, parse_id, parse_int, parse_maximum, parse_size, shown
 from .lines import Lines
 from ..memory import PAGE

@@ -28,7 +28,7 @@ pid is an error that lists them.
 
 import re
 
-from . import MAX_SIZE, Trace, TraceError
+from .model import MAX_SIZE, Trace, TraceError
 from .fields import parse_int, parse_size, shown
 from .lines import Lines
 from .stream import parse

@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "apps"))
 from build import ToolchainMissing, build_c, build_rust  # noqa: E402
 
 from pyfrag import cli  # noqa: E402
-from pyfrag.instrument import instrument  # noqa: E402
+from pyfrag.record.instrument import instrument  # noqa: E402
 from pyfrag.trace import load  # noqa: E402
 
 

@@ -21,9 +21,9 @@ below the row above it.
 
 from dataclasses import dataclass
 
-from .allocators import get
-from .report import human, plural
-from .strategies import periodic_reset
+from ..allocators import get
+from ..report import human, plural
+from ..strategies import periodic_reset
 
 STRATEGIES = ("arena", "pool", "hot-cold")
 BASES = 2             # strategies are tried on this many of the best shippable allocators
@@ -89,7 +89,7 @@ RULE = ", then ".join(c.name for c in RANKING)
 
 def _modules():
     try:
-        from .modules import manifest
+        from ..modules import manifest
         entries = manifest()
     except (FileNotFoundError, KeyError, ValueError):
         return {}

@@ -21,10 +21,10 @@ import sys
 import time
 import tracemalloc
 
-from . import allocators, scenarios
-from .heap import Heap
-from .replay import drive, replay
-from .report import plural
+from .. import allocators, scenarios
+from ..heap import Heap
+from ..replay import drive, replay
+from ..report import plural
 
 QUICK_EVENTS = 200_000             # the default run
 FULL_EVENTS = 1_000_000

@@ -4,7 +4,7 @@ Main entry points: `grid(sources, allocators, limits, params) -> [Cell]`, which
 checks everything it is given before any work starts (unknown allocator, memory
 limit or scenario parameter, missing trace file), and `run_cell(trace, cell)`,
 which replays one cell and returns its table row. Pure Python, no Dask:
-`pyfrag.sweep_run` runs cells on a cluster, `pyfrag.sweep_table` stores rows.
+`pyfrag.sweep.cluster` runs cells on a cluster, `pyfrag.sweep.table` stores rows.
 
 Every cell starts from the state `compare` uses (heap base 1024, one page), so
 rows compare allocators, and from the cell's memory limit, which replaces any
@@ -17,11 +17,11 @@ import os
 import time
 from dataclasses import dataclass
 
-from . import allocators, scenarios
-from .cli import (COMPARE_START, UsageError, checked_params, param_item, param_value,
-                  source_trace)
-from .memory import PAGE, WASM32_MAX_PAGES, resolve_limit, user_limit
-from .replay import replay
+from .. import allocators, scenarios
+from ..memory import PAGE, WASM32_MAX_PAGES, resolve_limit, user_limit
+from ..replay import replay
+from ..sources import (COMPARE_START, UsageError, checked_params, param_item, param_value,
+                       source_trace)
 
 # (name, type) of every column, in table order; None in a cell means "not applicable"
 # (no OOM, or a number the allocator cannot tell)

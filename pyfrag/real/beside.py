@@ -22,10 +22,10 @@ Two depths, since the model costs its own replay time:
 
 from dataclasses import dataclass, replace
 
-from .metrics import ON_FREE
-from .replay import EXACT_FAILURES, estimate, replay
-from .steps import Steps
-from .trace import FREE, Trace
+from ..metrics import ON_FREE
+from ..replay import EXACT_FAILURES, estimate, replay
+from ..steps import Steps
+from ..trace import FREE, Trace
 
 FAILURES = "failures"
 CALLS = ("malloc", "free", "realloc")     # by trace op
@@ -46,7 +46,7 @@ class Beside:
 def judge(run, module, model=True, discard=None):
     """Replay the module's model beside `run` and adopt its verdicts where in step ->
     a `Beside`, or None when the model did not run (none in the manifest, or not needed)."""
-    from .heap import Heap
+    from ..heap import Heap
     entry = module.entry
     if not model or not entry or not entry.get("model"):
         return None

@@ -1,6 +1,6 @@
 """A sweep's table as one static HTML page: charts drawn here as inline SVG, then the table.
 
-Main entry point: `write(rows, path, source)` (rows as `pyfrag.sweep_table.read`
+Main entry point: `write(rows, path, source)` (rows as `pyfrag.sweep.table.read`
 gives them). The page needs nothing but itself: no script, no stylesheet or
 font from elsewhere, so it opens offline and can be mailed around. Per trace
 (with its scenario parameters) it draws
@@ -15,8 +15,8 @@ then the whole table. Pure Python; numbers are formatted, never recomputed.
 
 from html import escape
 
-from .replay import KINDS
-from .report import human
+from ..replay import KINDS
+from ..report import human
 
 BAR_H, BAR_GAP, LABEL_W, CHART_W = 14, 3, 170, 560
 CELL_W, CELL_H = 92, 24

@@ -1,51 +1,19 @@
-"""Drive real WebAssembly modules (wasm_modules/) from Python with wasmtime.
+"""One instance of a real WebAssembly module, driven from Python with wasmtime.
 
-Main entry points: `load(name_or_path) -> RealModule` and
-`replay_real(trace, module) -> Run`.
+Main entry points: `load(name_or_path) -> RealModule`, `engine()` (the wasmtime package, or a
+RealModuleError saying how to install it) and `trap_cause(error)` (a trap's cause in one line).
 
-A `RealModule` follows the simulator's Allocator protocol (malloc, free,
-realloc, aligned_alloc, heap_base, spans) and its `.memory` follows the
-`Memory` shape the replay loop reads (`pages`, `maximum`, `byte_length`), so
-`pyfrag.replay.drive` replays a trace on a real module with the very loop that
-replays it on a model, and the two `Run`s compare event by event.
-
-wasmtime is an optional dependency (`pip install pyfrag[real]`): it is
-imported on first use, never at import time, so the simulator keeps running
-where it is missing (Pyodide, a bare CPython).
-
-Failure policy:
-
-- Bad input raises `RealModuleError` naming the module and the cause: not
-  wasm, an ABI export missing or of the wrong kind or signature (see
-  `SIGNATURES`), an import pyfrag cannot provide, a trap or an endless loop
-  while starting (`_initialize`, the start function).
-- A malloc/realloc/aligned_alloc that returns 0 is a failed request (an OOM),
-  recorded by `drive` in `run.failures`. A request the module cannot even be
-  asked (a size or alignment past 2**32 - 1, which would wrap; an alignment
-  above what a module without `aligned_alloc` guarantees) fails the same way
-  without calling it, as the models fail it.
-- A trap is never an OOM. A call that traps raises `ModuleTrap` (a
-  `replay.Trapped`): the replay ends at that event and `run.trap` says where
-  (`index`, `where` = file:line, `op` = the export, `cause` = the engine's
-  message, `timeout` = False). The module's own count is then not asked for
-  (`run.reported_live` stays None). `RealModule.traps` keeps every trap seen.
-- Every call has a time budget (`call_budget` seconds, CALL_BUDGET unless
-  given), enforced by wasmtime's epoch interruption: a call that runs past it
-  is stopped and ends the replay the same way, with `run.trap.timeout` True.
-  Ctrl-C (SIGINT) stops a running call too and raises KeyboardInterrupt.
-
-The command line (`pyfrag real`) exits 2 when a call is stopped (an endless
-loop) and 3 when the module trapped, after printing the summary up to there.
+A `RealModule` follows the simulator's Allocator protocol (malloc, free, realloc, aligned_alloc,
+heap_base, spans) and its `.memory` follows the `Memory` shape the replay loop reads (`pages`,
+`maximum`, `byte_length`), so `pyfrag.replay.drive` replays a trace on a real module with the very
+loop that replays it on a model. See pyfrag.real for the failure policy.
 """
 
 import os
-import signal
-import socket
-import threading
-import weakref
 
-from .memory import PAGE, WASM32_MAX_PAGES, resolve_limit
-from .replay import Trapped
+from ..memory import PAGE, WASM32_MAX_PAGES, resolve_limit
+from ..replay import Trapped
+from .ticker import TICK, ticker
 
 ABI = ("memory", "malloc", "free", "realloc", "live_bytes")
 # the parameter and result types each function export must have
@@ -59,7 +27,6 @@ SIZED = {"free": (("i32", "i32", "i32"), ()), "realloc": (("i32", "i32", "i32", 
 WASM_MAGIC = b"\0asm"
 U32_MAX = 0xFFFFFFFF
 CALL_BUDGET = 5.0       # seconds one call into a module may run before it is stopped
-TICK = 0.05             # seconds between epoch ticks
 
 
 class RealModuleError(Exception):
@@ -74,70 +41,7 @@ class ModuleTrap(RealModuleError, Trapped):
         self.op, self.cause, self.timeout = op, cause, timeout
 
 
-class _Ticker:
-    """One daemon thread for all modules: advances every live module's engine epoch each
-    TICK (a call's deadline is counted in ticks), and turns Ctrl-C into an interrupt
-    of the running call: the signal's byte arrives on a wakeup socket even while
-    the main thread is inside wasm, where Python's own handler cannot run."""
-
-    def __init__(self):
-        self.modules = weakref.WeakSet()
-        self.wakeup = None
-        self.lock = threading.Lock()
-        self.thread = None
-
-    def add(self, module):
-        with self.lock:
-            self.modules.add(module)
-            if self.thread is None:
-                self._catch_sigint()
-                self.thread = threading.Thread(target=self._run, name="pyfrag-epoch",
-                                               daemon=True)
-                self.thread.start()
-
-    def _catch_sigint(self):
-        if threading.current_thread() is not threading.main_thread():
-            return                       # only the main thread may set a wakeup fd
-        read, write = socket.socketpair()
-        read.setblocking(False)
-        write.setblocking(False)
-        try:
-            old = signal.set_wakeup_fd(write.fileno(), warn_on_full_buffer=False)
-        except ValueError:
-            return
-        if old != -1:                    # someone else's (an event loop): leave it
-            signal.set_wakeup_fd(old)
-            return
-        self.wakeup = (read, write)
-
-    def _run(self):
-        import select
-        import time
-        last = time.monotonic()
-        while True:
-            sigint = False
-            if self.wakeup is None:
-                time.sleep(TICK)
-            elif select.select([self.wakeup[0]], [], [], TICK)[0]:
-                try:
-                    sigint = signal.SIGINT in self.wakeup[0].recv(64)
-                except BlockingIOError:
-                    pass
-            # ticks follow the clock, however early a wait returns
-            ticks = int((time.monotonic() - last) / TICK)
-            last += ticks * TICK
-            for module in list(self.modules):
-                if sigint:
-                    module._interrupted = True
-                    ticks = module._budget_ticks + 1
-                for _ in range(ticks):
-                    module._engine.increment_epoch()
-
-
-_ticker = _Ticker()
-
-
-def _wasmtime():
+def engine():
     try:
         import wasmtime
     except ImportError:
@@ -155,7 +59,7 @@ def _resolve(name_or_path):
             what = "a directory, not a .wasm file" if os.path.isdir(text) else "no such file"
             raise RealModuleError(f"{text}: {what}")
         return os.path.splitext(os.path.basename(text))[0], text, None
-    from .modules import UnknownModule, find
+    from ..modules import UnknownModule, find
     try:
         entry = find(text)
     except (UnknownModule, FileNotFoundError) as e:
@@ -201,7 +105,7 @@ class RealModule:
     reuses_freed = True     # unless its model says otherwise (the Allocator protocol's name)
 
     def __init__(self, name, path, entry=None, *, limit=None, call_budget=None):
-        wasmtime = _wasmtime()
+        wasmtime = engine()
         self.name, self.path, self.entry = name, path, entry
         self.call_budget = CALL_BUDGET if call_budget is None else call_budget
         self._budget_ticks = max(1, round(self.call_budget / TICK))
@@ -219,10 +123,10 @@ class RealModule:
             module = wasmtime.Module(self._engine, data)
         except wasmtime.WasmtimeError as e:
             raise RealModuleError(f"module {name}: {path} does not validate: "
-                                  f"{_msg(e)}") from None
+                                  f"{trap_cause(e)}") from None
         exports = self._check_exports(wasmtime, module)
         self._store = wasmtime.Store(self._engine)
-        _ticker.add(self)
+        ticker.add(self)
         self.traps = []               # (op, args, message) of every trap seen
         declared = module_limits(module)
         self.maximum_pages = declared if declared is not None else WASM32_MAX_PAGES
@@ -238,7 +142,7 @@ class RealModule:
         except ModuleTrap as e:
             raise RealModuleError(f"module {name}: {_starting(e)}") from None
         except wasmtime.WasmtimeError as e:
-            raise RealModuleError(f"module {name}: cannot be instantiated: {_msg(e)}") from None
+            raise RealModuleError(f"module {name}: cannot be instantiated: {trap_cause(e)}") from None
         ex = self._instance.exports(self._store)
         self._memory = ex["memory"]
         self._malloc, self._free = ex["malloc"], ex["free"]
@@ -257,7 +161,7 @@ class RealModule:
         # the model's alignment (AssemblyScript's 16) where the manifest names one
         model = (entry or {}).get("model")
         if model:
-            from .allocators import get
+            from ..allocators import get
             if self._aligned is None:
                 self.alignment = get(model).alignment
             # a bump allocator's module runs out as its model does (pyfrag.replay.named)
@@ -367,7 +271,7 @@ class RealModule:
 
     def _timed(self, op, func, *args):
         """func(*args) under the call budget; a trap or a stop raises ModuleTrap."""
-        wasmtime = _wasmtime()
+        wasmtime = engine()
         self._interrupted = False        # a Ctrl-C that Python already raised is spent
         self._store.set_epoch_deadline(self._budget_ticks)
         try:
@@ -383,7 +287,7 @@ class RealModule:
                                    f"{cause}", op, cause, timeout=True)
             else:
                 error = ModuleTrap(f"module {self.name} trapped in {op}{_args(args)}: "
-                                   f"{_msg(e)}", op, _msg(e))
+                                   f"{trap_cause(e)}", op, trap_cause(e))
         except ModuleTrap as e:          # raised by a host function (env.abort)
             error = ModuleTrap(str(e), op, e.cause)
         self.traps.append((op, args[1:], str(error)))
@@ -480,7 +384,7 @@ class RealModule:
 
     @property
     def runs(self):
-        """Whether the module replays whole traces itself (pyfrag.runner)."""
+        """Whether the module replays whole traces itself (pyfrag.real.runner)."""
         return self.sized and "pyfrag_run" in self._exports
 
     def spans(self):
@@ -532,7 +436,7 @@ def _kind(wasmtime, ty):
     return type(ty).__name__
 
 
-def _msg(e):
+def trap_cause(e):
     """The cause of a trap in one line ("wasm `unreachable` instruction executed"),
     not wasmtime's multi-line backtrace."""
     lines = [l.strip() for l in str(e).strip().splitlines() if l.strip()]
@@ -544,7 +448,7 @@ def _msg(e):
 
 def module_limits(module):
     """Declared maximum pages of the module's memory (defined or imported), or None."""
-    wasmtime = _wasmtime()
+    wasmtime = engine()
     for e in list(module.exports) + list(module.imports):
         if isinstance(e.type, wasmtime.MemoryType):
             return e.type.limits.max
@@ -558,74 +462,3 @@ def load(name_or_path, *, limit=None, call_budget=None):
     module declares; `call_budget` is the seconds one call may run (CALL_BUDGET)."""
     name, path, entry = _resolve(name_or_path)
     return RealModule(name, path, entry, limit=limit, call_budget=call_budget)
-
-
-def replay_real(trace, module, *, stop_at_oom=False, progress=None, discard="at-end",
-                batched=True, model=True, call_budget=None, maximum=None, reset_every=None):
-    """Replay `trace` on a real module (a name, a path, or a fresh `RealModule`).
-
-    Every module built here replays whole traces itself (pyfrag.runner): any
-    number of live blocks, a few host calls per million events. `batched=False`,
-    or a module without that export (an upload), drives it one call per event
-    with the same loop the models run (pyfrag.replay.drive); both give the same
-    `Run`.
-
-    Returns the same `Run` the simulator returns, with `reported_live` set to the
-    module's own `live_bytes()` at the end (None when the run ended at a trap,
-    `run.trap`). A name or path gets a fresh instance, with the trace's memory
-    memory limit enforced by the engine: `maximum` (pages, or "512mib"-style text)
-    if given, else the trace's own, if any; when its manifest names a model, that
-    model is replayed beside it (pyfrag.beside): where the two agree, failed
-    requests are judged from the model's free blocks, and with `model=True` the
-    run's spans and discard figures are the model's. `model="failures"` replays
-    the model only when requests failed, up to them; `model=False` never (the
-    verdicts are estimates). `run.beside` says how far the model went along.
-    `discard` is as for `pyfrag.replay.replay`; `call_budget` as for `load`.
-
-    `reset_every=N` is the article's reset pattern for real: every N events the
-    instance is thrown away, a fresh one instantiated and the live blocks
-    allocated again, packed (pyfrag.strategies.reset_at), as
-    `periodic_reset(trace, model, every=N)` does to the model.
-
-    >>> from pyfrag import replay, scenarios
-    >>> t = scenarios.image_task()
-    >>> run = replay_real(t, "c-dlmalloc")
-    >>> run.oom.kind, run.oom.index, run.reported_live == run.live_bytes[-1]
-    ('fragmentation', 256, True)
-    >>> list(run.addresses) == list(replay(t, like="c-dlmalloc").addresses)
-    True
-    """
-    from .beside import judge
-    from .replay import drive, named
-    from .runner import run_in_module
-    if reset_every is not None:
-        from .strategies import reset_at
-        if reset_every <= 0 or not isinstance(module, (str, os.PathLike)):
-            raise ValueError("reset_every wants a number of events above 0 and a module named "
-                             "by name or path (each segment gets a fresh instance of it)")
-        run = reset_at(trace, range(reset_every, len(trace), reset_every), lambda segment:
-                       replay_real(segment, module, stop_at_oom=stop_at_oom, discard=discard,
-                                   batched=batched, model=False, call_budget=call_budget,
-                                   maximum=maximum))
-        run.allocator = f"{run.allocator} (reset every {reset_every})"
-        return run
-    fresh = not isinstance(module, RealModule)
-    if fresh:
-        module = load(module, limit=trace.maximum if maximum is None else maximum,
-                      call_budget=call_budget)
-    if batched and fresh and module.runs:
-        run = run_in_module(trace, module, stop_at_oom=stop_at_oom, progress=progress,
-                            discard=discard)
-    else:
-        run = drive(trace, module, module.memory, module.name,
-                    stop_at_oom=stop_at_oom, progress=progress, discard=discard)
-    if run.trap is None:
-        run.reported_live = module.live_bytes()
-    run.module = module
-    # a module handed in may have been used already: its model cannot know how
-    run.beside = judge(run, module, model, discard) if fresh else None
-    # what no verdict from free blocks can tell: a request the module never serves, a
-    # bump allocator run out (verdicts adopted from the model carry it already)
-    run.failures[:] = [f if f.kind not in ("true", "fragmentation") else named(f, module, trace)
-                       for f in run.failures]
-    return run

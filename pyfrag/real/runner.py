@@ -25,12 +25,12 @@ import time
 from array import array
 from collections.abc import Mapping
 
-from .memory import PAGE
-from .metrics import AT_END
-from .real import ModuleTrap, RealModuleError
-from .replay import SHIFT, Issue, Run, Trap, estimate, issue_text, outside_text
-from .steps import Steps
-from .trace import ALLOC, FREE, REALLOC
+from ..memory import PAGE
+from ..metrics import AT_END
+from .module import ModuleTrap, RealModuleError
+from ..replay import SHIFT, Issue, Run, Trap, estimate, issue_text, outside_text
+from ..steps import Steps
+from ..trace import ALLOC, FREE, REALLOC
 
 # the status bits the module sets per event (abi.c's RUN_*), and its flags
 FAILED, BAD_FREE, LEAKED, NOT_LIVE, OUTSIDE = 1, 2, 4, 8, 16
@@ -170,7 +170,7 @@ def _flagged(trace, i, bits, module, live, pages, address, failures, issues):
         issues.append(Issue(i, trace.where(i), outside_text(op, trace.sizes[i], address,
                                                             pages * PAGE)))
     if bits & FAILED:
-        # a module's free blocks are out of sight: the loop's estimate (pyfrag.beside judges
+        # a module's free blocks are out of sight: the loop's estimate (pyfrag.real.beside judges
         # failures again with the model where it is in step)
         failures.append(estimate(trace, i, op, trace.sizes[i], live, pages * PAGE,
                                  module.heap_base, failures[-1] if failures else None, module))

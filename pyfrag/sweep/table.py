@@ -17,7 +17,7 @@ import csv
 import io
 import os
 
-from .sweep import COLUMNS, KEY
+from .grid import COLUMNS, KEY
 
 NAMES = [name for name, _ in COLUMNS]
 TYPES = dict(COLUMNS)

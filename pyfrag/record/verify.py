@@ -9,7 +9,7 @@ first difference is the verdict, or "all N events identical".
 
 from dataclasses import dataclass
 
-from .trace import FREE, OP_NAMES
+from ..trace.model import FREE, OP_NAMES
 
 
 class NotRecorded(ValueError):

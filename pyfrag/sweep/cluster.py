@@ -19,8 +19,8 @@ import os
 import sys
 import time
 
-from . import sweep_table
-from .sweep import load_trace, run_cell
+from . import table
+from .grid import load_trace, run_cell
 
 
 def _distributed():
@@ -79,7 +79,7 @@ def _client(distributed, scheduler, workers):
 
 def run(cells, out, *, client=None, scheduler=None, workers=None):
     """Run every cell not yet in `out`; returns (cells run, cells skipped)."""
-    done = sweep_table.done_keys(out)
+    done = table.done_keys(out)
     todo = [c for c in cells if c.key not in done]
     skipped = len(cells) - len(todo)
     if not todo:
@@ -116,7 +116,7 @@ def _run(distributed, client, todo, out, progress):
         left[source] += 1
     futures = {client.submit(run_cell, traces[(c.trace, c.params)], c, pure=False): c
                for c in todo}
-    with sweep_table.writer(out) as write:
+    with table.writer(out) as write:
         for future in distributed.as_completed(futures):
             write(future.result())
             cell = futures.pop(future)

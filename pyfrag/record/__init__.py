@@ -1,7 +1,7 @@
 """Record the allocations of a real workload into a pyfrag trace.
 
 Main entry points: `record_wasm(path, args, invoke)` (an app instrumented on
-the fly, see pyfrag.instrument, run with WASI under wasmtime) and
+the fly, see pyfrag.record.instrument, run with WASI under wasmtime) and
 `record_native(command)` (a native program under valgrind --trace-malloc=yes).
 Both return a `Recorded`: the trace and the figures the CLI summarises.
 
@@ -20,9 +20,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from .memory import PAGE
-from .trace import ALLOC, FREE, REALLOC, Trace
-from .trace.recording import Recording
+from ..memory import PAGE
+from ..trace import ALLOC, FREE, REALLOC, Trace
+from ..trace.recording import Recording
 
 # Alignments up to this are what every wasm32 malloc gives anyway; only larger
 # ones are kept in the trace (Rust passes its Layout's alignment on every call).
@@ -119,9 +119,9 @@ class TraceBuilder:
 
 
 def _wasmtime():
-    from .real import _wasmtime as load
+    from ..real import engine
     try:
-        return load()
+        return engine()
     except Exception as e:               # RealModuleError names the extra to install
         raise RecordError(str(e)) from None
 
@@ -133,7 +133,7 @@ def run_wasm(data, args=(), invoke=None, *, name="app", hook=None, stdout=None):
     `hook(op, a, b, c, result, pages)` answers the instrumentation's import;
     `stdout` is a file path for the program's output (default: this process's).
     Returns (exit code or None, what `invoke` returned or None)."""
-    from .real import _msg
+    from ..real import trap_cause
     wasmtime = _wasmtime()
     engine = wasmtime.Engine()
     try:
@@ -183,7 +183,7 @@ def run_wasm(data, args=(), invoke=None, *, name="app", hook=None, stdout=None):
     except wasmtime.ExitTrap as e:
         return e.code, None
     except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
-        raise RecordError(f"{name} trapped: {_msg(e)}") from None
+        raise RecordError(f"{name} trapped: {trap_cause(e)}") from None
 
 
 def record_wasm(path, args=(), invoke=None, *, heap_base=None, stdout=None):
@@ -234,7 +234,7 @@ def record_native(command, *, stdout=None):
     """Run `command` under valgrind --trace-malloc=yes (child processes are not
     followed: their calls would be another heap) and read its log. The program's
     output goes to `stdout` (a file object; default: this process's)."""
-    from .trace import load
+    from ..trace import load
     if not command:
         raise RecordError("no command to record: pyfrag record -o OUT -- CMD ARGS...")
     valgrind = shutil.which("valgrind")
