@@ -31,6 +31,7 @@ from functools import cached_property
 from .heap import Heap
 from .memory import PAGE, Memory
 from .metrics import AT_END, DISCARD_MODES, ON_FREE, discardable_bytes
+from .rules import ISSUES, KINDS, REASONS, say
 from .steps import Steps
 from .trace import ALLOC, FREE
 
@@ -51,16 +52,6 @@ SHIFT = 64          # a live block is packed as address | size << SHIFT
 MASK = (1 << SHIFT) - 1
 
 
-# what a failed request was, by `Failure.kind`: the words every view prints (the
-# page's web/src/failures.js keeps the same table)
-KINDS = {
-    "fragmentation": "fragmentation OOM",   # enough free bytes, none of them contiguous
-    "true": "true OOM",                     # not enough free bytes, and memory cannot grow
-    "unsupported": "unsupported request",   # a request the allocator never serves (alignment)
-    "exhausted": "memory exhausted",        # an allocator that never reuses freed memory ran out
-}
-
-
 @dataclass(slots=True)
 class Failure:
     """A request the allocator could not satisfy (it returned 0). Its figures are those
@@ -70,7 +61,7 @@ class Failure:
     index: int
     op: str                 # "malloc" or "realloc"
     size: int
-    kind: str               # a key of KINDS: see classify
+    kind: str               # a key of rules.KINDS ("fragmentation", "true", "unsupported", "exhausted"): see classify
     free_bytes: int         # bytes in free blocks the allocator could hand out
     largest_free: int | None
     heap_bytes: int
@@ -452,23 +443,15 @@ def _watched(call, memory, grown):
     return watched
 
 
-ISSUES = {
-    "free": "invalid free of id {}: not live (never allocated, or already freed); skipped",
-    "alloc": "alloc of id {}, which is still live (a free is missing); the old block is leaked",
-    "realloc": "realloc of id {}, which is not live; treated as malloc",
-}
-
-
 def issue_text(op, id):
-    """The message of a trace event the loop skips (or treats as a malloc): see ISSUES."""
-    return ISSUES[op].format(id)
+    """The message of a trace event the loop skips (or treats as a malloc): see rules.ISSUES."""
+    return say(ISSUES[op], id=id)
 
 
 def outside_text(op, size, address, heap):
     """The message of a block the allocator placed past the end of memory (AssemblyScript's
     stub wraps its 32-bit offset there): the run goes on, as the module does."""
-    return (f"{op}({size}) returned {address:#x}, a block that extends past the end of "
-            f"memory ({heap} bytes)")
+    return say(ISSUES["outside"], op=op, size=size, address=f"{address:#x}", heap=heap)
 
 
 class _Stop(Exception):
@@ -542,7 +525,7 @@ def _nature(allocator, size, align, free_bytes, overhead, kind):
     if reason is not None:
         return "unsupported", reason
     if not getattr(allocator, "reuses_freed", True) and free_bytes + (overhead or 0) >= size:
-        return "exhausted", f"{allocator.name} never reuses freed memory"
+        return "exhausted", say(REASONS["never_reuses"], allocator=allocator.name)
     return kind, None
 
 

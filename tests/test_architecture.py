@@ -124,6 +124,15 @@ def test_the_core_imports_no_room_above_it():
             assert not [t for t in targets if t.startswith(ROOMS)], name
 
 
+def test_each_room_imports_only_the_rooms_below_it():
+    """The rooms in ROOMS' order: a room may import the core and the rooms before it, never one after."""
+    def room(name):
+        return next((i for i, r in enumerate(ROOMS) if name == r or name.startswith(r + ".")), -1)
+    for name, targets in graph().items():
+        if room(name) >= 0:
+            assert not [t for t in targets if room(t) > room(name)], name
+
+
 def external(path):
     """The top-level names of what a file imports from outside pyfrag."""
     out = set()

@@ -13,12 +13,13 @@ import json
 import shutil
 import subprocess
 import sys
+import types
 from array import array
 from pathlib import Path
 
 import pytest
 
-from pyfrag import Trace, modules, replay, scenarios
+from pyfrag import Heap, Trace, modules, replay, scenarios
 from pyfrag.audit import audit_lines
 from pyfrag.memory import PAGE, WASM32_MAX_PAGES
 
@@ -249,3 +250,70 @@ def test_page_resets_the_real_module_as_the_engine_does(name, tmp_path):
     assert page["resets"] == run.resets == 2 and page["restored"] == run.restored
     assert page["reported_live"] == run.reported_live
     assert name == "zig-wasm" or not run.failures    # power-of-two classes fail anyway
+
+
+def parting_model(name, after):
+    """The model of module `name`, but from its `after`-th request on it asks for 16 bytes more: a model
+    that stays in step for a while, then parts from the module."""
+    from pyfrag import allocators
+    base = allocators.get(modules.find(name)["model"])
+
+    class Parting(base):
+        asked = 0
+
+        def malloc(self, size):
+            self.asked += 1
+            return super().malloc(size + 16 * (self.asked >= after))
+
+    Parting.name = f"{base.name}-parting"
+    return Parting
+
+
+@pytest.mark.parametrize("name", ["c-dlmalloc", "lol-alloc-leaking", "as-tlsf"])
+def test_page_and_engine_agree_on_every_verdict_after_the_sides_part(name, tmp_path, monkeypatch):
+    """Failures before and after the first difference between a module and its model: before it the model's
+    verdicts (free blocks, overhead) stand for the module's, after it both sides estimate from heap - live less
+    the overhead the last failure knew of, and name the request by the allocator's nature (memory exhausted for
+    a bump allocator, an alignment a module without aligned_alloc never serves). The page's JS
+    (realheap.js, timeline.js adoptVerdicts) and `pyfrag real` (real/beside.py) give the same verdicts."""
+    from pyfrag import allocators
+    entry = modules.find(name)
+    model = parting_model(name, after=48)            # the 45th block or so
+    room = types.ModuleType("pyfrag.allocators.parting")      # where allocators.get finds a model
+    room.Parting = model
+    monkeypatch.setitem(sys.modules, room.__name__, room)
+    monkeypatch.setitem(allocators.MODELS, model.name, "parting:Parting")
+    parted = dict(entry, model=model.name)
+    monkeypatch.setattr(modules, "find", lambda n, *a, **k: parted if n == name else modules.find(n))
+    assemblyscript = name.startswith("as-")         # it traps when memory cannot grow
+    t = Trace("parted", maximum=entry["initial_pages"] + (64 if assemblyscript else 4))
+    aligned = lambda k: 256 if k % 10 == 5 else 0    # noqa: E731 (AssemblyScript never serves it)
+    for k in range(40):
+        t.alloc(k, 4096 + 512 * (k % 3), align=aligned(k))
+    for j in range(0 if assemblyscript else 3):      # past the limit: failures while in step
+        t.alloc(1000 + j, (8 + j) << 20)
+    for k in range(0, 40, 2):
+        t.free(k)
+    for k in range(40, 160):                         # the model parts; memory fills
+        t.alloc(k, 2048 if k % 2 else 9000, align=aligned(k))
+    engine = real.replay_real(t, name)
+    assert engine.beside.parted and engine.failures[0].index < engine.beside.in_step < engine.failures[-1].index
+    sim = replay(t, Heap.like(parted, maximum=engine.module.memory.maximum))
+    js = {"ops": list(t.ops), "ids": list(t.ids), "sizes": list(t.sizes),
+          "aligns": sorted([i, a] for i, a in t.aligns.items()), "maximum_bytes": t.maximum * PAGE,
+          "malloc_alignment": playground._malloc_alignment(name),
+          "reuses_freed": playground._model_says(name, "reuses_freed", True)}
+    failures_js = [{"index": f.index, "op": f.op, "size": f.size, "kind": f.kind, "align": f.align,
+                    "reason": f.reason, "free_bytes": f.free_bytes, "largest_free": f.largest_free,
+                    "overhead": f.overhead, "heap_bytes": f.heap_bytes} for f in sim.failures]
+    page, = page_results([{"module": entry["path"], "heap_base": entry["heap_base"], "name": name, "trace": js,
+                           "sim": {"addresses": list(sim.addresses), "heap_bytes": list(sim.heap_bytes),
+                                   "failures": failures_js}}], tmp_path)
+    assert "error" not in page, page["error"]
+    fields = ("index", "op", "size", "kind", "free_bytes", "largest_free", "overhead", "align", "reason",
+              "heap_bytes")
+    got = [tuple(f[k] for k in fields) for f in page["verdicts"]]
+    want = [tuple(getattr(f, k) for k in fields) for f in engine.failures]
+    assert got == want
+    kinds = {f.kind for f in engine.failures if f.index >= engine.beside.in_step}
+    assert kinds and any(f.overhead for f in engine.failures if f.index >= engine.beside.in_step), kinds

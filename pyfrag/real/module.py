@@ -13,17 +13,16 @@ import os
 
 from ..memory import PAGE, WASM32_MAX_PAGES, resolve_limit
 from ..replay import Trapped
+from ..rules import ABI as RULES, REASONS, say
 from .ticker import TICK, ticker
 
-ABI = ("memory", "malloc", "free", "realloc", "live_bytes")
-# the parameter and result types each function export must have
-SIGNATURES = {"malloc": (("i32",), ("i32",)), "free": (("i32",), ()),
-              "realloc": (("i32", "i32"), ("i32",)), "live_bytes": ((), ("i32",)),
-              "aligned_alloc": (("i32", "i32"), ("i32",)), "_initialize": ((), ()),
-              "pyfrag_run": (("i32", "i32"), ("i32",))}
+# the exports the ABI needs, and the parameter and result types each function export must have
+# (pyfrag/rules.json, which the page reads too)
+ABI = tuple(RULES["required"])
+SIGNATURES = {name: tuple(map(tuple, sig)) for name, sig in RULES["signatures"].items()}
 # pyfrag's own modules take the block's size and alignment back, as Rust's dealloc(ptr,
 # layout) does (wasm_modules/src/abi.c), so their wrappers keep no table of blocks
-SIZED = {"free": (("i32", "i32", "i32"), ()), "realloc": (("i32", "i32", "i32", "i32"), ("i32",))}
+SIZED = {name: tuple(map(tuple, sig)) for name, sig in RULES["sized"].items()}
 WASM_MAGIC = b"\0asm"
 U32_MAX = 0xFFFFFFFF
 CALL_BUDGET = 5.0       # seconds one call into a module may run before it is stopped
@@ -175,10 +174,10 @@ class RealModule:
         kinds = {e.name: e.type for e in module.exports}
         missing = [want for want in ABI if want not in kinds]
         if missing:
-            raise RealModuleError(
-                f"module {self.name} lacks {'export' if len(missing) == 1 else 'exports'} "
-                f"{', '.join(map(repr, missing))} (pyfrag real needs {', '.join(ABI)}; "
-                "aligned_alloc and __heap_base are optional)")
+            raise RealModuleError(say(
+                RULES["lacks"], module=self.name,
+                exports=f"{'export' if len(missing) == 1 else 'exports'} {', '.join(map(repr, missing))}",
+                abi=", ".join(ABI)))
         if not isinstance(kinds["memory"], wasmtime.MemoryType):
             raise RealModuleError(f"module {self.name}: export 'memory' is "
                                   f"{_kind(wasmtime, kinds['memory'])}, not a memory")
@@ -358,8 +357,7 @@ class RealModule:
         """Why a request aligned to `align` fails without a call, or None (the protocol's
         `unsupported`: a size past 2**32 - 1 is a true OOM here, as in the models)."""
         if align and self.aligned_export(align) is None and align <= U32_MAX:
-            return (f"module {self.name} exports no aligned_alloc, and its malloc aligns "
-                    f"to {self.alignment} bytes")
+            return say(REASONS["no_aligned_alloc"], module=self.name, alignment=self.alignment)
         return None
 
     def aligned_alloc(self, align, size):

@@ -8,14 +8,14 @@ font from elsewhere, so it opens offline and can be mailed around. Per trace
 - peak memory per allocator: one bar per allocator at each limit of the sweep,
   marked where the run failed a request;
 - the OOM map: allocators x memory limits, each cell coloured by the first
-  failure (none, or its kind: pyfrag.replay.KINDS) and labelled with its event;
+  failure (none, or its kind: pyfrag.rules.KINDS) and labelled with its event;
 
 then the whole table. Pure Python; numbers are formatted, never recomputed.
 """
 
 from html import escape
 
-from ..replay import KINDS
+from ..rules import KINDS
 from ..report import human
 
 BAR_H, BAR_GAP, LABEL_W, CHART_W = 14, 3, 170, 560

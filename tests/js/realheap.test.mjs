@@ -119,12 +119,23 @@ test("invalid frees, reallocs of dead ids and allocs of live ids are counted and
 test("files that are not usable modules get a message saying why", async () => {
   await assert.rejects(compile(new TextEncoder().encode("a 1 1024\nf 1\n")), /not a WebAssembly module/);
   await assert.rejects(compile(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 99])), ModuleError);
-  assert.throws(() => describe(new WebAssembly.Module(wasm())), /does not export memory, malloc \(or _malloc\), free \(or _free\)/);
+  // the exports pyfrag real wants, in its words (pyfrag/rules.json)
+  assert.throws(() => describe(new WebAssembly.Module(wasm()), "bare"),
+    { message: "module bare lacks exports 'memory', 'malloc', 'free', 'realloc', 'live_bytes' (pyfrag real " +
+      "needs memory, malloc, free, realloc, live_bytes; aligned_alloc and __heap_base are optional)" });
+  const underscored = wasm(
+    [1, [1, 0x60, 0, 0]], [3, [1, 0]], [5, [1, 0, 1]],
+    [7, [5, ...str("memory"), 2, 0, ...str("_malloc"), 0, 0, ...str("_free"), 0, 0, ...str("_realloc"), 0, 0,
+      ...str("live_bytes"), 0, 0]],
+    [10, [1, 2, 0, 0x0b]]);
+  assert.throws(() => describe(new WebAssembly.Module(underscored), "em"),
+    /module em lacks exports 'malloc', 'free', 'realloc' /);     // as pyfrag real: no aliases
   const needsFoo = wasm(
     [1, [1, 0x60, 0, 0]],                                     // type ()->()
     [2, [1, ...str("env"), ...str("foo"), 0, 0]],             // import env.foo
     [5, [1, 0, 1]],                                           // memory, 1 page
-    [7, [3, ...str("memory"), 2, 0, ...str("malloc"), 0, 0, ...str("free"), 0, 0]]);
+    [7, [5, ...str("memory"), 2, 0, ...str("malloc"), 0, 0, ...str("free"), 0, 0, ...str("realloc"), 0, 0,
+      ...str("live_bytes"), 0, 0]]);
   await assert.rejects(instantiate(await compile(needsFoo)), /cannot satisfy the module's imports: env\.foo \(function\)/);
 });
 

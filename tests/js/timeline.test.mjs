@@ -209,3 +209,19 @@ test("adoptVerdicts: the model's kind and its reason stand for the module's wher
   assert.equal(f.free_bytes, 12);
   assert.equal(adoptVerdicts(real, sim, 1)[0].kind, "fragmentation");     // parted before it: the estimate stays
 });
+
+test("adoptVerdicts: after the sides part, heap − live less the overhead the failure before knew of", async () => {
+  const { adoptVerdicts } = await import("../../web/src/timeline.js");
+  const real = [
+    { index: 3, op: "malloc", size: 900, kind: "fragmentation", free_bytes: 1000, largest_free: null, overhead: null },
+    { index: 8, op: "malloc", size: 900, kind: "fragmentation", free_bytes: 1000, largest_free: null, overhead: null },
+    { index: 9, op: "malloc", size: 50, kind: "fragmentation", free_bytes: 1000, largest_free: null, overhead: null }];
+  const sim = [{ index: 3, op: "malloc", size: 900, kind: "true", free_bytes: 700, largest_free: 300, overhead: 300 }];
+  const [first, second, third] = adoptVerdicts(real, sim, 5);
+  assert.deepEqual([first.kind, first.overhead, first.from_model], ["true", 300, true]);
+  // 1000 − 300 = 700 free: fewer than 900 bytes, a true OOM, as pyfrag/real/beside.py estimates it
+  assert.deepEqual([second.kind, second.free_bytes, second.overhead, second.largest_free], ["true", 700, 300, null]);
+  assert.deepEqual([third.kind, third.free_bytes, third.overhead], ["fragmentation", 700, 300]);
+  // an allocator that never reuses freed memory: what is not live would have held it, whatever the overhead
+  assert.equal(adoptVerdicts(real, sim, 5, false)[1].kind, "exhausted");
+});

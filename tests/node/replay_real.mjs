@@ -2,8 +2,9 @@
 // tests/test_page_real.py to compare with the wasmtime run. Usage: node replay_real.mjs JOBS.json
 // JOBS.json: [{module: path, heap_base, trace: {ops, ids, sizes, aligns, maximum_bytes},
 //              sim: {addresses, heap_bytes, failures} (the simulated run started like the module)}, ...]
-// Prints one JSON line: a result per job, with the audit snippet's text on the instance after the replay,
-// and `verdicts`: the real failures as the page shows them (the model's verdict where the sides agree).
+// `name` is the module's, as failures' reasons name it. Prints one JSON line: a result per job, with the audit
+// snippet's text on the instance after the replay, and `verdicts`: the real failures as the page shows them
+// (the model's verdict where the sides agree).
 // `call_by_call` makes the page call the module once per event, as it does an upload without pyfrag_run.
 // A big trace comes as a file instead ({bin: path, n}: n op bytes, then n float64 ids and n float64 sizes,
 // each array 8-aligned) and, with `digest`, its result as sha256 digests of the float64 arrays.
@@ -23,11 +24,11 @@ for (const job of jobs) {
   if (!compiled.has(job.module)) compiled.set(job.module, new Map());
   try {
     const { heap, result } = await replayModule(readFileSync(job.module), trace,
-      { heapBase: job.heap_base, compiled: compiled.get(job.module), callByCall: !!job.call_by_call });
+      { heapBase: job.heap_base, name: job.name, compiled: compiled.get(job.module), callByCall: !!job.call_by_call });
     const audit = runSnippet(ARTICLE_SNIPPET, realExports(heap.instance.exports));
     const tl = (run) => ({ n: run.heap_bytes.length, addresses: run.addresses, heap: run.heap_bytes });
     const verdicts = adoptVerdicts(result.failures, job.sim.failures,
-      firstDifference(tl(job.sim), tl(result)) ?? Infinity);
+      firstDifference(tl(job.sim), tl(result)) ?? Infinity, t.reuses_freed ?? true);
     const arrays = ["addresses", "heap_bytes", "live_bytes"];
     results.push({ ...result, ...Object.fromEntries(arrays.map((key) =>
       [key, job.digest ? digest(result[key]) : Array.from(result[key])])), audit, verdicts });

@@ -48,6 +48,7 @@ ROOT = os.path.dirname(WEB)
 DIST = os.path.join(WEB, "dist")
 VENDOR = os.path.join(WEB, "vendor")
 NODE_MODULES = os.path.join(ROOT, "node_modules")
+RULES = os.path.join(ROOT, "pyfrag", "rules.json")     # the page's bundle imports it (web/src/rules.js)
 STAMPS = os.path.join(DIST, ".prepare-stamps.json")
 INFO = os.path.join(DIST, ".build-info.json")
 
@@ -479,7 +480,8 @@ def steps():
     lock = os.path.join(ROOT, "package-lock.json")
     pyodide_pkg = os.path.join(NODE_MODULES, "pyodide", "package.json")
     wasm_src = os.path.join(ROOT, "wasm_modules")
-    pyfrag_src = walk_files(os.path.join(ROOT, "pyfrag"), (".py",)) + [
+    # (rules.json: the words and tables the page's code shares with Python)
+    pyfrag_src = walk_files(os.path.join(ROOT, "pyfrag"), (".py", ".json")) + [
         os.path.join(ROOT, "pyproject.toml")]
 
     def made(*keys):
@@ -514,7 +516,7 @@ def steps():
                                       + module_graph(os.path.join(BUILD, "stored-views.mjs")),
                                       extra=recorded("modules")),
          lambda: made("views"), step_views),
-        ("bundle", lambda: fingerprint(walk_files(src) + pages + [lock, SNAPSHOT_REFS]
+        ("bundle", lambda: fingerprint(walk_files(src) + pages + [lock, SNAPSHOT_REFS, RULES]
                                        + walk_files(os.path.join(WEB, "py")),
                                        extra=recorded("pyodide", "snapshot", "wheel", "modules",
                                                       "examples", "views")),

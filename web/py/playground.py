@@ -127,7 +127,7 @@ def payload(x, module=None, label=None, allocator=None):
             "failures": [
                 {"index": f.index, "op": f.op, "size": f.size, "kind": f.kind,
                  "align": f.align, "reason": f.reason,
-                 "free_bytes": f.free_bytes, "largest_free": f.largest_free,
+                 "free_bytes": f.free_bytes, "largest_free": f.largest_free, "overhead": f.overhead,
                  "heap_bytes": f.heap_bytes, "where": f.where}
                 for f in run.failures],
             "issues": [{"index": i.index, "where": i.where, "message": i.message}

@@ -1,20 +1,19 @@
-// What a failed request was, in the words of pyfrag/replay.py (its KINDS and `named`): one table and one rule
-// for every view of the page. Entry points: failureKind (the real side's own verdict, where the model does not
+// What a failed request was, in the words of pyfrag/rules.json and by the rule of pyfrag/replay.py (`named`): one
+// table and one rule for every view of the page. Entry points: failureKind (the real side's own verdict, where the model does not
 // stand in for it: timeline.js adoptVerdicts), failureLabel and failureText.
 
-export const KINDS = {
-  fragmentation: "fragmentation OOM",     // enough free bytes, none of them contiguous
-  true: "true OOM",                        // not enough free bytes, and memory cannot grow
-  unsupported: "unsupported request",      // a request the allocator never serves (an alignment): no OOM
-  exhausted: "memory exhausted",           // an allocator that never reuses freed memory ran out
-};
+import { KINDS } from "./rules.js";
 
-// The kind of a request the module answered with 0: `unsupported` when it could not even be asked (an
-// alignment it has no aligned_alloc for), else heap − live against the size, an estimate (the module's free
-// blocks are out of sight): enough of it is a fragmentation OOM, or memory exhausted for an allocator that
-// never reuses freed memory (`reusesFreed` false: what is not live was freed, never to be handed out again).
-export const failureKind = (size, freeBytes, unsupported = false, reusesFreed = true) =>
-  unsupported ? "unsupported" : freeBytes < size ? "true" : reusesFreed ? "fragmentation" : "exhausted";
+export { KINDS };
+
+// The kind of a failed request, by the rule of pyfrag/replay.py (`_nature`): `unsupported` when it could not
+// even be asked (an alignment the module has no aligned_alloc for); memory exhausted for an allocator that
+// never reuses freed memory (`reusesFreed` false) when the bytes not live (free, freed or overhead) would
+// have held it; else free bytes against the size: enough of them is a fragmentation OOM. On the real side free
+// bytes are an estimate (the module's free blocks are out of sight): heap − live, less the `overhead` known.
+export const failureKind = (size, freeBytes, unsupported = false, reusesFreed = true, overhead = 0) =>
+  unsupported ? "unsupported" : !reusesFreed && freeBytes + overhead >= size ? "exhausted"
+    : freeBytes >= size ? "fragmentation" : "true";
 
 export const failureLabel = (kind) => KINDS[kind] ?? `${kind} failure`;
 

@@ -30,7 +30,7 @@ async function load({ url, bytes, name, heap_base }) {
     bytes = await response.arrayBuffer();
   }
   const module = await compile(bytes);
-  const info = { name, ...describe(module) };
+  const info = { name, ...describe(module, name) };
   current = { bytes, compiled: new Map([[null, Promise.resolve(module)]]), name, heapBase: heap_base ?? 0, info };
   heap = null;
   return info;
@@ -43,6 +43,7 @@ async function run({ trace, id }) {
     log,
     compiled: current.compiled,
     heapBase: current.heapBase,
+    name: current.name,
     onProgress: (done, n) => postMessage({ type: "progress", id, done, n }),
   });
   heap = replayed.heap;

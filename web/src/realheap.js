@@ -2,6 +2,7 @@
 // Pure JS (no DOM, no worker API) so real-worker.mjs runs it off the main thread and node tests run it as is.
 
 import { failureKind } from "./failures.js";
+import { ABI, ISSUES, REASONS, say } from "./rules.js";
 import { ALLOC, FREE, REALLOC } from "./timeline.js";
 
 export const PAGE = 65536;
@@ -144,25 +145,24 @@ function importObject(module, getMemory, log) {
   return imports;
 }
 
-const pick = (e, ...names) => names.map((n) => e[n]).find((f) => f !== undefined);
-
-// What the page needs to know about a module before replaying on it.
-export function describe(module) {
-  const exports = WebAssembly.Module.exports(module).map((x) => x.name);
-  const has = (...names) => names.some((n) => exports.includes(n));
-  const missing = [];
-  if (!has("memory")) missing.push("memory");
-  if (!has("malloc", "_malloc")) missing.push("malloc (or _malloc)");
-  if (!has("free", "_free")) missing.push("free (or _free)");
+// What the page needs to know about a module before replaying on it: the exports pyfrag/rules.json's ABI
+// wants, by the names and with the parameter counts it gives (pyfrag real checks the same, with their types).
+export function describe(module, name = "(unnamed)") {
+  const exported = new Map(WebAssembly.Module.exports(module).map((x) => [x.name, x.kind]));
+  const missing = ABI.required.filter((n) => !exported.has(n));
   if (missing.length) {
-    throw new ModuleError(`the module does not export ${missing.join(", ")}; ` +
-      `it exports: ${exports.join(", ") || "nothing"}`);
+    throw new ModuleError(say(ABI.lacks, { module: name, abi: ABI.required.join(", "),
+      exports: `${missing.length === 1 ? "export" : "exports"} ${missing.map((n) => `'${n}'`).join(", ")}` }));
+  }
+  if (exported.get("memory") !== "memory") throw new ModuleError(`module ${name}: export 'memory' is not a memory`);
+  for (const n of Object.keys(ABI.signatures)) {
+    if (exported.has(n) && exported.get(n) !== "function") {
+      throw new ModuleError(`module ${name}: export '${n}' is a ${exported.get(n)}, not a function`);
+    }
   }
   return {
-    exports,
+    exports: [...exported.keys()],
     imports: WebAssembly.Module.imports(module).map((i) => `${i.module}.${i.name}`),
-    realloc: has("realloc", "_realloc"),
-    liveExport: ["live_bytes", "get_live_data_size"].find((n) => exports.includes(n)) ?? null,
   };
 }
 
@@ -171,33 +171,28 @@ export function describe(module) {
 // realloc(ptr, new_size, size, align) (wasm_modules/src/abi.c), so their wrappers keep no table of blocks;
 // calling them so is harmless for a C-style free(ptr) or realloc(ptr, size), which ignore the extra
 // arguments. Such modules also replay whole traces themselves (pyfrag_run): `runs`.
-export async function instantiate(module, log = () => {}) {
-  describe(module);
+export async function instantiate(module, log = () => {}, name = undefined) {
+  describe(module, name);
   let memory = null;
   const instance = await WebAssembly.instantiate(module, importObject(module, () => memory, log));
   const e = instance.exports;
   memory = e.memory;
   if (e._initialize) e._initialize();
   const heapBase = e.__heap_base instanceof WebAssembly.Global ? Number(e.__heap_base.value) : null;
-  const free = pick(e, "free", "_free"), realloc = pick(e, "realloc", "_realloc");
-  const sized = free.length === 3 && realloc?.length === 4;
+  const sized = e.free.length === 3 && e.realloc.length === 4;
   return {
     instance, memory, heapBase,
-    malloc: pick(e, "malloc", "_malloc"),
-    free, realloc,
-    alignedAlloc: pick(e, "aligned_alloc", "_aligned_alloc"),
-    liveBytes: pick(e, "live_bytes", "get_live_data_size"),
+    malloc: e.malloc, free: e.free, realloc: e.realloc, alignedAlloc: e.aligned_alloc ?? null, liveBytes: e.live_bytes,
     runs: sized && e.pyfrag_run && e.pyfrag_run_events && e.pyfrag_run_capacity ? e : null,
   };
 }
 
-// The messages of the replay loop's trace issues (pyfrag/replay.py ISSUES).
+// The messages of the replay loop's trace issues (pyfrag/rules.json, as pyfrag/replay.py words them).
 const ISSUE = {
-  free: (id) => `invalid free of id ${id}: not live (never allocated, or already freed); skipped`,
-  alloc: (id) => `alloc of id ${id}, which is still live (a free is missing); the old block is leaked`,
-  realloc: (id) => `realloc of id ${id}, which is not live; treated as malloc`,
-  outside: (op, size, address, heap) =>
-    `${op}(${size}) returned 0x${address.toString(16)}, a block that extends past the end of memory (${heap} bytes)`,
+  free: (id) => say(ISSUES.free, { id }),
+  alloc: (id) => say(ISSUES.alloc, { id }),
+  realloc: (id) => say(ISSUES.realloc, { id }),
+  outside: (op, size, address, heap) => say(ISSUES.outside, { op, size, address: `0x${address.toString(16)}`, heap }),
 };
 
 // Replays trace arrays ({ops, ids, sizes, aligns:[[i,a]...], maximum_bytes}) with the rules of pyfrag's
@@ -211,9 +206,10 @@ const ISSUE = {
 // module has no aligned_alloc for, above `trace.malloc_alignment`) fail without a call. The trace's memory
 // limit is the instance's own (see withMemoryLimit): past it memory.grow fails inside the module.
 // pyfrag's own modules replay the trace themselves (runInModule); any other module, or any with `callByCall`,
-// is called once per event. With `keepLive`, `final` lists the blocks live at the end ([id, address, size]).
+// is called once per event. With `keepLive`, `final` lists the blocks live at the end ([id, address, size]);
+// `name` is the module's, as a failure's reason names it.
 export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 16384, callByCall = false,
-  keepLive = false } = {}) {
+  keepLive = false, name = "(unnamed)" } = {}) {
   const n = trace.ops.length;
   const { memory } = heap;
   const out = {
@@ -229,14 +225,15 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 1
   };
   // Free bytes are estimated as heap minus live: the allocator's free lists are inside the module. A request
   // aligned past what the module can serve was never asked: an unsupported request (failures.js).
-  const mallocAlignment = trace.malloc_alignment ?? 8;
+  const mallocAlignment = trace.malloc_alignment ?? 8, reusesFreed = trace.reuses_freed ?? true;
   const fail = (i, op, size, live, heapNow, align = 0) => {
     const freeBytes = heapNow - out.heap_base - live;
     const unsupported = Boolean(align && !heap.alignedAlloc && align > mallocAlignment && align <= 0xffffffff);
-    out.failures.push({ index: i, op, size, kind: failureKind(size, freeBytes, unsupported, trace.reuses_freed ?? true),
-      align: align || null,
-      reason: unsupported ? `the module has no aligned_alloc, and its malloc aligns to ${mallocAlignment} bytes` : null,
-      free_bytes: freeBytes, largest_free: null, heap_bytes: heapNow, where: `event ${i}` });
+    const kind = failureKind(size, freeBytes, unsupported, reusesFreed);
+    out.failures.push({ index: i, op, size, kind, align: align || null,
+      reason: kind === "unsupported" ? say(REASONS.no_aligned_alloc, { module: name, alignment: mallocAlignment })
+        : kind === "exhausted" ? say(REASONS.never_reuses, { allocator: name }) : null,
+      free_bytes: freeBytes, largest_free: null, overhead: null, heap_bytes: heapNow, where: `event ${i}` });
   };
   const end = (heap.runs && !callByCall ? runInModule : perCall)(heap, trace, out, { issue, fail, onProgress, chunk });
   for (const key of ["addresses", "heap_bytes", "live_bytes"]) out[key] = out[key].slice(0, end);
@@ -477,7 +474,7 @@ export async function replayModule(bytes, trace, { log = () => {}, compiled = ne
   const n = trace.ops.length;
   const bounds = [0, ...[...new Set(trace.resets ?? [])].filter((p) => p > 0 && p < n).sort((a, b) => a - b), n];
   if (bounds.length === 2) {
-    const heap = await instantiate(module, log);
+    const heap = await instantiate(module, log, options.name);
     return { heap, result: replay(heap, trace, { onProgress, ...options }) };
   }
   const out = { addresses: new Float64Array(n), heap_bytes: new Float64Array(n), live_bytes: new Float64Array(n),
@@ -494,7 +491,7 @@ export async function replayModule(bytes, trace, { log = () => {}, compiled = ne
       sizes: Float64Array.from([...survivors.map((b) => b[2]), ...trace.sizes.subarray(start, stop)]),
       aligns: (trace.aligns ?? []).filter(([i]) => i >= start && i < stop).map(([i, a]) => [i - start + restored, a]),
     };
-    heap = await instantiate(module, log);
+    heap = await instantiate(module, log, options.name);
     const r = replay(heap, seg, { ...options, keepLive: true,
       onProgress: onProgress && ((done) => onProgress(start + Math.max(done - restored, 0), n)) });
     const at = (i) => start + Math.max(i - restored, 0);

@@ -5,6 +5,8 @@
 // pass over every event is done once by derive(), in a worker, so that a redraw of a million-event run on
 // the page costs about what a small one does.
 
+import { failureKind } from "./failures.js";
+
 export const ALLOC = 0, FREE = 1, REALLOC = 2;   // pyfrag.trace's op codes
 const PAGE = 65536;      // a wasm page (realheap.js imports this module: the constant is not taken from it)
 
@@ -266,15 +268,24 @@ export function agreementText(sim, real, { like, module, fmt }) {
   return `first difference at event ${fmt.count(d)}: ${what} → sim ${side(sim)}, real ${side(real)}`;
 }
 
-// The real side's failures, with the verdict (kind and its reason, free bytes, largest free block) of the model's
-// failure at the same event wherever the two sides agreed up to it: an address-exact model holds the same
-// free blocks as the module, which the module does not show. Others keep heap − live as their estimate.
-export function adoptVerdicts(realFailures, simFailures, agreeBefore) {
+// The real side's failures, with the verdict (kind and its reason, free bytes, largest free block, overhead) of
+// the model's failure at the same event wherever the two sides agreed up to it: an address-exact model holds the
+// same free blocks as the module, which the module does not show. Later ones are estimated again, as
+// pyfrag/real/beside.py does: heap − live (what realheap.js found) less the overhead the failure before knew
+// of, and named by failures.js's rule (`reusesFreed`: the trace's reuses_freed).
+export function adoptVerdicts(realFailures, simFailures, agreeBefore, reusesFreed = true) {
   const byIndex = new Map(simFailures.map((f) => [f.index, f]));
+  let last = null;
   return realFailures.map((f) => {
     const s = byIndex.get(f.index);
-    if (!s || f.index >= agreeBefore || s.op !== f.op || s.size !== f.size) return f;
-    return { ...f, kind: s.kind, free_bytes: s.free_bytes, largest_free: s.largest_free, align: s.align ?? f.align,
-      reason: s.reason ?? f.reason, from_model: true };
+    if (s && f.index < agreeBefore && s.op === f.op && s.size === f.size) {
+      last = { ...f, kind: s.kind, free_bytes: s.free_bytes, largest_free: s.largest_free, overhead: s.overhead ?? null,
+        align: s.align ?? f.align, reason: s.reason ?? f.reason, from_model: true };
+    } else {
+      const overhead = last?.overhead ?? null, free = f.free_bytes - (overhead ?? 0);
+      const kind = f.kind === "unsupported" ? f.kind : failureKind(f.size, free, false, reusesFreed, overhead ?? 0);
+      last = { ...f, kind, free_bytes: free, overhead };
+    }
+    return last;
   });
 }
