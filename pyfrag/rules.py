@@ -4,7 +4,8 @@ this file (the page's web/src/rules.js imports the same file), so neither side k
 - KINDS: what a failed request was ("fragmentation OOM", "memory exhausted"...);
 - ISSUES: the messages of trace events the replay loop skips or reads otherwise;
 - REASONS: why a request failed by the allocator's nature, whatever its heap held;
-- ABI: the exports a real module must have, and their signatures.
+- ABI: the exports a real module must have, and their signatures;
+- RUN: the codes of the replay inside a module (pyfrag_run), as wasm_modules/src/abi.c has them.
 
 Entry point: `say(template, **values)` fills a template's {name}s.
 """
@@ -19,6 +20,7 @@ KINDS = _RULES["kinds"]
 ISSUES = _RULES["issues"]
 REASONS = _RULES["reasons"]
 ABI = _RULES["abi"]
+RUN = _RULES["run"]
 
 
 def say(template, **values):

@@ -21,6 +21,7 @@ from pyfrag.record.wasmfile import inspect
 ENTRIES = manifest()
 NAMES = [e["name"] for e in ENTRIES]
 ABI = {"memory", "malloc", "free", "realloc", "live_bytes"}
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "wasm_modules", "src")
 FIELDS = {"name", "file", "allocator", "model", "language", "toolchain", "build", "sha256",
           "bytes", "heap_base", "initial_pages", "maximum_pages", "imports", "exports",
           "wrapper"}
@@ -143,3 +144,18 @@ def test_a_rust_crate_build_without_rustc_web_says_which_option_to_pass(tmp_path
     assert res.returncode == 1
     assert "skipped talc: source rustc_web missing; pass --rustc-web DIR" in res.stderr
     assert not (tmp_path / "talc.wasm").exists()
+
+
+@pytest.mark.parametrize("source", ["abi.c", "abi.rs", "abi.ts"])
+def test_the_modules_state_the_replay_codes_the_hosts_read(source):
+    """The replay inside a module: its status bits, flags and codes in each ABI source are those of
+    pyfrag/rules.json, which pyfrag.real.runner and the page's realheap.js read."""
+    from pyfrag.rules import RUN
+    want = {f"RUN_{k.upper()}": v for k, v in {**RUN["status"], **RUN["flags"]}.items()}
+    want.update(UNCALLED=RUN["uncalled"], HELD=RUN["held"])
+    with open(os.path.join(SRC, source), encoding="utf-8") as f:
+        text = f.read()
+    # `NAME = 1` (C's enums), `#define NAME 255u`, `const NAME: u8 = 1;`
+    found = {m[0]: int(m[1]) for m in re.findall(
+        r"\b(RUN_[A-Z_]+|UNCALLED|HELD)\b(?:\s*=|\s*:\s*\w+\s*=|\s+)\s*(\d+)u?\b", text)}
+    assert {k: found.get(k) for k in want} == want

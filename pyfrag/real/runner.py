@@ -29,14 +29,16 @@ from ..memory import PAGE
 from ..metrics import AT_END
 from .module import ModuleTrap, RealModuleError
 from ..replay import SHIFT, Issue, Run, Trap, estimate, issue_text, outside_text
+from ..rules import RUN
 from ..steps import Steps
 from ..trace import ALLOC, FREE, REALLOC
 
-# the status bits the module sets per event (abi.c's RUN_*), and its flags
-FAILED, BAD_FREE, LEAKED, NOT_LIVE, OUTSIDE = 1, 2, 4, 8, 16
-STOP, START = 1, 2
-UNCALLED = 0xFF       # a code byte: the request fails without a call
-HELD = 1              # a meta bit: the id holds a block (or NULL after a failure)
+# the status bits the module sets per event (abi.c's RUN_*), and its flags (pyfrag/rules.json)
+FAILED, BAD_FREE, LEAKED, NOT_LIVE, OUTSIDE = (RUN["status"][k] for k in (
+    "failed", "bad_free", "leaked", "not_live", "outside"))
+STOP, START = RUN["flags"]["stop"], RUN["flags"]["start"]
+UNCALLED = RUN["uncalled"]    # a code byte: the request fails without a call
+HELD = RUN["held"]            # a meta bit: the id holds a block (or NULL after a failure)
 U32 = 0xFFFFFFFF
 # Events per call adapt so that a call takes about CALL_SECONDS: a call's time budget
 # (pyfrag.real's CALL_BUDGET, 100 times that) then still means "an event never returned".

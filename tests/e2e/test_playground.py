@@ -531,7 +531,8 @@ LOOPING_MODULE = """(module
   (memory (export "memory") 2)
   (func (export "malloc") (param i32) (result i32) (loop $forever (br $forever)) (i32.const 0))
   (func (export "free") (param i32))
-  (func (export "realloc") (param i32 i32) (result i32) (i32.const 0)))"""
+  (func (export "realloc") (param i32 i32) (result i32) (i32.const 0))
+  (func (export "live_bytes") (result i32) (i32.const 0)))"""
 
 
 def test_an_uploaded_module_that_loops_forever_is_stopped(playground):

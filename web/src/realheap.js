@@ -2,7 +2,7 @@
 // Pure JS (no DOM, no worker API) so real-worker.mjs runs it off the main thread and node tests run it as is.
 
 import { failureKind } from "./failures.js";
-import { ABI, ISSUES, REASONS, say } from "./rules.js";
+import { ABI, ISSUES, REASONS, RUN as CODES, say } from "./rules.js";
 import { ALLOC, FREE, REALLOC } from "./timeline.js";
 
 export const PAGE = 65536;
@@ -196,7 +196,7 @@ const ISSUE = {
 };
 
 // Replays trace arrays ({ops, ids, sizes, aligns:[[i,a]...], maximum_bytes}) with the rules of pyfrag's
-// replay loop and its wasmtime harness (pyfrag/replay.py, pyfrag/runner.py, pyfrag/real.py), so the page's
+// replay loop and its wasmtime harness (pyfrag/replay.py, pyfrag/real/runner.py, pyfrag/real/module.py), so the page's
 // real column is what `pyfrag real` prints: free of an id that is not live is skipped; a free after a failed
 // malloc is free(NULL); realloc of an id that is not live is a malloc; realloc(p, 0) returning NULL has freed
 // p; alloc of a live id leaks the old block. Those trace issues are counted (`skipped`), the first few listed
@@ -242,8 +242,8 @@ export function replay(heap, trace, { heapBase = 0, onProgress = null, chunk = 1
 }
 
 // A malloc-like request's fate before any call: 0 a plain malloc, k an aligned_alloc(1 << (k - 1)), UNCALLED
-// when wasm32 cannot carry it (pyfrag/runner.py _codes, pyfrag/real.py aligned_export).
-const UNCALLED = 255;
+// when wasm32 cannot carry it (pyfrag/real/runner.py _codes, pyfrag/real/module.py aligned_export).
+const UNCALLED = CODES.uncalled;
 function requestCode(heap, trace, size, align) {
   if (size > 0xffffffff) return UNCALLED;
   if (!align) return 0;
@@ -329,8 +329,10 @@ function perCall(heap, trace, out, { issue, fail, onProgress, chunk }) {
 
 // ---- the replay inside the module (pyfrag_run: wasm_modules/src/abi.c has the arrays and the rules) ------
 // The module keeps no ids: for each event the host names the id's previous event, inside the chunk (the
-// module follows it) or, across chunks, by copying that event's outputs in (pyfrag/runner.py does the same).
-const RUN = { FAILED: 1, BAD_FREE: 2, LEAKED: 4, NOT_LIVE: 8, OUTSIDE: 16, STOP: 1, START: 2, HELD: 1 };
+// module follows it) or, across chunks, by copying that event's outputs in (pyfrag/real/runner.py does the same).
+const RUN = { FAILED: CODES.status.failed, BAD_FREE: CODES.status.bad_free, LEAKED: CODES.status.leaked,
+  NOT_LIVE: CODES.status.not_live, OUTSIDE: CODES.status.outside, STOP: CODES.flags.stop, START: CODES.flags.start,
+  HELD: CODES.held };
 
 // For each event, the index of the previous event with the same id, or -1. Ids that are small
 // non-negative integers (most traces') index an array; any others go through a Map.
@@ -428,7 +430,7 @@ function runInModule(heap, trace, out, { issue, fail, onProgress }) {
     }
     start += ran;
     onProgress?.(start, n);
-    if (out.trap) {     // the call the trapped event was making (pyfrag/runner.py _call_of)
+    if (out.trap) {     // the call the trapped event was making (pyfrag/real/runner.py _call_of)
       const i = start - 1;
       out.trap.index = i;
       out.trap.op = ops[i] === FREE ? "free"
