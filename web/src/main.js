@@ -1,11 +1,13 @@
 // Page wiring for the playground (index.html) and its compact widget (embed.html, body[data-mode=embed]):
 // editor, Run/Stop, status, output, examples, modules, upload, share, embed, theme, and the flow
 // show() payload -> timelines (simulated now, real after the worker's replay) -> results view -> audit.
+// The Run/Stop/replay state and the status it settles on are session.js's: this file renders them.
 // Controls a page does not have are simply skipped, so both pages share this one bundle. The widget shows
 // its example's stored run first (widget.js) and starts Python only when its reader runs or edits the code.
 
 import "./style.css";
 import { PythonClient, RealClient, ReplayStopped } from "./clients.js";
+import { Session } from "./session.js";
 import { connectHub } from "./pyhub.js";
 import { ResultsView } from "./results.js";
 import { heapOnlyText, summary } from "./timeline.js";
@@ -49,37 +51,20 @@ function applyTheme() {
 
 // ---- status and messages -----------------------------------------------------------------------------
 
-let pythonReady = false;
-let idleStatus = "ready to run: Python starts when you press ▶ Run";   // a widget, before Python is asked for
+let session = null;     // the Run/Stop/replay state (session.js): the status and buttons below draw it
 
-function setStatus(text, progress = null) {
-  $("status").textContent = text;
+// What the session says: the buttons, and its status (written only when it changes: render() follows
+// every change of the session, and most leave the status as it was).
+function render() {
+  updateButtons();
+  if (!session.status) return;       // nothing said yet: the page's own "loading…" stands
+  const { text, progress } = session.status, line = $("status");
+  if (line.textContent !== text) line.textContent = text;
   const bar = byId("progress");
   if (bar) {
     bar.hidden = progress == null;
     if (progress != null) bar.value = progress;
   }
-}
-
-let replays = 0;                  // real replays queued or running
-let deriving = 0;                 // show() payloads on their way to the screen: a replay follows each
-let replayStatus = ["", null];    // what the latest of them said: [text, progress]
-let stopped = null;               // what Stop ended last ("replay on … stopped at event …"), until the next run
-let halted = false;               // Stop was pressed: a show() of the stopped run that comes after it is not replayed
-
-function replayProgress(text, progress) {
-  replayStatus = [text, progress];
-  setStatus(text, progress);
-}
-
-// The status once Python or a replay is over: what still goes on (a replay of a module that hangs must
-// not read "ready"), else what Stop ended, else ready.
-function settledStatus() {
-  if (!pythonReady) setStatus(python.started ? "loading…" : idleStatus);
-  else if (python.running !== null) setStatus("running…");
-  else if (replays) setStatus(...replayStatus);
-  else if (deriving) setStatus("drawing the simulated side…");
-  else setStatus(stopped ?? "ready");
 }
 
 function message(text, kind = "info") {
@@ -260,18 +245,17 @@ function setupEmbed() {
 
 // ---- running Python ---------------------------------------------------------------------------------
 
-let python = null, real = null;
+let python = null;
 let runFiles = null;             // uploaded traces, written into Python's file system before each run
 const views = [];                // one per show() of the current run
 let current = null;              // the view on screen
 
-// Run is there while Python is not running; Stop while it is, or while a real replay is queued or running
-// (or about to be).
+// Run and Stop as the session has them (Session.busy, Session.stoppable).
 function updateButtons() {
-  const busy = runPending || python.running !== null;
+  const busy = session.busy;
   const run = $("run"), stop = $("stop"), focused = document.activeElement;
   run.disabled = busy;
-  stop.disabled = !busy && !replays && !deriving;
+  stop.disabled = !session.stoppable;
   // a disabled button drops the keyboard's focus: hand it to the other one
   if (focused === run && run.disabled) stop.focus();
   else if (focused === stop && stop.disabled) run.focus();
@@ -279,54 +263,40 @@ function updateButtons() {
 }
 
 let starting = null;        // settles once the first code and the module menu are in place
-let runPending = false;     // a Run pressed before that: it runs then, on the code the page was about to show
-let runs = 0;               // runs started
 
-async function run() {
-  if (runPending || python.running !== null) return;
-  runPending = true;
-  updateButtons();
-  python.start();           // a widget's Python starts here, while the code below waits for its first view
-  real ??= newRealClient();
-  await starting;
-  await Promise.all([loadEditors(), manifest()]);
-  await loadingExample;
-  output.clear();
-  message("");
-  if (runs++) linked.view = null;      // a link's view applies to its first run only (its views come after done)
-  stopped = null;
-  halted = false;
-  views.length = 0;
-  byId("view-select")?.replaceChildren();
-  byId("view-bar")?.toggleAttribute("hidden", true);
-  setStatus(pythonReady ? "running…" : "waiting for Python to load…");
-  const module = selectedModule();
-  python.run(editor.get(), module?.manifest ? module.name : null, runFiles);
-  runPending = false;
+// A Run pressed before `starting` settles runs then, on the code the page was about to show.
+function run() {
+  return session.run(async () => {
+    await starting;
+    await Promise.all([loadEditors(), manifest()]);
+    await loadingExample;
+    output.clear();
+    message("");
+    if (session.runs) linked.view = null;    // a link's view applies to its first run only (its views come after done)
+    views.length = 0;
+    byId("view-select")?.replaceChildren();
+    byId("view-bar")?.toggleAttribute("hidden", true);
+    const module = selectedModule();
+    return { code: editor.get(), module: module?.manifest ? module.name : null, files: runFiles };
+  });
 }
 
-// Stop ends Python's run and every real replay queued or running; the simulated side stays as it is.
+// Stop (Session.stop): the simulated side stays as it is; a replay it ended is said here.
 function stop() {
-  halted = true;
-  python.stop();
-  const ended = real?.stopReplays() ?? [];
-  if (!ended.length) return;
-  const queued = ended.length - 1;
-  stopped = ended[0].message + (queued ? `, with ${queued} queued behind it` : "");
-  message(`${stopped[0].toUpperCase()}${stopped.slice(1)}. Run replays again.`, "info");
+  const stopped = session.stop();
+  if (stopped) message(`${stopped[0].toUpperCase()}${stopped.slice(1)}. Run replays again.`, "info");
 }
 
 function onDone(msg) {
-  updateButtons();
+  session.done();
   // a run that showed nothing leaves the previous results on screen: say they are old
   // (a show() still on its way to the screen, as a big trace's is for seconds, is not nothing)
-  if (!views.length && !deriving && current) {
+  if (!views.length && !session.deriving && current) {
     results.stale(current.stored ? "These are the stored run's results: this run showed nothing."
       : "These results are from an earlier run: this one showed nothing.");
   }
   if (!msg.ok && msg.error) print(`${msg.error}\n`, "stderr");
   if (msg.elapsed_ms != null) print(`— ${msg.ok ? "finished" : "failed"} in ${(msg.elapsed_ms / 1000).toFixed(2)} s\n`, "meta");
-  if (pythonReady) settledStatus();
   if (!msg.ok && msg.error && /TraceError|UnicodeDecodeError/.test(msg.error)) {
     message(msg.error.trim().split("\n").pop(), "error");
   } else if (!msg.ok && /No such file or directory: '\/uploads\//.test(msg.error ?? "")) {
@@ -345,30 +315,25 @@ function addViewOption({ payload }, index, select) {
   byId("view-bar").hidden = views.length < 2;
 }
 
-async function onShow(payload) {
-  printIssues(payload);      // now, in order with the run's output: the derive below may finish after it
-  deriving++;
-  updateButtons();
-  try {
-    const view = { payload, sim: null, real: null }, run = runs;
-    const { derived } = await real.derive(payload.trace, payload.sim);
-    if (run !== runs) return;       // another run started meanwhile: this view is of the one before it
-    view.sim = simSide(payload, derived);
-    views.push(view);
-    // on a narrow screen the results are below the editor: bring the first ones into view
-    if (views.length === 1 && !embed && matchMedia("(max-width: 900px)").matches) {
-      byId("results")?.scrollIntoView({ behavior: "smooth", block: "start" });
-    }
-    const index = views.length - 1;
-    // a share link's view stays on screen while the run shows the views after it
-    if (linked.view != null && linked.view < index) return addViewOption(view, index, false);
-    addViewOption(view, index, true);
-    show(view);      // its replay is queued before the buttons are updated below: Stop stays on throughout
-  } finally {
-    deriving--;
-    updateButtons();
-    if (pythonReady) settledStatus();
+function onShow(payload) {
+  printIssues(payload);      // now, in order with the run's output: the derive may finish after it
+  session.shown(payload);
+}
+
+// A show() of the current run, derived (Session.present): its view goes on screen, replayed unless Stop
+// came first.
+function present(payload, derived, replay) {
+  const view = { payload, sim: simSide(payload, derived), real: null };
+  views.push(view);
+  // on a narrow screen the results are below the editor: bring the first ones into view
+  if (views.length === 1 && !embed && matchMedia("(max-width: 900px)").matches) {
+    byId("results")?.scrollIntoView({ behavior: "smooth", block: "start" });
   }
+  const index = views.length - 1;
+  // a share link's view stays on screen while the run shows the views after it
+  if (linked.view != null && linked.view < index) return addViewOption(view, index, false);
+  addViewOption(view, index, true);
+  show(view, replay);
 }
 
 // Trace issues both sides skipped or repaired, listed in the output in order with the run's own lines.
@@ -383,7 +348,7 @@ function realSourceFor(payload) {
   return modules.get(payload.module) ?? selectedModule();
 }
 
-async function show(view) {
+async function show(view, replay = true) {
   const explained = $("explain-text");
   if (explained) explained.hidden = true;      // it explained the view before this one
   current = view;
@@ -399,10 +364,10 @@ async function show(view) {
   }
   // a view replayed on another module than the one now selected is stale: replay it again
   if (view.real && view.realSource !== realSourceFor(view.payload)) view.real = null;
-  results.set(view.sim, view.real, halted ? "real: not replayed (Stop was pressed)" : "real: replaying…",
+  results.set(view.sim, view.real, replay ? "real: replaying…" : "real: not replayed (Stop was pressed)",
     view.real ? view.agreement : null);
   updateDownloads();
-  if (!view.real && !halted) await replayReal(view);
+  if (!view.real && replay) await replayReal(view);
   if (current === view) runAudit();
 }
 
@@ -412,29 +377,22 @@ async function replayReal(view) {
     if (current === view) results.set(view.sim, null, "real module: none available (is web/dist prepared?)");
     return;
   }
-  const { trace } = view.payload;
-  try {
-    replays++;
-    stopped = null;
-    updateButtons();
-    replayProgress(`replaying on ${source.name}…`, 0);
-    const { result, derived } = await real.replay(source, trace, (done, n) => replayProgress(`replaying on ${source.name}…`, done / n));
-    Object.assign(view, realSide(view.payload, view.sim, source.name, result, derived));
-    if (result.trap) message(trapMessage(source.name, result.trap), "info");
-    view.realSource = source;
-    if (current === view) { results.set(view.sim, view.real, undefined, view.agreement); updateDownloads(); }
-  } catch (e) {
-    // a replay Stop ended was announced by stop(); its column says where it stopped
-    const wasStopped = e instanceof ReplayStopped;
-    if (!wasStopped) message(`Real module ${source.name}: ${e.message}`, "error");
-    if (current === view) {
-      results.set(view.sim, null, `real: ${source.name} ${wasStopped ? e.where : "failed (see the message above)"}`);
-    }
-  } finally {
-    replays--;
-    updateButtons();
-    settledStatus();
-  }
+  await session.replay(source, view.payload.trace, {
+    replayed: ({ result, derived }) => {
+      Object.assign(view, realSide(view.payload, view.sim, source.name, result, derived));
+      if (result.trap) message(trapMessage(source.name, result.trap), "info");
+      view.realSource = source;
+      if (current === view) { results.set(view.sim, view.real, undefined, view.agreement); updateDownloads(); }
+    },
+    failed: (e) => {
+      // a replay Stop ended was announced by stop(); its column says where it stopped
+      const wasStopped = e instanceof ReplayStopped;
+      if (!wasStopped) message(`Real module ${source.name}: ${e.message}`, "error");
+      if (current === view) {
+        results.set(view.sim, null, `real: ${source.name} ${wasStopped ? e.where : "failed (see the message above)"}`);
+      }
+    },
+  });
 }
 
 // ---- audit --------------------------------------------------------------------------------------------
@@ -463,6 +421,7 @@ async function auditNow() {
   const s = current ? summary(current.sim.tl) : null;
   const last = s?.events ? { heap_bytes: s.heap_bytes, live_bytes: s.live_bytes } : null;
   // the worker keeps the instance of the last replay; after a restart or another view, replay first
+  const real = session.real();
   if (current?.real && (real.loaded !== current.realSource || real.replayed !== current.payload.trace)) {
     await replayReal(current);
   }
@@ -473,7 +432,7 @@ async function auditNow() {
 // picked, with its model), so the code runs again; while it is still running, the results say they are stale.
 async function moduleChanged() {
   if (!views.length) return;
-  if (python.running === null && !runPending) { await run(); return; }
+  if (!session.busy) { await run(); return; }
   message(`The real module changed to ${selectedModule()?.name}: the results below are for the previous one. ` +
     "Run again when this run ends.", "info");
 }
@@ -536,7 +495,7 @@ async function takeFile(file) {
     const upload = await readUpload(file);
     if (upload.kind === "module") {
       const source = { name: `upload: ${upload.name}`, bytes: upload.bytes, manifest: false, title: `upload: ${upload.name}` };
-      const info = await real.load(source);
+      const info = await session.real().load(source);
       const value = `upload:${upload.name}`;
       modules.set(value, source);
       if (moduleSelect && ![...moduleSelect.options].some((o) => o.value === value)) moduleSelect.add(new Option(source.title, value));
@@ -584,8 +543,8 @@ async function storedRun() {
   views.forEach((v, i) => addViewOption(v, i, i === pick));
   byId("stored-note").textContent = storedNote(run.engine);
   show(views[pick]);
-  idleStatus = "stored run: ▶ Run runs it live";
-  settledStatus();
+  session.idle = "stored run: ▶ Run runs it live";
+  session.settle();
   performance.mark("pyfrag:stored-drawn");
   return run;
 }
@@ -597,16 +556,14 @@ async function start() {
   // editor; a widget fetches its stored run instead, and its Python and real workers wait for its reader
   if (!embed) manifest();
   const stored = embed ? storedRun().catch(() => null) : null;
-  if (!embed) real = newRealClient();
   python = new PythonClient(manifest, {
-    starting: () => { pythonReady = false; setStatus("loading…", 0); },
-    status: (text, progress) => { if (!pythonReady) setStatus(text, progress); },
+    starting: () => session.starting(),
+    status: (text, progress) => session.loading(text, progress),
     ready: (versions) => {
-      pythonReady = true;
-      settledStatus();
+      session.ready();
       const v = byId("versions");
       if (v) v.textContent = `Python ${versions.python} · Pyodide ${versions.pyodide} · pyfrag ${versions.pyfrag}`;
-      if (autoRun && python.running === null && !views.length) run();
+      if (autoRun && !session.busy && !views.length) run();
       autoRun = false;
     },
     stdout: (text, dropped) => print(text, "stdout", dropped),
@@ -614,6 +571,8 @@ async function start() {
     show: onShow,
     done: onDone,
   }, () => connectHub({ own: !embed }));     // the widgets of a page share one Python (pyhub.js)
+  session = new Session({ python, newReal: newRealClient, render, present });
+  if (!embed) session.real();
   if (!embed) python.start();
 
   applyTheme();
@@ -644,10 +603,8 @@ async function start() {
   setupUpload();
   setupDownloads();
   setupExplain();
-  byId("view-select")?.addEventListener("change", (e) => {
-    halted = false;     // a view picked after Stop replays
-    show(views[Number(e.target.value)]);
-  });
+  // a view picked after Stop replays (show() replays unless told otherwise)
+  byId("view-select")?.addEventListener("change", (e) => show(views[Number(e.target.value)]));
   moduleSelect?.addEventListener("change", () => {
     store?.setItem("pyfrag.module", moduleSelect.value);
     moduleChanged();
@@ -665,7 +622,7 @@ async function start() {
 
   // a widget tells the page around it its height, so the iframe can fit it (blog-demo.html)
   const shown = embed ? tellHeight() : () => {};
-  if (embed) settledStatus();
+  if (embed) session.settle();
 
   starting = (async () => {
     const code = firstCode = (await stored)?.code ?? await initialCode();
