@@ -364,13 +364,14 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
 
     checks, checked = 0, 0      # checks passed; the event count at the last one
 
-    def verify(k):
-        """The invariants after the first k events (see replay's `check`)."""
+    def verify(k, live):
+        """The invariants after the first k events (see replay's `check`); `live` is
+        `blocks`, passed in so that the loop keeps it a fast local, not a closure cell."""
         nonlocal checks, checked
         try:
             allocator.check()
             check_blocks(allocator, memory.pages * PAGE,
-                         ((addresses[j], sizes[j]) for j in blocks.values()))
+                         ((addresses[j], sizes[j]) for j in live.values()))
         except Exception as e:      # a check that trips over a corrupted state says so too
             words = str(e) if isinstance(e, AssertionError) else \
                 f"its check raised {type(e).__name__}: {e}"
@@ -389,7 +390,7 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
         for c, start in enumerate(cuts):
             end = min(n, cuts[c + 1] if c + 1 < len(cuts) else n)
             if check and start and not start % check:
-                verify(start)
+                verify(start, blocks)
             if looks and start == looks[0]:
                 look(looks.pop(0), allocator)
             for i, op, id, size in zip(range(start, end), ops[start:end], ids[start:end],
@@ -474,7 +475,7 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
         if isinstance(memory, Memory):
             memory.grown = None
     if check:
-        verify(n)                            # after the last event replayed
+        verify(n, blocks)                    # after the last event replayed
     heap_bytes = Steps(grew_at, [pg * PAGE for pg in grew_to], n)
     live_ids = {id: addresses[j] | sizes[j] << SHIFT for id, j in blocks.items()}
     return Run(trace, name, addresses, heap_bytes, live_arr,
