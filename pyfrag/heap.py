@@ -32,6 +32,23 @@ def _size(what, value):
     return value
 
 
+def check_blocks(allocator, end, blocks):
+    """The invariants of the live blocks a caller holds, (address, requested size) pairs:
+    each lies in [heap_base, end) and none overlaps another (a zero-byte block counts as one
+    byte: its address is its own). Models that hand out blocks over live ones or past the
+    end (`overlaps`, as their real module does) are not held to it."""
+    if getattr(allocator, "overlaps", False):
+        return
+    last = allocator.heap_base
+    for ptr, size in sorted(blocks):
+        assert ptr >= last, (f"live block {ptr:#x}+{size} overlaps the one before it"
+                             if ptr >= allocator.heap_base else
+                             f"live block {ptr:#x}+{size} lies below the heap base "
+                             f"{allocator.heap_base:#x}")
+        assert ptr + size <= end, f"live block {ptr:#x}+{size} runs past the end of memory ({end})"
+        last = ptr + max(size, 1)
+
+
 class InvalidFree(ValueError):
     """free/realloc of an address that is not live (never allocated, or freed already)."""
 
@@ -127,10 +144,10 @@ class Heap:
         return self.allocator.spans()
 
     def check(self):
+        """The model's invariants (its `check()`), then the live blocks': see check_blocks.
+        Raises AssertionError; `python -O` strips these asserts."""
         self.allocator.check()
-        for ptr, size in self.blocks.items():
-            assert self.allocator.heap_base <= ptr and ptr + size <= self.memory.byte_length, \
-                f"live block {ptr:#x}+{size} lies outside the heap"
+        check_blocks(self.allocator, self.memory.byte_length, self.blocks.items())
 
     def stats(self):
         from .metrics import heap_metrics

@@ -28,7 +28,7 @@ from array import array
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from .heap import Heap
+from .heap import Heap, check_blocks
 from .memory import PAGE, Memory
 from .metrics import AT_END, DISCARD_MODES, ON_FREE, discardable_bytes
 from .rules import ISSUES, KINDS, REASONS, say
@@ -139,6 +139,24 @@ class Trap:
         return f"{self.op} at {at} {what}{self.cause}"
 
 
+class InvariantBroken(Exception):
+    """Raised by a replay with `check`: a model's `check()` (or the live blocks, see
+    pyfrag.heap.check_blocks) failed after event `index` (at `where`; -1: before the first).
+    With a check every `every` events, one of the events since the last passing check,
+    `since`..`index`, broke it. `message` is the invariant's own words."""
+
+    def __init__(self, trace, index, since, allocator, message, every):
+        self.index, self.since, self.allocator, self.every = index, since, allocator, every
+        self.where = trace.where(index) if index >= 0 else "the start"
+        self.message = message or "an invariant without a message"
+        at = self.where if self.where == f"event {index}" else f"{self.where} (event {index})"
+        head = "before the first event" if index < 0 else f"after {at}"
+        suspects = "" if since >= index else (
+            f"; checked every {every} events, so one of events {since}..{index} broke it "
+            "(check every event to name it)")
+        super().__init__(f"model {allocator} broke an invariant {head}: {self.message}{suspects}")
+
+
 @dataclass
 class Run:
     trace: object
@@ -161,6 +179,7 @@ class Run:
     discard_samples: array | None = None
     trap: Trap | None = None          # set when the replay ended at a trap (see Trapped)
     like: str | None = None           # the real module whose start state the model began in
+    checks: int | None = None         # invariant checks passed (replay's `check`), None if off
 
     @property
     def events(self):
@@ -205,7 +224,7 @@ class Run:
 
 
 def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=AT_END,
-           pause=None, **heap_options):
+           pause=None, check=None, **heap_options):
     """Replay `trace` on a model (a name, or a ready `Heap`) and return the `Run`.
 
     `discard` is when a memory.discard-aware allocator would give whole free
@@ -216,6 +235,12 @@ def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=A
     in `indices` (i == len(trace): after the last event): the heap as the
     events before i left it, for analyses that need its layout at given moments
     (pyfrag.explain), at no cost to the other events.
+
+    `check=N` checks the heap's invariants as mimalloc's debug builds do: the model's
+    `check()` and the live blocks (pyfrag.heap.check_blocks) after every N events and
+    once at the end; a broken one stops the replay with `InvariantBroken`. Off by
+    default, at no cost to the loop. The checks are asserts, so `python -O` would skip
+    them: a checked replay refuses to run there.
 
     heap_options go to `Heap` (heap_base, initial_pages, maximum, memory64).
     `like="module"` starts in a real module's start state, running that module's
@@ -243,7 +268,7 @@ def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=A
                 else Heap(allocator or "dlmalloc", **heap_options))
     model = heap.allocator
     run = drive(trace, model, heap.memory, heap.name, stop_at_oom=stop_at_oom,
-                progress=progress, discard=discard, pause=pause)
+                progress=progress, discard=discard, pause=pause, check=check)
     run.spans = model.spans()
     run.grow_calls = heap.memory.grow_calls
     run.like = like
@@ -256,11 +281,12 @@ def replay(trace, allocator=None, *, stop_at_oom=False, progress=None, discard=A
 
 
 def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
-          discard=AT_END, pause=None):
+          discard=AT_END, pause=None, check=None):
     """The replay loop. `allocator` follows the Allocator protocol; `memory` is the one it
     grows. Kept flat and local-variable heavy: it is the hot path."""
     if discard not in DISCARD_MODES:
         raise ValueError(f"discard must be one of {', '.join(DISCARD_MODES)}, not {discard!r}")
+    check = _check_every(check)
     n = len(trace)
     ops, ids, sizes = trace.ops, trace.ids, trace.sizes
     aligns = trace.aligns
@@ -327,16 +353,35 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
                 return
             samples.extend((i, memory.pages * PAGE, discardable_bytes(spans)))
 
-    # the loop runs in chunks of `step` events, cut also where `pause` looks
+    checks, checked = 0, 0      # checks passed; the event count at the last one
+
+    def verify(k, live):
+        """The invariants after the first k events (see replay's `check`); `live` is
+        `blocks`, passed in so that the loop keeps it a fast local, not a closure cell."""
+        nonlocal checks, checked
+        try:
+            allocator.check()
+            check_blocks(allocator, memory.pages * PAGE,
+                         ((addresses[j], sizes[j]) for j in live.values()))
+        except Exception as e:      # a check that trips over a corrupted state says so too
+            words = str(e) if isinstance(e, AssertionError) else \
+                f"its check raised {type(e).__name__}: {e}"
+            raise InvariantBroken(trace, k - 1, checked, name, words, check) from e
+        checks, checked = checks + 1, k
+
+    # the loop runs in chunks of `step` events, cut also where `pause` looks and `check` checks
     looks, look = pause or ((), None)
     looks = sorted({k for k in looks if 0 <= k <= n})
-    cuts = sorted(set(range(0, n, step)).union(looks)) if looks else range(0, n, step)
+    extra = set(looks).union(range(check, n, check)) if check else looks
+    cuts = sorted(set(range(0, n, step)).union(extra)) if extra else range(0, n, step)
     i = -1
     trap = None
     free_op, alloc_op = FREE, ALLOC      # fast locals in the loop
     try:
         for c, start in enumerate(cuts):
             end = min(n, cuts[c + 1] if c + 1 < len(cuts) else n)
+            if check and start and not start % check:
+                verify(start, blocks)
             if looks and start == looks[0]:
                 look(looks.pop(0), allocator)
             for i, op, id, size in zip(range(start, end), ops[start:end], ids[start:end],
@@ -420,12 +465,27 @@ def drive(trace, allocator, memory, name, *, stop_at_oom=False, progress=None,
     finally:
         if isinstance(memory, Memory):
             memory.grown = None
+    if check:
+        verify(n, blocks)                    # after the last event replayed
     heap_bytes = Steps(grew_at, [pg * PAGE for pg in grew_to], n)
     live_ids = {id: addresses[j] | sizes[j] << SHIFT for id, j in blocks.items()}
     return Run(trace, name, addresses, heap_bytes, live_arr,
                heap_base=allocator.heap_base, initial_bytes=initial_bytes,
                maximum_bytes=memory.maximum * PAGE, failures=failures, issues=issues,
-               live_ids=live_ids, discard=discard, discard_samples=samples, trap=trap)
+               live_ids=live_ids, discard=discard, discard_samples=samples, trap=trap,
+               checks=checks if check else None)
+
+
+def _check_every(check):
+    """replay's `check` as a number of events (0: off)."""
+    if check is None or check is False:
+        return 0
+    if not isinstance(check, int) or check < 1:
+        raise ValueError(f"check must be a whole number of events above 0, got {check!r}")
+    if not __debug__:
+        raise ValueError("invariant checks are asserts, which python -O strips: run without "
+                         "-O to check")
+    return int(check)
 
 
 def _watched(call, memory, grown):

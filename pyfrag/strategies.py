@@ -14,7 +14,7 @@ see `pyfrag.allocators` ("arena:first-fit", "pool:dlmalloc", ...).
 from array import array
 from dataclasses import replace as _with
 
-from .replay import MASK, SHIFT, Run, replay
+from .replay import MASK, SHIFT, InvariantBroken, Run, replay
 from .trace import Trace
 
 
@@ -24,7 +24,7 @@ def periodic_reset(trace, allocator="dlmalloc", every=10_000, **heap_options):
     Restoring the live blocks into the fresh instance happens between two trace
     events, so it shows in the timeline only through the next event's sizes;
     a block that cannot be restored is a failure at the first event after the
-    reset (op "restore").
+    reset (op "restore"). heap_options go to `replay` (its `check` too).
 
     >>> from pyfrag import scenarios
     >>> run = periodic_reset(scenarios.image_task(), "dlmalloc", every=128)
@@ -51,7 +51,7 @@ def reset_at(trace, points, replay_segment):
     heap_bytes = array("q")
     failures, issues, survivors = [], [], {}
     first = last = None
-    grow_calls, restored_bytes = None, 0
+    grow_calls, restored_bytes, checks = None, 0, None
     bounds = [0] + sorted({p for p in points if 0 < p < len(trace)}) + [len(trace)]
     for start, end in zip(bounds, bounds[1:]):
         segment = Trace(trace.name, maximum=trace.maximum)
@@ -60,8 +60,16 @@ def reset_at(trace, points, replay_segment):
         restored_bytes += sum(survivors.values())
         restored = len(segment)
         segment.extend(trace, start, end)
-        last = run = replay_segment(segment)
+        try:
+            last = run = replay_segment(segment)
+        except InvariantBroken as e:
+            # named by the whole trace's events; broken while restoring: at the reset
+            raise InvariantBroken(trace, start + max(e.index - restored, -1),
+                                  start + max(e.since - restored, 0), e.allocator, e.message,
+                                  e.every) from e
         first = first or run
+        if run.checks is not None:
+            checks = (checks or 0) + run.checks
         grow_calls = None if run.grow_calls is None else (grow_calls or 0) + run.grow_calls
         if addresses is None:
             addresses, live_bytes = array(run.addresses.typecode), array(run.live_bytes.typecode)
@@ -91,7 +99,7 @@ def reset_at(trace, points, replay_segment):
                    heap_base=first.heap_base, initial_bytes=first.initial_bytes,
                    maximum_bytes=first.maximum_bytes, failures=failures, issues=issues,
                    spans=last.spans, grow_calls=grow_calls, live_ids=last.live_ids, trap=trap,
-                   like=first.like)
+                   like=first.like, checks=checks)
     stitched.resets, stitched.restored = len(bounds) - 2, restored_bytes
     stitched.reset_points = bounds[1:-1]
     stitched.reported_live = getattr(last, "reported_live", None)

@@ -122,8 +122,9 @@ def test_bench_defaults_to_the_quick_run():
 def test_top_level_help_lists_every_exit_code():
     codes = pyfrag("--help").stdout.split("exit codes:", 1)[1]
     found = dict(re.findall(r"^  (\d+) +(.+)$", codes, re.M))
-    assert list(found) == ["0", "1", "2", "3", "130"]
+    assert list(found) == ["0", "1", "2", "3", "4", "130"]
     assert "run --verify" in found["1"] and "trapped" in found["3"]
+    assert "run --check" in found["4"] and "invariants" in found["4"]
 
 
 @pytest.mark.parametrize("command", ["run", "compare", "real"])

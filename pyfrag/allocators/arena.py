@@ -126,15 +126,17 @@ class Arena(Tagged, Layered):
             seen.setdefault(id(region), region)
         return [r for r in seen.values() if r.chunks]
 
+    def pieces(self):
+        return sorted(c for r in self.regions() for c in r.chunks)
+
     def inner_spans(self):
-        chunks = sorted(c for r in self.regions() for c in r.chunks)
         live = sorted((ptr, end) for ptr, (end, _) in self.blocks.items())
-        return fill(chunks, live)
+        return fill(self.pieces(), live)
 
     def check(self):
-        self.parent.check()
+        super().check()
         regions = self.regions()
-        chunks = sorted(c for r in regions for c in r.chunks)
+        chunks = self.pieces()
         for (_, a_end), (b_start, _) in zip(chunks, chunks[1:]):
             assert a_end <= b_start, f"arena chunks overlap at {b_start:#x}"
         counts = {}

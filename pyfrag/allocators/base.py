@@ -16,7 +16,11 @@ Contract (what the replay engine, the metrics and the property tests rely on):
   kind merged; "free" is what the model could hand out (holes, the untouched
   top), "used" everything else: live blocks and the model's overhead (headers,
   padding, pages it never uses, cells it lost). Cost O(blocks), never O(bytes).
-- `check()` raises AssertionError when an internal invariant is broken.
+- `check()` raises AssertionError when an internal invariant is broken; a model
+  that holds others (a strategy: allocators/layered.py) checks theirs too.
+  `replay(check=N)` / `pyfrag run --check` call it as a replay goes, as
+  mimalloc's debug builds check theirs. It is asserts, so `python -O` strips
+  it as NDEBUG strips mimalloc's: a checked replay refuses to run there.
 - Optional: `tag(label)` is called with an event's tag just before a tagged
   request, for strategies that route by lifetime or reset on a marker.
 - Optional: `oom_spans()`, right after a failed request: the spans as that

@@ -120,10 +120,16 @@ class HotCold(Tagged, Layered):
         off = self.offset
         return [(start + off, length, used) for start, length, used in self.hot.spans()]
 
+    def pieces(self):
+        return [(self.block, self.block + self.hot_pages * PAGE)] if self.hot is not None else []
+
     def check(self):
-        self.parent.check()
+        super().check()
         if self.hot is not None:
             self.hot.check()
             assert self.hot.memory.byte_length - WINDOW_ALIGN == self.window[1] - self.window[0], \
                 "the hot sub-heap outgrew its window"
             assert self.offset % WINDOW_ALIGN == 0, "the hot window is misaligned"
+            assert self.block <= self.window[0] and \
+                self.window[1] <= self.block + self.hot_pages * PAGE, \
+                "the hot window leaves the parent's block"

@@ -19,6 +19,7 @@ for that one request only; they read it with `take_tag()`. Only the outermost
 model of a composition sees tags.
 """
 
+from bisect import bisect_right
 from functools import cache
 
 from .base import Allocator, merge_spans
@@ -54,6 +55,22 @@ class Layered(Allocator):
         """Spans inside the pieces taken from the parent, in address order; each
         lies inside one block the parent counts as used."""
         raise NotImplementedError
+
+    def pieces(self):
+        """(start, end) of every piece this model holds from the parent."""
+        raise NotImplementedError
+
+    def check(self):
+        """The parent's invariants, then that every piece taken from it is still a block the
+        parent counts as used (a parent that freed or reused one would hand it out twice).
+        A subclass calls this first, then checks its own state."""
+        self.parent.check()
+        used = [(s, s + n) for s, n, u in self.parent.spans() if u]
+        starts = [s for s, _ in used]
+        for start, end in self.pieces():
+            k = bisect_right(starts, start) - 1
+            assert k >= 0 and end <= used[k][1], \
+                f"piece [{start:#x}, {end:#x}) is not a block {self.parent.name} holds as used"
 
 
 class Tagged:

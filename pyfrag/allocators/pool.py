@@ -97,12 +97,15 @@ class Pool(Layered):
 
     # -- inspection -------------------------------------------------------
 
+    def pieces(self):
+        return sorted((s, e) for s, e, _ in self.slabs)
+
     def inner_spans(self):
         live = sorted((ptr, ptr + CLASSES[c]) for ptr, c in self.slot.items())
-        return fill(sorted((s, e) for s, e, _ in self.slabs), live)
+        return fill(self.pieces(), live)
 
     def check(self):
-        self.parent.check()
+        super().check()
         slabs = sorted(self.slabs)
         for (_, a_end, _), (b_start, _, _) in zip(slabs, slabs[1:]):
             assert a_end <= b_start, f"pool slabs overlap at {b_start:#x}"

@@ -19,6 +19,7 @@ from ..trace.formats import EXTENSIONS
 
 MISMATCH = 1        # exit code of `run --verify` when the replay differs from the recording
 TRAPPED = 3         # exit code of `real` when the module trapped
+BROKEN = 4          # exit code of `run --check` when a model broke one of its invariants
 
 
 def progress_printer(label):
@@ -49,25 +50,45 @@ def heap_options(args):
 # -- commands --------------------------------------------------------------
 
 def cmd_run(args):
+    from ..replay import InvariantBroken
     trace = source_trace(args.source, args.format, parse_params(args.param), args.pid)
+    try:
+        return replay_run(trace, args)
+    except InvariantBroken as e:
+        # a bug in the model, not in the input: the event, the model and the invariant
+        print(f"pyfrag run: {e}", file=sys.stderr)
+        return BROKEN
+
+
+def replay_run(trace, args):
     if args.verify:
         from ..record.verify import verify
         if args.like or args.maximum:
             raise UsageError("--verify starts the model like the recorded app; "
                              "--like and --maximum do not apply")
-        verdict = verify(trace, args.allocator, heap_base=args.heap_base,
+        verdict = verify(trace, args.allocator, check=args.check, heap_base=args.heap_base,
                          initial_pages=args.initial_pages)
         print(verdict.describe())
+        held(verdict.allocator, verdict.checks, args.check)
         return 0 if verdict.identical else MISMATCH
     if args.reset_every is not None:
         from ..strategies import periodic_reset
         run = periodic_reset(trace, args.allocator, every=args.reset_every,
-                             discard=args.discard, **heap_options(args))
+                             discard=args.discard, check=args.check, **heap_options(args))
     else:
         run = trace.replay(args.allocator, stop_at_oom=args.stop_at_oom,
                            progress=progress_printer(f"replaying on {args.allocator or args.like}"),
-                           discard=args.discard, **heap_options(args))
+                           discard=args.discard, check=args.check, **heap_options(args))
     print("\n".join(run.address_lines()) if args.addresses else summary(run))
+    held(run.allocator, run.checks, args.check)
+
+
+def held(allocator, checks, every):
+    """run --check's word on stderr that the checks ran, and passed (stdout stays the run's)."""
+    if checks is not None:
+        every = "every event" if every == 1 else f"every {every} events"
+        print(f"pyfrag run: {allocator} held its invariants at all {checks} checks "
+              f"({every} and at the end)", file=sys.stderr)
 
 
 def cmd_real(args):

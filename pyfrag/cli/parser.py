@@ -8,7 +8,7 @@ import argparse
 from .. import scenarios
 from ..metrics import AT_END, DISCARD_MODES
 from .bench import FULL_EVENTS as FULL_BENCH_EVENTS, QUICK_EVENTS as QUICK_BENCH_EVENTS
-from .commands import (MISMATCH, TRAPPED, cmd_bench, cmd_compare, cmd_convert, cmd_explain,
+from .commands import (BROKEN, MISMATCH, TRAPPED, cmd_bench, cmd_compare, cmd_convert, cmd_explain,
                        cmd_instrument, cmd_list, cmd_real, cmd_record, cmd_report, cmd_run,
                        cmd_sweep, scenario_params)
 
@@ -20,7 +20,19 @@ exit codes:
        stopped past its time budget (real --call-budget)
   {TRAPPED}    real: the module trapped (the summary up to the trap, then the trap on stderr;
        a trap is never counted as an OOM)
+  {BROKEN}    run --check: a model broke one of its invariants (a bug in pyfrag's model, not
+       in the input: the event, the model and the invariant on stderr)
   130  interrupted (Ctrl-C)"""
+
+
+def check_every(text):
+    """An argparse type for --check's EVERY; the message says where a SOURCE it took went."""
+    try:
+        return positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"EVERY wants a whole number of events above 0, got {text!r} (put --check after "
+            "SOURCE, or give it a number)") from None
 
 
 def positive(text):
@@ -134,6 +146,14 @@ def build_parser():
     r.add_argument("--verify", action="store_true",
                    help="a recorded trace: replay it on the model started like the app and "
                         "report the first event whose address or memory size differs (exit 1)")
+    r.add_argument("--check", nargs="?", const=1, type=check_every, metavar="EVERY",
+                   help="check the invariants as the replay goes, as mimalloc's debug builds "
+                        "do: the model's own check() (strategies check their parents too) "
+                        "and that no live blocks overlap, after every EVERY events (default "
+                        "1: each one) and at the end; a broken one stops the run naming the "
+                        "event, the model and the invariant (exit %d). Each check walks the "
+                        "whole heap: slow on long traces. Not under python -O, which strips "
+                        "the checks" % BROKEN)
     r.set_defaults(func=cmd_run)
 
     rec = command("record", "record a program's or a WebAssembly app's allocations",

@@ -23,6 +23,7 @@ class Verdict:
     start: dict
     index: int | None = None     # first differing event, None when all agree
     detail: str = ""
+    checks: int | None = None    # invariant checks the replay passed (`check`), None if off
 
     @property
     def identical(self):
@@ -36,9 +37,10 @@ class Verdict:
         return f"{head}: first difference at {self.detail}"
 
 
-def verify(trace, allocator=None, **start):
+def verify(trace, allocator=None, check=None, **start):
     """Replay `trace` on `allocator` (default: the recording's) from the recorded start
-    state, or from `start` (heap_base, initial_pages) where given, and compare."""
+    state, or from `start` (heap_base, initial_pages) where given, and compare. `check`:
+    as replay's (the model's invariants every N events)."""
     rec = trace.recorded
     if rec is None:
         raise NotRecorded(f"{trace.source or trace.name} is not a recording: it has no "
@@ -48,8 +50,8 @@ def verify(trace, allocator=None, **start):
         raise NotRecorded(f"{trace.source or trace.name}: the recording names no allocator "
                           "(none was recognised in the module); pass --allocator")
     start = {**rec.start(), **{k: v for k, v in start.items() if v is not None}}
-    run = trace.replay(allocator, **start)
-    verdict = Verdict(len(trace), run.allocator, start)
+    run = trace.replay(allocator, check=check, **start)
+    verdict = Verdict(len(trace), run.allocator, start, checks=run.checks)
     for i, op in enumerate(trace.ops):
         got, want = run.addresses[i], rec.addresses[i]
         if op != FREE and got != want:
