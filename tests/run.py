@@ -1,7 +1,8 @@
 """Run every test pyfrag has: `python tests/run.py [pytest options]`.
 
-Installs the test and sweep extras (pytest, hypothesis, wasmtime, Playwright,
-Dask, pyarrow) with pip when they are missing, then runs pytest over tests/:
+Installs the test and sweep extras (pytest, pytest-xdist, hypothesis, wasmtime,
+Playwright, Dask, pyarrow) with pip when they are missing, then runs pytest over
+tests/, a test file to each of up to WORKERS processes (`-n 1` runs them in one):
 unit and property tests, fidelity against the committed real modules, sweeps
 on a local Dask cluster, Pyodide under Node, and the playground end to end in
 Chromium. The browser tests need Debian's `chromium` (or PYFRAG_CHROMIUM
@@ -18,8 +19,12 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NEEDED = ("pytest", "hypothesis", "wasmtime", "numpy", "playwright", "pytest_playwright", "dask",
-          "distributed", "pyarrow")
+NEEDED = ("pytest", "xdist", "hypothesis", "wasmtime", "numpy", "playwright", "pytest_playwright",
+          "dask", "distributed", "pyarrow")
+# Test files run in parallel, a file to a worker (its fixtures, such as e2e's shared page, stay
+# whole): the suite is CPU-bound between Node, wasmtime, Pyodide and Chromium. More workers than
+# this mostly add Chromium and Pyodide start-ups.
+WORKERS = max(1, min(os.cpu_count() or 1, 4))
 VENV_HINT = """\
 Run the tests in a virtual environment instead:
 
@@ -55,7 +60,10 @@ def main():
         if problem:
             print(problem, file=sys.stderr)
             return 1
-    return subprocess.call([sys.executable, "-m", "pytest", *sys.argv[1:]], cwd=ROOT)
+    args = sys.argv[1:]
+    if not any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args) and WORKERS > 1:
+        args = ["-n", str(WORKERS), "--dist", "loadfile", *args]
+    return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT)
 
 
 if __name__ == "__main__":
