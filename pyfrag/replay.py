@@ -61,7 +61,7 @@ class Failure:
     index: int
     op: str                 # "malloc" or "realloc"
     size: int
-    kind: str               # a key of rules.KINDS ("fragmentation", "true", "unsupported", "exhausted"): see classify
+    kind: str               # a key of rules.KINDS: see classify
     free_bytes: int         # bytes in free blocks the allocator could hand out
     largest_free: int | None
     heap_bytes: int

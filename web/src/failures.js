@@ -1,6 +1,6 @@
 // What a failed request was, in the words of pyfrag/rules.json and by the rule of pyfrag/replay.py (`named`): one
-// table and one rule for every view of the page. Entry points: failureKind (the real side's own verdict, where the model does not
-// stand in for it: timeline.js adoptVerdicts), failureLabel and failureText.
+// table and one rule for every view of the page. Entry points: failureKind (the real side's own verdict, where
+// the model does not stand in for it: timeline.js adoptVerdicts), failureLabel and failureText.
 
 import { KINDS } from "./rules.js";
 

@@ -40,7 +40,9 @@ export function realSide(payload, sim, module, result, derived) {
     trap: result.trap };
   const like = payload.sim.like, exact = like === module;
   const differs = exact ? firstDifference(sim.tl, tl) : null;
-  if (exact) tl.failures = adoptVerdicts(tl.failures, sim.tl.failures, differs ?? Infinity, payload.trace.reuses_freed ?? true);
+  if (exact) {
+    tl.failures = adoptVerdicts(tl.failures, sim.tl.failures, differs ?? Infinity, payload.trace.reuses_freed ?? true);
+  }
   if (exact && differs === null) {
     tl.growCauses = sim.tl.growCauses;       // the same grows, at the same events
     const m = payload.sim.metrics;
